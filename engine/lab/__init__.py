@@ -1,0 +1,10 @@
+"""Self-built network labs: namespaces, a bridge, veth pairs, a sniffer.
+
+Used by the test suite, the demo and the screenshot script.  Everything a lab
+creates lives in namespaces whose names carry a per-run prefix, and
+``Lab.close()`` removes all of it (processes first, then namespaces), so a
+failed test never leaves anything behind in the root namespace.
+"""
+
+from engine.lab.netns import Lab, Node, run_prefix, socket_in_netns  # noqa: F401
+from engine.lab.wait import wait_until  # noqa: F401
