@@ -1,0 +1,577 @@
+"""The typed, immutable picture of a keepalived.conf.
+
+This module is the contract between the parser and everything that consumes
+a configuration (VRRP driver, trackers, notifiers, IPVS mapping, checkers,
+status output).  Values are *resolved*: keepalived's defaults are filled in,
+old keyword names are mapped to new ones, and checker options inherit from
+their real and virtual server the way keepalived does, so consumers never
+re-implement those rules.  Every object remembers where it came from
+(``loc``) so runtime errors can point at a file and line too.
+
+Collections are tuples so a loaded config can be shared between the engine
+and the console without anyone mutating it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+SECRET_FIELDS = frozenset({"auth_pass", "password", "smtp_password"})
+MASK = "********"
+
+
+@dataclass(frozen=True)
+class Loc:
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+NOWHERE = Loc("<default>", 0)
+
+
+# --------------------------------------------------------------------------- global
+
+
+@dataclass(frozen=True, kw_only=True)
+class GlobalDefs:
+    router_id: str | None = None
+    notification_email: tuple[str, ...] = ()
+    notification_email_from: str | None = None
+    smtp_server: str | None = None          # host or address
+    smtp_port: int = 25
+    smtp_helo_name: str | None = None
+    smtp_connect_timeout: float = 30.0
+    smtp_alert: bool | None = None          # global default for vrrp and checkers
+    smtp_alert_vrrp: bool | None = None
+    smtp_alert_checker: bool | None = None
+    vrrp_mcast_group4: str = "224.0.0.18"
+    vrrp_mcast_group6: str = "ff02::12"
+    vrrp_version: int = 2
+    vrrp_strict: bool = False
+    vrrp_garp_master_delay: float = 5.0
+    vrrp_garp_master_repeat: int = 5
+    vrrp_garp_master_refresh: float = 0.0   # 0 = no periodic refresh
+    vrrp_garp_master_refresh_repeat: int = 1
+    vrrp_garp_interval: float = 0.0
+    vrrp_gna_interval: float = 0.0
+    vrrp_garp_lower_prio_delay: float | None = None
+    vrrp_garp_lower_prio_repeat: int | None = None
+    vrrp_skip_check_adv_addr: bool = False
+    vrrp_check_unicast_src: bool = False
+    script_user: str | None = None
+    script_group: str | None = None
+    enable_script_security: bool = False
+    dynamic_interfaces: bool = False
+    lvs_id: str | None = None
+    # keywords keepalived knows that vipdeck accepts but does not act on
+    other: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    loc: Loc = NOWHERE
+
+
+# --------------------------------------------------------------------------- tracking
+
+
+@dataclass(frozen=True, kw_only=True)
+class VrrpScript:
+    """A ``vrrp_script`` block.  ``script`` is the command line as written."""
+
+    name: str
+    script: str
+    interval: float = 1.0
+    timeout: float | None = None            # None = interval (keepalived)
+    weight: int = 0
+    weight_reverse: bool = False
+    rise: int = 1
+    fall: int = 1
+    init_fail: bool = False
+    user: str | None = None
+    group: str | None = None
+    loc: Loc = NOWHERE
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrackFile:
+    """A ``vrrp_track_file`` / ``track_file`` block."""
+
+    name: str
+    file: str
+    weight: int = 1
+    weight_reverse: bool = False
+    init_file: int | None = None            # value to create the file with
+    init_file_overwrite: bool = False
+    loc: Loc = NOWHERE
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrackProcess:
+    """A ``vrrp_track_process`` block (matched by psutil)."""
+
+    name: str
+    process: str
+    param_match: str | None = None          # None | "initial" | "partial"
+    parameters: tuple[str, ...] = ()
+    full_command: bool = False
+    weight: int = 0
+    weight_reverse: bool = False
+    quorum: int = 1
+    quorum_max: int | None = None
+    delay: float = 0.0
+    terminate_delay: float | None = None
+    fork_delay: float | None = None
+    loc: Loc = NOWHERE
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrackRef:
+    """A reference in track_script / track_interface / track_file / track_process.
+
+    ``weight`` None means "use the tracked object's own weight" (or, for an
+    interface, fault the instance when it goes down).
+    """
+
+    name: str
+    weight: int | None = None
+    reverse: bool = False
+    loc: Loc = NOWHERE
+
+
+# --------------------------------------------------------------------------- VRRP
+
+
+@dataclass(frozen=True, kw_only=True)
+class VirtualIp:
+    address: str                            # without prefix
+    prefixlen: int                          # /32 or /128 when not given
+    dev: str | None = None                  # None = the instance's interface
+    label: str | None = None
+    brd: str | None = None
+    scope: str | None = None
+    no_track: bool = False
+    loc: Loc = NOWHERE
+
+    @property
+    def family(self) -> int:
+        return 6 if ":" in self.address else 4
+
+    def __str__(self) -> str:
+        return f"{self.address}/{self.prefixlen}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RouteSpec:
+    """virtual_routes / static_routes / *_rules entries, kept as tokens."""
+
+    words: tuple[str, ...]
+    loc: Loc = NOWHERE
+
+
+class AuthType(str, enum.Enum):
+    NONE = "NONE"
+    PASS = "PASS"
+    AH = "AH"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Authentication:
+    auth_type: AuthType = AuthType.NONE
+    auth_pass: str = field(default="", repr=False)   # secret: never printed
+    loc: Loc = NOWHERE
+
+    @property
+    def wire_pass(self) -> bytes:
+        """What goes on the wire: the first 8 bytes, NUL padded (keepalived)."""
+        return self.auth_pass.encode()[:8].ljust(8, b"\0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Notify:
+    """A notify script as written: command line plus optional user/group."""
+
+    command: str
+    user: str | None = None
+    group: str | None = None
+    loc: Loc = NOWHERE
+
+
+@dataclass(frozen=True, kw_only=True)
+class VrrpInstance:
+    name: str
+    interface: str
+    vrid: int
+    state: str = "BACKUP"                   # configured initial state
+    priority: int = 100
+    advert_int: float = 1.0
+    version: int = 2                        # resolved from global vrrp_version
+    nopreempt: bool = False
+    preempt_delay: float = 0.0
+    authentication: Authentication | None = None
+    mcast_group: str = "224.0.0.18"         # resolved from global_defs
+    mcast_src_ip: str | None = None
+    unicast_src_ip: str | None = None
+    unicast_peers: tuple[str, ...] = ()
+    unicast_ttl: int | None = None
+    dont_track_primary: bool = False
+    track_interfaces: tuple[TrackRef, ...] = ()
+    track_scripts: tuple[TrackRef, ...] = ()
+    track_files: tuple[TrackRef, ...] = ()
+    track_processes: tuple[TrackRef, ...] = ()
+    virtual_ipaddresses: tuple[VirtualIp, ...] = ()
+    virtual_ipaddresses_excluded: tuple[VirtualIp, ...] = ()
+    virtual_routes: tuple[RouteSpec, ...] = ()
+    virtual_rules: tuple[RouteSpec, ...] = ()
+    garp_master_delay: float = 5.0          # resolved from global_defs
+    garp_master_repeat: int = 5
+    garp_master_refresh: float = 0.0
+    garp_master_refresh_repeat: int = 1
+    garp_interval: float = 0.0
+    gna_interval: float = 0.0
+    garp_lower_prio_delay: float | None = None
+    garp_lower_prio_repeat: int | None = None
+    notify_master: Notify | None = None
+    notify_backup: Notify | None = None
+    notify_fault: Notify | None = None
+    notify_stop: Notify | None = None
+    notify_master_rx_lower_pri: Notify | None = None
+    notify: Notify | None = None            # generic: + INSTANCE name state prio
+    smtp_alert: bool = False                # resolved
+    accept: bool | None = None
+    strict_mode: bool = False
+    use_vmac: str | None = None
+    native_ipv6: bool = False
+    debug: int = 0
+    loc: Loc = NOWHERE
+
+    @property
+    def family(self) -> int:
+        """VRRP address family: from the VIPs (keepalived forbids mixing)."""
+        fams = {v.family for v in self.virtual_ipaddresses}
+        return 6 if fams == {6} or self.native_ipv6 else 4
+
+    @property
+    def all_track_refs(self) -> tuple[TrackRef, ...]:
+        return self.track_interfaces + self.track_scripts + self.track_files + self.track_processes
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyncGroup:
+    name: str
+    group: tuple[str, ...]                  # instance names
+    notify_master: Notify | None = None
+    notify_backup: Notify | None = None
+    notify_fault: Notify | None = None
+    notify_stop: Notify | None = None
+    notify: Notify | None = None
+    smtp_alert: bool = False
+    track_interfaces: tuple[TrackRef, ...] = ()
+    track_scripts: tuple[TrackRef, ...] = ()
+    track_files: tuple[TrackRef, ...] = ()
+    track_processes: tuple[TrackRef, ...] = ()
+    global_tracking: bool = False
+    sync_group_tracking_weight: bool = False
+    loc: Loc = NOWHERE
+
+
+# --------------------------------------------------------------------------- checkers
+
+
+@dataclass(frozen=True, kw_only=True)
+class Checker:
+    """Options every checker shares, already inherited from rs/vs level."""
+
+    kind: str                               # "HTTP_GET", "TCP_CHECK", ...
+    connect_ip: str                         # defaults to the real server's address
+    connect_port: int | None                # defaults to the real server's port
+    bindto: str | None = None
+    bind_port: int | None = None
+    bind_if: str | None = None
+    fwmark: int | None = None
+    connect_timeout: float = 5.0
+    retry: int = 1
+    delay_before_retry: float = 1.0
+    delay_loop: float = 60.0
+    warmup: float | None = None             # None = up to delay_loop (keepalived)
+    alpha: bool = False
+    log_all_failures: bool = False
+    loc: Loc = NOWHERE
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpUrl:
+    path: str = "/"
+    digest: str | None = None
+    status_codes: tuple[tuple[int, int], ...] = ((200, 299),)   # inclusive ranges
+    virtualhost: str | None = None
+    regex: str | None = None
+    regex_no_match: bool = False
+    loc: Loc = NOWHERE
+
+    def status_ok(self, code: int) -> bool:
+        return any(lo <= code <= hi for lo, hi in self.status_codes)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpCheck(Checker):
+    """HTTP_GET and SSL_GET (``kind`` tells which)."""
+
+    urls: tuple[HttpUrl, ...] = ()
+    virtualhost: str | None = None          # inherited from rs / vs
+    http_protocol: str = "1.0"              # "1.0", "1.0C", "1.1"
+    enable_sni: bool = False
+    tls_compliant: bool = False
+    fast_recovery: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class TcpCheck(Checker):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class MiscCheck(Checker):
+    misc_path: str = ""
+    misc_timeout: float | None = None       # None = delay_loop
+    misc_dynamic: bool = False
+    user: str | None = None
+    group: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmtpCheck(Checker):
+    helo_name: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DnsCheck(Checker):
+    type: str = "SOA"
+    name: str = "."
+
+
+@dataclass(frozen=True, kw_only=True)
+class UdpCheck(Checker):
+    payload: bytes | None = None
+    require_reply: bool = False
+    reply_pattern: str | None = None        # hex with x/X wildcards
+    min_reply_length: int = 0
+    max_reply_length: int = 255
+
+
+@dataclass(frozen=True, kw_only=True)
+class PingCheck(Checker):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileCheck(Checker):
+    track_file: str = ""
+    weight: int = 1
+    reverse: bool = False
+    dynamic: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class BfdCheck(Checker):
+    name: str = ""
+    weight: int = 0
+    reverse: bool = False
+
+
+# --------------------------------------------------------------------------- LVS
+
+
+class Forward(str, enum.Enum):
+    """lvs_method; ipvsadm shows Masq / Route / Tunnel."""
+
+    NAT = "NAT"
+    DR = "DR"
+    TUN = "TUN"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RealServer:
+    address: str
+    port: int | None
+    weight: int = 1
+    forward: Forward = Forward.NAT          # inherited from the virtual server
+    inhibit_on_failure: bool = False
+    notify_up: Notify | None = None
+    notify_down: Notify | None = None
+    uthreshold: int | None = None
+    lthreshold: int | None = None
+    smtp_alert: bool = False
+    virtualhost: str | None = None
+    alpha: bool = False
+    checkers: tuple[Checker, ...] = ()
+    loc: Loc = NOWHERE
+
+    def __str__(self) -> str:
+        return _hostport(self.address, self.port)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SorryServer:
+    address: str
+    port: int | None
+    forward: Forward = Forward.NAT
+    inhibit: bool = False
+    loc: Loc = NOWHERE
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupEntry:
+    """One line of a virtual_server_group: an address range + port, or a fwmark."""
+
+    first: str | None = None                # first address of the range
+    last: str | None = None                 # last address (== first for one address)
+    port: int | None = None
+    fwmark: int | None = None
+    family: int | None = None
+    loc: Loc = NOWHERE
+
+    def addresses(self) -> list[str]:
+        import ipaddress
+
+        if self.first is None:
+            return []
+        a, b = ipaddress.ip_address(self.first), ipaddress.ip_address(self.last or self.first)
+        return [str(ipaddress.ip_address(i)) for i in range(int(a), int(b) + 1)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class VirtualServerGroup:
+    name: str
+    entries: tuple[GroupEntry, ...] = ()
+    loc: Loc = NOWHERE
+
+
+@dataclass(frozen=True, kw_only=True)
+class VirtualServer:
+    """One ``virtual_server`` block: exactly one of address / fwmark / group is set."""
+
+    address: str | None = None
+    port: int | None = None
+    fwmark: int | None = None
+    group: str | None = None
+    protocol: str = "TCP"                   # TCP / UDP / SCTP
+    scheduler: str = "wlc"                  # lvs_sched / lb_algo
+    sched_flags: tuple[str, ...] = ()       # flag-1, sh-port, mh-fallback, ...
+    forward: Forward = Forward.NAT          # lvs_method / lb_kind
+    persistence_timeout: int | None = None  # seconds; None = not persistent
+    persistence_granularity: str | None = None
+    persistence_engine: str | None = None
+    ops: bool = False
+    ip_family: int | None = None
+    delay_loop: float = 60.0
+    ha_suspend: bool = False
+    alpha: bool = False
+    omega: bool = False
+    quorum: int = 1
+    hysteresis: int = 0
+    quorum_up: Notify | None = None
+    quorum_down: Notify | None = None
+    sorry_server: SorryServer | None = None
+    inhibit_on_failure: bool = False
+    virtualhost: str | None = None
+    smtp_alert: bool = False
+    real_servers: tuple[RealServer, ...] = ()
+    loc: Loc = NOWHERE
+
+    @property
+    def key(self) -> str:
+        """How operators name it: 'IP:PORT', 'fwmark N' or 'group NAME'."""
+        if self.fwmark is not None:
+            return f"fwmark {self.fwmark}"
+        if self.group is not None:
+            return f"group {self.group}"
+        return _hostport(self.address or "", self.port)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SslContext:
+    password: str | None = field(default=None, repr=False)
+    ca: str | None = None
+    certificate: str | None = None
+    key: str | None = None
+    loc: Loc = NOWHERE
+
+
+# --------------------------------------------------------------------------- whole file
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    global_defs: GlobalDefs = GlobalDefs()
+    vrrp_scripts: tuple[VrrpScript, ...] = ()
+    track_files: tuple[TrackFile, ...] = ()
+    track_processes: tuple[TrackProcess, ...] = ()
+    vrrp_instances: tuple[VrrpInstance, ...] = ()
+    sync_groups: tuple[SyncGroup, ...] = ()
+    static_ipaddresses: tuple[VirtualIp, ...] = ()
+    static_routes: tuple[RouteSpec, ...] = ()
+    static_rules: tuple[RouteSpec, ...] = ()
+    virtual_server_groups: tuple[VirtualServerGroup, ...] = ()
+    virtual_servers: tuple[VirtualServer, ...] = ()
+    ssl: SslContext | None = None
+    files: tuple[str, ...] = ()             # every file read, includes too
+
+    def instance(self, name: str) -> VrrpInstance | None:
+        return next((i for i in self.vrrp_instances if i.name == name), None)
+
+    def script(self, name: str) -> VrrpScript | None:
+        return next((s for s in self.vrrp_scripts if s.name == name), None)
+
+    def track_file(self, name: str) -> TrackFile | None:
+        return next((s for s in self.track_files if s.name == name), None)
+
+    def track_process(self, name: str) -> TrackProcess | None:
+        return next((s for s in self.track_processes if s.name == name), None)
+
+    def server_group(self, name: str) -> VirtualServerGroup | None:
+        return next((g for g in self.virtual_server_groups if g.name == name), None)
+
+    def sync_group_of(self, instance: str) -> SyncGroup | None:
+        return next((g for g in self.sync_groups if instance in g.group), None)
+
+    def summary(self) -> str:
+        rs = sum(len(v.real_servers) for v in self.virtual_servers)
+        return (f"{len(self.vrrp_instances)} VRRP instance(s), {len(self.vrrp_scripts)} script(s), "
+                f"{len(self.sync_groups)} sync group(s), {len(self.virtual_servers)} virtual server(s), "
+                f"{rs} real server(s)")
+
+
+def _hostport(address: str, port: int | None) -> str:
+    host = f"[{address}]" if ":" in address else address
+    return host if port is None else f"{host}:{port}"
+
+
+def to_jsonable(obj: Any, *, mask_secrets: bool = True) -> Any:
+    """Plain JSON-ready data; secrets are replaced by a mask unless told not to.
+
+    Masking happens here, once, so every output path (``check --json``,
+    status, the console) gets it for free.
+    """
+    if isinstance(obj, Loc):
+        return str(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        out: dict[str, Any] = {}
+        if isinstance(obj, Checker):
+            out["kind"] = obj.kind
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if mask_secrets and f.name in SECRET_FIELDS and value:
+                out[f.name] = MASK
+            else:
+                out[f.name] = to_jsonable(value, mask_secrets=mask_secrets)
+        return out
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, bytes):
+        return obj.hex()
+    if isinstance(obj, (tuple, list)):
+        return [to_jsonable(v, mask_secrets=mask_secrets) for v in obj]
+    return obj
