@@ -1,0 +1,119 @@
+"""The control API: what a snapshot and an event look like, and the requests.
+
+Everything that leaves the engine (``vipdeck status``, ``vipdeck events``,
+the console, the audit trail) is one of these plain JSON-able dicts.  The
+console is written against this file only, whether it talks to an embedded
+engine or to a daemon's Unix socket, so the schema is the boundary: add
+fields freely, never rename or repurpose one.
+
+Wire protocol (Unix stream socket, one JSON object per line, UTF-8)::
+
+    -> {"id": 1, "op": "snapshot"}
+    <- {"id": 1, "ok": true, "result": SNAPSHOT}
+    -> {"id": 2, "op": "events", "since": 0, "follow": true}
+    <- {"id": 2, "ok": true, "result": {"events": [EVENT...], "last": SEQ}}
+    <- {"event": EVENT}            (then one line per new event while following)
+    -> {"id": 3, "op": "drain", "reason": "kernel upgrade"}
+    <- {"id": 3, "ok": false, "error": {"code": "forbidden", "message": "..."}}
+
+Error codes: ``bad_request`` (names the field), ``unknown_op``,
+``forbidden`` (not root for a change), ``not_found`` (instance / server),
+``conflict`` (e.g. failover on a backup), ``unavailable`` (e.g. IPVS).
+
+SNAPSHOT::
+
+    {
+      "schema": 1,
+      "node": {"hostname", "router_id", "pid", "version", "config_file",
+               "started_at" (unix time), "now" (unix time), "mode": "daemon"|"embedded",
+               "interfaces": [{"name", "up", "mac", "addresses": ["198.18.0.1/24"]}]},
+      "instances": [{
+          "name", "vrid", "interface", "family": 4|6, "version": 2|3,
+          "advert_int", "configured_state", "state": "INIT"|"BACKUP"|"MASTER"|"FAULT"|"STOP",
+          "base_priority", "effective_priority",
+          "trackers": [{"name", "kind": "script"|"file"|"process"|"interface",
+                        "state": "ok"|"failed"|"fault", "contribution": int, "detail"}],
+          "vips": [{"address": "198.18.0.100/32", "dev", "label", "present": bool,
+                    "last_garp": unix time|None}],
+          "master": {"address"|None, "priority"|None, "interval"|None,
+                     "last_advert_age": seconds|None, "mac": str|None},
+          "counters": {"adverts_sent", "adverts_received", "transitions",
+                       "rejects": {REASON: count}},
+          "last_transition": {"from", "to", "reason", "detail", "time"} | None,
+          "sync_group": str|None,
+          "preempt": bool, "preempt_delay": float,
+          "operator": {"drained": bool, "hold_until": unix time|None,
+                       "takeover": bool, "who", "when", "why"} }],
+      "virtual_servers": [{
+          "key": "198.18.0.100:80" | "fwmark 5" | "group NAME",
+          "protocol", "address", "port", "fwmark", "scheduler", "forward": "NAT"|"DR"|"TUN",
+          "persistence_timeout", "quorum", "hysteresis", "quorum_ok": bool,
+          "sorry_server": "ip:port"|None, "sorry_active": bool,
+          "in_kernel": bool,
+          "real_servers": [{
+              "key": "198.18.1.10:80", "address", "port", "forward",
+              "weight_config", "weight_effective", "weight_kernel"|None,
+              "override": {"weight", "who", "when", "why"}|None,
+              "state": "UP"|"DOWN"|"DRAINING"|"DRAINED",
+              "checkers": [{"kind", "ok", "latency", "error", "failures", "last_check"}],
+              "active_conn"|None, "inactive_conn"|None,
+              "cps"|None, "inpps"|None, "outpps"|None, "inbps"|None, "outbps"|None }] }],
+      "ipvs": {"available": bool, "error": str|None},
+      "adverts": [{                        # the sniffer, per VRID, also foreign VRIDs
+          "vrid", "master": address|None, "ours": bool,
+          "sources": [{"address", "mac", "priority", "interval", "version",
+                       "auth_type", "vips": [...], "rate", "last_seen_age", "ttl", "count"}],
+          "flags": [{"kind": "split_brain"|"auth_mismatch"|"interval_mismatch"|
+                      "vip_mismatch"|"ttl"|"bad_checksum"|"master_silent", "detail"}],
+          "history": [[unix time, source address, priority], ...] }],   # bounded
+      "operator": {"drained": {"who", "when", "why"}|None, "audit_tail": [AUDIT...]},
+      "read_only": bool
+    }
+
+EVENT::
+
+    {"seq": int, "time": unix time, "kind": KIND, "severity": "info"|"warning"|"error",
+     "message": human text, ...kind-specific fields}
+
+KIND is one of ``transition`` (instance, from, to, reason, detail),
+``advert`` (anomalies only: vrid, source, flag), ``tracker`` (instance,
+tracker, state, contribution), ``notify`` (script, args, exit_status,
+duration, error), ``smtp`` (to, subject, ok, error), ``check`` (vs, rs,
+checker, ok, latency, error, failures), ``rs_state`` (vs, rs, state),
+``ipvs`` (change applied), ``operator`` (action, args, who, result),
+``config`` (reload accepted/refused, diagnostics), ``daemon`` (start/stop).
+
+Requests (``op``): ``snapshot``, ``events`` (since, follow, limit),
+``drain`` (reason), ``undrain``, ``failover`` (instance, hold: seconds|None,
+reason), ``clear_hold`` (instance), ``takeover`` (instance, reason),
+``release`` (instance: undo takeover), ``weight`` (vs, rs, weight | clear: true,
+reason), ``rs_drain`` (vs, rs, reason), ``rs_undrain`` (vs, rs), ``reload``.
+Every request may carry ``who`` (a display name; the server records the
+peer's uid too).
+"""
+
+SCHEMA_VERSION = 1
+
+READ_OPS = frozenset({"snapshot", "events", "ping"})
+CHANGE_OPS = frozenset({
+    "drain", "undrain", "failover", "clear_hold", "takeover", "release",
+    "weight", "rs_drain", "rs_undrain", "reload",
+})
+ALL_OPS = READ_OPS | CHANGE_OPS
+
+EVENT_KINDS = frozenset({
+    "transition", "advert", "tracker", "notify", "smtp", "check", "rs_state",
+    "ipvs", "operator", "config", "daemon",
+})
+
+
+class ControlError(Exception):
+    """A request refused with a code from the list above; never a crash."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "message": self.message}

@@ -1,0 +1,66 @@
+"""The event spine: every happening in the engine is appended here once.
+
+Consumers (control socket followers, the embedded console, the log, the
+audit trail) read the same ring buffer; slow consumers get their own bounded
+queue and lose the oldest events rather than slowing the engine down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from typing import Any, Callable
+
+log = logging.getLogger("vipdeck.events")
+
+_LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+class EventBus:
+    def __init__(self, capacity: int = 5000, clock: Callable[[], float] = time.time):
+        self._ring: collections.deque[dict] = collections.deque(maxlen=capacity)
+        self._seq = 0
+        self._queues: set[asyncio.Queue] = set()
+        self._listeners: list[Callable[[dict], None]] = []
+        self._clock = clock
+
+    @property
+    def last_seq(self) -> int:
+        return self._seq
+
+    def emit(self, kind: str, message: str, severity: str = "info", **fields: Any) -> dict:
+        self._seq += 1
+        event = {"seq": self._seq, "time": self._clock(), "kind": kind, "severity": severity,
+                 "message": message, **fields}
+        self._ring.append(event)
+        log.log(_LEVELS.get(severity, logging.INFO), "%s: %s", kind, message)
+        for q in list(self._queues):
+            if q.full():
+                try:
+                    q.get_nowait()  # drop the oldest for this slow reader
+                except asyncio.QueueEmpty:
+                    pass
+            q.put_nowait(event)
+        for fn in list(self._listeners):
+            try:
+                fn(event)
+            except Exception:  # a listener never breaks the engine
+                log.exception("event listener failed")
+        return event
+
+    def since(self, seq: int = 0, limit: int | None = None, kinds: set[str] | None = None) -> list[dict]:
+        out = [e for e in self._ring if e["seq"] > seq and (kinds is None or e["kind"] in kinds)]
+        return out[-limit:] if limit else out
+
+    def subscribe(self, maxsize: int = 10000) -> asyncio.Queue:
+        q: asyncio.Queue = asyncio.Queue(maxsize)
+        self._queues.add(q)
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue) -> None:
+        self._queues.discard(q)
+
+    def add_listener(self, fn: Callable[[dict], None]) -> None:
+        self._listeners.append(fn)
