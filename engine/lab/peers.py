@@ -1,0 +1,202 @@
+"""Start VRRP routers in lab nodes: a real keepalived, or a vipdeck daemon.
+
+Both get their own config file, pid files, socket and state directory in
+a per-run directory, so several can run side by side and a leftover from
+an earlier run never gets in the way (keepalived refuses to start when its
+pid file names a live process).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+
+from engine.lab.wait import wait_until
+
+
+def vrrp_conf(*, router_id: str, instances: list[dict], mcast_group: str | None = None,
+              version: int | None = None, global_extra: str = "", scripts: str = "",
+              extra: str = "") -> str:
+    """A keepalived.conf for lab nodes.
+
+    Each instance dict: name, vrid, priority, state, interface (eth0),
+    advert_int, vips (list), auth_pass (None for no auth), nopreempt,
+    notify (dict state->command), track_script (list), more (raw lines).
+    """
+    g = [f"router_id {router_id}"]
+    if mcast_group:
+        g.append(f"vrrp_mcast_group4 {mcast_group}")
+    if version:
+        g.append(f"vrrp_version {version}")
+    if global_extra:
+        g.append(global_extra)
+    out = ["global_defs {", *("    " + x for x in g), "}", scripts]
+    for i in instances:
+        body = [
+            f"state {i.get('state', 'BACKUP')}",
+            f"interface {i.get('interface', 'eth0')}",
+            f"virtual_router_id {i['vrid']}",
+            f"priority {i['priority']}",
+            f"advert_int {i.get('advert_int', 1)}",
+        ]
+        if i.get("version"):
+            body.append(f"version {i['version']}")
+        if i.get("nopreempt"):
+            body.append("nopreempt")
+        if i.get("auth_pass"):
+            body += ["authentication {", "    auth_type PASS", f"    auth_pass {i['auth_pass']}", "}"]
+        body += ["virtual_ipaddress {", *("    " + v for v in i.get("vips", [])), "}"]
+        if i.get("track_script"):
+            body += ["track_script {", *("    " + s for s in i["track_script"]), "}"]
+        for state, cmd in (i.get("notify") or {}).items():
+            key = "notify" if state == "any" else f"notify_{state}"
+            body.append(f'{key} "{cmd}"')
+        body += i.get("more", [])
+        out += [f"vrrp_instance {i['name']} {{", *("    " + b for b in body), "}"]
+    out.append(extra)
+    return "\n".join(out) + "\n"
+
+
+@dataclass
+class Router:
+    """A VRRP router process running in a lab node."""
+
+    node: object
+    kind: str                       # "keepalived" | "vipdeck"
+    conf_path: str
+    workdir: str
+    log_path: str
+    proc: subprocess.Popen | None = None
+    pidfiles: dict[str, str] = field(default_factory=dict)
+    socket_path: str = ""
+    state_dir: str = ""
+
+    def log(self) -> str:
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def _child_pids(self) -> list[int]:
+        if self.kind != "keepalived":
+            return []
+        pids = []
+        for key in ("vrrp", "check"):
+            try:
+                with open(self.pidfiles[key]) as f:
+                    pids.append(int(f.read().strip()))
+            except (FileNotFoundError, ValueError, KeyError):
+                pass
+        return pids
+
+    def crash(self) -> None:
+        """SIGKILL, children first: no priority-0 advert goes out."""
+        for pid in self._child_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.proc and self.proc.poll() is None:
+            # vipdeck runs under `ip netns exec` which execs, so proc.pid is the daemon
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self, timeout: float = 10) -> int | None:
+        """SIGTERM and wait: a clean resign."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.crash()
+        # keepalived's children may outlive the parent briefly
+        for pid in self._child_pids():
+            wait_until(lambda p=pid: not _pid_alive(p), 10, what=f"keepalived child {pid} exit")
+        return self.proc.returncode if self.proc else None
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _workdir(node, kind: str) -> str:
+    wd = tempfile.mkdtemp(prefix=f"{node.netns}-{kind}-")
+    node.lab.on_close(lambda: shutil.rmtree(wd, ignore_errors=True))
+    return wd
+
+
+def start_keepalived(node, conf: str, binary: str = "keepalived", extra_args: tuple[str, ...] = ()) -> Router:
+    wd = _workdir(node, "ka")
+    conf_path = os.path.join(wd, "keepalived.conf")
+    with open(conf_path, "w") as f:
+        f.write(conf)
+    pids = {k: os.path.join(wd, f"{k}.pid") for k in ("main", "vrrp", "check")}
+    log_path = os.path.join(wd, "keepalived.log")
+    logf = open(log_path, "w")
+    # -n foreground, -l log to console, -D detailed; --vrrp only: no checker process
+    proc = node.popen(binary, "-n", "-l", "-D", "-f", conf_path, "-p", pids["main"], "-r", pids["vrrp"],
+                      "-c", pids["check"], "--vrrp", *extra_args, stdout=logf, stderr=subprocess.STDOUT)
+    logf.close()
+    r = Router(node, "keepalived", conf_path, wd, log_path, proc, pids)
+    wait_until(lambda: os.path.exists(pids["vrrp"]) or proc.poll() is not None, 10, what="keepalived VRRP child")
+    if proc.poll() is not None:
+        raise RuntimeError(f"keepalived exited at start:\n{r.log()}")
+    node.lab.on_close(r.crash)
+    return r
+
+
+def start_vipdeck(node, conf: str, extra_args: tuple[str, ...] = ("-D",), env: dict | None = None) -> Router:
+    wd = _workdir(node, "vd")
+    conf_path = os.path.join(wd, "keepalived.conf")
+    with open(conf_path, "w") as f:
+        f.write(conf)
+    sock = os.path.join(wd, "control.sock")
+    state = os.path.join(wd, "state")
+    log_path = os.path.join(wd, "vipdeck.log")
+    logf = open(log_path, "w")
+    e = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
+    proc = node.popen(sys.executable, "-m", "engine", "daemon", "-f", conf_path, "--socket", sock,
+                      "--state-dir", state, "--pid-file", os.path.join(wd, "vipdeck.pid"), *extra_args,
+                      stdout=logf, stderr=subprocess.STDOUT, env=e)
+    logf.close()
+    r = Router(node, "vipdeck", conf_path, wd, log_path, proc, {}, sock, state)
+    wait_until(lambda: os.path.exists(sock) or proc.poll() is not None, 20, what="vipdeck control socket")
+    if proc.poll() is not None:
+        raise RuntimeError(f"vipdeck daemon exited at start:\n{r.log()}")
+    node.lab.on_close(r.crash)
+    return r
+
+
+def status(router: Router) -> dict:
+    """The daemon's snapshot, read through its control socket."""
+    import asyncio
+
+    from engine.control.client import SocketClient
+
+    return asyncio.run(SocketClient(router.socket_path).snapshot())
+
+
+def instance(router: Router, name: str) -> dict:
+    return next(i for i in status(router)["instances"] if i["name"] == name)
+
