@@ -1,0 +1,113 @@
+"""`vipdeck daemon`: process-level concerns around one ``Engine``.
+
+Signals as keepalived: SIGTERM/SIGINT leave cleanly (masters send priority
+0, VIPs removed, notify_stop), SIGHUP reloads — a config with errors is
+refused with file:line in the log and the running one stays.  The control
+socket is the only way in besides signals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+
+from engine.control.api import EngineApi
+from engine.control.server import ControlServer
+from engine.events import EventBus
+from engine.state import StateStore
+
+log = logging.getLogger("vipdeck.daemon")
+
+
+def load_config(path: str, config_id: str | None = None):
+    """(config, diagnostics) with every diagnostic logged; config None on errors."""
+    from engine.config import load
+
+    result = load(path, config_id=config_id)
+    for d in result.diagnostics:
+        level = logging.ERROR if d.severity == "error" else logging.WARNING if d.severity == "warning" else logging.INFO
+        log.log(level, "%s", d)
+    return (result.config if result.ok else None), result.diagnostics
+
+
+class Daemon:
+    def __init__(self, config_path: str, *, socket_path: str, state_dir: str, pid_file: str | None = None,
+                 config_id: str | None = None, socket_group: int | None = None):
+        self.config_path = os.path.abspath(config_path)
+        self.socket_path = socket_path
+        self.state_dir = state_dir
+        self.pid_file = pid_file
+        self.config_id = config_id
+        self.socket_group = socket_group
+        self.engine = None
+        self._stop: asyncio.Event | None = None       # made inside the running loop
+        self._reloading: asyncio.Lock | None = None
+
+    async def run(self) -> int:
+        from engine.runtime import Engine
+
+        self._stop = asyncio.Event()
+        self._reloading = asyncio.Lock()
+        config, diags = load_config(self.config_path, self.config_id)
+        if config is None:
+            n = sum(1 for d in diags if d.severity == "error")
+            log.error("%s: %d error(s); not starting", self.config_path, n)
+            return 1
+        self._write_pid()
+        bus = EventBus()
+        self.engine = Engine(config, config_path=self.config_path, state=StateStore(self.state_dir), bus=bus)
+        api = EngineApi(self.engine, reload=self.reload)
+        server = ControlServer(self.socket_path, api, group=self.socket_group)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self._sighup()))
+        try:
+            await self.engine.start()
+            await server.start()
+            log.info("vipdeck daemon running: %s, control socket %s", config.summary(), self.socket_path)
+            await self._stop.wait()
+            log.info("stopping: resigning masters")
+        finally:
+            await server.stop()
+            await self.engine.stop(resign=True)
+            self._remove_pid()
+        return 0
+
+    async def _sighup(self) -> None:
+        try:
+            msg = await self.reload()
+            log.info("reload: %s", msg)
+        except Exception as exc:
+            log.error("reload failed: %s", exc)
+
+    async def reload(self) -> str:
+        from engine.control.schema import ControlError
+
+        async with self._reloading:
+            config, diags = load_config(self.config_path, self.config_id)
+            if config is None:
+                errors = [str(d) for d in diags if d.severity == "error"]
+                msg = f"reload refused, keeping the running config: {'; '.join(errors[:5])}"
+                log.error("%s", msg)
+                self.engine.emit("config", msg, "error", accepted=False, diagnostics=errors)
+                raise ControlError("bad_request", msg)
+            summary = await self.engine.apply(config)
+            self.engine.emit("config", f"reload accepted: {summary}", accepted=True)
+            return f"reloaded: {summary}"
+
+    def _write_pid(self) -> None:
+        if not self.pid_file:
+            return
+        os.makedirs(os.path.dirname(os.path.abspath(self.pid_file)), exist_ok=True)
+        with open(self.pid_file, "w") as f:
+            f.write(f"{os.getpid()}\n")
+
+    def _remove_pid(self) -> None:
+        if self.pid_file:
+            try:
+                os.unlink(self.pid_file)
+            except FileNotFoundError:
+                pass

@@ -1,0 +1,292 @@
+"""Gratuitous ARP and unsolicited neighbour advertisements for VIPs.
+
+A new master must make its neighbours forget the old master's MAC for each
+VIP at once.  Frames are built once per (VIP, interface) with ``struct`` and
+kept (scapy would cost ~0.2 ms per frame and a socket per send); they go out
+on one open AF_PACKET socket bound to the interface.
+
+``GarpScheduler`` implements keepalived's timing: ``garp_master_repeat``
+frames at once, another burst ``garp_master_delay`` later, then optionally
+``garp_master_refresh_repeat`` frames every ``garp_master_refresh``;
+``garp_interval`` / ``gna_interval`` space single frames.  It is cancelled
+when the instance leaves MASTER.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+import struct
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Union
+
+from engine.net import ifinfo
+from engine.net.ifinfo import SocketFactory
+
+log = logging.getLogger(__name__)
+
+ETH_P_ARP = 0x0806
+ETH_P_IPV6 = 0x86DD
+BROADCAST = b"\xff" * 6
+ALL_NODES = ipaddress.IPv6Address("ff02::1")
+ALL_NODES_MAC = b"\x33\x33\x00\x00\x00\x01"
+NA_ROUTER = 0x80000000
+NA_SOLICITED = 0x40000000
+NA_OVERRIDE = 0x20000000
+_MIN_FRAME = 60   # Ethernet minimum without FCS
+
+
+def arp_announcement(mac: bytes, address: str) -> bytes:
+    """Gratuitous ARP request: sender = target = VIP, from our MAC to all.
+
+    Linux (and most stacks) override an existing neighbour entry on such a
+    request even within its locktime, which is exactly what a takeover needs.
+    """
+    ip = ipaddress.IPv4Address(address).packed
+    eth = BROADCAST + mac + struct.pack("!H", ETH_P_ARP)
+    arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, mac, ip, BROADCAST, ip)
+    return (eth + arp).ljust(_MIN_FRAME, b"\0")
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def neighbour_advertisement(mac: bytes, address: str, source: str, router: bool = False) -> bytes:
+    """Unsolicited NA (RFC 4861 §7.2.6) for ``address`` to all-nodes, override
+    flag set, target link-layer option carrying ``mac``, hop limit 255 (a
+    receiver drops neighbour discovery with any other)."""
+    target = ipaddress.IPv6Address(address).packed
+    src = ipaddress.IPv6Address(source).packed
+    dst = ALL_NODES.packed
+    flags = NA_OVERRIDE | (NA_ROUTER if router else 0)
+    body = struct.pack("!BBHI16s", 136, 0, 0, flags, target) + struct.pack("!BB6s", 2, 1, mac)
+    pseudo = src + dst + struct.pack("!I3xB", len(body), 58)
+    csum = _checksum(pseudo + body)
+    body = body[:2] + struct.pack("!H", csum) + body[4:]
+    ip6 = struct.pack("!IHBB16s16s", 0x60000000, len(body), 58, 255, src, dst)
+    eth = ALL_NODES_MAC + mac + struct.pack("!H", ETH_P_IPV6)
+    return eth + ip6 + body
+
+
+@dataclass
+class GarpStats:
+    sent: int = 0
+    errors: int = 0
+    last_error: str | None = None
+
+
+Address = Union[str, Any]   # an address, or anything with .address (engine.net.vips.Vip)
+
+
+def _addr(v) -> str:
+    return str(ipaddress.ip_address(getattr(v, "address", v)))
+
+
+class GarpSender:
+    """Announces addresses on one interface through an open packet socket."""
+
+    def __init__(self, ifname: str, *, sock: socket.socket | None = None,
+                 factory: SocketFactory | None = None, mac: bytes | str | None = None,
+                 ipv6_source: str | None = None, router: bool = False) -> None:
+        """``sock`` is an AF_PACKET/SOCK_RAW socket (made in the interface's
+        namespace); otherwise ``factory`` makes one.  ``mac`` defaults to
+        the interface's; ``ipv6_source`` to its link-local address."""
+        ifinfo.check_ifname(ifname)
+        self.ifname = ifname
+        owned = sock is None
+        if sock is None:
+            sock = (factory or ifinfo.default_factory)(socket.AF_PACKET, socket.SOCK_RAW, 0)
+        elif sock.family != socket.AF_PACKET:
+            raise ValueError("sock: expected an AF_PACKET socket")
+        self.sock = sock
+        self._factory = factory or ifinfo.sibling_factory(sock)
+        try:
+            sock.bind((ifname, 0))
+            sock.setblocking(False)
+            if isinstance(mac, str):
+                mac = bytes.fromhex(mac.replace(":", "").replace("-", ""))
+            self.mac: bytes = mac if mac is not None else ifinfo.hwaddr(sock, ifname)
+            if len(self.mac) != 6:
+                raise ValueError(f"mac: {self.mac.hex(':')} is not a 6-byte MAC address")
+        except BaseException:
+            if owned:
+                sock.close()
+            raise
+        self._ipv6_source = ipv6_source
+        self.router = router
+        self._frames: dict[str, bytes] = {}
+        self.stats = GarpStats()
+
+    @property
+    def ipv6_source(self) -> str | None:
+        if self._ipv6_source is None:
+            self._ipv6_source = ifinfo.ipv6_link_local(self._factory, self.ifname)
+        return self._ipv6_source
+
+    def frame(self, address: Address) -> bytes:
+        """The frame announcing ``address`` (built once, then cached)."""
+        a = _addr(address)
+        f = self._frames.get(a)
+        if f is None:
+            if ":" in a:
+                # RFC 4861 wants an address of the interface as source: the
+                # link-local one, or the VIP itself while there is none yet
+                f = neighbour_advertisement(self.mac, a, self.ipv6_source or a, self.router)
+            else:
+                f = arp_announcement(self.mac, a)
+            self._frames[a] = f
+        return f
+
+    def invalidate(self) -> None:
+        """Forget built frames (after the MAC or link-local address changed)."""
+        self._frames.clear()
+        self._ipv6_source = None
+        try:
+            self.mac = ifinfo.hwaddr(self.sock, self.ifname)
+        except OSError:
+            pass
+
+    def send(self, address: Address) -> bool:
+        try:
+            self.sock.send(self.frame(address))
+        except (OSError, ValueError) as exc:
+            self.stats.errors += 1
+            msg = f"{getattr(address, 'address', address)}: {exc}"
+            if msg != self.stats.last_error:
+                log.warning("GARP on %s failed: %s", self.ifname, msg)
+            self.stats.last_error = msg
+            return False
+        self.stats.sent += 1
+        return True
+
+    async def announce(self, addresses: Iterable[Address], repeat: int = 1,
+                       interval: float = 0.0, na_interval: float = 0.0) -> int:
+        """Send ``repeat`` rounds over ``addresses``; ``interval`` follows
+        each ARP and ``na_interval`` each NA (0: back to back).  Returns the
+        number of frames sent."""
+        addrs = list(addresses)
+        sent = 0
+        for _ in range(max(repeat, 0)):
+            for a in addrs:
+                sent += self.send(a)
+                gap = na_interval if ":" in _addr(a) else interval
+                if gap > 0:
+                    await asyncio.sleep(gap)
+        return sent
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> "GarpSender":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class GarpPolicy:
+    """keepalived's knobs, defaults as keepalived's."""
+
+    repeat: int = 5           # garp_master_repeat
+    delay: float = 5.0        # garp_master_delay (0: no second burst)
+    refresh: float = 0.0      # garp_master_refresh (0: off)
+    refresh_repeat: int = 1   # garp_master_refresh_repeat
+    interval: float = 0.0     # garp_interval
+    na_interval: float = 0.0  # gna_interval
+
+    def __post_init__(self) -> None:
+        for name, kw in (("repeat", "garp_master_repeat"), ("refresh_repeat", "garp_master_refresh_repeat")):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 0:
+                raise ValueError(f"{kw}: {v!r} must be a non-negative integer")
+        for name, kw in (("delay", "garp_master_delay"), ("refresh", "garp_master_refresh"),
+                         ("interval", "garp_interval"), ("na_interval", "gna_interval")):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or v < 0:
+                raise ValueError(f"{kw}: {v!r} must be a non-negative number of seconds")
+
+    @classmethod
+    def from_instance(cls, inst) -> "GarpPolicy":
+        """From a config ``VrrpInstance`` (its garp_* fields, already resolved)."""
+        return cls(inst.garp_master_repeat, inst.garp_master_delay, inst.garp_master_refresh,
+                   inst.garp_master_refresh_repeat, inst.garp_interval, inst.gna_interval)
+
+
+SenderFor = Callable[[str], GarpSender]
+
+
+class GarpScheduler:
+    """The announcement schedule of one instance while it is MASTER."""
+
+    def __init__(self, senders: GarpSender | SenderFor, policy: GarpPolicy = GarpPolicy()) -> None:
+        """``senders`` is one sender (all VIPs on its interface) or a function
+        giving the sender for an interface name (VIPs with ``.dev``)."""
+        self._senders = senders
+        self.policy = policy
+        self._task: asyncio.Task | None = None
+        self.bursts = 0
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self, vips: Iterable[Address]) -> asyncio.Task:
+        """Begin the schedule (on becoming MASTER); restarts a running one."""
+        self.cancel_nowait()
+        self._task = asyncio.create_task(self._run(list(vips)), name="garp")
+        return self._task
+
+    def cancel_nowait(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    async def cancel(self) -> None:
+        """Stop the schedule (on leaving MASTER) and wait until it has."""
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+    def _groups(self, vips: list) -> list[tuple[GarpSender, list]]:
+        if isinstance(self._senders, GarpSender):
+            return [(self._senders, vips)]
+        by_dev: dict[str, list] = {}
+        for v in vips:
+            by_dev.setdefault(v.dev, []).append(v)
+        out = []
+        for dev, group in by_dev.items():
+            try:
+                out.append((self._senders(dev), group))
+            except Exception as exc:
+                log.warning("no GARP sender for %s: %s", dev, exc)
+        return out
+
+    async def burst(self, vips: list, repeat: int) -> int:
+        p = self.policy
+        counts = await asyncio.gather(*(s.announce(g, repeat, p.interval, p.na_interval)
+                                        for s, g in self._groups(vips)))
+        self.bursts += 1
+        return sum(counts)
+
+    async def _run(self, vips: list) -> None:
+        p = self.policy
+        await self.burst(vips, p.repeat)
+        if p.delay > 0:
+            await asyncio.sleep(p.delay)
+            await self.burst(vips, p.repeat)
+        if p.refresh > 0:
+            while True:
+                await asyncio.sleep(p.refresh)
+                await self.burst(vips, p.refresh_repeat)

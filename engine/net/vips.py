@@ -1,0 +1,213 @@
+"""Adding and removing virtual IP addresses over netlink.
+
+Every operation is idempotent and says whether it changed anything: the
+daemon re-applies its desired state after restarts and reloads, and a VIP
+that is already there (or already gone) is the normal case, not an error.
+IPv6 VIPs are added with IFA_F_NODAD: a master must answer for its VIP at
+once, not after a second of duplicate address detection (keepalived does the
+same).
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import logging
+import socket
+from dataclasses import dataclass
+from typing import Iterable
+
+from pyroute2.netlink.exceptions import NetlinkError
+
+from engine.net import rtnl
+
+log = logging.getLogger(__name__)
+
+SCOPES = {"global": 0, "universe": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
+_SCOPE_NAMES = {0: "global", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
+LABEL_MAX = 15
+
+
+@dataclass(frozen=True)
+class Vip:
+    """One virtual address as the kernel sees it.  ``address`` has no prefix;
+    ``prefixlen`` None means /32 (IPv4) or /128 (IPv6)."""
+
+    address: str
+    prefixlen: int | None
+    dev: str
+    label: str | None = None
+    broadcast: str | None = None
+    scope: str | int | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            ip = ipaddress.ip_address(self.address)
+        except ValueError:
+            raise ValueError(f"address: {self.address!r} is not an IP address (no /prefix here)") from None
+        set_ = object.__setattr__
+        set_(self, "address", str(ip))
+        full = 32 if ip.version == 4 else 128
+        if self.prefixlen is None:
+            set_(self, "prefixlen", full)
+        elif not isinstance(self.prefixlen, int) or isinstance(self.prefixlen, bool) \
+                or not 0 <= self.prefixlen <= full:
+            raise ValueError(f"prefixlen: {self.prefixlen!r} is not within 0..{full} for {self.address}")
+        if not self.dev or len(self.dev.encode()) > 15:
+            raise ValueError(f"dev: {self.dev!r} is not a valid interface name")
+        if self.label is not None:
+            if ip.version == 6:
+                raise ValueError(f"label: IPv6 addresses carry no label ({self.address} label {self.label})")
+            if not self.label or len(self.label.encode()) > LABEL_MAX:
+                raise ValueError(f"label: {self.label!r} must be 1..{LABEL_MAX} characters")
+        if self.broadcast is not None:
+            if ip.version == 6:
+                raise ValueError(f"broadcast: IPv6 has no broadcast ({self.address} brd {self.broadcast})")
+            try:
+                set_(self, "broadcast", str(ipaddress.IPv4Address(self.broadcast)))
+            except ValueError:
+                raise ValueError(f"broadcast: {self.broadcast!r} is not an IPv4 address") from None
+        if self.scope is not None:
+            self.scope_id  # validates
+
+    @classmethod
+    def parse(cls, cidr: str, dev: str, **kw) -> "Vip":
+        """``Vip.parse("198.18.0.100/24", "eth0", label="eth0:0")``."""
+        addr, _, plen = cidr.partition("/")
+        if plen and not plen.isdigit():
+            raise ValueError(f"prefixlen: {plen!r} in {cidr!r} is not a number")
+        return cls(addr, int(plen) if plen else None, dev, **kw)
+
+    @property
+    def family(self) -> int:
+        return socket.AF_INET6 if ":" in self.address else socket.AF_INET
+
+    @property
+    def scope_id(self) -> int:
+        s = self.scope
+        if s is None:
+            return 0
+        if isinstance(s, int) and not isinstance(s, bool):
+            if 0 <= s <= 255:
+                return s
+        elif isinstance(s, str):
+            if s.lower() in SCOPES:
+                return SCOPES[s.lower()]
+            if s.isdigit() and int(s) <= 255:
+                return int(s)
+        raise ValueError(f"scope: {s!r} is not one of {', '.join(SCOPES)} or 0..255")
+
+    def __str__(self) -> str:
+        extra = f" label {self.label}" if self.label else ""
+        return f"{self.address}/{self.prefixlen} dev {self.dev}{extra}"
+
+
+def _code(exc: NetlinkError) -> int:
+    return getattr(exc, "code", 0)
+
+
+class VipManager:
+    """VIP operations on one namespace's interfaces (``netns`` or ours).
+
+    Opens its rtnetlink socket lazily, inside the running loop.
+    """
+
+    def __init__(self, *, netns: str | None = None, ipr=None) -> None:
+        self.netns = netns
+        self._ipr = ipr
+        self._own = ipr is None
+
+    async def _r(self):
+        if self._ipr is None:
+            self._ipr = rtnl.iproute(self.netns)
+        return self._ipr
+
+    async def close(self) -> None:
+        if self._ipr is not None and self._own:
+            self._ipr.close()
+        self._ipr = None
+
+    async def __aenter__(self) -> "VipManager":
+        await self._r()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _index(self, dev: str) -> int:
+        idx = await rtnl.ifindex_of(await self._r(), dev)
+        if idx is None:
+            raise LookupError(f"dev: no interface named {dev!r}")
+        return idx
+
+    async def add(self, vip: Vip) -> bool:
+        """Add ``vip``; False when it was already there (EEXIST)."""
+        idx = await self._index(vip.dev)
+        kw: dict = {"index": idx, "address": vip.address, "prefixlen": vip.prefixlen,
+                    "family": vip.family, "scope": vip.scope_id}
+        if vip.label:
+            kw["label"] = vip.label
+        if vip.broadcast:
+            kw["broadcast"] = vip.broadcast
+        if vip.family == socket.AF_INET6:
+            kw["flags"] = rtnl.IFA_F_NODAD
+        try:
+            await (await self._r()).addr("add", **kw)
+        except NetlinkError as exc:
+            if _code(exc) == errno.EEXIST:
+                return False
+            raise OSError(_code(exc), f"adding {vip}: {exc}") from None
+        log.info("added VIP %s", vip)
+        return True
+
+    async def remove(self, vip: Vip) -> bool:
+        """Remove ``vip``; False when it was not there (EADDRNOTAVAIL)."""
+        try:
+            idx = await self._index(vip.dev)
+        except LookupError:
+            return False     # the interface is gone, and the address with it
+        try:
+            await (await self._r()).addr("del", index=idx, address=vip.address,
+                                         prefixlen=vip.prefixlen, family=vip.family)
+        except NetlinkError as exc:
+            if _code(exc) in (errno.EADDRNOTAVAIL, errno.ENODEV):
+                return False
+            raise OSError(_code(exc), f"removing {vip}: {exc}") from None
+        log.info("removed VIP %s", vip)
+        return True
+
+    async def present(self, vip: Vip) -> bool:
+        """Whether ``vip``'s address is on its interface (any prefix)."""
+        return any(v.address == vip.address for v in await self.list_on(vip.dev))
+
+    async def list_on(self, ifname: str) -> list[Vip]:
+        """Every address on ``ifname`` (primary ones included), as ``Vip``."""
+        r = await self._r()
+        idx = await rtnl.ifindex_of(r, ifname)
+        if idx is None:
+            return []
+        out = []
+        async for msg in await r.addr("dump"):
+            if msg.get("index") != idx:
+                continue
+            addr = rtnl.addr_of(msg)
+            if addr is None:
+                continue
+            v6 = msg.get("family") == socket.AF_INET6
+            label = None if v6 else msg.get("label")
+            scope = msg.get("scope", 0)
+            out.append(Vip(addr, msg.get("prefixlen"), ifname, label,
+                           None if v6 else msg.get("broadcast"), _SCOPE_NAMES.get(scope, scope)))
+        return out
+
+    async def remove_stale(self, vips: Iterable[Vip]) -> list[Vip]:
+        """Remove those of ``vips`` still present (left by a crashed run);
+        returns what was removed.  One failure does not stop the others."""
+        removed = []
+        for vip in vips:
+            try:
+                if await self.remove(vip):
+                    removed.append(vip)
+            except OSError as exc:
+                log.warning("could not remove stale VIP %s: %s", vip, exc)
+        return removed

@@ -1,0 +1,385 @@
+"""The raw VRRP socket of one (interface, address family).
+
+This is the I/O half of the sans-IO design: it moves bytes and addresses and
+knows nothing about VRRP states or the packet format beyond the IP header.
+Several instances on the same interface share one socket (and its multicast
+groups); demultiplexing by VRID is the caller's job.
+
+Choices worth knowing:
+
+* Reading is driven by ``loop.add_reader`` -- no threads.
+* The source address is chosen per packet with IP_PKTINFO / IPV6_PKTINFO
+  instead of ``bind()``: binding a raw socket to an address also filters what
+  it receives to that destination, which would lose the multicast adverts.
+  It also lets instances sharing the socket use different
+  mcast_src_ip / unicast_src_ip.
+* Packets whose source is one of this host's addresses are dropped and
+  counted: with multicast loop off they only come back through a looping
+  switch or a peer misconfigured with our address, and a router must never
+  treat its own advert as a peer's.
+* The socket can be handed in already made (e.g. inside a lab namespace), or
+  made by a factory; helper sockets are then made in the same namespace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+import struct
+from dataclasses import dataclass
+from typing import Callable, Container, Iterable, NamedTuple
+
+from engine.net import ifinfo
+from engine.net.ifinfo import SocketFactory
+
+log = logging.getLogger(__name__)
+
+VRRP_PROTO = 112
+DEFAULT_GROUPS = {socket.AF_INET: "224.0.0.18", socket.AF_INET6: "ff02::12"}
+VRRP_TTL = 255
+VRRP_TOS = 0xC0          # DSCP CS6, network control (what keepalived sets)
+
+IP_PKTINFO = 8
+IP_MULTICAST_ALL = 49
+IPV6_MULTICAST_ALL = 29
+_READ_BURST = 64         # packets drained per wake-up before yielding to the loop
+_BUFSIZE = 65535
+
+
+class Received(NamedTuple):
+    """One packet as read from the wire.
+
+    ``data`` is the VRRP message (IP header stripped).  ``packet`` is the
+    whole IPv4 packet including its header (the codec may want TTL and
+    addresses from it); the kernel never shows IPv6 headers to a raw socket,
+    so for IPv6 it is the VRRP message too, and ``ttl``/``dst`` come from
+    IPV6_HOPLIMIT / IPV6_PKTINFO.
+    """
+
+    data: bytes
+    src: str
+    dst: str
+    ttl: int               # IPv4 TTL or IPv6 hop limit; -1 when unknown
+    packet: bytes
+    family: int
+    ifindex: int
+
+
+@dataclass
+class SocketStats:
+    received: int = 0          # packets read from the socket
+    delivered: int = 0         # handed to listeners
+    dropped_own: int = 0       # source was one of our addresses
+    dropped_malformed: int = 0  # not even a sane IP header
+    sent: int = 0
+    send_errors: int = 0
+    recv_errors: int = 0
+    last_error: str | None = None
+
+
+Listener = Callable[[Received], None]
+LocalAddrs = Container[str] | Callable[[str], bool]
+
+
+def _norm(addr: str, family: int, field: str) -> str:
+    try:
+        ip = ipaddress.ip_address(addr.split("%")[0])
+    except ValueError:
+        raise ValueError(f"{field}: {addr!r} is not an IP address") from None
+    want = 4 if family == socket.AF_INET else 6
+    if ip.version != want:
+        raise ValueError(f"{field}: {addr} is not an IPv{want} address")
+    return str(ip)
+
+
+class VrrpSocket:
+    """Raw IP protocol 112 socket bound to one interface."""
+
+    def __init__(self, ifname: str, family: int = socket.AF_INET, *,
+                 groups: Iterable[str] | None = None,
+                 src: str | None = None,
+                 sock: socket.socket | None = None,
+                 factory: SocketFactory | None = None,
+                 local_addresses: LocalAddrs | None = None,
+                 on_packet: Listener | None = None) -> None:
+        """``groups`` None joins the RFC group (224.0.0.18 / ff02::12); an
+        empty list joins nothing (unicast only).  ``src`` is the default
+        source (mcast_src_ip); without it the interface's primary IPv4
+        address / IPv6 link-local address is used.  ``sock`` is an already
+        made raw socket (AF, SOCK_RAW, 112); otherwise ``factory`` makes one.
+        """
+        if family not in (socket.AF_INET, socket.AF_INET6):
+            raise ValueError(f"family: {family!r} is neither AF_INET nor AF_INET6")
+        self._ifname_b = ifinfo.check_ifname(ifname)
+        self.ifname = ifname
+        self.family = family
+        self.stats = SocketStats()
+        self._listeners: list[Listener] = [on_packet] if on_packet else []
+        self._local = local_addresses
+        self._groups: dict[str, int] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+        owned = sock is None
+        if sock is None:
+            sock = (factory or ifinfo.default_factory)(family, socket.SOCK_RAW, VRRP_PROTO)
+        elif (sock.family, sock.type, sock.proto) != (family, socket.SOCK_RAW, VRRP_PROTO):
+            raise ValueError(f"sock: expected a raw protocol-112 socket of family {family}, "
+                             f"got {sock.family}/{sock.type}/{sock.proto}")
+        self.sock = sock
+        self._factory = factory or ifinfo.sibling_factory(sock)
+        try:
+            self.ifindex = ifinfo.ifindex(sock, ifname)
+            self._explicit_src = src is not None
+            self.src: str | None = _norm(src, family, "mcast_src_ip") if src else None
+            if self.src is None:
+                self.src = self._discover_source()
+            self._configure()
+            for g in (DEFAULT_GROUPS[family],) if groups is None else groups:
+                self.join(g)
+        except BaseException:
+            if owned:
+                sock.close()
+            raise
+
+    # ------------------------------------------------------------------ setup
+
+    def _discover_source(self) -> str | None:
+        if self.family == socket.AF_INET:
+            return ifinfo.ipv4_address(self.sock, self.ifname)
+        return ifinfo.ipv6_link_local(self._factory, self.ifname)
+
+    def _configure(self) -> None:
+        s = self.sock
+        s.setblocking(False)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self._ifname_b)
+        if self.family == socket.AF_INET:
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, VRRP_TTL)
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, VRRP_TTL)
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, VRRP_TOS)
+            # only the groups this socket joined, not every group on the host
+            s.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
+            self._set_multicast_if()
+        else:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, VRRP_TTL)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, VRRP_TTL)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, VRRP_TOS)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, self.ifindex)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+            try:
+                s.setsockopt(socket.IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0)
+            except OSError:  # kernels before 4.20
+                pass
+
+    def _set_multicast_if(self) -> None:
+        addr = socket.inet_aton(self.src) if self.src else bytes(4)
+        mreqn = struct.pack("4s4si", bytes(4), addr, self.ifindex)
+        self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
+
+    def refresh_source(self) -> str | None:
+        """Re-read the interface's address (after it changed); an explicit
+        mcast_src_ip is kept."""
+        if not self._explicit_src:
+            self.src = self._discover_source()
+            if self.family == socket.AF_INET:
+                self._set_multicast_if()
+        return self.src
+
+    # ------------------------------------------------------------ membership
+
+    def _mreq(self, group: str) -> tuple[int, int, bytes]:
+        g = _norm(group, self.family, "mcast_group")
+        if not ipaddress.ip_address(g).is_multicast:
+            raise ValueError(f"mcast_group: {group} is not a multicast address")
+        if self.family == socket.AF_INET:
+            return socket.IPPROTO_IP, 0, struct.pack("4s4si", socket.inet_aton(g), bytes(4), self.ifindex)
+        return socket.IPPROTO_IPV6, 1, struct.pack("16sI", socket.inet_pton(socket.AF_INET6, g), self.ifindex)
+
+    def join(self, group: str) -> None:
+        """Join ``group`` (reference counted: instances may share a group)."""
+        g = _norm(group, self.family, "mcast_group")
+        level, v6, mreq = self._mreq(g)
+        if self._groups.get(g, 0) == 0:
+            opt = socket.IPV6_JOIN_GROUP if v6 else socket.IP_ADD_MEMBERSHIP
+            self.sock.setsockopt(level, opt, mreq)
+        self._groups[g] = self._groups.get(g, 0) + 1
+
+    def leave(self, group: str) -> None:
+        g = _norm(group, self.family, "mcast_group")
+        n = self._groups.get(g, 0)
+        if n == 0:
+            return
+        if n == 1:
+            del self._groups[g]
+            level, v6, mreq = self._mreq(g)
+            opt = socket.IPV6_LEAVE_GROUP if v6 else socket.IP_DROP_MEMBERSHIP
+            try:
+                self.sock.setsockopt(level, opt, mreq)
+            except OSError as exc:  # interface gone: membership went with it
+                log.debug("leave %s on %s: %s", g, self.ifname, exc)
+        else:
+            self._groups[g] = n - 1
+
+    def rejoin(self) -> None:
+        """Renew memberships (after the interface was re-created)."""
+        for g in list(self._groups):
+            level, v6, mreq = self._mreq(g)
+            try:
+                self.sock.setsockopt(level, socket.IPV6_LEAVE_GROUP if v6 else socket.IP_DROP_MEMBERSHIP, mreq)
+            except OSError:
+                pass
+            self.sock.setsockopt(level, socket.IPV6_JOIN_GROUP if v6 else socket.IP_ADD_MEMBERSHIP, mreq)
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return tuple(self._groups)
+
+    # -------------------------------------------------------------- receiving
+
+    def add_listener(self, fn: Listener) -> None:
+        self._listeners.append(fn)
+
+    def remove_listener(self, fn: Listener) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Start delivering packets (call from the loop's thread)."""
+        if self._loop is not None:
+            return
+        self._loop = loop or asyncio.get_running_loop()
+        self._loop.add_reader(self.sock.fileno(), self._on_readable)
+
+    def _is_own(self, src: str) -> bool:
+        if src == self.src:
+            return True
+        local = self._local
+        if local is None:
+            return False
+        if callable(local) and not isinstance(local, Container):
+            return bool(local(src))
+        return src in local
+
+    def _on_readable(self) -> None:
+        anc = socket.CMSG_SPACE(4) + socket.CMSG_SPACE(20) if self.family == socket.AF_INET6 else 0
+        for _ in range(_READ_BURST):
+            try:
+                data, cmsgs, flags, addr = self.sock.recvmsg(_BUFSIZE, anc)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self.stats.recv_errors += 1
+                self.stats.last_error = f"recv: {exc}"
+                log.warning("VRRP socket %s: receive failed: %s", self.ifname, exc)
+                return
+            self.stats.received += 1
+            rx = self._parse(data, cmsgs, addr, flags)
+            if rx is None:
+                self.stats.dropped_malformed += 1
+                continue
+            if self._is_own(rx.src):
+                self.stats.dropped_own += 1
+                continue
+            self.stats.delivered += 1
+            for fn in list(self._listeners):
+                try:
+                    fn(rx)
+                except Exception:  # a listener's bug must not stop the socket
+                    log.exception("VRRP listener failed on %s", self.ifname)
+
+    def _parse(self, data: bytes, cmsgs: list, addr: tuple, flags: int) -> Received | None:
+        if flags & socket.MSG_TRUNC:
+            return None
+        if self.family == socket.AF_INET:
+            if len(data) < 20 or data[0] >> 4 != 4:
+                return None
+            ihl = (data[0] & 0x0F) * 4
+            if ihl < 20 or len(data) < ihl:
+                return None
+            return Received(data[ihl:], socket.inet_ntoa(data[12:16]), socket.inet_ntoa(data[16:20]),
+                            data[8], data, self.family, self.ifindex)
+        ttl, dst, idx = -1, "", self.ifindex
+        for level, ctype, cdata in cmsgs:
+            if level != socket.IPPROTO_IPV6:
+                continue
+            if ctype == socket.IPV6_HOPLIMIT and len(cdata) >= 4:
+                ttl = struct.unpack("i", cdata[:4])[0]
+            elif ctype == socket.IPV6_PKTINFO and len(cdata) >= 20:
+                dst = socket.inet_ntop(socket.AF_INET6, cdata[:16])
+                idx = struct.unpack_from("I", cdata, 16)[0]
+        src = addr[0].split("%")[0]
+        return Received(data, src, dst, ttl, data, self.family, idx)
+
+    # ---------------------------------------------------------------- sending
+
+    def _sockaddr(self, dst: str) -> tuple:
+        if self.family == socket.AF_INET:
+            return (dst, 0)
+        ip = ipaddress.IPv6Address(dst)
+        scope = self.ifindex if (ip.is_multicast or ip.is_link_local) else 0
+        return (dst, 0, 0, scope)
+
+    def _pktinfo(self, src: str) -> list[tuple[int, int, bytes]]:
+        if self.family == socket.AF_INET:
+            info = struct.pack("I4s4s", self.ifindex, socket.inet_aton(src), bytes(4))
+            return [(socket.IPPROTO_IP, IP_PKTINFO, info)]
+        info = struct.pack("16sI", socket.inet_pton(socket.AF_INET6, src), self.ifindex)
+        return [(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, info)]
+
+    def send(self, payload: bytes, dst: str | None = None, *, src: str | None = None) -> bool:
+        """Send one VRRP message to ``dst`` (default: the first joined group,
+        else the RFC group).  ``src`` overrides the socket's source for this
+        packet (unicast_src_ip).  Failures are counted and logged, never
+        raised: a send error must not take the daemon down."""
+        if dst is None:
+            dst = next(iter(self._groups), DEFAULT_GROUPS[self.family])
+        src = src or self.src
+        try:
+            anc = self._pktinfo(src) if src else []
+            self.sock.sendmsg([payload], anc, 0, self._sockaddr(dst))
+        except (OSError, ValueError) as exc:
+            self.stats.send_errors += 1
+            msg = f"send to {dst}: {exc}"
+            if msg != self.stats.last_error:
+                log.warning("VRRP socket %s: %s", self.ifname, msg)
+            self.stats.last_error = msg
+            return False
+        self.stats.sent += 1
+        return True
+
+    def send_unicast(self, payload: bytes, peers: Iterable[str], *, src: str | None = None) -> int:
+        """Send to each unicast peer (keepalived's unicast_peer); returns how
+        many sends succeeded."""
+        return sum(self.send(payload, p, src=src) for p in peers)
+
+    # -------------------------------------------------------------- lifetime
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._loop is not None and not self._loop.is_closed():
+            try:
+                self._loop.remove_reader(self.sock.fileno())
+            except (ValueError, OSError):
+                pass
+        self._loop = None
+        self.sock.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> "VrrpSocket":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        fam = "inet" if self.family == socket.AF_INET else "inet6"
+        return f"<VrrpSocket {self.ifname} {fam} src={self.src} groups={list(self._groups)}>"

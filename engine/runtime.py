@@ -1,0 +1,410 @@
+"""The composition root: one running configuration.
+
+``Engine`` turns a loaded ``Config`` into running parts (VRRP sockets and
+instance drivers, VIP and GARP handling, link watching, trackers, notify
+scripts and alerts, the LVS side) and exposes them through one snapshot and
+the event bus.  The daemon (``engine.daemon``) and the embedded console mode
+(``engine.embedded``) both run an Engine; neither reaches into its parts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from engine.config.model import Config, VrrpInstance
+from engine.events import EventBus
+from engine.state import StateStore
+from engine.vrrp import machine as m
+from engine.vrrp import packet
+from engine.vrrp.driver import InstanceDriver
+
+log = logging.getLogger("vipdeck.engine")
+
+
+@dataclass
+class Group:
+    """Sockets are shared per (interface, family); instances find theirs by VRID."""
+
+    sock: Any
+    drivers: dict[int, InstanceDriver]
+
+
+class Engine:
+    def __init__(self, config: Config, *, config_path: str, state: StateStore, bus: EventBus | None = None,
+                 mode: str = "daemon"):
+        self.config = config
+        self.config_path = config_path
+        self.state = state
+        self.bus = bus or EventBus()
+        self.mode = mode
+        self.started_at = time.time()
+        self.drivers: dict[str, InstanceDriver] = {}
+        self.groups: dict[tuple[str, int], Group] = {}
+        self.foreign = None            # advert sniffer (per-VRID view), set in start()
+        self.tasks: set[asyncio.Task] = set()
+        self._vip_chain: dict[str, asyncio.Future | None] = {}
+        self.vips = None
+        self.garp = None
+        self.links = None
+        self.tracking = None
+        self.notifier = None
+        self.lvs = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    # ------------------------------------------------------------------ helpers
+
+    def emit(self, kind: str, message: str, severity: str = "info", **fields: Any) -> dict:
+        return self.bus.emit(kind, message, severity, **fields)
+
+    def spawn(self, coro, name: str) -> asyncio.Task:
+        """Background work whose failure is logged, never fatal."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self.tasks.add(task)
+
+        def done(t: asyncio.Task) -> None:
+            self.tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("%s failed: %r", name, t.exception(), exc_info=t.exception())
+                self.emit("daemon", f"{name} failed: {t.exception()}", "error")
+
+        task.add_done_callback(done)
+        return task
+
+    # ------------------------------------------------------------------ start/stop
+
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        from engine.net.vips import VipManager
+        from engine.net.garp import GarpScheduler
+        from engine.net.linkwatch import LinkWatcher
+        from engine.notify.dispatch import Notifier
+        from engine.sniffer import AdvertView
+
+        self.vips = VipManager()
+        self.garp = GarpScheduler(self)
+        self.notifier = Notifier(self.config, self.bus)
+        self.foreign = AdvertView(self)
+        await self.vips.open()
+        # keepalived removes VIPs a crashed run may have left behind
+        for inst in self.config.vrrp_instances:
+            removed = await self.vips.remove_stale(inst)
+            if removed:
+                self.emit("daemon", f"{inst.name}: removed stale VIPs {', '.join(removed)}", "warning",
+                          instance=inst.name)
+        for inst in self.config.vrrp_instances:
+            self._add_instance(inst)
+        self.links = LinkWatcher(self)
+        await self.links.start()
+        await self._start_tracking()
+        await self._start_lvs()
+        self._apply_operator_state()
+        for d in self.drivers.values():
+            d.start()
+        self.emit("daemon", f"started with {self.config.summary()}", config=self.config_path)
+
+    async def stop(self, resign: bool = True) -> None:
+        """Every master resigns (priority 0), VIPs go, notify_stop runs."""
+        for d in self.drivers.values():
+            if resign:
+                d.shutdown()
+        await self._drain_vip_ops()
+        if self.tracking:
+            await self.tracking.stop()
+        if self.lvs:
+            await self.lvs.stop()
+        if self.notifier:
+            await self.notifier.close(timeout=5)
+        if self.links:
+            await self.links.stop()
+        for g in self.groups.values():
+            g.sock.close()
+        self.groups.clear()
+        for t in list(self.tasks):
+            t.cancel()
+        if self.vips:
+            await self.vips.close()
+        self.emit("daemon", "stopped")
+
+    async def _drain_vip_ops(self, timeout: float = 5) -> None:
+        pending = [f for f in self._vip_chain.values() if f is not None and not f.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+
+    # ------------------------------------------------------------------ instances
+
+    def _socket_for(self, inst: VrrpInstance) -> Group:
+        fam = socket.AF_INET6 if inst.family == 6 else socket.AF_INET
+        key = (inst.interface, fam)
+        g = self.groups.get(key)
+        if g is None:
+            from engine.net.vrrp_socket import VrrpSocket
+
+            sock = VrrpSocket(inst.interface, fam, groups=[], local_addresses=self.vips.local)
+            g = Group(sock, {})
+            sock.add_listener(lambda rx, key=key: self._on_packet(key, rx))
+            sock.start(self.loop)
+            self.groups[key] = g
+        if not inst.unicast_peers:
+            group = inst.mcast_group if fam == socket.AF_INET else self.config.global_defs.vrrp_mcast_group6
+            if group not in g.sock.groups:
+                g.sock.join(group)
+        return g
+
+    def _add_instance(self, inst: VrrpInstance) -> InstanceDriver:
+        g = self._socket_for(inst)
+        src = inst.unicast_src_ip or inst.mcast_src_ip or g.sock.src
+        d = InstanceDriver(inst, g.sock, self, primary=src)
+        g.drivers[inst.vrid] = d
+        self.drivers[inst.name] = d
+        self._vip_chain[inst.name] = None
+        return d
+
+    def _on_packet(self, key: tuple[str, int], rx) -> None:
+        g = self.groups.get(key)
+        if g is None:
+            return
+        if rx.family == socket.AF_INET:
+            adv = packet.decode_ipv4(rx.packet, expect_ttl=None)
+        else:
+            adv = packet.decode_vrrp(rx.data, rx.src, rx.dst, rx.ttl, expect_ttl=None)
+        self.foreign.observe(key[0], rx, adv)
+        if isinstance(adv, packet.Reject):
+            d = g.drivers.get(adv.vrid) if adv.vrid is not None else None
+            if d is not None:
+                d.count_reject(adv)
+            return
+        d = g.drivers.get(adv.vrid)
+        if d is None:
+            return  # another VRID: the advert view counts it, we do not act on it
+        # TTL is checked here (not in decode) so unicast peers can be exempt like keepalived
+        if adv.ttl != 255 and not d.inst.unicast_peers:
+            d.count_reject(packet.Reject(packet.RejectReason.TTL, f"ttl {adv.ttl} != 255", adv.src, adv.dst,
+                                         adv.vrid, adv.version))
+            return
+        d.on_advert(adv)
+
+    # ------------------------------------------------------------------ hooks for drivers
+
+    def vips_add(self, d: InstanceDriver) -> None:
+        self._chain_vip_op(d, True)
+
+    def vips_remove(self, d: InstanceDriver) -> None:
+        self._chain_vip_op(d, False)
+
+    def _chain_vip_op(self, d: InstanceDriver, add: bool) -> None:
+        """VIP changes of one instance happen in the order the machine asked."""
+        prev = self._vip_chain.get(d.inst.name)
+
+        async def op() -> None:
+            if prev is not None and not prev.done():
+                await asyncio.wait([prev])
+            changed = await (self.vips.add_all(d.inst) if add else self.vips.remove_all(d.inst))
+            for v in d.inst.virtual_ipaddresses:
+                d.vips_present[str(v)] = add
+            if changed:
+                self.emit("vip", f"{d.inst.name}: {'added' if add else 'removed'} {', '.join(changed)}",
+                          instance=d.inst.name, added=add, vips=changed)
+
+        self._vip_chain[d.inst.name] = self.spawn(op(), f"{d.inst.name} VIPs")
+
+    def garp_start(self, d: InstanceDriver) -> None:
+        prev = self._vip_chain.get(d.inst.name)
+        self.garp.start(d, after=prev)
+
+    def garp_stop(self, d: InstanceDriver) -> None:
+        self.garp.stop(d)
+
+    def transition(self, d: InstanceDriver, t: m.Transition) -> None:
+        sev = "warning" if t.new in (m.State.FAULT,) else "info"
+        self.emit("transition", f"{d.inst.name} {t.old} -> {t.new}: {t.reason} ({t.detail})", sev,
+                  instance=d.inst.name, vrid=d.inst.vrid, **{"from": str(t.old), "to": str(t.new)},
+                  reason=t.reason, detail=t.detail)
+        log.info("(%s) Entering %s STATE (%s: %s)", d.inst.name, t.new, t.reason, t.detail)
+        if t.new in (m.State.MASTER, m.State.BACKUP, m.State.FAULT, m.State.STOP) and t.old != t.new:
+            self.notifier.instance_transition(d.inst, str(t.new), d.machine.effective_priority)
+        self._sync_group_follow(d, t)
+
+    def _sync_group_follow(self, d: InstanceDriver, t: m.Transition) -> None:
+        """vrrp_sync_group: members move together (keepalived semantics).
+
+        A member going FAULT takes the others to FAULT (through a tracker
+        fault), a member becoming MASTER pulls the others up (takeover), and
+        one going back to BACKUP releases the others.
+        """
+        grp = self.config.sync_group_of(d.inst.name)
+        if grp is None or t.reason == "sync_group":
+            return
+        for name in grp.group:
+            other = self.drivers.get(name)
+            if other is None or other is d:
+                continue
+            if t.new == m.State.FAULT:
+                other._sync_fault = True
+                self._refresh_tracking(other)
+            elif t.old == m.State.FAULT and getattr(other, "_sync_fault", False):
+                other._sync_fault = False
+                self._refresh_tracking(other)
+            elif t.new == m.State.MASTER and other.machine.state == m.State.BACKUP:
+                other.feed(m.Takeover(True))
+                other.feed(m.Takeover(False))
+            elif t.new == m.State.BACKUP and other.machine.state == m.State.MASTER and t.reason != "startup":
+                other.feed(m.Resign(hold_until=other.now() + 0.0))
+                other.feed(m.ClearHold())
+
+    # ------------------------------------------------------------------ tracking
+
+    async def _start_tracking(self) -> None:
+        from engine.vrrp.tracking import Tracking
+
+        self.tracking = Tracking(self)
+        await self.tracking.start()
+
+    def _refresh_tracking(self, d: InstanceDriver) -> None:
+        delta, fault, detail = (0, False, "") if self.tracking is None else self.tracking.effect(d.inst)
+        if getattr(d, "_sync_fault", False):
+            fault, detail = True, (detail + "; " if detail else "") + "sync group member in FAULT"
+        d.feed(m.TrackChanged(delta=delta, fault=fault, detail=detail))
+
+    def tracker_changed(self, instance_names: list[str]) -> None:
+        for name in instance_names:
+            d = self.drivers.get(name)
+            if d is not None:
+                self._refresh_tracking(d)
+
+    def link_changed(self, ifname: str, up: bool) -> None:
+        for d in self.drivers.values():
+            if d.inst.interface == ifname:
+                d.feed(m.InterfaceChanged(up=up, detail=f"{ifname} {'up' if up else 'down'}"))
+        if self.tracking:
+            self.tracking.link_changed(ifname, up)
+        if up:
+            for (ifn, _fam), g in self.groups.items():
+                if ifn == ifname:
+                    g.sock.rejoin()
+
+    # ------------------------------------------------------------------ LVS
+
+    async def _start_lvs(self) -> None:
+        if not self.config.virtual_servers:
+            return
+        from engine.lvs import LvsManager
+
+        self.lvs = LvsManager(self)
+        await self.lvs.start()
+
+    # ------------------------------------------------------------------ operator state
+
+    def _apply_operator_state(self) -> None:
+        st = self.state.state
+        now_wall = time.time()
+        for name, d in self.drivers.items():
+            if st.drained:
+                d.feed(m.Drain(True))
+            hold = st.holds.get(name)
+            if hold:
+                until = hold.get("until")
+                if until is None or until > now_wall:
+                    d.feed(m.Resign(hold_until=None if until is None else d.now() + (until - now_wall)))
+            if name in st.takeovers:
+                d.feed(m.Takeover(True))
+
+    # ------------------------------------------------------------------ snapshot
+
+    def snapshot(self) -> dict:
+        st = self.state.state
+        instances = []
+        for name, d in self.drivers.items():
+            hold = st.holds.get(name)
+            tk = st.takeovers.get(name)
+            stamp = hold or tk or (vars(st.drained) if st.drained else None) or {}
+            operator = {"drained": st.drained is not None, "hold_until": (hold or {}).get("until"),
+                        "held": d.machine.held, "takeover": tk is not None,
+                        "who": stamp.get("who"), "when": stamp.get("when"), "why": stamp.get("why")}
+            grp = self.config.sync_group_of(name)
+            trackers = self.tracking.describe(d.inst) if self.tracking else []
+            instances.append(d.snapshot(trackers, operator, grp.name if grp else None))
+        g = self.config.global_defs
+        snap = {
+            "schema": 1,
+            "node": {"hostname": socket.gethostname(), "router_id": g.router_id or socket.gethostname(),
+                     "pid": os.getpid(), "version": _version(), "config_file": self.config_path,
+                     "started_at": self.started_at, "now": time.time(), "mode": self.mode,
+                     "interfaces": self.links.describe() if self.links else []},
+            "instances": instances,
+            "virtual_servers": self.lvs.snapshot() if self.lvs else [],
+            "ipvs": self.lvs.ipvs_status() if self.lvs else {"available": False, "error": "no virtual_server configured"},
+            "adverts": self.foreign.snapshot() if self.foreign else [],
+            "operator": {"drained": vars(st.drained) if st.drained else None,
+                         "audit_tail": self.state.audit_tail(10)},
+            "read_only": False,
+        }
+        return snap
+
+    # ------------------------------------------------------------------ reload
+
+    def reload_plan(self, new: Config) -> tuple[list[str], list[str], list[str]]:
+        """(kept, replaced, added/removed names): unchanged instances keep their state."""
+        kept, replaced = [], []
+        for inst in new.vrrp_instances:
+            old = self.config.instance(inst.name)
+            if old is not None and old == inst:
+                kept.append(inst.name)
+            elif old is not None:
+                replaced.append(inst.name)
+        gone = [i.name for i in self.config.vrrp_instances if new.instance(i.name) is None]
+        return kept, replaced, gone
+
+    async def apply(self, new: Config) -> str:
+        kept, replaced, gone = self.reload_plan(new)
+        old_config = self.config
+        for name in replaced + gone:
+            d = self.drivers.pop(name)
+            d.shutdown()
+            g = self.groups[(d.inst.interface, d.sock.family)]
+            g.drivers.pop(d.inst.vrid, None)
+        await self._drain_vip_ops()
+        self.config = new
+        self.notifier.config = new
+        added = []
+        for inst in new.vrrp_instances:
+            if inst.name in self.drivers:
+                self.drivers[inst.name].inst = inst  # equal, but the new object (locations)
+                continue
+            d = self._add_instance(inst)
+            added.append(inst.name)
+        if self.tracking:
+            await self.tracking.reload(old_config, new)
+        self._apply_operator_state_to(added)
+        for name in added:
+            self.drivers[name].start()
+        if self.lvs or new.virtual_servers:
+            if self.lvs is None:
+                await self._start_lvs()
+            else:
+                await self.lvs.reload(new)
+        return (f"kept {len(kept)} instance(s) running unchanged, restarted {len(replaced)}, "
+                f"added {len(added) - len(replaced)}, removed {len(gone)}")
+
+    def _apply_operator_state_to(self, names: list[str]) -> None:
+        st = self.state.state
+        for name in names:
+            d = self.drivers[name]
+            if st.drained:
+                d.feed(m.Drain(True))
+            if name in st.takeovers:
+                d.feed(m.Takeover(True))
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("vipdeck")
+    except Exception:
+        return "0"

@@ -1,0 +1,221 @@
+"""The asyncio driver of one VRRP instance: the I/O around the sans-IO machine.
+
+The machine decides; this class carries out its actions (send adverts, add
+and remove VIPs, gratuitous ARP, notify scripts, SMTP alerts, events) and
+feeds it inputs (validated adverts, timers, tracker and link changes,
+operator requests).  Everything slow (netlink, scripts, mail) runs in its own
+task, serialised per instance where order matters, so a hung script or a
+slow netlink reply never delays an advert or a timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from engine.config.model import AuthType, VrrpInstance
+from engine.vrrp import machine as m
+from engine.vrrp import packet
+
+log = logging.getLogger("vipdeck.vrrp")
+
+
+@dataclass
+class Counters:
+    adverts_sent: int = 0
+    adverts_received: int = 0
+    transitions: int = 0
+    rejects: Counter = field(default_factory=Counter)
+
+
+def machine_params(inst: VrrpInstance, primary: str | None) -> m.InstanceParams:
+    return m.InstanceParams(
+        name=inst.name, vrid=inst.vrid, version=inst.version, priority=inst.priority,
+        advert_int=inst.advert_int, preempt=not inst.nopreempt, preempt_delay=inst.preempt_delay,
+        initial_state=inst.state, primary_address=primary or "0.0.0.0", family=inst.family,
+    )
+
+
+class InstanceDriver:
+    """Runs one ``vrrp_instance``.  ``hooks`` is the daemon's side of things:
+
+    ``send(driver, payload, dst, src)``, ``vips_add(driver)``,
+    ``vips_remove(driver)``, ``garp_start(driver)``, ``garp_stop(driver)``,
+    ``transition(driver, Transition)``, ``emit(kind, message, **fields)``.
+    """
+
+    def __init__(self, inst: VrrpInstance, sock, hooks: Any, *, primary: str | None):
+        self.inst = inst
+        self.sock = sock
+        self.hooks = hooks
+        self.counters = Counters()
+        self.loop = asyncio.get_running_loop()
+        self.machine = m.VrrpMachine(machine_params(inst, primary))
+        self._timer: asyncio.TimerHandle | None = None
+        self._auth_type = packet.AUTH_PASS if (inst.authentication and inst.authentication.auth_type == AuthType.PASS
+                                              and inst.version == 2) else packet.AUTH_NONE
+        self._adverts: dict[int, bytes] = {}     # priority -> encoded payload
+        self.master_mac: str | None = None
+        self.vips_present: dict[str, bool] = {str(v): False for v in inst.virtual_ipaddresses}
+        self.last_garp: float | None = None
+        self.stopped = False
+
+    # ------------------------------------------------------------------ clock
+
+    def now(self) -> float:
+        return self.loop.time()
+
+    def wall(self, mono: float | None) -> float | None:
+        """Monotonic loop time -> unix time, for status and events."""
+        return None if mono is None else time.time() - (self.loop.time() - mono)
+
+    # ------------------------------------------------------------------ input
+
+    def feed(self, event) -> None:
+        """Give the machine one input and carry out what it answers."""
+        if self.stopped and not isinstance(event, m.Shutdown):
+            return
+        try:
+            actions = self.machine.handle(self.now(), event)
+        except Exception:  # a machine bug must not take down the other instances
+            log.exception("%s: state machine failed on %r", self.inst.name, event)
+            return
+        for action in actions:
+            self._do(action)
+        self._reschedule()
+
+    def start(self) -> None:
+        self.feed(m.Startup())
+
+    def on_advert(self, adv: packet.Advert) -> None:
+        auth_pass = self.inst.authentication.auth_pass if self.inst.authentication else None
+        rej = packet.validate(adv, vrid=self.inst.vrid, version=self.inst.version, auth_type=self._auth_type,
+                              auth_pass=auth_pass if self._auth_type == packet.AUTH_PASS else None,
+                              interval=self.inst.advert_int)
+        if rej is not None:
+            self.count_reject(rej)
+            return
+        self.counters.adverts_received += 1
+        self.feed(m.AdvertReceived(adv))
+
+    def count_reject(self, rej: packet.Reject) -> None:
+        first = self.counters.rejects[rej.reason.value] == 0
+        self.counters.rejects[rej.reason.value] += 1
+        if first:  # one event per reason, not one per packet (floods must not flood the log)
+            self.hooks.emit("advert", f"{self.inst.name}: {rej}", severity="warning",
+                            instance=self.inst.name, vrid=self.inst.vrid, source=rej.src,
+                            flag=rej.reason.value)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.feed(m.Timer())
+
+    def _reschedule(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.stopped:
+            return
+        deadline = self.machine.next_deadline()
+        if deadline is not None:
+            self._timer = self.loop.call_at(deadline, self._on_timer)
+
+    # ---------------------------------------------------------------- actions
+
+    def advert_payload(self, priority: int) -> bytes:
+        payload = self._adverts.get(priority)
+        if payload is None:
+            auth = b""
+            if self._auth_type == packet.AUTH_PASS:
+                auth = packet.pass_auth_data(self.inst.authentication.auth_pass)
+            adv = packet.Advert(version=self.inst.version, vrid=self.inst.vrid, priority=priority,
+                                interval=self.inst.advert_int,
+                                addresses=tuple(v.address for v in self.inst.virtual_ipaddresses),
+                                auth_type=self._auth_type, auth_data=auth)
+            payload = packet.encode(adv, self.source, self.inst.mcast_group)
+            self._adverts[priority] = payload
+        return payload
+
+    @property
+    def source(self) -> str | None:
+        return self.inst.unicast_src_ip or self.inst.mcast_src_ip or self.sock.src
+
+    def _send_advert(self, priority: int) -> None:
+        payload = self.advert_payload(priority)
+        if self.inst.unicast_peers:
+            ok = self.sock.send_unicast(payload, self.inst.unicast_peers, src=self.source) > 0
+        else:
+            ok = self.sock.send(payload, self.inst.mcast_group, src=self.source)
+        if ok:
+            self.counters.adverts_sent += 1
+
+    def _do(self, action) -> None:
+        if isinstance(action, m.SendAdvert):
+            self._send_advert(action.priority)
+        elif isinstance(action, m.AddVips):
+            self.hooks.vips_add(self)
+        elif isinstance(action, m.RemoveVips):
+            self.hooks.garp_stop(self)
+            self.hooks.vips_remove(self)
+        elif isinstance(action, m.SendGarp):
+            self.hooks.garp_start(self)
+        elif isinstance(action, m.Transition):
+            self.counters.transitions += 1
+            self.hooks.transition(self, action)
+        else:  # unknown actions are a programming error, but never fatal
+            log.error("%s: unknown action %r", self.inst.name, action)
+
+    # -------------------------------------------------------------- lifetime
+
+    def shutdown(self) -> None:
+        """Leave cleanly: a master sends priority 0 and drops its VIPs."""
+        self.feed(m.Shutdown())
+        self.stopped = True
+        self._reschedule()
+
+    def invalidate_adverts(self) -> None:
+        self._adverts.clear()
+
+    # ---------------------------------------------------------------- status
+
+    def snapshot(self, trackers: list[dict], operator: dict, sync_group: str | None) -> dict:
+        mc = self.machine
+        t = mc.last_transition
+        now = self.now()
+        return {
+            "name": self.inst.name, "vrid": self.inst.vrid, "interface": self.inst.interface,
+            "family": self.inst.family, "version": self.inst.version, "advert_int": self.inst.advert_int,
+            "configured_state": self.inst.state, "state": mc.state.value if hasattr(mc.state, "value") else str(mc.state),
+            "base_priority": mc.base_priority, "effective_priority": mc.effective_priority,
+            "trackers": trackers,
+            "vips": [{"address": str(v), "dev": v.dev or self.inst.interface, "label": v.label,
+                      "present": self.vips_present.get(str(v), False), "last_garp": self.last_garp}
+                     for v in self.inst.virtual_ipaddresses],
+            "master": {
+                "address": mc.master_address, "priority": mc.master_priority,
+                "interval": mc.master_interval,
+                "last_advert_age": None if mc.last_advert_at is None else round(now - mc.last_advert_at, 3),
+                "mac": self.master_mac,
+            },
+            "counters": {"adverts_sent": self.counters.adverts_sent,
+                         "adverts_received": self.counters.adverts_received,
+                         "transitions": self.counters.transitions,
+                         "rejects": dict(self.counters.rejects)},
+            "last_transition": None if t is None else {
+                "from": _state(t.old), "to": _state(t.new), "reason": t.reason, "detail": t.detail,
+                "time": self.wall(t.at)},
+            "sync_group": sync_group,
+            "preempt": not self.inst.nopreempt, "preempt_delay": self.inst.preempt_delay,
+            "operator": operator,
+        }
+
+
+def _state(s) -> str:
+    return s.value if hasattr(s, "value") else str(s)
+
+
+Hook = Callable[..., None]

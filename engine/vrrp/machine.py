@@ -1,0 +1,676 @@
+"""Sans-IO VRRP state machine, one per instance.
+
+The machine never reads a clock, touches a socket or awaits anything: the
+driver feeds it events stamped with the current (monotonic) time through
+``handle(now, event)`` and performs the returned actions in order; it calls
+``handle(now, Timer())`` when ``next_deadline()`` has passed (an early or
+spurious ``Timer`` does nothing).  That lets the same code run over real
+sockets, in a simulated network and under a virtual clock in unit tests.
+
+It implements RFC 5798's state tables (which RFC 3768's match, apart from
+the interval learning) plus keepalived's FAULT and STOP states and the
+operator actions of the design notes.  Where keepalived 2.2.7 departs from
+or adds to the RFC, we follow keepalived, because it is our interop peer;
+these choices were checked against keepalived 2.2.7 in a namespace lab:
+
+* **Startup.**  keepalived starts every instance in BACKUP; only an address
+  owner (priority 255) *configured* ``state MASTER`` becomes master at once.
+  ``state MASTER`` with priority 100 alone on a link became master 3.64 s
+  after start (Master_Down_Interval), and priority 255 with ``state BACKUP``
+  after 3.03 s: ``state MASTER`` is not a shortcut for lower priorities.
+* **Backup seeing a lower priority** (with preempt): the advert is discarded
+  (the Master_Down_Timer is not reset), so the backup takes over one
+  Master_Down_Interval after the last advert it accepted — as RFC 5798 says
+  and keepalived 2.2.7 logs ("received lower priority ... - discarding").
+  Older keepalived (1.x) preempted at once; we do not.
+* **preempt_delay** (keepalived): the first lower-priority advert starts the
+  delay; until it has passed, lower adverts are accepted like any other
+  (they reset the timer), afterwards they are discarded as above.  So the
+  takeover comes Master_Down_Interval after the first lower advert accepted
+  after the delay ran out — keepalived measured: first lower advert + 2 s +
+  3.61 s with ``preempt_delay 2``, priority 100.  Alone on the link the delay
+  does not apply (plain Master_Down_Interval, measured 3.64 s).
+* **Master seeing a lower priority** sends an advert at once and restarts its
+  advert timer (RFC 9568 6.4.3; keepalived's default, unless
+  ``lower_prio_no_advert``), so a confused peer hears the real master soon.
+* **Master seeing priority 0** sends an advert at once (RFC 5798).
+* **Effective priority** = base + tracker delta clamped to 1..254; an owner
+  (255) stays 255 and nothing else reaches 255 (keepalived man page).
+* **FAULT**: interface down or an unweighted tracker failing.  A master goes
+  to FAULT removing its VIPs; when a *tracker* caused it, it first sends a
+  priority-0 advert (the link still works, so a backup takes over after
+  Skew_Time instead of Master_Down_Interval).  Leaving FAULT is a fresh start
+  (owner + ``state MASTER`` → MASTER, otherwise BACKUP).
+
+Operator actions (design notes, principle 4):
+
+* **Drain**: a master resigns at once (priority-0 advert, VIPs removed,
+  → BACKUP, reason "operator").  While drained the instance elects with
+  priority 1: it never preempts, and its Skew_Time is the longest, so every
+  other backup beats it.  It still becomes master if the Master_Down_Timer
+  expires, i.e. when no other router is alive — the VIPs are never left with
+  nobody.  While drained and master it advertises priority 1, so a returning
+  router with preempt takes over after its own Master_Down_Interval, and any
+  advert from another router makes it step down at once.  Undrain restores
+  normal election (with preempt if configured).
+* **Resign(hold_until)**: a master resigns as above; until ``hold_until`` (or
+  ``ClearHold``; ``None`` = until cleared) the instance does not preempt.  It
+  still takes over if the master dies (timer expiry).
+* **Takeover(on)**: effective priority becomes at least
+  min(254, seen master priority + 1); if that beats the current master
+  (priority, then address tie-break) the backup becomes master at once,
+  overriding nopreempt and any hold.  A master of priority 255, or of 254
+  with a higher address, cannot be beaten and nothing happens.  Ignored while
+  drained (undrain first).
+
+Actions are listed in the order the driver should perform them: adverts
+first (they tell peers at once), then VIPs, then GARP, and the ``Transition``
+last, once the new state is in effect.  Counters live in the driver.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+from dataclasses import dataclass
+from fractions import Fraction
+
+from engine.vrrp.packet import Advert
+
+__all__ = [
+    "State", "REASONS", "InstanceParams", "VrrpMachine",
+    "Startup", "Shutdown", "Timer", "AdvertReceived", "TrackChanged", "InterfaceChanged",
+    "Drain", "Resign", "ClearHold", "Takeover", "Event",
+    "SendAdvert", "AddVips", "RemoveVips", "SendGarp", "Transition", "Action",
+]
+
+
+class State(str, enum.Enum):
+    INIT = "INIT"
+    BACKUP = "BACKUP"
+    MASTER = "MASTER"
+    FAULT = "FAULT"
+    STOP = "STOP"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# Why a transition happened: a fixed vocabulary for notify, logs and the console.
+STARTUP = "startup"
+MASTER_DOWN_TIMER = "master_down_timer"
+HIGHER_PRIORITY_SEEN = "higher_priority_seen"
+PRIORITY_ZERO_RECEIVED = "priority_zero_received"
+PREEMPT = "preempt"
+TRACKER = "tracker"
+INTERFACE = "interface"
+OPERATOR = "operator"
+SHUTDOWN = "shutdown"
+REASONS = frozenset({STARTUP, MASTER_DOWN_TIMER, HIGHER_PRIORITY_SEEN, PRIORITY_ZERO_RECEIVED,
+                     PREEMPT, TRACKER, INTERFACE, OPERATOR, SHUTDOWN})
+
+OWNER = 255
+DRAINED_PRIORITY = 1
+
+
+@dataclass(frozen=True)
+class InstanceParams:
+    """What the machine needs of an instance (the daemon maps config → params)."""
+
+    name: str
+    vrid: int
+    primary_address: str          # our address on the link: advert source, tie-break
+    priority: int = 100           # base priority, 1..255 (255 = address owner)
+    advert_int: float = 1.0       # seconds; v2 whole seconds, v3 0.01 s steps
+    version: int = 2
+    preempt: bool = True          # False = keepalived's nopreempt
+    preempt_delay: float = 0.0    # seconds, 0..1000
+    initial_state: str = "BACKUP"  # keepalived's `state`: "MASTER" or "BACKUP"
+    family: int | None = None     # 4 or 6; None = from primary_address
+
+    def __post_init__(self) -> None:
+        def bad(fieldname: str, msg: str) -> ValueError:
+            return ValueError(f"{self.name}: {fieldname}: {msg}")
+
+        if not 1 <= self.vrid <= 255:
+            raise bad("vrid", f"{self.vrid} (must be 1..255)")
+        if self.version not in (2, 3):
+            raise bad("version", f"{self.version} (must be 2 or 3)")
+        if not 1 <= self.priority <= 255:
+            raise bad("priority", f"{self.priority} (must be 1..255)")
+        try:
+            addr = ipaddress.ip_address(self.primary_address)
+        except ValueError:
+            raise bad("primary_address", f"{self.primary_address!r} is not an IP address") from None
+        fam = addr.version if self.family is None else self.family
+        if fam not in (4, 6) or fam != addr.version:
+            raise bad("family", f"{self.family} does not match primary_address {self.primary_address}")
+        object.__setattr__(self, "family", fam)
+        if self.version == 2 and fam == 6:
+            raise bad("version", "VRRPv2 is IPv4 only; use version 3 for IPv6")
+        cs = round(self.advert_int * 100)
+        if self.version == 2:
+            if self.advert_int != int(self.advert_int) or not 1 <= self.advert_int <= 255:
+                raise bad("advert_int", f"{self.advert_int} (VRRPv2 needs whole seconds 1..255)")
+        elif not 1 <= cs <= 4095 or abs(cs - self.advert_int * 100) > 1e-6:
+            raise bad("advert_int", f"{self.advert_int} (VRRPv3 needs 0.01..40.95 s in 0.01 s steps)")
+        if not 0 <= self.preempt_delay <= 1000:
+            raise bad("preempt_delay", f"{self.preempt_delay} (must be 0..1000 s)")
+        if self.initial_state not in ("MASTER", "BACKUP"):
+            raise bad("initial_state", f"{self.initial_state!r} (must be MASTER or BACKUP)")
+
+    @property
+    def advert_int_cs(self) -> int:
+        return round(self.advert_int * 100)
+
+
+# ---- events ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Startup:
+    pass
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    pass
+
+
+@dataclass(frozen=True)
+class Timer:
+    pass
+
+
+@dataclass(frozen=True)
+class AdvertReceived:
+    """An advert for our VRID that already passed ``packet.validate``."""
+
+    advert: Advert
+
+
+@dataclass(frozen=True)
+class TrackChanged:
+    """Trackers' combined state: ``delta`` = sum of weights in effect,
+    ``fault`` = some unweighted tracker is down."""
+
+    delta: int = 0
+    fault: bool = False
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class InterfaceChanged:
+    up: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Drain:
+    on: bool = True
+
+
+@dataclass(frozen=True)
+class Resign:
+    hold_until: float | None = None   # same clock as `now`; None = until ClearHold
+
+
+@dataclass(frozen=True)
+class ClearHold:
+    pass
+
+
+@dataclass(frozen=True)
+class Takeover:
+    on: bool = True
+
+
+Event = (Startup | Shutdown | Timer | AdvertReceived | TrackChanged | InterfaceChanged
+         | Drain | Resign | ClearHold | Takeover)
+
+
+# ---- actions --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SendAdvert:
+    priority: int
+    interval: float   # seconds
+
+
+@dataclass(frozen=True)
+class AddVips:
+    pass
+
+
+@dataclass(frozen=True)
+class RemoveVips:
+    pass
+
+
+@dataclass(frozen=True)
+class SendGarp:
+    """Announce the VIPs (GARP / unsolicited NA); the driver does repeats and delays."""
+
+
+@dataclass(frozen=True)
+class Transition:
+    old: State
+    new: State
+    reason: str
+    detail: str
+    at: float
+
+    def __str__(self) -> str:
+        return f"{self.old} -> {self.new} ({self.reason}: {self.detail})"
+
+
+Action = SendAdvert | AddVips | RemoveVips | SendGarp | Transition
+
+
+def _secs(cs: int) -> str:
+    return f"{cs / 100:g} s"
+
+
+class VrrpMachine:
+    """One VRRP instance's protocol state; see the module docstring."""
+
+    def __init__(self, params: InstanceParams) -> None:
+        self.params = params
+        self._own_ip = ipaddress.ip_address(params.primary_address)
+        self._state = State.INIT
+        self._delta = 0
+        self._track_fault = False
+        self._track_detail = ""
+        self._if_up = True
+        self._if_detail = ""
+        self._drained = False
+        self._hold = False
+        self._hold_until: float | None = None
+        self._takeover_prio: int | None = None
+        self._master_addr: str | None = None
+        self._master_prio: int | None = None
+        self._master_int_cs = params.advert_int_cs
+        self._last_advert_at: float | None = None
+        self._adver_deadline: float | None = None
+        self._down_deadline: float | None = None
+        self._down_cause = MASTER_DOWN_TIMER
+        self._down_detail = ""
+        self._preempt_at: float | None = None
+        self._last_transition: Transition | None = None
+
+    # ---- read-only view for status output ----------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.params.name
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def base_priority(self) -> int:
+        return self.params.priority
+
+    @property
+    def tracked_priority(self) -> int:
+        """Base priority plus tracker weights, clamped (owner stays 255)."""
+        base = self.params.priority
+        if base == OWNER:
+            return OWNER
+        return max(1, min(254, base + self._delta))
+
+    @property
+    def effective_priority(self) -> int:
+        """The priority we elect and advertise with (drain and takeover included)."""
+        if self._drained:
+            return DRAINED_PRIORITY
+        p = self.tracked_priority
+        if self._takeover_prio is not None and p != OWNER:
+            p = max(p, self._takeover_prio)
+        return p
+
+    @property
+    def master_address(self) -> str | None:
+        """Who we believe is master (our own address while MASTER)."""
+        return self._master_addr
+
+    @property
+    def master_priority(self) -> int | None:
+        if self._state is State.MASTER:
+            return self.effective_priority
+        return self._master_prio
+
+    @property
+    def master_interval(self) -> float:
+        """Master_Adver_Interval in seconds (v3 learns it from the master)."""
+        return self._master_int_cs / 100
+
+    @property
+    def last_advert_at(self) -> float | None:
+        """When the last advert from another router arrived."""
+        return self._last_advert_at
+
+    @property
+    def last_transition(self) -> Transition | None:
+        return self._last_transition
+
+    @property
+    def drained(self) -> bool:
+        return self._drained
+
+    @property
+    def held(self) -> bool:
+        """Preemption held off by a Resign (as of the last handled event)."""
+        return self._hold
+
+    @property
+    def hold_until(self) -> float | None:
+        return self._hold_until if self._hold else None
+
+    @property
+    def takeover(self) -> bool:
+        return self._takeover_prio is not None
+
+    @property
+    def interface_up(self) -> bool:
+        return self._if_up
+
+    @property
+    def track_fault(self) -> bool:
+        return self._track_fault
+
+    def skew_time(self, priority: int | None = None) -> float:
+        """Skew_Time = (256 − priority) × Master_Adver_Interval / 256, in seconds."""
+        p = self.effective_priority if priority is None else priority
+        return float(Fraction((256 - p) * self._master_int_cs, 25600))
+
+    def master_down_interval(self, priority: int | None = None) -> float:
+        """Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time, in seconds."""
+        p = self.effective_priority if priority is None else priority
+        return float(Fraction((3 * 256 + 256 - p) * self._master_int_cs, 25600))
+
+    def next_deadline(self) -> float | None:
+        if self._state is State.MASTER:
+            return self._adver_deadline
+        if self._state is State.BACKUP:
+            return self._down_deadline
+        return None
+
+    # ---- event entry point -------------------------------------------------
+
+    def handle(self, now: float, event: Event) -> list[Action]:
+        if self._hold and self._hold_until is not None and now >= self._hold_until:
+            self._hold, self._hold_until = False, None
+        match event:
+            case Timer():
+                return self._on_timer(now)
+            case AdvertReceived(advert=adv):
+                return self._on_advert(now, adv)
+            case Startup():
+                return self._on_startup(now)
+            case Shutdown():
+                return self._on_shutdown(now)
+            case TrackChanged():
+                return self._on_track(now, event)
+            case InterfaceChanged():
+                return self._on_interface(now, event)
+            case Drain(on=on):
+                return self._on_drain(now, on)
+            case Resign(hold_until=until):
+                return self._on_resign(now, until)
+            case ClearHold():
+                self._hold, self._hold_until = False, None
+                return []
+            case Takeover(on=on):
+                return self._on_takeover(now, on)
+        raise TypeError(f"unknown event {event!r}")
+
+    # ---- helpers -----------------------------------------------------------
+
+    def _transition(self, now: float, new: State, reason: str, detail: str) -> Transition:
+        t = Transition(self._state, new, reason, detail, now)
+        self._state = new
+        self._last_transition = t
+        return t
+
+    def _advert(self, priority: int | None = None) -> SendAdvert:
+        p = self.effective_priority if priority is None else priority
+        return SendAdvert(p, self.params.advert_int)
+
+    def _become_master(self, now: float, reason: str, detail: str) -> list[Action]:
+        self._adver_deadline = now + self.params.advert_int
+        self._down_deadline = None
+        self._preempt_at = None
+        self._master_addr = self.params.primary_address
+        self._master_prio = self.effective_priority
+        self._master_int_cs = self.params.advert_int_cs
+        return [self._advert(), AddVips(), SendGarp(), self._transition(now, State.MASTER, reason, detail)]
+
+    def _become_backup(self, now: float, reason: str, detail: str, *, resign: bool) -> list[Action]:
+        """Leave MASTER (or INIT/FAULT) for BACKUP, arming the Master_Down_Timer."""
+        out: list[Action] = []
+        if self._state is State.MASTER:
+            if resign:
+                out.append(SendAdvert(0, self.params.advert_int))
+            out.append(RemoveVips())
+            if self._master_addr == self.params.primary_address:
+                self._master_addr, self._master_prio = None, None
+        self._adver_deadline = None
+        self._preempt_at = None
+        self._arm_down(now, self.master_down_interval(), MASTER_DOWN_TIMER, "")
+        out.append(self._transition(now, State.BACKUP, reason, detail))
+        return out
+
+    def _arm_down(self, now: float, delay: float, cause: str, detail: str) -> None:
+        self._down_deadline = now + delay
+        self._down_cause = cause
+        self._down_detail = detail
+
+    def _start(self, now: float, reason: str, detail: str) -> list[Action]:
+        """INIT, STOP or FAULT → the state keepalived starts in."""
+        self._master_int_cs = self.params.advert_int_cs
+        if self.params.priority == OWNER and self.params.initial_state == "MASTER" and not self._drained:
+            return self._become_master(now, reason, f"{detail}address owner (priority 255), state MASTER")
+        out = self._become_backup(now, reason, f"{detail}waiting {self.master_down_interval():g} s for a master",
+                                  resign=False)
+        self._down_detail = "no advert heard since " + ("startup" if reason == STARTUP else "leaving FAULT")
+        return out
+
+    def _fault_detail(self) -> tuple[str, str] | None:
+        if not self._if_up:
+            return INTERFACE, self._if_detail or "interface down"
+        if self._track_fault:
+            return TRACKER, self._track_detail or "tracker failed"
+        return None
+
+    def _enter_fault(self, now: float, reason: str, detail: str) -> list[Action]:
+        out: list[Action] = []
+        if self._state is State.MASTER:
+            if self._if_up:
+                out.append(SendAdvert(0, self.params.advert_int))
+            out.append(RemoveVips())
+            self._master_addr, self._master_prio = None, None
+        self._adver_deadline = self._down_deadline = None
+        self._preempt_at = None
+        out.append(self._transition(now, State.FAULT, reason, detail))
+        return out
+
+    def _peer_wins(self, adv: Advert) -> bool:
+        mine = self.effective_priority
+        if adv.priority != mine:
+            return adv.priority > mine
+        try:
+            return ipaddress.ip_address(adv.src or "") > self._own_ip
+        except (ValueError, TypeError):
+            return False
+
+    def _may_preempt(self, now: float) -> bool:
+        """May a lower-priority master be overthrown (its adverts discarded)?"""
+        if not self.params.preempt or self._drained or self._hold:
+            return False
+        if self.params.preempt_delay > 0:
+            if self._preempt_at is None:
+                self._preempt_at = now + self.params.preempt_delay
+                return False
+            return now >= self._preempt_at
+        return True
+
+    # ---- event handlers ----------------------------------------------------
+
+    def _on_startup(self, now: float) -> list[Action]:
+        if self._state not in (State.INIT, State.STOP):
+            return []
+        fault = self._fault_detail()
+        if fault is not None:
+            return [self._transition(now, State.FAULT, STARTUP, fault[1])]
+        return self._start(now, STARTUP, "")
+
+    def _on_shutdown(self, now: float) -> list[Action]:
+        if self._state is State.STOP:
+            return []
+        out: list[Action] = []
+        if self._state is State.MASTER:
+            out += [SendAdvert(0, self.params.advert_int), RemoveVips()]
+            self._master_addr, self._master_prio = None, None
+        self._adver_deadline = self._down_deadline = None
+        self._preempt_at = None
+        out.append(self._transition(now, State.STOP, SHUTDOWN, "instance stopped"))
+        return out
+
+    def _on_timer(self, now: float) -> list[Action]:
+        if self._state is State.MASTER:
+            if self._adver_deadline is None or now < self._adver_deadline:
+                return []
+            step = self.params.advert_int
+            nxt = self._adver_deadline + step
+            self._adver_deadline = nxt if nxt > now else now + step
+            return [self._advert()]
+        if self._state is State.BACKUP:
+            if self._down_deadline is None or now < self._down_deadline:
+                return []
+            cause = self._down_cause
+            if cause == MASTER_DOWN_TIMER and self._last_advert_at is not None and self._master_addr:
+                detail = (f"no advert from {self._master_addr} for "
+                          f"{now - self._last_advert_at:.3f} s")
+            else:
+                detail = self._down_detail or "master down timer expired"
+            return self._become_master(now, cause, detail)
+        return []
+
+    def _on_advert(self, now: float, adv: Advert) -> list[Action]:
+        if adv.src == self.params.primary_address or self._state in (State.INIT, State.STOP):
+            return []
+        self._last_advert_at = now
+        if self._state is State.FAULT:
+            self._master_addr, self._master_prio = adv.src, adv.priority
+            return []
+        if self._state is State.BACKUP:
+            return self._backup_rx(now, adv)
+        return self._master_rx(now, adv)
+
+    def _backup_rx(self, now: float, adv: Advert) -> list[Action]:
+        self._master_addr, self._master_prio = adv.src, adv.priority
+        if adv.priority == 0:
+            self._arm_down(now, self.skew_time(), PRIORITY_ZERO_RECEIVED,
+                           f"master {adv.src} resigned (priority 0)")
+            return []
+        mine = self.effective_priority
+        if adv.priority >= mine:
+            self._preempt_at = None
+            self._accept_master(now, adv)
+        elif self._may_preempt(now):
+            # Discard: the timer keeps running and expires into MASTER.
+            self._down_cause = PREEMPT
+            self._down_detail = f"master {adv.src} prio {adv.priority} < {mine}"
+        else:
+            self._accept_master(now, adv)
+        return []
+
+    def _accept_master(self, now: float, adv: Advert) -> None:
+        if self.params.version == 3:
+            self._master_int_cs = adv.interval_cs
+        self._arm_down(now, self.master_down_interval(), MASTER_DOWN_TIMER, "")
+
+    def _master_rx(self, now: float, adv: Advert) -> list[Action]:
+        mine = self.effective_priority
+        if adv.priority == 0:
+            self._adver_deadline = now + self.params.advert_int
+            return [self._advert()]
+        if self._peer_wins(adv) or self._drained:
+            if adv.priority > mine:
+                reason, detail = HIGHER_PRIORITY_SEEN, f"advert from {adv.src} prio {adv.priority} > {mine}"
+            elif adv.priority == mine and self._peer_wins(adv):
+                reason = HIGHER_PRIORITY_SEEN
+                detail = f"advert from {adv.src} prio {adv.priority} == {mine}, higher address wins"
+            else:
+                reason, detail = OPERATOR, f"drained: yielding to {adv.src} prio {adv.priority}"
+            out = self._become_backup(now, reason, detail, resign=False)
+            self._master_addr, self._master_prio = adv.src, adv.priority
+            self._accept_master(now, adv)
+            return out
+        # A lower-priority router thinks it is master: re-assert at once.
+        self._adver_deadline = now + self.params.advert_int
+        return [self._advert()]
+
+    def _on_track(self, now: float, ev: TrackChanged) -> list[Action]:
+        self._delta = ev.delta
+        self._track_fault = ev.fault
+        self._track_detail = ev.detail
+        if ev.fault and self._state in (State.MASTER, State.BACKUP):
+            return self._enter_fault(now, TRACKER, ev.detail or "tracker failed")
+        if self._state is State.FAULT and self._fault_detail() is None:
+            return self._start(now, TRACKER, f"{ev.detail}; " if ev.detail else "")
+        return []
+
+    def _on_interface(self, now: float, ev: InterfaceChanged) -> list[Action]:
+        self._if_up = ev.up
+        self._if_detail = ev.detail
+        if not ev.up and self._state in (State.MASTER, State.BACKUP):
+            return self._enter_fault(now, INTERFACE, ev.detail or "interface down")
+        if ev.up and self._state is State.FAULT and self._fault_detail() is None:
+            return self._start(now, INTERFACE, f"{ev.detail}; " if ev.detail else "")
+        return []
+
+    def _on_drain(self, now: float, on: bool) -> list[Action]:
+        if on == self._drained:
+            return []
+        self._drained = on
+        if on:
+            self._takeover_prio = None
+            if self._state is State.MASTER:
+                return self._become_backup(now, OPERATOR, "drained: resigning", resign=True)
+        return []
+
+    def _on_resign(self, now: float, hold_until: float | None) -> list[Action]:
+        self._takeover_prio = None
+        if hold_until is not None and hold_until <= now:
+            self._hold, self._hold_until = False, None
+        else:
+            self._hold, self._hold_until = True, hold_until
+        if self._state is not State.MASTER:
+            return []
+        until = "until cleared" if hold_until is None else f"for {hold_until - now:g} s"
+        return self._become_backup(now, OPERATOR, f"resigned; preemption held {until}", resign=True)
+
+    def _on_takeover(self, now: float, on: bool) -> list[Action]:
+        if not on:
+            self._takeover_prio = None
+            return []
+        if self._drained or self._state not in (State.BACKUP, State.MASTER):
+            return []
+        self._hold, self._hold_until = False, None
+        if self._state is State.MASTER:
+            self._takeover_prio = self.effective_priority
+            return []
+        mp = self._master_prio
+        if not mp or self._master_addr is None:
+            # No live master known: the Master_Down_Timer makes us master anyway.
+            self._takeover_prio = self.tracked_priority
+            return []
+        target = min(254, mp + 1)
+        self._takeover_prio = target
+        mine = self.effective_priority
+        master_ip = ipaddress.ip_address(self._master_addr)
+        if mine > mp or (mine == mp and self._own_ip > master_ip):
+            return self._become_master(now, OPERATOR, f"takeover: priority {mine} > {mp} of {self._master_addr}")
+        return []

@@ -1,0 +1,190 @@
+"""vipdeck daemons on the wire, in namespace labs (issue: VRRP on the wire).
+
+Timings are measured from the lab sniffer's kernel timestamps, never from
+the daemons' own view.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from engine.lab import wait_until
+from engine.lab.peers import instance, start_vipdeck, status
+from tests.labconf import VIP1, VIP_VI1, VIP_VI2, dual_master, nginx_track, seed_pair
+
+pytestmark = pytest.mark.lab
+
+
+def master_down_interval(priority: int, interval: float) -> float:
+    skew = (256 - priority) * interval / 256
+    return 3 * interval + skew
+
+
+@pytest.fixture
+def pair(lab):
+    n1 = lab.add_node("n1", "198.18.0.1/24")
+    n2 = lab.add_node("n2", "198.18.0.2/24")
+    sn = lab.sniffer()
+    return lab, n1, n2, sn
+
+
+def first_master_advert(sn, vrid: int, src: str, after: float):
+    pkts = [p for p in sn.snapshot(vrid=vrid, src=src) if p.time > after and p.priority > 0]
+    return pkts[0] if pkts else None
+
+
+def test_seed_pair_crash_failover_and_preemption(pair):
+    lab, n1, n2, sn = pair
+    r1 = start_vipdeck(n1, seed_pair("node1", 100, "MASTER"))
+    r2 = start_vipdeck(n2, seed_pair("node2", 96, "BACKUP"))
+    wait_until(lambda: n1.has_address(VIP1), 10, what="node1 holds the VIP")
+    assert not n2.has_address(VIP1)
+    # node1 advertises once per second: v2, prio 100, to the seed's group, TTL 255
+    wait_until(lambda: len(sn.snapshot(vrid=51, src=n1.ip)) >= 4, 10, what="four adverts from node1")
+    pkts = sn.snapshot(vrid=51, src=n1.ip)[-4:]
+    gaps = [b.time - a.time for a, b in zip(pkts, pkts[1:])]
+    assert all(0.9 < g < 1.1 for g in gaps), gaps
+    assert {(p.version, p.priority, p.dst, p.ttl, p.interval) for p in pkts} == {(2, 100, "224.1.101.33", 255, 1.0)}
+    assert instance(r2, "VI_1")["state"] == "BACKUP"
+
+    r1.crash()
+    last = sn.last(vrid=51, src=n1.ip).time
+    wait_until(lambda: n2.has_address(VIP1), 10, what="node2 takes the VIP")
+    first = wait_until(lambda: first_master_advert(sn, 51, n2.ip, last), 5, what="node2's first advert")
+    takeover = first.time - last
+    assert takeover <= master_down_interval(96, 1) + 0.2, takeover
+    assert takeover >= master_down_interval(96, 1) - 0.1, takeover
+    snap = instance(r2, "VI_1")
+    assert snap["state"] == "MASTER" and snap["last_transition"]["reason"] == "master_down_timer"
+
+    # node1 comes back: higher priority, preempts, the VIP returns
+    r1 = start_vipdeck(n1, seed_pair("node1", 100, "MASTER"))
+    wait_until(lambda: n1.has_address(VIP1) and not n2.has_address(VIP1), 10, what="VIP back on node1")
+    wait_until(lambda: instance(r2, "VI_1")["state"] == "BACKUP", 5)
+    print(f"FIGURE vipdeck crash takeover (v2, 1 s, prio 96): {takeover:.4f} s")
+
+
+def test_seed_pair_clean_stop_resigns_with_priority_zero(pair):
+    lab, n1, n2, sn = pair
+    r1 = start_vipdeck(n1, seed_pair("node1", 100, "MASTER"))
+    start_vipdeck(n2, seed_pair("node2", 96, "BACKUP"))
+    wait_until(lambda: n1.has_address(VIP1), 10)
+    wait_until(lambda: len(sn.snapshot(vrid=51, src=n2.ip)) == 0 and len(sn.snapshot(vrid=51, src=n1.ip)) >= 2, 10)
+    assert r1.stop() == 0
+    zero = wait_until(lambda: next((p for p in sn.snapshot(vrid=51, src=n1.ip) if p.priority == 0), None), 5,
+                      what="priority-0 advert")
+    assert not n1.has_address(VIP1)
+    first = wait_until(lambda: first_master_advert(sn, 51, n2.ip, zero.time), 5)
+    takeover = first.time - zero.time
+    assert takeover <= (256 - 96) / 256 + 0.2, takeover
+    wait_until(lambda: n2.has_address(VIP1), 5)
+    print(f"FIGURE vipdeck clean-stop takeover (v2, 1 s, prio 96): {takeover:.4f} s")
+
+
+def test_dual_master_both_vips_move_to_the_survivor(pair):
+    lab, n1, n2, sn = pair
+    r1 = start_vipdeck(n1, dual_master("node1", True))
+    r2 = start_vipdeck(n2, dual_master("node2", False))
+    wait_until(lambda: n1.has_address(VIP_VI1) and n2.has_address(VIP_VI2), 10, what="each node masters one VIP")
+    assert not n1.has_address(VIP_VI2) and not n2.has_address(VIP_VI1)
+    # the label from `dev eth0 label eth0:0`
+    out = n1.run("ip", "-4", "addr", "show", "dev", "eth0").stdout
+    assert "eth0:0" in out
+    r2.crash()
+    wait_until(lambda: n1.has_address(VIP_VI1) and n1.has_address(VIP_VI2), 5, what="node1 holds both")
+    r2 = start_vipdeck(n2, dual_master("node2", False))
+    wait_until(lambda: n2.has_address(VIP_VI2) and not n1.has_address(VIP_VI2), 5, what="VI_2 back on node2")
+    r1.crash()
+    wait_until(lambda: n2.has_address(VIP_VI1) and n2.has_address(VIP_VI2), 5, what="node2 holds both")
+
+
+def test_tracking_down_file_and_nginx_process(pair, tmp_path):
+    lab, n1, n2, sn = pair
+    down = tmp_path / "down"
+    nginx = tmp_path / "nginx"
+    os.symlink("/bin/sleep", nginx)
+    fake = n1.popen(str(nginx), "600")
+    r1 = start_vipdeck(n1, nginx_track("node1", str(down)))
+    conf2 = nginx_track("node2", str(tmp_path / "never")).replace("priority 100", "priority 96").replace("state MASTER", "state BACKUP")
+    conf2 = conf2.replace("pidof nginx", "true ||")
+    start_vipdeck(n2, conf2)
+    wait_until(lambda: n1.has_address(VIP_VI1), 10)
+    wait_until(lambda: (sn.last(vrid=51, src=n1.ip) or 0) and sn.last(vrid=51, src=n1.ip).priority == 100, 5)
+
+    down.touch()
+    wait_until(lambda: sn.last(vrid=51, src=n1.ip).priority == 80, 5, what="advertised priority 80")
+    wait_until(lambda: n2.has_address(VIP_VI1) and not n1.has_address(VIP_VI1), 8, what="VIP to the backup")
+    tr = {t["name"]: t for t in instance(r1, "VI_1")["trackers"]}
+    assert tr["chk_down"]["contribution"] == -20
+
+    down.unlink()
+    wait_until(lambda: n1.has_address(VIP_VI1), 8, what="VIP back after removing the down file")
+
+    t_stop = sn.last(vrid=51, src=n1.ip).time
+    fake.kill()
+    fake.wait()
+    p97 = wait_until(lambda: next((p for p in sn.snapshot(vrid=51, src=n1.ip) if p.priority == 97), None), 8,
+                     what="priority 97 after nginx stops")
+    # fall 2 at interval 1: not before the second failed run
+    assert p97.time - t_stop > 1.0
+    assert instance(r1, "VI_1")["effective_priority"] == 97
+    assert n1.has_address(VIP_VI1)  # 97 still beats 96
+
+
+def test_status_json_shape_and_no_secrets(pair):
+    lab, n1, n2, sn = pair
+    r1 = start_vipdeck(n1, seed_pair("node1", 100, "MASTER"))
+    wait_until(lambda: n1.has_address(VIP1), 10)
+    snap = status(r1)
+    i = snap["instances"][0]
+    for key in ("name", "vrid", "interface", "state", "base_priority", "effective_priority", "vips"):
+        assert key in i
+    assert i["master"]["address"] is None or "address" in i["master"]
+    assert i["last_transition"]["reason"]
+    assert "1111" not in repr(snap)
+    r = n1.run(os.sys.executable, "-m", "engine", "status", "--socket", r1.socket_path)
+    assert "VI_1" in r.stdout and "MASTER" in r.stdout and "1111" not in r.stdout
+    assert "1111" not in r1.log()
+
+
+def test_sighup_reload_bad_config_keeps_running_good_one_applies(pair):
+    lab, n1, n2, sn = pair
+    r1 = start_vipdeck(n1, seed_pair("node1", 100, "MASTER"))
+    wait_until(lambda: n1.has_address(VIP1), 10)
+    with open(r1.conf_path, "a") as f:
+        f.write("vrrp_instance BROKEN {\n  virtual_router_id 999\n")
+    r1.signal(signal.SIGHUP)
+    wait_until(lambda: "refused" in r1.log() and "keepalived.conf:" in r1.log(), 5, what="reload refused in log")
+    assert r1.alive() and instance(r1, "VI_1")["state"] == "MASTER"
+    with open(r1.conf_path, "w") as f:
+        f.write(seed_pair("node1", 100, "MASTER").replace("virtual_ipaddress {", "virtual_ipaddress {\n    198.18.0.77"))
+    r1.signal(signal.SIGHUP)
+    wait_until(lambda: n1.has_address("198.18.0.77"), 5, what="reloaded VIP added")
+    assert instance(r1, "VI_1")["state"] == "MASTER" and n1.has_address(VIP1)
+
+
+def test_interface_down_goes_fault_and_back(pair, tmp_path):
+    lab, n1, n2, sn = pair
+    log = tmp_path / "notify.log"
+    script = tmp_path / "notify.sh"
+    script.write_text(f"#!/bin/sh\necho \"$@\" >> {log}\n")
+    script.chmod(0o755)
+    conf = seed_pair("node1", 100, "MASTER", version=3, advert_int=0.1,
+                     notify={"master": f"{script} master", "backup": f"{script} backup",
+                             "fault": f"{script} fault", "any": str(script)})
+    r1 = start_vipdeck(n1, conf)
+    wait_until(lambda: n1.has_address(VIP1), 10)
+    n1.link_set("down")
+    wait_until(lambda: instance(r1, "VI_1")["state"] == "FAULT", 5, what="FAULT on link down")
+    assert not n1.has_address(VIP1)
+    n1.link_set("up")
+    wait_until(lambda: instance(r1, "VI_1")["state"] == "MASTER", 5, what="back to MASTER")
+    wait_until(lambda: log.exists() and "fault" in log.read_text(), 5)
+    lines = log.read_text().splitlines()
+    # specific script first, then the generic one with keepalived's arguments
+    assert lines[:2] == ["master", "INSTANCE VI_1 MASTER 100"], lines
+    i = lines.index("fault")
+    assert lines[i + 1] == "INSTANCE VI_1 FAULT 100", lines
