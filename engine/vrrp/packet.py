@@ -147,12 +147,14 @@ def _pseudo_header(src: bytes, dst: bytes, length: int) -> bytes:
 
 def _pack_addr(value: str, family: int, what: str) -> bytes:
     try:
-        addr = ipaddress.ip_address(value)
+        return _pton(_AF_INET if family == 4 else _AF_INET6, value)
+    except (OSError, TypeError, ValueError):
+        pass
+    try:
+        ipaddress.ip_address(value)
     except ValueError:
         raise ValueError(f"{what}: {value!r} is not an IP address") from None
-    if addr.version != family:
-        raise ValueError(f"{what}: {value} is not an IPv{family} address")
-    return addr.packed
+    raise ValueError(f"{what}: {value} is not an IPv{family} address")
 
 
 def encode(advert: Advert, src: str | None = None, dst: str | None = None) -> bytes:
