@@ -49,9 +49,7 @@ class Engine:
         self.foreign = None            # advert sniffer (per-VRID view), set in start()
         self.tasks: set[asyncio.Task] = set()
         self._vip_chain: dict[str, asyncio.Future | None] = {}
-        self.vips = None
-        self.garp = None
-        self.links = None
+        self.host = None
         self.tracking = None
         self.notifier = None
         self.lvs = None
@@ -80,32 +78,27 @@ class Engine:
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
-        from engine.net.vips import VipManager
-        from engine.net.garp import GarpScheduler
-        from engine.net.linkwatch import LinkWatcher
+        from engine.hosting import HostSide
         from engine.notify.dispatch import Notifier
         from engine.sniffer import AdvertView
 
-        self.vips = VipManager()
-        self.garp = GarpScheduler(self)
+        self.host = HostSide(self)
         self.notifier = Notifier(self.config, self.bus)
         self.foreign = AdvertView(self)
-        await self.vips.open()
+        await self.host.open()
         # keepalived removes VIPs a crashed run may have left behind
         for inst in self.config.vrrp_instances:
-            removed = await self.vips.remove_stale(inst)
+            removed = await self.host.remove_stale(inst)
             if removed:
                 self.emit("daemon", f"{inst.name}: removed stale VIPs {', '.join(removed)}", "warning",
                           instance=inst.name)
         for inst in self.config.vrrp_instances:
             self._add_instance(inst)
-        self.links = LinkWatcher(self)
-        await self.links.start()
         await self._start_tracking()
         await self._start_lvs()
-        self._apply_operator_state()
         for d in self.drivers.values():
-            d.start()
+            self._start_driver(d)
+        self._apply_operator_state()
         self.emit("daemon", f"started with {self.config.summary()}", config=self.config_path)
 
     async def stop(self, resign: bool = True) -> None:
@@ -120,15 +113,13 @@ class Engine:
             await self.lvs.stop()
         if self.notifier:
             await self.notifier.close(timeout=5)
-        if self.links:
-            await self.links.stop()
         for g in self.groups.values():
             g.sock.close()
         self.groups.clear()
         for t in list(self.tasks):
             t.cancel()
-        if self.vips:
-            await self.vips.close()
+        if self.host:
+            await self.host.close()
         self.emit("daemon", "stopped")
 
     async def _drain_vip_ops(self, timeout: float = 5) -> None:
@@ -145,7 +136,7 @@ class Engine:
         if g is None:
             from engine.net.vrrp_socket import VrrpSocket
 
-            sock = VrrpSocket(inst.interface, fam, groups=[], local_addresses=self.vips.local)
+            sock = VrrpSocket(inst.interface, fam, groups=[], local_addresses=self.host.local)
             g = Group(sock, {})
             sock.add_listener(lambda rx, key=key: self._on_packet(key, rx))
             sock.start(self.loop)
@@ -164,6 +155,12 @@ class Engine:
         self.drivers[inst.name] = d
         self._vip_chain[inst.name] = None
         return d
+
+    def _start_driver(self, d: InstanceDriver) -> None:
+        d.start()
+        self._refresh_tracking(d)
+        if not self.host.is_up(d.inst.interface):
+            d.feed(m.InterfaceChanged(up=False, detail=f"{d.inst.interface} down at start"))
 
     def _on_packet(self, key: tuple[str, int], rx) -> None:
         g = self.groups.get(key)
@@ -204,7 +201,7 @@ class Engine:
         async def op() -> None:
             if prev is not None and not prev.done():
                 await asyncio.wait([prev])
-            changed = await (self.vips.add_all(d.inst) if add else self.vips.remove_all(d.inst))
+            changed = await (self.host.add_all(d.inst) if add else self.host.remove_all(d.inst))
             for v in d.inst.virtual_ipaddresses:
                 d.vips_present[str(v)] = add
             if changed:
@@ -215,10 +212,10 @@ class Engine:
 
     def garp_start(self, d: InstanceDriver) -> None:
         prev = self._vip_chain.get(d.inst.name)
-        self.garp.start(d, after=prev)
+        self.host.garp_start(d, after=prev)
 
     def garp_stop(self, d: InstanceDriver) -> None:
-        self.garp.stop(d)
+        self.host.garp_stop(d)
 
     def transition(self, d: InstanceDriver, t: m.Transition) -> None:
         sev = "warning" if t.new in (m.State.FAULT,) else "info"
@@ -335,7 +332,7 @@ class Engine:
             "node": {"hostname": socket.gethostname(), "router_id": g.router_id or socket.gethostname(),
                      "pid": os.getpid(), "version": _version(), "config_file": self.config_path,
                      "started_at": self.started_at, "now": time.time(), "mode": self.mode,
-                     "interfaces": self.links.describe() if self.links else []},
+                     "interfaces": self.host.describe() if self.host else []},
             "instances": instances,
             "virtual_servers": self.lvs.snapshot() if self.lvs else [],
             "ipvs": self.lvs.ipvs_status() if self.lvs else {"available": False, "error": "no virtual_server configured"},
@@ -380,9 +377,9 @@ class Engine:
             added.append(inst.name)
         if self.tracking:
             await self.tracking.reload(old_config, new)
-        self._apply_operator_state_to(added)
         for name in added:
-            self.drivers[name].start()
+            self._start_driver(self.drivers[name])
+        self._apply_operator_state_to(added)
         if self.lvs or new.virtual_servers:
             if self.lvs is None:
                 await self._start_lvs()

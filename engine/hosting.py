@@ -1,0 +1,131 @@
+"""What instances hold on this host: VIPs, their announcements, link state.
+
+Maps the config's ``VirtualIp`` to the netlink driver's ``Vip`` and keeps
+one GARP schedule per instance and one packet socket per interface, so the
+runtime deals in instances and never in netlink messages or frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from engine.config.model import VrrpInstance
+from engine.net.garp import GarpPolicy, GarpScheduler, GarpSender
+from engine.net.linkwatch import LinkChanged, LinkWatch, Resynced
+from engine.net.vips import Vip, VipManager
+
+log = logging.getLogger("vipdeck.host")
+
+
+def vips_of(inst: VrrpInstance) -> list[Vip]:
+    return [Vip(v.address, v.prefixlen, v.dev or inst.interface, v.label, v.brd, v.scope)
+            for v in inst.virtual_ipaddresses]
+
+
+class HostSide:
+    def __init__(self, engine):
+        self.engine = engine
+        self.vips = VipManager()
+        self.links = LinkWatch(self._on_net)
+        self._senders: dict[str, GarpSender] = {}
+        self._garp: dict[str, GarpScheduler] = {}
+
+    @property
+    def local(self):
+        """This host's addresses, kept current by the link watcher."""
+        return self.links.addresses
+
+    async def open(self) -> None:
+        await self.links.start(deliver_initial=False)
+
+    async def close(self) -> None:
+        for g in self._garp.values():
+            await g.cancel()
+        for s in self._senders.values():
+            s.close()
+        await self.links.stop()
+        await self.vips.close()
+
+    # ------------------------------------------------------------------ links
+
+    def _on_net(self, ev) -> None:
+        if isinstance(ev, LinkChanged):
+            self.engine.link_changed(ev.ifname, ev.up)
+        elif isinstance(ev, Resynced):
+            for link in self.links.links.values():
+                self.engine.link_changed(link.ifname, link.up)
+
+    def is_up(self, ifname: str) -> bool:
+        return self.links.is_up(ifname)
+
+    def describe(self) -> list[dict]:
+        out = []
+        for link in sorted(self.links.links.values(), key=lambda link: link.index):
+            if link.ifname == "lo":
+                continue
+            sender = self._senders.get(link.ifname)
+            out.append({"name": link.ifname, "up": link.up,
+                        "mac": sender.mac.hex(":") if sender else None,
+                        "addresses": [f"{a.address}/{a.prefixlen}" for a in self.links.addresses_on(link.ifname)]})
+        return out
+
+    # ------------------------------------------------------------------ VIPs
+
+    async def add_all(self, inst: VrrpInstance) -> list[str]:
+        changed = []
+        for vip in vips_of(inst):
+            try:
+                if await self.vips.add(vip):
+                    changed.append(str(vip))
+            except (OSError, ValueError) as exc:
+                self.engine.emit("vip", f"{inst.name}: cannot add {vip}: {exc}", "error", instance=inst.name)
+        return changed
+
+    async def remove_all(self, inst: VrrpInstance) -> list[str]:
+        changed = []
+        for vip in vips_of(inst):
+            try:
+                if await self.vips.remove(vip):
+                    changed.append(str(vip))
+            except (OSError, ValueError) as exc:
+                self.engine.emit("vip", f"{inst.name}: cannot remove {vip}: {exc}", "error", instance=inst.name)
+        return changed
+
+    async def remove_stale(self, inst: VrrpInstance) -> list[str]:
+        return [str(v) for v in await self.vips.remove_stale(vips_of(inst))]
+
+    # ------------------------------------------------------------------ GARP
+
+    def _sender(self, ifname: str) -> GarpSender:
+        s = self._senders.get(ifname)
+        if s is None:
+            s = self._senders[ifname] = GarpSender(ifname)
+        return s
+
+    def mac_of(self, ifname: str) -> str | None:
+        try:
+            return self._sender(ifname).mac.hex(":")
+        except OSError:
+            return None
+
+    def garp_start(self, d, after: asyncio.Future | None = None) -> None:
+        """Announce after the VIPs are in place (the same instance's VIP op)."""
+        inst = d.inst
+        sched = self._garp.get(inst.name)
+        if sched is None:
+            sched = self._garp[inst.name] = GarpScheduler(self._sender, GarpPolicy.from_instance(inst))
+
+        async def go() -> None:
+            if after is not None and not after.done():
+                await asyncio.wait([after])
+            d.last_garp = time.time()
+            sched.start(vips_of(inst))
+
+        self.engine.spawn(go(), f"{inst.name} GARP")
+
+    def garp_stop(self, d) -> None:
+        sched = self._garp.get(d.inst.name)
+        if sched is not None:
+            sched.cancel_nowait()
