@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shlex
 
 from engine.config.model import Config, Notify, SyncGroup, VrrpInstance
 from engine.events import EventBus
@@ -52,7 +51,7 @@ class Notifier:
             scripts.append((inst.notify, ["INSTANCE", inst.name, state, str(priority)]))
         for notify, extra in scripts:
             self._enqueue(inst.name, lambda n=notify, e=extra, name=inst.name: self._run(name, n, e))
-        if inst.smtp_alert:
+        if inst.smtp_alert and state in ("MASTER", "BACKUP", "FAULT"):  # keepalived mails no STOP
             self._enqueue(inst.name, lambda: self._mail_instance(inst, state))
 
     def group_transition(self, group: SyncGroup, state: str) -> None:
@@ -91,5 +90,3 @@ class Notifier:
         for t in self._workers.values():
             t.cancel()
 
-
-_ = shlex
