@@ -52,7 +52,10 @@ Operator actions (design notes, principle 4):
   nobody.  While drained and master it advertises priority 1, so a returning
   router with preempt takes over after its own Master_Down_Interval, and any
   advert from another router makes it step down at once.  Undrain restores
-  normal election (with preempt if configured).
+  normal election (with preempt if configured).  Draining the only live
+  router therefore leaves the VIPs unserved for one Master_Down_Interval
+  (priority 1: about 4 advert intervals) before it serves them again; the
+  console is meant to warn before that.
 * **Resign(hold_until)**: a master resigns as above; until ``hold_until`` (or
   ``ClearHold``; ``None`` = until cleared) the instance does not preempt.  It
   still takes over if the master dies (timer expiry).
@@ -264,10 +267,6 @@ class Transition:
 
 
 Action = SendAdvert | AddVips | RemoveVips | SendGarp | Transition
-
-
-def _secs(cs: int) -> str:
-    return f"{cs / 100:g} s"
 
 
 class VrrpMachine:
