@@ -169,17 +169,18 @@ class GarpSender:
 
     async def announce(self, addresses: Iterable[Address], repeat: int = 1,
                        interval: float = 0.0, na_interval: float = 0.0) -> int:
-        """Send ``repeat`` rounds over ``addresses``; ``interval`` follows
-        each ARP and ``na_interval`` each NA (0: back to back).  Returns the
-        number of frames sent."""
+        """Send ``repeat`` rounds over ``addresses``; ``interval`` separates
+        an ARP from the next frame and ``na_interval`` an NA (0: back to
+        back).  Returns the number of frames sent."""
         addrs = list(addresses)
         sent = 0
+        gap = 0.0     # owed after the previous frame; none after the last one
         for _ in range(max(repeat, 0)):
             for a in addrs:
-                sent += self.send(a)
-                gap = na_interval if ":" in _addr(a) else interval
                 if gap > 0:
                     await asyncio.sleep(gap)
+                sent += self.send(a)
+                gap = na_interval if ":" in str(getattr(a, "address", a)) else interval
         return sent
 
     def close(self) -> None:

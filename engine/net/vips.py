@@ -156,7 +156,10 @@ class VipManager:
         except NetlinkError as exc:
             if _code(exc) == errno.EEXIST:
                 return False
-            raise OSError(_code(exc), f"adding {vip}: {exc}") from None
+            hint = ""
+            if _code(exc) == errno.EINVAL and vip.scope is not None:
+                hint = " (scope must match the primary address of the same subnet)"
+            raise OSError(_code(exc), f"adding {vip}: {exc}{hint}") from None
         log.info("added VIP %s", vip)
         return True
 
