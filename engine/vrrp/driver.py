@@ -36,7 +36,8 @@ def machine_params(inst: VrrpInstance, primary: str | None) -> m.InstanceParams:
     return m.InstanceParams(
         name=inst.name, vrid=inst.vrid, version=inst.version, priority=inst.priority,
         advert_int=inst.advert_int, preempt=not inst.nopreempt, preempt_delay=inst.preempt_delay,
-        initial_state=inst.state, primary_address=primary or "0.0.0.0", family=inst.family,
+        initial_state=inst.state, primary_address=primary or ("::" if inst.family == 6 else "0.0.0.0"),
+        family=inst.family,
     )
 
 
