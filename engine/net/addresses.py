@@ -7,12 +7,16 @@ feeds it; a plain ``set`` works where nothing changes.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections import Counter
 from typing import Iterable
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise(addr: str) -> str:
+    """Canonical text form (cached: the same few peer addresses recur with
+    every advert, and ipaddress parsing costs microseconds)."""
     return str(ipaddress.ip_address(addr.split("%")[0].split("/")[0]))
 
 

@@ -158,6 +158,11 @@ class LinkWatch:
     async def _run(self) -> None:
         backoff = 0.05
         while not self._stopping:
+            if self._ev is None:            # an earlier re-open failed: keep trying
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                await self._resync("event socket re-opened")
+                continue
             try:
                 got = 0
                 async for msg in self._ev.get():
@@ -191,6 +196,7 @@ class LinkWatch:
             await self._dump(deliver=False, stage=True)
         except (OSError, NetlinkError) as exc:
             log.warning("link watch could not re-dump: %s", exc)
+            self._close_events()
             return
         self.resyncs += 1
         self._emit(Resynced(reason))

@@ -46,6 +46,7 @@ IP_MULTICAST_ALL = 49
 IPV6_MULTICAST_ALL = 29
 _READ_BURST = 64         # packets drained per wake-up before yielding to the loop
 _BUFSIZE = 65535
+_RCVBUF = 1 << 20
 
 
 class Received(NamedTuple):
@@ -118,6 +119,7 @@ class VrrpSocket:
         self.stats = SocketStats()
         self._listeners: list[Listener] = [on_packet] if on_packet else []
         self._local = local_addresses
+        self._local_is_pred = callable(local_addresses) and not isinstance(local_addresses, Container)
         self._groups: dict[str, int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -154,6 +156,8 @@ class VrrpSocket:
         s = self.sock
         s.setblocking(False)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self._ifname_b)
+        # room for a burst from hundreds of instances (capped by net.core.rmem_max)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
         if self.family == socket.AF_INET:
             s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, VRRP_TTL)
             s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, VRRP_TTL)
@@ -260,8 +264,8 @@ class VrrpSocket:
         local = self._local
         if local is None:
             return False
-        if callable(local) and not isinstance(local, Container):
-            return bool(local(src))
+        if self._local_is_pred:
+            return bool(local(src))  # type: ignore[operator]
         return src in local
 
     def _on_readable(self) -> None:
