@@ -20,8 +20,20 @@ log = logging.getLogger("vipdeck.host")
 
 
 def vips_of(inst: VrrpInstance) -> list[Vip]:
-    return [Vip(v.address, v.prefixlen, v.dev or inst.interface, v.label, v.brd, v.scope)
-            for v in inst.virtual_ipaddresses]
+    """The instance's VIPs as the netlink driver wants them.
+
+    A VIP the kernel cannot take as written (an IPv6 address with a label)
+    is logged with its config location and skipped, never raised: the other
+    VIPs of the instance still move.
+    """
+    out = []
+    for v in inst.virtual_ipaddresses:
+        try:
+            out.append(Vip(v.address, v.prefixlen, v.dev or inst.interface,
+                           None if v.family == 6 else v.label, v.brd, v.scope))
+        except ValueError as exc:
+            log.error("%s: %s: VIP %s skipped: %s", v.loc, inst.name, v, exc)
+    return out
 
 
 class HostSide:
