@@ -1,0 +1,167 @@
+"""HTTP_GET and SSL_GET.
+
+One GET per configured url, in order; the first url that fails fails the
+check and its path is named in the error.  The digest is keepalived's
+``genhash`` value: the MD5 hex digest of the response body (headers
+excluded, chunked transfer decoded).  The body is only read when a digest or
+a regex needs it, so a backend that keeps the connection open after the
+headers is still checked within connect_timeout.
+
+Difference from keepalived, on purpose: every url is checked on every run
+(keepalived checks one url per delay_loop while recovering unless
+``fast_recovery`` is set); the result is the same, only sooner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import re
+
+from engine.config.model import HttpCheck, HttpUrl
+from engine.check.net import close_stream, describe, open_stream
+from engine.check.result import CheckEnv, CheckFailure, CheckResult, fmt_seconds, measured
+
+USER_AGENT = "vipdeck-healthcheck"
+MAX_BODY = 16 << 20
+
+
+def format_codes(ranges: tuple[tuple[int, int], ...]) -> str:
+    return ", ".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in ranges)
+
+
+def build_request(checker: HttpCheck, url: HttpUrl, host: str) -> bytes:
+    proto = checker.http_protocol.upper()
+    version = "HTTP/1.1" if proto == "1.1" else "HTTP/1.0"
+    lines = [f"GET {url.path or '/'} {version}", f"User-Agent: {USER_AGENT}", f"Host: {host}"]
+    if proto in ("1.0C", "1.1"):
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+
+
+def _host_header(checker: HttpCheck, url: HttpUrl) -> str:
+    vhost = url.virtualhost or checker.virtualhost
+    if vhost:
+        return vhost
+    host = f"[{checker.connect_ip}]" if ":" in checker.connect_ip else checker.connect_ip
+    default = 443 if checker.kind == "SSL_GET" else 80
+    return host if checker.connect_port in (None, default) else f"{host}:{checker.connect_port}"
+
+
+@functools.lru_cache(maxsize=256)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+async def _read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as exc:
+        if not exc.partial:
+            raise CheckFailure("connection closed before any response") from None
+        raise CheckFailure("connection closed in the middle of the response headers") from None
+    except asyncio.LimitOverrunError:
+        raise CheckFailure("response headers larger than 64 KiB") from None
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(None, 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+        raise CheckFailure(f"not an HTTP response: {lines[0][:60]!r}")
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        if ":" in line:
+            k, v = line.split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+    return int(parts[1]), headers
+
+
+async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
+    try:
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            out = bytearray()
+            while True:
+                size_line = await reader.readuntil(b"\r\n")
+                size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    break
+                if len(out) + size > MAX_BODY:
+                    raise CheckFailure("response body larger than 16 MiB")
+                out += await reader.readexactly(size)
+                await reader.readexactly(2)
+            return bytes(out)
+        if "content-length" in headers:
+            n = int(headers["content-length"])
+            if n > MAX_BODY:
+                raise CheckFailure("response body larger than 16 MiB")
+            return await reader.readexactly(n)
+        body = await reader.read(MAX_BODY + 1)
+        chunks = [body]
+        while body:
+            body = await reader.read(MAX_BODY + 1)
+            chunks.append(body)
+            if sum(map(len, chunks)) > MAX_BODY:
+                raise CheckFailure("response body larger than 16 MiB")
+        return b"".join(chunks)
+    except asyncio.IncompleteReadError:
+        raise CheckFailure("response body truncated") from None
+    except ValueError:
+        raise CheckFailure("malformed response body framing") from None
+
+
+async def _get(checker: HttpCheck, env: CheckEnv, url: HttpUrl) -> None:
+    tls = checker.kind == "SSL_GET"
+    host = _host_header(checker, url)
+    sni = (url.virtualhost or checker.virtualhost or "") if (tls and checker.enable_sni) else ""
+    reader, writer = await open_stream(checker, env, tls=tls, server_hostname=sni)
+    try:
+        try:
+            async with asyncio.timeout(checker.connect_timeout):
+                writer.write(build_request(checker, url, host))
+                await writer.drain()
+                status, headers = await _read_head(reader)
+                need_body = bool(url.digest or url.regex)
+                body = await _read_body(reader, headers) if need_body else b""
+        except TimeoutError:
+            raise CheckFailure(f"no complete response within {fmt_seconds(checker.connect_timeout)}") from None
+        except OSError as exc:
+            raise CheckFailure(describe(exc)) from None
+    finally:
+        await close_stream(writer)
+    if not url.status_ok(status):
+        codes = url.status_codes
+        if len(codes) == 1 and codes[0][0] == codes[0][1]:
+            raise CheckFailure(f"HTTP {status} ≠ {codes[0][0]}")
+        raise CheckFailure(f"HTTP {status} not in {format_codes(codes)}")
+    if url.digest:
+        got = hashlib.md5(body).hexdigest()
+        if got != url.digest.lower():
+            raise CheckFailure(f"digest mismatch: got {got}, want {url.digest.lower()}")
+    if url.regex:
+        try:
+            found = _regex(url.regex).search(body.decode("utf-8", "replace")) is not None
+        except re.error as exc:
+            raise CheckFailure(f"invalid regex {url.regex!r}: {exc}") from None
+        if found and url.regex_no_match:
+            raise CheckFailure(f"body matches regex {url.regex!r} (regex_no_match)")
+        if not found and not url.regex_no_match:
+            raise CheckFailure(f"body does not match regex {url.regex!r}")
+
+
+async def check_http(checker: HttpCheck, env: CheckEnv | None = None) -> CheckResult:
+    env = env or CheckEnv()
+    urls = checker.urls or (HttpUrl(),)
+
+    async def body() -> None:
+        for url in urls:
+            try:
+                await _get(checker, env, url)
+            except CheckFailure as exc:
+                prefix = f"{url.path}: " if len(urls) > 1 else ""
+                raise CheckFailure(prefix + str(exc)) from None
+
+    return await measured(body)
+
+
+def genhash(body: bytes) -> str:
+    """The digest keepalived's genhash prints for a body."""
+    return hashlib.md5(body).hexdigest()

@@ -1,0 +1,99 @@
+"""What one health check returns, and the environment it runs in.
+
+Checks report failures as sentences an operator can act on ("connect timeout
+after 3 s", "HTTP 503 not in 200-299") rather than exception reprs, because
+those texts end up in the console and in notify/SMTP messages verbatim.
+
+``CheckEnv`` carries everything a check needs from outside its own config
+block.  Its ``socket_factory`` is the seam that keeps checks ignorant of
+network namespaces: production passes ``socket.socket``; a lab test passes
+``node.socket`` and the very same code runs from inside a lab node.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Mapping, Protocol
+
+from engine.config.model import SslContext, TrackFile
+
+
+class SocketFactory(Protocol):
+    def __call__(self, family: int, type_: int, proto: int = 0) -> socket.socket: ...
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of one check run.
+
+    ``weight`` is the absolute weight a MISC_CHECK with ``misc_dynamic`` asked
+    for (exit status - 2); ``weight_delta`` is what a dynamic FILE_CHECK adds
+    to the real server's configured weight.  ``unsupported`` marks checker
+    kinds vipdeck cannot run (BFD_CHECK): they take no part in up/down.
+    """
+
+    ok: bool
+    latency: float
+    error: str | None = None
+    weight: int | None = None
+    weight_delta: int | None = None
+    unsupported: bool = False
+
+
+class CheckFailure(Exception):
+    """Raised inside a check with the operator-facing reason."""
+
+
+def fmt_seconds(t: float) -> str:
+    return f"{t:g} s"
+
+
+@dataclass
+class CheckEnv:
+    """Outside inputs of checks: sockets, track files, TLS client material."""
+
+    socket_factory: SocketFactory = socket.socket
+    track_files: Mapping[str, TrackFile] = field(default_factory=dict)
+    ssl: SslContext | None = None
+    smtp_helo_name: str | None = None       # global_defs smtp_helo_name
+    _ssl_ctx: ssl.SSLContext | None = field(default=None, init=False, repr=False)
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """Client TLS context; like keepalived, the server is *not* verified.
+
+        Health checks talk to backends by address, usually with self-signed or
+        internal certificates; verifying would turn every such backend DOWN.
+        A client certificate from the ``SSL { }`` block is presented if set.
+        """
+        if self._ssl_ctx is None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            if self.ssl is not None and self.ssl.certificate:
+                ctx.load_cert_chain(self.ssl.certificate, self.ssl.key or None,
+                                    password=self.ssl.password or None)
+            self._ssl_ctx = ctx
+        return self._ssl_ctx
+
+
+CheckFn = Callable[..., Awaitable[CheckResult]]
+
+
+async def measured(body: Callable[[], Awaitable[int | None | tuple[str, int]]]) -> CheckResult:
+    """Run a check body, timing it and turning failures into a CheckResult.
+
+    The body returns None (plain success), an int (a dynamic weight) or
+    ("delta", n) (a weight delta); it raises CheckFailure with the reason.
+    """
+    t0 = time.monotonic()
+    try:
+        value = await body()
+    except CheckFailure as exc:
+        return CheckResult(False, time.monotonic() - t0, str(exc))
+    latency = time.monotonic() - t0
+    if isinstance(value, tuple):
+        return CheckResult(True, latency, None, weight_delta=value[1])
+    return CheckResult(True, latency, None, weight=value)

@@ -1,0 +1,380 @@
+"""Runs every checker of every real server concurrently, on asyncio.
+
+Each checker is its own task looping every delay_loop (retries
+delay_before_retry apart), so a slow, hanging or black-holed target only
+ever delays its own checker; every check is also bounded by an outer
+timeout so a bug cannot wedge its loop.  Nothing escapes a loop: an
+unexpected exception becomes a failed result "internal error: ..." (logged
+and counted in ``internal_errors``) and the loop goes on.
+
+The decisions themselves live in the sans-IO ``realserver`` and ``quorum``
+modules; this module feeds them results and turns their changes into:
+
+* events (``on_event(CheckEvent)``): kind ``check`` for every result and
+  ``rs_state`` for a real server going UP/DOWN, its weight changing, or its
+  virtual server gaining/losing quorum (``rs`` is None then);
+* ``on_change(vs_key)`` whenever the desired destinations of a virtual
+  server change (and once per virtual server at start), so the daemon can
+  reconcile IPVS from ``desired(vs_key)``;
+* notify_up / notify_down / quorum_up / quorum_down through the injected
+  ``run_script(notify, args)``, fire-and-forget (``args`` is empty:
+  keepalived runs these command lines as written).  With ``omega`` the
+  down notifiers run on shutdown too.
+
+Timing: the first run of a checker comes after a random delay in
+[0, warmup] (warmup defaults to delay_loop; 0 starts at once).  FILE_CHECK
+has no timing of its own in keepalived (inotify); here the file is read at
+start and then re-read every ``file_poll`` seconds (at most delay_loop).
+Not implemented: ha_suspend, smtp_alert (the notify piece sends mail),
+uthreshold/lthreshold (those are IPVS destination fields for the daemon).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Iterable, Sequence
+
+from engine.config.model import Checker, FileCheck, Notify, VirtualServer
+from engine.check import file as file_check
+from engine.check.kinds import CHECKS, guard_timeout, run_check, unsupported_reason
+from engine.check.quorum import Destination, QuorumChange, VirtualServerState
+from engine.check.realserver import CheckerState, RealServerState
+from engine.check.result import CheckEnv, CheckFailure, CheckResult, fmt_seconds
+
+log = logging.getLogger("vipdeck.check")
+
+RunScript = Callable[[Notify, Sequence[str]], Awaitable[Any]]
+CheckCall = Callable[[Checker, CheckEnv], Awaitable[CheckResult]]
+MIN_DELAY = 0.01
+FALLBACK_DELAY = 1.0                # after an internal error, before trying again
+
+
+@dataclass(frozen=True)
+class CheckEvent:
+    """Shaped for ``EventBus.emit(kind, message, severity, **fields)``."""
+
+    kind: str                       # "check" | "rs_state"
+    message: str
+    severity: str = "info"
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+class CheckRunner:
+    def __init__(self, virtual_servers: Iterable[VirtualServer], *,
+                 env: CheckEnv | None = None,
+                 run_script: RunScript | None = None,
+                 on_event: Callable[[CheckEvent], None] | None = None,
+                 on_change: Callable[[str], None] | None = None,
+                 rng: random.Random | None = None,
+                 file_poll: float = 1.0,
+                 check: CheckCall | None = None,
+                 shutdown_timeout: float = 10.0):
+        self.env = env or CheckEnv()
+        self.run_script = run_script
+        self.on_event = on_event
+        self.on_change = on_change
+        self.rng = rng or random.Random()
+        self.file_poll = file_poll
+        self._check = check or run_check
+        self.shutdown_timeout = shutdown_timeout
+        self.internal_errors = 0
+        self.vs_states: dict[str, VirtualServerState] = {}
+        supported = set(CHECKS)
+        for vs in virtual_servers:
+            reals = [RealServerState.build(rs, vs.port, supported, self._initial_file_states(rs.checkers))
+                     for rs in vs.real_servers]
+            self.vs_states[vs.key] = VirtualServerState(vs, reals)
+        self._tasks: list[asyncio.Task] = []
+        self._script_tasks: set[asyncio.Task] = set()
+        self._started = False
+        self._stopped = False
+
+    # ------------------------------------------------------------------ queries
+
+    def vs(self, vs_key: str) -> VirtualServerState:
+        return self.vs_states[vs_key]
+
+    def real_server(self, vs_key: str, rs_key: str) -> RealServerState:
+        rs = self.vs_states[vs_key].real(rs_key)
+        if rs is None:
+            raise KeyError(f"{rs_key} is not a real server of {vs_key}")
+        return rs
+
+    def desired(self, vs_key: str) -> tuple[Destination, ...]:
+        return self.vs_states[vs_key].destinations()
+
+    def snapshot(self) -> list[dict]:
+        out = []
+        for vs in self.vs_states.values():
+            c = vs.config
+            dests = vs.destinations()
+            by_key = {(d.address, d.port): d for d in dests if not d.sorry}
+            s = c.sorry_server
+            out.append({
+                "key": vs.key, "quorum": c.quorum, "hysteresis": c.hysteresis,
+                "quorum_ok": vs.quorum_up, "weight_sum": vs.weight_sum(),
+                "sorry_server": None if s is None else Destination(
+                    s.address, s.port if s.port is not None else (c.port or 0), 0, s.forward).key,
+                "sorry_active": vs.sorry_active,
+                "destinations": [{"address": d.address, "port": d.port, "weight": d.weight,
+                                  "forward": d.forward.value, "sorry": d.sorry} for d in dests],
+                "real_servers": [self._rs_snapshot(r, by_key.get((r.config.address, r.port)))
+                                 for r in vs.reals],
+            })
+        return out
+
+    @staticmethod
+    def _rs_snapshot(r: RealServerState, dest: Destination | None) -> dict:
+        return {
+            "key": r.key, "address": r.config.address, "port": r.port,
+            "forward": r.config.forward.value, "weight_config": r.config.weight,
+            "weight_effective": r.weight, "alive": r.alive, "state": r.state,
+            "desired_weight": None if dest is None else dest.weight,
+            "error": r.error, "latency": r.latency, "failures": r.failures,
+            "checkers": [c.snapshot() for c in r.checkers],
+        }
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Announce the initial state and start one task per checker."""
+        if self._started:
+            return
+        self._started = True
+        for vs in self.vs_states.values():
+            qc = vs.initialise()
+            if qc is not None:
+                self._quorum_changed(vs, qc)
+            self._changed(vs.key)
+            for rs in vs.reals:
+                for cs in rs.checkers:
+                    if cs.unsupported:
+                        self._emit("check", f"{rs.key} of {vs.key}: {unsupported_reason(cs.checker.kind)}",
+                                   "warning", vs=vs.key, rs=rs.key, checker=cs.label,
+                                   checker_kind=cs.checker.kind, ok=None, latency=None,
+                                   error="unsupported", failures=0, up=None)
+                        continue
+                    self._tasks.append(asyncio.create_task(
+                        self._loop(vs, rs, cs), name=f"check {vs.key} {rs.key} {cs.label}"))
+
+    async def run(self) -> None:
+        """Run until cancelled, then stop cleanly (omega notifiers included)."""
+        self.start()
+        try:
+            await asyncio.get_running_loop().create_future()
+        finally:
+            await self.stop()
+
+    async def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        for t in self._tasks:
+            t.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self._omega()
+
+    async def _omega(self) -> None:
+        """keepalived's omega: on shutdown, alive servers' notify_down and the
+        virtual server's quorum_down run (and are waited for, bounded)."""
+        pending: list[asyncio.Task] = list(self._script_tasks)
+        for vs in self.vs_states.values():
+            if not vs.config.omega:
+                continue
+            for rs in vs.reals:
+                if rs.alive:
+                    self._emit("rs_state", f"{rs.key} of {vs.key} is DOWN: shutting down", "info",
+                               vs=vs.key, rs=rs.key, state="DOWN", reason="shutdown")
+                    if rs.config.notify_down is not None:
+                        pending.append(self._spawn(rs.config.notify_down))
+            self._emit("rs_state", f"{vs.key}: quorum down: shutting down", "info",
+                       vs=vs.key, rs=None, state="QUORUM_DOWN", reason="shutdown")
+            if vs.config.quorum_down is not None:
+                pending.append(self._spawn(vs.config.quorum_down))
+        pending = [t for t in pending if t is not None]
+        if pending:
+            done, not_done = await asyncio.wait(pending, timeout=self.shutdown_timeout)
+            for t in not_done:
+                t.cancel()
+
+    # ------------------------------------------------------------------ loops
+
+    def _initial_file_states(self, checkers: tuple[Checker, ...]) -> dict[int, bool]:
+        """FILE_CHECK state is known at once (keepalived reads the file at start)."""
+        out = {}
+        for i, c in enumerate(checkers):
+            if isinstance(c, FileCheck):
+                try:
+                    value = file_check.read_value(file_check.file_path(c, self.env))
+                    out[i] = file_check.evaluate(value, c.weight, c.reverse, c.dynamic)[0]
+                except CheckFailure:
+                    out[i] = False
+        return out
+
+    def _file_interval(self, c: Checker) -> float:
+        return max(MIN_DELAY, min(self.file_poll, c.delay_loop))
+
+    def _first_delay(self, c: Checker) -> float:
+        if isinstance(c, FileCheck):
+            return 0.0
+        warm = c.warmup if c.warmup is not None else c.delay_loop
+        return self.rng.uniform(0, warm) if warm > 0 else 0.0
+
+    async def _loop(self, vs: VirtualServerState, rs: RealServerState, cs: CheckerState) -> None:
+        c = cs.checker
+        try:
+            delay = float(self._first_delay(c))
+        except Exception:
+            log.exception("checker %s of %s %s: bad timing options", cs.label, vs.key, rs.key)
+            delay = FALLBACK_DELAY
+        while True:
+            try:
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                result = await self._run_one(c)
+                delay = self._apply(vs, rs, cs, result)
+                if isinstance(c, FileCheck):
+                    delay = self._file_interval(c)
+                delay = max(MIN_DELAY, float(delay))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # never let one checker's trouble end its loop (or touch others)
+                self.internal_errors += 1
+                log.exception("checker %s of %s %s failed; going on", cs.label, vs.key, rs.key)
+                delay = FALLBACK_DELAY
+
+    async def _run_one(self, c: Checker) -> CheckResult:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        limit = None
+        try:
+            limit = guard_timeout(c)
+            async with asyncio.timeout(limit):
+                return await self._check(c, self.env)
+        except TimeoutError:
+            self.internal_errors += 1
+            return CheckResult(False, loop.time() - t0, f"check did not finish within {fmt_seconds(limit or 0)}")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.internal_errors += 1
+            log.exception("%s check of %s crashed", c.kind, c.connect_ip)
+            return CheckResult(False, loop.time() - t0, f"internal error: {exc!r}")
+
+    # ------------------------------------------------------------------ decisions → effects
+
+    def _apply(self, vs: VirtualServerState, rs: RealServerState, cs: CheckerState,
+               result: CheckResult) -> float:
+        before = vs.destinations()
+        weight_before = rs.weight
+        first_run = not cs.has_run
+        delay = cs.record(result)
+        self._result_event(vs, rs, cs, result)
+        changed = rs.update_alive()
+        if changed is not None:
+            self._rs_changed(vs, rs, changed)
+        elif first_run and not result.ok and cs.checker.alpha and not rs.alive and not rs.ever_notified:
+            # keepalived: an alpha checker failing its first run announces DOWN once
+            self._rs_changed(vs, rs, False, initial=True)
+        if rs.weight != weight_before:
+            self._emit("rs_state", f"{rs.key} of {vs.key}: weight {weight_before} → {rs.weight}", "info",
+                       vs=vs.key, rs=rs.key, state="UP" if rs.alive else "DOWN", weight=rs.weight,
+                       weight_before=weight_before)
+        qc = vs.update()
+        if qc is not None:
+            self._quorum_changed(vs, qc)
+        if vs.destinations() != before:
+            self._changed(vs.key)
+        return delay
+
+    def _result_event(self, vs: VirtualServerState, rs: RealServerState, cs: CheckerState,
+                      result: CheckResult) -> None:
+        c = cs.checker
+        if result.ok:
+            msg = f"{cs.label} {rs.key} of {vs.key}: ok in {result.latency * 1000:.1f} ms"
+            severity = "info"
+        else:
+            retry = (f" (failure {cs.failures}/{cs.retry + 1} before DOWN)" if cs.up
+                     else f" (failure {cs.failures})")
+            msg = f"{cs.label} {rs.key} of {vs.key}: {result.error}{retry}"
+            severity = "warning"
+            if c.log_all_failures or cs.failures == 1:
+                log.info("%s", msg)
+        self._emit("check", msg, severity, vs=vs.key, rs=rs.key, checker=cs.label, checker_kind=c.kind,
+                   ok=result.ok, latency=result.latency, error=result.error, failures=cs.failures,
+                   up=cs.up, weight=result.weight)
+
+    def _rs_changed(self, vs: VirtualServerState, rs: RealServerState, alive: bool,
+                    initial: bool = False) -> None:
+        rs.ever_notified = True
+        state = "UP" if alive else "DOWN"
+        why = "" if alive else f": {rs.error}" if rs.error else ""
+        self._emit("rs_state", f"{rs.key} of {vs.key} is {state}{why}",
+                   "info" if alive else "warning", vs=vs.key, rs=rs.key, state=state,
+                   weight=rs.weight, error=None if alive else rs.error, initial=initial)
+        log.log(logging.INFO if alive else logging.WARNING, "real server %s of %s is %s%s",
+                rs.key, vs.key, state, why)
+        notify = rs.config.notify_up if alive else rs.config.notify_down
+        if notify is not None:
+            self._spawn(notify)
+
+    def _quorum_changed(self, vs: VirtualServerState, qc: QuorumChange) -> None:
+        c = vs.config
+        if qc.up:
+            msg = f"{vs.key}: gained quorum, weight {qc.weight_sum} ≥ {c.quorum}+{c.hysteresis}"
+        else:
+            what = "starting with quorum down" if qc.init else "lost quorum"
+            msg = f"{vs.key}: {what}, weight {qc.weight_sum} < {c.quorum}-{c.hysteresis}"
+        if qc.sorry_in:
+            msg += "; sorry server in"
+        if qc.sorry_out:
+            msg += "; sorry server out"
+        self._emit("rs_state", msg, "info" if qc.up else "warning", vs=vs.key, rs=None,
+                   state="QUORUM_UP" if qc.up else "QUORUM_DOWN", weight_sum=qc.weight_sum,
+                   quorum=c.quorum, hysteresis=c.hysteresis, sorry_active=vs.sorry_active)
+        log.log(logging.INFO if qc.up else logging.WARNING, "%s", msg)
+        script = c.quorum_up if qc.up else c.quorum_down
+        if script is not None:
+            self._spawn(script)
+
+    # ------------------------------------------------------------------ outputs
+
+    def _emit(self, event_kind: str, message: str, severity: str, **fields: Any) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(CheckEvent(event_kind, message, severity, fields))
+        except Exception:
+            log.exception("check event listener failed")
+
+    def _changed(self, vs_key: str) -> None:
+        if self.on_change is None:
+            return
+        try:
+            self.on_change(vs_key)
+        except Exception:
+            log.exception("on_change(%s) failed", vs_key)
+
+    def _spawn(self, notify: Notify, args: Sequence[str] = ()) -> asyncio.Task | None:
+        if self.run_script is None:
+            return None
+        run_script = self.run_script
+
+        async def go() -> None:
+            try:
+                await run_script(notify, tuple(args))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("notify script %s failed to run", notify.command)
+
+        task = asyncio.ensure_future(go())
+        self._script_tasks.add(task)
+        task.add_done_callback(self._script_tasks.discard)
+        return task

@@ -1,0 +1,17 @@
+"""TCP_CHECK: the service is up when a TCP connection is accepted."""
+
+from __future__ import annotations
+
+from engine.config.model import TcpCheck
+from engine.check.net import tcp_connect
+from engine.check.result import CheckEnv, CheckResult, measured
+
+
+async def check_tcp(checker: TcpCheck, env: CheckEnv | None = None) -> CheckResult:
+    env = env or CheckEnv()
+
+    async def body() -> None:
+        sock = await tcp_connect(checker, env)
+        sock.close()
+
+    return await measured(body)
