@@ -257,10 +257,15 @@ class Engine:
     # ------------------------------------------------------------------ tracking
 
     async def _start_tracking(self) -> None:
-        from engine.vrrp.tracking import Tracking
+        from engine.vrrp.track import TrackingHub
 
-        self.tracking = Tracking(self)
+        self.tracking = TrackingHub(self.config, on_change=self._tracker_changed)
         await self.tracking.start()
+        for problem in self.tracking.problems:
+            self.emit("tracker", problem, "warning")
+
+    def _tracker_changed(self, tracker_name: str) -> None:
+        self.tracker_changed(self.tracking.affected(tracker_name))
 
     def _refresh_tracking(self, d: InstanceDriver) -> None:
         delta, fault, detail = (0, False, "") if self.tracking is None else self.tracking.effect(d.inst)
@@ -376,7 +381,7 @@ class Engine:
             d = self._add_instance(inst)
             added.append(inst.name)
         if self.tracking:
-            await self.tracking.reload(old_config, new)
+            await self.tracking.reload(new)
         for name in added:
             self._start_driver(self.drivers[name])
         self._apply_operator_state_to(added)

@@ -1,0 +1,278 @@
+"""The LVS half: virtual servers → checkers → desired IPVS → kernel.
+
+Three sources decide each destination's weight, in this order of force:
+the configuration (weight, sorry server), the health checkers (alive or
+not, misc_dynamic, inhibit_on_failure) and the operator (weight override,
+real-server drain).  The desired state is recomputed from all three and the
+reconciler makes the smallest kernel change; a weight change never
+re-creates a destination, so connections survive.
+
+When the kernel has no ip_vs the checkers still run and the snapshot shows
+their live state beside the configured table; status says IPVS is
+unavailable instead of failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from engine.config.model import Config, Forward, RealServer, VirtualServer
+from engine.control.schema import ControlError
+from engine.state import rs_key
+
+log = logging.getLogger("vipdeck.lvs")
+
+FORWARD = {Forward.NAT: "masq", Forward.DR: "route", Forward.TUN: "tunnel"}
+STATS_INTERVAL = 1.0
+
+
+def service_keys(vs: VirtualServer, config: Config) -> list:
+    """The kernel services one virtual_server block stands for."""
+    from engine.ipvs.model import ServiceKey
+
+    if vs.fwmark is not None:
+        return [ServiceKey.fwm(vs.fwmark, vs.ip_family or 4)]
+    if vs.group is not None:
+        grp = config.server_group(vs.group)
+        keys = []
+        for e in grp.entries if grp else ():
+            if e.fwmark is not None:
+                keys.append(ServiceKey.fwm(e.fwmark, e.family or 4))
+            else:
+                for a in e.addresses():
+                    keys.append(ServiceKey.of(vs.protocol, a, e.port if e.port is not None else (vs.port or 0)))
+        return keys
+    return [ServiceKey.of(vs.protocol, vs.address, vs.port or 0)]
+
+
+def service_of(vs: VirtualServer, key):
+    from engine.ipvs.model import Service
+
+    flags = tuple(f for f in vs.sched_flags if f in ("flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback",
+                                                     "mh-port", "mh-fallback"))
+    return Service(key=key, scheduler=vs.scheduler, persistence_timeout=vs.persistence_timeout,
+                   persistence_netmask=vs.persistence_granularity, one_packet=vs.ops, sched_flags=flags,
+                   pe_name=vs.persistence_engine or "")
+
+
+class LvsManager:
+    def __init__(self, engine):
+        self.engine = engine
+        self.config: Config = engine.config
+        self.runner = None
+        self.kernel = None
+        self.ipvs_error: str | None = None
+        self.kernel_snapshot = None
+        self.owned: set = set()
+        self._dirty = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._stats_task: asyncio.Task | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        from engine.ipvs.kernel import IpvsError, IpvsKernel
+
+        try:
+            self.kernel = await IpvsKernel().open()
+        except IpvsError as exc:
+            self.kernel = None
+            self.ipvs_error = str(exc)
+            self.engine.emit("ipvs", f"IPVS unavailable: {exc}; checkers keep running", "warning")
+        self._start_runner()
+        self._task = self.engine.spawn(self._reconcile_loop(), "IPVS reconcile")
+        if self.kernel is not None:
+            self._stats_task = self.engine.spawn(self._stats_loop(), "IPVS stats")
+
+    def _start_runner(self) -> None:
+        from engine.check.runner import CheckRunner
+        from engine.notify.scripts import run_notify
+
+        async def run_script(notify, args):
+            return await run_notify(notify, list(args), self.config.global_defs)
+
+        def on_event(ev) -> None:
+            self.engine.emit(ev.kind, ev.message, ev.severity, **ev.fields)
+
+        self.runner = CheckRunner(self.config.virtual_servers, run_script=run_script, on_event=on_event,
+                                  on_change=lambda key: self._dirty.set())
+        self.runner.start()
+
+    async def stop(self) -> None:
+        if self.runner:
+            await self.runner.stop()
+        for t in (self._task, self._stats_task):
+            if t:
+                t.cancel()
+        if self.kernel is not None:
+            # keepalived removes the virtual servers it made when it stops
+            await self._apply(desired=[])
+            await self.kernel.close()
+
+    async def reload(self, config: Config) -> None:
+        if self.runner:
+            await self.runner.stop()
+        self.config = config
+        self._start_runner()
+        self._dirty.set()
+
+    # ------------------------------------------------------------------ desired state
+
+    def desired(self) -> list:
+        from engine.ipvs.model import Dest, ModelError, VirtualService
+
+        weights = self.engine.state.state.weights
+        drains = self.engine.state.state.rs_drains
+        out = []
+        for vs in self.config.virtual_servers:
+            try:
+                dests = []
+                for d in self.runner.desired(vs.key):
+                    w = d.weight
+                    k = rs_key(vs.key, d.key)
+                    if not d.sorry:
+                        if k in drains:
+                            w = 0
+                        elif k in weights and d.alive:
+                            w = weights[k].weight
+                    dests.append(Dest(d.address, d.port or vs.port or 0, w, FORWARD[d.forward]))
+                for key in service_keys(vs, self.config):
+                    out.append(VirtualService(service_of(vs, key), tuple(dests)))
+            except (ModelError, KeyError) as exc:
+                self.engine.emit("ipvs", f"{vs.loc}: virtual_server {vs.key} cannot be programmed: {exc}", "error")
+        return out
+
+    async def _reconcile_loop(self) -> None:
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            if self.kernel is None:
+                continue
+            try:
+                await self._apply(self.desired())
+            except Exception as exc:  # never let one bad round stop future ones
+                log.exception("IPVS reconcile failed")
+                self.engine.emit("ipvs", f"reconcile failed: {exc}", "error")
+            await asyncio.sleep(0.05)  # coalesce bursts of checker changes
+
+    async def _apply(self, desired: list) -> None:
+        from engine.ipvs import reconcile
+
+        actual = await self.kernel.snapshot()
+        keys = {v.key for v in desired}
+        changes = reconcile.plan(desired, actual, owned_keys=self.owned)
+        self.owned = (self.owned | keys) if desired else set()
+        if not changes:
+            self.kernel_snapshot = actual
+            return
+        result = await reconcile.apply(changes, self.kernel)
+        for ch in result.done:
+            self.engine.emit("ipvs", f"applied: {ch}", change=str(ch))
+        for ch, exc in result.failed:
+            self.engine.emit("ipvs", f"failed: {ch}: {exc}", "error", change=str(ch))
+        self.kernel_snapshot = await self.kernel.snapshot()
+
+    async def _stats_loop(self) -> None:
+        while True:
+            await asyncio.sleep(STATS_INTERVAL)
+            try:
+                self.kernel_snapshot = await self.kernel.snapshot()
+            except Exception as exc:
+                log.warning("IPVS stats read failed: %s", exc)
+
+    async def overrides_changed(self, vs_key: str) -> None:
+        self._dirty.set()
+
+    # ------------------------------------------------------------------ lookups
+
+    def find(self, vs_text: str, rs_text: str) -> tuple[VirtualServer, RealServer]:
+        vs = next((v for v in self.config.virtual_servers if v.key == vs_text.strip()), None)
+        if vs is None:
+            known = ", ".join(v.key for v in self.config.virtual_servers)
+            raise ControlError("not_found", f"no virtual_server {vs_text!r} (known: {known})")
+        rs = next((r for r in vs.real_servers if str(_with_port(r, vs)) == rs_text.strip()), None)
+        if rs is None:
+            known = ", ".join(str(_with_port(r, vs)) for r in vs.real_servers)
+            raise ControlError("not_found", f"no real_server {rs_text!r} in {vs.key} (known: {known})")
+        return vs, _with_port(rs, vs)
+
+    # ------------------------------------------------------------------ snapshot
+
+    def ipvs_status(self) -> dict:
+        return {"available": self.kernel is not None, "error": self.ipvs_error}
+
+    def _kernel_dests(self, vs: VirtualServer) -> tuple[bool, dict]:
+        snap = self.kernel_snapshot
+        if snap is None:
+            return False, {}
+        keys = service_keys(vs, self.config)
+        svc = snap.find(keys[0]) if keys else None
+        if svc is None:
+            return False, {}
+        return True, {f"{d.dest.address}:{d.dest.port}" if ":" not in d.dest.address
+                      else f"[{d.dest.address}]:{d.dest.port}": d for d in svc.dests}
+
+    def snapshot(self) -> list[dict]:
+        if self.runner is None:
+            return []
+        st = self.engine.state.state
+        checks = {v["key"]: v for v in self.runner.snapshot()}
+        out = []
+        for vs in self.config.virtual_servers:
+            c = checks.get(vs.key, {})
+            in_kernel, kd = self._kernel_dests(vs)
+            rss = []
+            for r in c.get("real_servers", []):
+                k = rs_key(vs.key, r["key"])
+                ov = st.weights.get(k)
+                drained = st.rs_drains.get(k)
+                kdest = kd.get(r["key"])
+                active = kdest.active_conns if kdest else None
+                state = r["state"]
+                if drained:
+                    state = "DRAINED" if (active == 0 or (kdest is None and self.kernel is None)) else "DRAINING"
+                eff = 0 if drained else (ov.weight if ov and r["alive"] else r["weight_effective"])
+                rss.append({
+                    "key": r["key"], "address": r["address"], "port": r["port"], "forward": r["forward"],
+                    "weight_config": r["weight_config"], "weight_effective": eff,
+                    "weight_kernel": kdest.dest.weight if kdest else None,
+                    "override": None if ov is None else {"weight": ov.weight, "who": ov.who, "when": ov.when,
+                                                          "why": ov.why},
+                    "drain": None if drained is None else vars(drained),
+                    "state": state, "alive": r["alive"],
+                    "checkers": [{"kind": ch.get("kind"), "ok": ch.get("ok"), "latency": ch.get("latency"),
+                                  "error": ch.get("error"), "failures": ch.get("failures"),
+                                  "last_check": ch.get("last_check")} for ch in r.get("checkers", [])],
+                    "active_conn": active, "inactive_conn": kdest.inactive_conns if kdest else None,
+                    **_rates(kdest),
+                })
+            out.append({
+                "key": vs.key, "protocol": vs.protocol if vs.fwmark is None else "FWM",
+                "address": vs.address, "port": vs.port, "fwmark": vs.fwmark, "group": vs.group,
+                "scheduler": vs.scheduler, "forward": vs.forward.value,
+                "persistence_timeout": vs.persistence_timeout,
+                "quorum": vs.quorum, "hysteresis": vs.hysteresis, "quorum_ok": c.get("quorum_ok", True),
+                "sorry_server": c.get("sorry_server"), "sorry_active": c.get("sorry_active", False),
+                "in_kernel": in_kernel, "real_servers": rss,
+            })
+        return out
+
+
+def _with_port(rs: RealServer, vs: VirtualServer) -> RealServer:
+    if rs.port is None and vs.port is not None:
+        import dataclasses
+
+        return dataclasses.replace(rs, port=vs.port)
+    return rs
+
+
+def _rates(kdest) -> dict[str, Any]:
+    if kdest is None:
+        return {"cps": None, "inpps": None, "outpps": None, "inbps": None, "outbps": None}
+    s = kdest.stats
+    return {"cps": s.cps, "inpps": s.inpps, "outpps": s.outpps, "inbps": s.inbps, "outbps": s.outbps}
+
+
+
