@@ -301,3 +301,21 @@ async def test_cancel_stops_everything_and_omega_runs_down_notifiers(tmp_path):
     await asyncio.sleep(0.3)            # nothing may run any more: prove silence over 3 delay_loops
     assert len(rec.events) == n
     srv.down()
+
+
+async def test_tcp_and_udp_services_on_one_address_and_port_stay_apart():
+    port = free_port()
+    tcp_vs = VirtualServer(address="198.18.0.100", port=53, protocol="TCP",
+                           real_servers=(RealServer(address=LO, port=port, checkers=(tcp(port, warmup=60.0),)),))
+    udp_vs = VirtualServer(address="198.18.0.100", port=53, protocol="UDP",
+                           real_servers=(RealServer(address="127.0.0.2", port=port, checkers=()),))
+    changes: list[str] = []
+    runner = CheckRunner([tcp_vs, udp_vs], on_change=changes.append)
+    runner.start()
+    try:
+        assert changes == ["198.18.0.100:53", "198.18.0.100:53 UDP"]
+        assert runner.vs("198.18.0.100:53 UDP").config is udp_vs
+        assert [d.address for d in runner.desired("198.18.0.100:53 UDP")] == ["127.0.0.2"]
+        assert [s["key"] for s in runner.snapshot()] == changes
+    finally:
+        await runner.stop()

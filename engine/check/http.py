@@ -113,6 +113,7 @@ async def _get(checker: HttpCheck, env: CheckEnv, url: HttpUrl) -> None:
     host = _host_header(checker, url)
     sni = (url.virtualhost or checker.virtualhost or "") if (tls and checker.enable_sni) else ""
     reader, writer = await open_stream(checker, env, tls=tls, server_hostname=sni)
+    failed = True
     try:
         try:
             async with asyncio.timeout(checker.connect_timeout):
@@ -121,12 +122,13 @@ async def _get(checker: HttpCheck, env: CheckEnv, url: HttpUrl) -> None:
                 status, headers = await _read_head(reader)
                 need_body = bool(url.digest or url.regex)
                 body = await _read_body(reader, headers) if need_body else b""
+            failed = False
         except TimeoutError:
             raise CheckFailure(f"no complete response within {fmt_seconds(checker.connect_timeout)}") from None
         except OSError as exc:
             raise CheckFailure(describe(exc)) from None
     finally:
-        await close_stream(writer)
+        await close_stream(writer, abort=failed)
     if not url.status_ok(status):
         codes = url.status_codes
         if len(codes) == 1 and codes[0][0] == codes[0][1]:

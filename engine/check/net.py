@@ -152,13 +152,20 @@ async def open_stream(checker: Checker, env: CheckEnv, *, tls: bool = False,
         raise
 
 
-async def close_stream(writer: asyncio.StreamWriter) -> None:
-    """Close without letting a stuck peer hold the check open."""
+async def close_stream(writer: asyncio.StreamWriter, abort: bool = False) -> None:
+    """Close without letting a stuck peer hold the check open.
+
+    After a failure the connection is aborted (no TLS close_notify
+    exchange with a peer that already misbehaved)."""
+    transport = writer.transport
+    if abort:
+        if transport is not None:
+            transport.abort()
+        return
     try:
         writer.close()
         async with asyncio.timeout(0.5):
             await writer.wait_closed()
     except (Exception, TimeoutError):
-        if writer.transport is not None:
-            writer.transport.abort()
-
+        if transport is not None:
+            transport.abort()

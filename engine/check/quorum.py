@@ -59,15 +59,12 @@ class QuorumChange:
 
 
 class VirtualServerState:
-    def __init__(self, config: VirtualServer, reals: list[RealServerState]):
+    def __init__(self, config: VirtualServer, reals: list[RealServerState], key: str | None = None):
         self.config = config
         self.reals = reals
+        self.key = key or config.key
         self.quorum_up = True
         self.sorry_active = False
-
-    @property
-    def key(self) -> str:
-        return self.config.key
 
     def real(self, key: str) -> RealServerState | None:
         return next((r for r in self.reals if r.key == key), None)

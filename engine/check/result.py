@@ -82,18 +82,14 @@ class CheckEnv:
 CheckFn = Callable[..., Awaitable[CheckResult]]
 
 
-async def measured(body: Callable[[], Awaitable[int | None | tuple[str, int]]]) -> CheckResult:
-    """Run a check body, timing it and turning failures into a CheckResult.
+async def measured(body: Callable[[], Awaitable[int | None]]) -> CheckResult:
+    """Run a check body, timing it and turning CheckFailure into a result.
 
-    The body returns None (plain success), an int (a dynamic weight) or
-    ("delta", n) (a weight delta); it raises CheckFailure with the reason.
+    The body returns None (plain success) or an int (a dynamic weight).
     """
     t0 = time.monotonic()
     try:
-        value = await body()
+        weight = await body()
     except CheckFailure as exc:
         return CheckResult(False, time.monotonic() - t0, str(exc))
-    latency = time.monotonic() - t0
-    if isinstance(value, tuple):
-        return CheckResult(True, latency, None, weight_delta=value[1])
-    return CheckResult(True, latency, None, weight=value)
+    return CheckResult(True, time.monotonic() - t0, None, weight=weight)

@@ -15,7 +15,9 @@ modules; this module feeds them results and turns their changes into:
   virtual server gaining/losing quorum (``rs`` is None then);
 * ``on_change(vs_key)`` whenever the desired destinations of a virtual
   server change (and once per virtual server at start), so the daemon can
-  reconcile IPVS from ``desired(vs_key)``;
+  reconcile IPVS from ``desired(vs_key)``.  ``vs_key`` is ``VirtualServer.key``;
+  a second virtual server with the same key (TCP and UDP on one address and
+  port) gets "KEY PROTOCOL"; ``vs_states[vs_key].config`` is the config;
 * notify_up / notify_down / quorum_up / quorum_down through the injected
   ``run_script(notify, args)``, fire-and-forget (``args`` is empty:
   keepalived runs these command lines as written).  With ``omega`` the
@@ -86,7 +88,11 @@ class CheckRunner:
         for vs in virtual_servers:
             reals = [RealServerState.build(rs, vs.port, supported, self._initial_file_states(rs.checkers))
                      for rs in vs.real_servers]
-            self.vs_states[vs.key] = VirtualServerState(vs, reals)
+            key = vs.key
+            if key in self.vs_states:
+                # e.g. a TCP and a UDP service on the same address and port
+                key = f"{vs.key} {vs.protocol}"
+            self.vs_states[key] = VirtualServerState(vs, reals, key)
         self._tasks: list[asyncio.Task] = []
         self._script_tasks: set[asyncio.Task] = set()
         self._started = False

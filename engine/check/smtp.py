@@ -43,16 +43,18 @@ async def check_smtp(checker: SmtpCheck, env: CheckEnv | None = None) -> CheckRe
 
     async def body() -> None:
         reader, writer = await open_stream(checker, env)
+        failed = True
         try:
             async with asyncio.timeout(checker.connect_timeout):
                 await step(reader, writer, None, 220, "banner")
                 await step(reader, writer, f"HELO {helo}", 250, "HELO")
                 await step(reader, writer, "QUIT", 221, "QUIT")
+            failed = False
         except TimeoutError:
             raise CheckFailure(f"SMTP dialogue not finished within {fmt_seconds(checker.connect_timeout)}") from None
         except OSError as exc:
             raise CheckFailure(describe(exc)) from None
         finally:
-            await close_stream(writer)
+            await close_stream(writer, abort=failed)
 
     return await measured(body)
