@@ -186,8 +186,11 @@ def send_alert_sync(gd: GlobalDefs, alert: Alert) -> SmtpResult:
 def _describe(e: BaseException) -> str:
     if isinstance(e, ConnectionRefusedError):
         return "connection refused"
-    if isinstance(e, (TimeoutError, socket.timeout)):
+    if isinstance(e, (TimeoutError, socket.timeout)) or (
+            isinstance(e, smtplib.SMTPServerDisconnected) and "timed out" in str(e)):
         return "timed out"
+    if isinstance(e, smtplib.SMTPServerDisconnected):
+        return "server closed the connection"
     if isinstance(e, smtplib.SMTPResponseException):
         text = e.smtp_error.decode(errors="replace") if isinstance(e.smtp_error, bytes) else str(e.smtp_error)
         return f"server said {e.smtp_code} {text}"

@@ -137,7 +137,7 @@ class ScriptTracker(Tracker):
         if self._up is None:
             return "init"
         if self._up:
-            s = f"ok {min(self.streak_ok, self.rise) if self.runs else self.rise}/{self.rise}"
+            s = "ok"
             if self.streak_fail:
                 s += f", failing {self.streak_fail}/{self.fall}"
         else:
