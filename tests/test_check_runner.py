@@ -317,5 +317,17 @@ async def test_tcp_and_udp_services_on_one_address_and_port_stay_apart():
         assert runner.vs("198.18.0.100:53 UDP").config is udp_vs
         assert [d.address for d in runner.desired("198.18.0.100:53 UDP")] == ["127.0.0.2"]
         assert [s["key"] for s in runner.snapshot()] == changes
+        assert [d.address for d in runner.desired(udp_vs)] == ["127.0.0.2"]
+        assert [d.address for d in runner.desired(tcp_vs)] == [LO]
     finally:
         await runner.stop()
+
+
+def test_env_from_config_carries_track_files_ssl_and_helo():
+    from engine.config.model import Config, GlobalDefs, SslContext
+
+    cfg = Config(global_defs=GlobalDefs(smtp_helo_name="lb1.example.test"),
+                 track_files=(TrackFile(name="tf", file="/run/x"),), ssl=SslContext(ca="/etc/ca.pem"))
+    env = CheckEnv.from_config(cfg)
+    assert env.track_files["tf"].file == "/run/x" and env.ssl.ca == "/etc/ca.pem"
+    assert env.smtp_helo_name == "lb1.example.test"

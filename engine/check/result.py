@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Mapping, Protocol
 
-from engine.config.model import SslContext, TrackFile
+from engine.config.model import Config, SslContext, TrackFile
 
 
 class SocketFactory(Protocol):
@@ -60,6 +60,13 @@ class CheckEnv:
     ssl: SslContext | None = None
     smtp_helo_name: str | None = None       # global_defs smtp_helo_name
     _ssl_ctx: ssl.SSLContext | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def from_config(cls, config: Config, socket_factory: SocketFactory = socket.socket) -> "CheckEnv":
+        """The env a daemon wants: track files, SSL block and HELO name of ``config``."""
+        return cls(socket_factory=socket_factory,
+                   track_files={t.name: t for t in config.track_files},
+                   ssl=config.ssl, smtp_helo_name=config.global_defs.smtp_helo_name)
 
     def ssl_context(self) -> ssl.SSLContext:
         """Client TLS context; like keepalived, the server is *not* verified.

@@ -100,17 +100,31 @@ class CheckRunner:
 
     # ------------------------------------------------------------------ queries
 
-    def vs(self, vs_key: str) -> VirtualServerState:
-        return self.vs_states[vs_key]
+    def key_of(self, vs: VirtualServer | str) -> str:
+        """The runner's key for a virtual server config (or a key, unchanged)."""
+        if isinstance(vs, str):
+            return vs
+        for key, state in self.vs_states.items():
+            if state.config is vs:
+                return key
+        for key, state in self.vs_states.items():
+            if state.config == vs:
+                return key
+        raise KeyError(f"virtual_server {vs.key} is not run by this runner")
 
-    def real_server(self, vs_key: str, rs_key: str) -> RealServerState:
-        rs = self.vs_states[vs_key].real(rs_key)
+    def vs(self, vs: VirtualServer | str) -> VirtualServerState:
+        return self.vs_states[self.key_of(vs)]
+
+    def real_server(self, vs: VirtualServer | str, rs_key: str) -> RealServerState:
+        rs = self.vs(vs).real(rs_key)
         if rs is None:
-            raise KeyError(f"{rs_key} is not a real server of {vs_key}")
+            raise KeyError(f"{rs_key} is not a real server of {self.key_of(vs)}")
         return rs
 
-    def desired(self, vs_key: str) -> tuple[Destination, ...]:
-        return self.vs_states[vs_key].destinations()
+    def desired(self, vs: VirtualServer | str) -> tuple[Destination, ...]:
+        """Desired destinations; pass the VirtualServer itself to be exact
+        when two services share an address and port (TCP and UDP)."""
+        return self.vs(vs).destinations()
 
     def snapshot(self) -> list[dict]:
         out = []
