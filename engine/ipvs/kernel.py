@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import socket
 import struct
 from typing import Any
@@ -195,6 +196,46 @@ def dest_fields(dest: Dest | DestKey) -> dict[str, Any]:
     return fields
 
 
+def _netlink_fd_in_netns(netns: str) -> int:
+    """A generic-netlink socket created inside ``netns``; returns its fd.
+
+    setns() moves only the calling thread, so a short-lived thread does it
+    (pyroute2's own netns support forks a child instead, ~2 s under UML).
+    A socket stays in the namespace it was created in.  A missing
+    namespace is an error, never created.
+    """
+    import ctypes
+    import threading
+
+    result: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            with open(f"/run/netns/{netns}") as f:
+                if libc.setns(f.fileno(), 0x40000000) != 0:    # CLONE_NEWNET
+                    err = ctypes.get_errno()
+                    raise OSError(err, f"setns {netns}: {os.strerror(err)}")
+            result["fd"] = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 16).detach()  # NETLINK_GENERIC
+        except BaseException as exc:  # handed to the caller's thread
+            result["exc"] = exc
+
+    t = threading.Thread(target=target, name=f"ipvs-netns-{netns}")
+    t.start()
+    t.join()
+    if "exc" in result:
+        raise result["exc"]
+    return result["fd"]
+
+
+def _close_quietly(sock: Any) -> None:
+    if sock is not None:
+        try:
+            sock.close()
+        except Exception:
+            pass
+
+
 def _version(code: int) -> str:
     return f"{(code >> 16) & 0xFF}.{(code >> 8) & 0xFF}.{code & 0xFF}"
 
@@ -217,21 +258,23 @@ class IpvsKernel:
         from pyroute2.ipvs import AsyncIPVS
         from pyroute2.netlink.exceptions import NetlinkError
 
-        kw: dict[str, Any] = {}
-        if self.netns is not None:
-            kw.update(netns=self.netns, flags=0)   # flags=0: never create the namespace
+        sock = None
         try:
+            kw: dict[str, Any] = {}
+            if self.netns is not None:
+                kw["fileno"] = _netlink_fd_in_netns(self.netns)
             sock = AsyncIPVS(**kw)
             await sock.setup_endpoint()
         except NetlinkError as exc:
+            _close_quietly(sock)
             if exc.code in (errno.ENOENT, errno.ENOTSUP, errno.EPROTONOSUPPORT):
                 raise IpvsUnavailable("IPVS unavailable: the kernel has no ip_vs "
                                       f"(generic netlink family IPVS not found, errno {exc.code})",
                                       exc.code) from None
             raise IpvsError(f"cannot open the IPVS netlink socket: {exc}", exc.code) from None
-        except (FileNotFoundError, OSError) as exc:
-            raise IpvsError(f"cannot open the IPVS netlink socket: {exc}",
-                            getattr(exc, "errno", 0) or 0) from None
+        except OSError as exc:
+            _close_quietly(sock)
+            raise IpvsError(f"cannot open the IPVS netlink socket: {exc}", exc.errno or 0) from None
         self._sock = sock
         return self
 

@@ -9,6 +9,7 @@ ipvsadm).  Quirks reproduced on purpose:
 * sorting with ipvsadm's comparison, which subtracts unsigned 32-bit values
   and reads the result as a signed int (so 10.0.0.1 sorts after
   192.168.1.1);
+* fwmarks above 2^31 printed as negative numbers (``%d`` of a u32);
 * ``print_largenum`` abbreviations (K/M/G/T) unless ``exact``;
 * name truncation (service column 33, destination column 28 for IPv4).
 """
@@ -146,8 +147,9 @@ def _addrport(family: int, addr: str, port: int, proto: str, numeric: bool,
 def _service_name(s: ServiceStatus, numeric: bool, resolver: Resolver) -> str:
     k = s.key
     if k.is_fwmark:
-        return f"FWM  {k.fwmark} IPv6" if k.family == 6 else f"FWM  {k.fwmark}"
-    name = f"{k.protocol}  {_addrport(k.family, k.address, k.port, k.protocol, numeric, resolver)}"
+        mark = _c_int(k.fwmark)          # ipvsadm prints the u32 with %d
+        return f"FWM  {mark} IPv6" if k.family == 6 else f"FWM  {mark}"
+    name = f"{k.protocol:<4} {_addrport(k.family, k.address, k.port, k.protocol, numeric, resolver)}"
     return name if k.family == 6 else name[:33]
 
 

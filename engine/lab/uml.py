@@ -55,8 +55,9 @@ D={guest_dir}
 date +%s.%N > $D/t_init
 M=/run/vipdeck-modules
 mkdir -p $M/lib && ln -s {modules} $M/lib/modules
+modprobe -a -d $M $(cat $D/modules) 2>>$D/modules.err
 for m in $(cat $D/modules); do
-    modprobe -d $M "$m" 2>>$D/modules.err || echo "$m" >> $D/modules.failed
+    [ -d /sys/module/$m ] || echo "$m" >> $D/modules.failed
 done
 ip link set lo up
 date +%s.%N > $D/t_start
@@ -90,7 +91,8 @@ class UmlResult:
     stderr: str
     console: str                   # kernel and init output (noisy)
     timed_out: bool
-    boot_seconds: float | None     # host start -> command start inside the guest
+    kernel_seconds: float | None   # host start -> init running (kernel boot)
+    boot_seconds: float | None     # host start -> command start (kernel + mounts + modules)
     command_seconds: float | None  # command start -> command end (guest clock)
     total_seconds: float           # host wall time of the whole run
     failed_modules: list[str]
@@ -184,13 +186,14 @@ def _run(workdir: Path, argv, cwd, env, timeout, mem, modules, files, keep) -> U
             _kill_session(proc)
     total = time.time() - t0
     code_text = _read(workdir / "exitcode").strip()
-    t_start, t_end = _float(workdir / "t_start"), _float(workdir / "t_end")
+    t_init, t_start, t_end = (_float(workdir / n) for n in ("t_init", "t_start", "t_end"))
     return UmlResult(
         exit_code=int(code_text) if code_text.lstrip("-").isdigit() else None,
         stdout=_read(workdir / "stdout"),
         stderr=_read(workdir / "stderr"),
         console=_read(workdir / "console.log"),
         timed_out=timed_out,
+        kernel_seconds=(t_init - t0) if t_init else None,
         boot_seconds=(t_start - t0) if t_start else None,
         command_seconds=(t_end - t_start) if t_start and t_end else None,
         total_seconds=total,
@@ -199,8 +202,23 @@ def _run(workdir: Path, argv, cwd, env, timeout, mem, modules, files, keep) -> U
     )
 
 
+def _session_members(sid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid:          # field 6 of stat: session id
+            pids.append(int(entry))
+    return pids
+
+
 def _kill_session(proc: subprocess.Popen) -> None:
-    """Kill UML and its helper processes (they share its session)."""
+    """Kill UML and its helper processes (they share its session), then wait them out."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -209,6 +227,10 @@ def _kill_session(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         pass
+    # helpers were reparented to init, which reaps them shortly
+    deadline = time.monotonic() + 5
+    while _session_members(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 # ---------------------------------------------------------------- pytest in a guest
@@ -232,7 +254,7 @@ class GuestRun:
     def summary(self) -> str:
         """Everything useful for a failure message, without the boot noise."""
         r = self.result
-        parts = [f"exit={r.exit_code} timed_out={r.timed_out} boot={r.boot_seconds} "
+        parts = [f"exit={r.exit_code} timed_out={r.timed_out} kernel={r.kernel_seconds} boot={r.boot_seconds} "
                  f"total={r.total_seconds:.1f}s failed_modules={r.failed_modules}"]
         if r.stdout:
             parts.append("--- guest stdout ---\n" + r.stdout[-6000:])
@@ -254,14 +276,14 @@ GUEST_PYTEST_ARGS = (
 
 
 def run_pytest_in_uml(paths: Sequence[str], *, root: str | os.PathLike, extra: Sequence[str] = (),
-                      timeout: float = 300.0, mem: str = "1G",
+                      env: Mapping[str, str] | None = None, timeout: float = 300.0, mem: str = "1G",
                       modules: Sequence[str] = DEFAULT_MODULES) -> GuestRun:
     """Boot once and run pytest on ``paths`` (guest_*.py files) inside."""
     workdir = Path(tempfile.mkdtemp(prefix="vipdeck-uml-"))
     try:
         argv = [sys.executable, "-m", "pytest", *GUEST_PYTEST_ARGS,
                 f"--junitxml={GUEST_DIR}/junit.xml", *extra, *paths]
-        result = _run(workdir, argv, root, None, timeout, mem, modules, None, False)
+        result = _run(workdir, argv, root, env, timeout, mem, modules, None, False)
         run = GuestRun(result)
         report = workdir / "junit.xml"
         if report.exists():

@@ -1,0 +1,1 @@
+"""Tests that run inside the user-mode Linux guest (see conftest.py)."""
