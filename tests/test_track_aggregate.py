@@ -121,8 +121,8 @@ def test_undefined_reference_is_reported_not_fatal():
 
 
 async def test_reload_keeps_unchanged_trackers_running(tmp_path: Path):
-    a = VrrpScript(name="a", script="/bin/true", interval=0.05, weight=5)
-    b = VrrpScript(name="b", script="/bin/false", interval=0.05, weight=-5)
+    a = VrrpScript(name="a", script="/bin/true", interval=0.05, timeout=5, weight=5)
+    b = VrrpScript(name="b", script="/bin/false", interval=0.05, timeout=5, weight=-5)
     cfg1 = Config(vrrp_scripts=(a, b), vrrp_instances=(inst(track_scripts=(TrackRef(name="a"), TrackRef(name="b"))),))
     hub = TrackingHub(cfg1)
     await hub.start()
@@ -130,7 +130,7 @@ async def test_reload_keeps_unchanged_trackers_running(tmp_path: Path):
         await async_wait_until(lambda: hub.effective("VI_1").priority == 100 and
                                hub.tracker("a").runs and hub.tracker("b").runs, timeout=5)
         ta = hub.tracker("a")
-        b2 = VrrpScript(name="b", script="/bin/true", interval=0.05, weight=-5)
+        b2 = VrrpScript(name="b", script="/bin/true", interval=0.05, timeout=5, weight=-5)
         cfg2 = Config(vrrp_scripts=(a, b2), vrrp_instances=(inst(track_scripts=(TrackRef(name="a"), TrackRef(name="b"))),))
         await hub.reload(cfg2)
         assert hub.tracker("a") is ta and ta.up is True       # kept, with its state

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import time
 from pathlib import Path
@@ -16,12 +17,18 @@ from engine.track.process import ProcessScanner, ProcessTracker, params_match
 from engine.track.weights import Weighting
 
 
+def unique(name: str) -> str:
+    """Process names are global: make ours unique so parallel runs cannot see each other's."""
+    return f"{name}{os.getpid() % 100000}"[:15]
+
+
 @pytest.fixture
 def fake(tmp_path: Path):
     """Start processes named like a daemon: a copy of sleep, so comm is that name."""
     procs: list[asyncio.subprocess.Process] = []
 
     async def start(name: str, *args: str) -> asyncio.subprocess.Process:
+        name = unique(name)
         exe = tmp_path / name
         if not exe.exists():
             shutil.copy(shutil.which("sleep"), exe)
@@ -58,8 +65,8 @@ def test_parameter_matching_rules():
 
 async def test_name_match_quorum_weight_and_scan_sharing(fake):
     changes: list[str] = []
-    nginx = ProcessTracker(TrackProcess(name="p_nginx", process="nginx", weight=-3), changes.append)
-    pair = ProcessTracker(TrackProcess(name="p_pair", process="nginx", quorum=2, quorum_max=2, weight=10),
+    nginx = ProcessTracker(TrackProcess(name="p_nginx", process=unique("nginx"), weight=-3), changes.append)
+    pair = ProcessTracker(TrackProcess(name="p_pair", process=unique("nginx"), quorum=2, quorum_max=2, weight=10),
                           changes.append)
     scanner = ProcessScanner([nginx, pair], interval=0.05)
     await scanner.start()
@@ -89,8 +96,8 @@ async def test_name_match_quorum_weight_and_scan_sharing(fake):
 
 
 async def test_weight_zero_faults_and_reverse(fake):
-    down = ProcessTracker(TrackProcess(name="must_run", process="haproxyx"))
-    never = ProcessTracker(TrackProcess(name="must_not", process="haproxyx", quorum_max=0))
+    down = ProcessTracker(TrackProcess(name="must_run", process=unique("haproxyx")))
+    never = ProcessTracker(TrackProcess(name="must_not", process=unique("haproxyx"), quorum_max=0))
     scanner = ProcessScanner([down, never], interval=0.05)
     await scanner.start()
     try:
@@ -105,26 +112,26 @@ async def test_weight_zero_faults_and_reverse(fake):
 
 
 async def test_full_command_and_parameters(fake):
-    exe = str(fake.dir / "svc")
+    exe = str(fake.dir / unique("svc"))
     exact = ProcessTracker(TrackProcess(name="exact", process=exe, parameters=("300",)))
     initial = ProcessTracker(TrackProcess(name="initial", process=exe, parameters=("3",), param_match="initial"))
     wrong = ProcessTracker(TrackProcess(name="wrong", process=exe, parameters=("301",)))
-    by_name = ProcessTracker(TrackProcess(name="by_name", process="svc"))
-    argv0 = ProcessTracker(TrackProcess(name="argv0", process="svc", full_command=True))
+    by_name = ProcessTracker(TrackProcess(name="by_name", process=unique("svc")))
+    argv0 = ProcessTracker(TrackProcess(name="argv0", process=unique("svc"), full_command=True))
     scanner = ProcessScanner([exact, initial, wrong, by_name, argv0], interval=0.05)
     await scanner.start()
     try:
         p = await fake("svc", "300")
         await async_wait_until(lambda: exact.up and initial.up and by_name.up, timeout=3)
         assert wrong.up is False
-        assert argv0.up is False          # argv[0] is the full path, not "svc"
+        assert argv0.up is False          # argv[0] is the full path, not the bare name
         await fake.stop(p)
     finally:
         await scanner.stop()
 
 
 async def test_terminate_delay_holds_the_loss(fake):
-    t = ProcessTracker(TrackProcess(name="delayed", process="slowd", weight=-5, terminate_delay=0.6))
+    t = ProcessTracker(TrackProcess(name="delayed", process=unique("slowd"), weight=-5, terminate_delay=0.6))
     scanner = ProcessScanner([t], interval=0.05)
     p = await fake("slowd")
     await scanner.start()

@@ -87,7 +87,7 @@ async def test_real_script_rise_and_fall_driven_by_a_file(tmp_path: Path):
     sh.write_text(f"#!/bin/sh\nexit $(cat {status})\n")
     sh.chmod(0o755)
     changes: list[tuple[bool | None, int, int]] = []
-    t = ScriptTracker(VrrpScript(name="chk", script=str(sh), interval=0.05, rise=3, fall=2, weight=-7))
+    t = ScriptTracker(VrrpScript(name="chk", script=str(sh), interval=0.05, timeout=5, rise=3, fall=2, weight=-7))
     t.add_listener(lambda name: changes.append((t.up, t.streak_ok, t.streak_fail)))
     await t.start()
     try:

@@ -4,6 +4,9 @@ chk_down (weight -20, fall 1 rise 1) runs a down.sh without a #! line holding
 ``[[ -f .../down ]] && exit 1 || exit 0``; chk_nginx (weight -3, fall 2
 rise 2) is ``pidof nginx && exit 0 || exit 1``.  Priority 100 must become 80
 while the down file exists and 97 once nginx has been gone for two runs.
+
+Intervals are 0.05 s to keep the test fast; the timeouts are set explicitly
+(keepalived's default timeout is the interval, too tight on a loaded CI box).
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import shutil
 from pathlib import Path
+
+import psutil
 
 from engine.config.model import Config, TrackRef, VrrpInstance, VrrpScript
 from engine.lab.wait import async_wait_until
@@ -20,6 +25,9 @@ from tests.conftest import require
 
 async def test_seed_chk_down_and_chk_nginx(tmp_path: Path):
     require(shutil.which("pidof") is not None, "pidof (sysvinit-utils/procps) is needed")
+    # the seed's check is literally "pidof nginx": a real nginx on this machine would answer it
+    require(not any(p.info["name"] == "nginx" for p in psutil.process_iter(["name"])),
+            "a process named nginx is already running here")
     down = tmp_path / "down"
     down_sh = tmp_path / "down.sh"
     down_sh.write_text(f"[[ -f {down} ]] && exit 1 || exit 0\n")     # as in the seed: no #! line
@@ -28,8 +36,8 @@ async def test_seed_chk_down_and_chk_nginx(tmp_path: Path):
     shutil.copy(shutil.which("sleep"), nginx_exe)
     cfg = Config(
         vrrp_scripts=(
-            VrrpScript(name="chk_down", script=str(down_sh), interval=0.05, weight=-20, fall=1, rise=1),
-            VrrpScript(name="chk_nginx", script="pidof nginx && exit 0 || exit 1", interval=0.05,
+            VrrpScript(name="chk_down", script=str(down_sh), interval=0.05, timeout=5, weight=-20, fall=1, rise=1),
+            VrrpScript(name="chk_nginx", script="pidof nginx && exit 0 || exit 1", interval=0.05, timeout=5,
                        weight=-3, fall=2, rise=2),
         ),
         vrrp_instances=(VrrpInstance(name="VI_1", interface="eth0", vrid=51, priority=100,

@@ -37,7 +37,7 @@ from engine.track.interface import InterfaceTracker
 from engine.track.process import SCAN_INTERVAL, ProcessScanner, ProcessTracker
 from engine.track.runner import ScriptRunner
 from engine.track.script import ScriptTracker
-from engine.track.weights import Weighting, fmt_delta, resolve
+from engine.track.weights import Weighting, resolve
 
 log = logging.getLogger("vipdeck.track")
 
