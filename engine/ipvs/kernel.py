@@ -199,10 +199,10 @@ def dest_fields(dest: Dest | DestKey) -> dict[str, Any]:
 def _netlink_fd_in_netns(netns: str) -> int:
     """A generic-netlink socket created inside ``netns``; returns its fd.
 
-    setns() moves only the calling thread, so a short-lived thread does it
-    (pyroute2's own netns support forks a child instead, ~2 s under UML).
-    A socket stays in the namespace it was created in.  A missing
-    namespace is an error, never created.
+    setns() moves only the calling thread, so a short-lived thread does it;
+    pyroute2's own netns support forks a helper process instead, which a
+    threaded daemon is better without.  A socket stays in the namespace it
+    was created in.  A missing namespace is an error, never created.
     """
     import ctypes
     import threading

@@ -33,18 +33,20 @@ MODES = {
 }
 
 
-async def assert_same_as_ipvsadm(kernel: IpvsKernel, node, mode: str = "list", *,
-                                 numeric: bool = True, exact: bool = False, timeout: float = 15.0) -> str:
+async def assert_same_as_ipvsadm(kernel: IpvsKernel, node, mode: str = "list", *, numeric: bool = True,
+                                 exact: bool = False, sort: bool = True, timeout: float = 15.0) -> str:
     args = list(MODES[mode])
     if not numeric:
         args[0] = "-l"
     if exact:
         args.append("--exact")
+    if not sort:
+        args.append("--nosort")
     deadline = time.monotonic() + timeout
     while True:
-        before = render(await kernel.snapshot(), mode, numeric=numeric, exact=exact)
+        before = render(await kernel.snapshot(), mode, numeric=numeric, exact=exact, sort=sort)
         theirs = ipvsadm(node, *args)
-        after = render(await kernel.snapshot(), mode, numeric=numeric, exact=exact)
+        after = render(await kernel.snapshot(), mode, numeric=numeric, exact=exact, sort=sort)
         if before == after:
             assert before == theirs, f"ipvsadm {' '.join(args)} differs:\n--- ours\n{before}--- ipvsadm\n{theirs}"
             return theirs
@@ -125,6 +127,7 @@ async def test_every_listing_and_the_cli_match_ipvsadm(kernel, director, capsys)
     for mode in MODES:
         await assert_same_as_ipvsadm(kernel, director, mode)
     await assert_same_as_ipvsadm(kernel, director, "stats", exact=True)
+    await assert_same_as_ipvsadm(kernel, director, "list", sort=False)     # the kernel's own order
     text = await assert_same_as_ipvsadm(kernel, director, "list", numeric=False)
     assert "198.19.0.100:http rr" in text          # names from /etc/services, as ipvsadm does
     listing = ipvsadm(director, "-ln")
