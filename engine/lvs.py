@@ -87,6 +87,7 @@ class LvsManager:
             self._stats_task = self.engine.spawn(self._stats_loop(), "IPVS stats")
 
     def _start_runner(self) -> None:
+        from engine.check.result import CheckEnv
         from engine.check.runner import CheckRunner
         from engine.notify.scripts import run_notify
 
@@ -96,7 +97,8 @@ class LvsManager:
         def on_event(ev) -> None:
             self.engine.emit(ev.kind, ev.message, ev.severity, **ev.fields)
 
-        self.runner = CheckRunner(self.config.virtual_servers, run_script=run_script, on_event=on_event,
+        self.runner = CheckRunner(self.config.virtual_servers, env=CheckEnv.from_config(self.config),
+                                  run_script=run_script, on_event=on_event,
                                   on_change=lambda key: self._dirty.set())
         self.runner.start()
 
@@ -129,7 +131,7 @@ class LvsManager:
         for vs in self.config.virtual_servers:
             try:
                 dests = []
-                for d in self.runner.desired(vs.key):
+                for d in self.runner.desired(vs):
                     w = d.weight
                     k = rs_key(vs.key, d.key)
                     if not d.sorry:
@@ -221,7 +223,7 @@ class LvsManager:
         checks = {v["key"]: v for v in self.runner.snapshot()}
         out = []
         for vs in self.config.virtual_servers:
-            c = checks.get(vs.key, {})
+            c = checks.get(self.runner.key_of(vs), {})
             in_kernel, kd = self._kernel_dests(vs)
             rss = []
             for r in c.get("real_servers", []):

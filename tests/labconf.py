@@ -21,7 +21,8 @@ def seed_pair(router_id: str, priority: int, state: str, *, version: int | None 
     """node1-master.conf / node2-backup.conf."""
     return vrrp_conf(router_id=router_id, mcast_group=group, version=version, global_extra=global_extra,
                      instances=[dict(name="VI_1", vrid=51, priority=priority, state=state,
-                                     advert_int=advert_int, vips=[VIP1], auth_pass="1111",
+                                     advert_int=advert_int, vips=[VIP1],
+                                     auth_pass=None if version == 3 else "1111",  # v3 has no auth
                                      notify=notify or {}, more=more or [])])
 
 

@@ -182,9 +182,11 @@ def test_interface_down_goes_fault_and_back(pair, tmp_path):
     assert not n1.has_address(VIP1)
     n1.link_set("up")
     wait_until(lambda: instance(r1, "VI_1")["state"] == "MASTER", 5, what="back to MASTER")
-    wait_until(lambda: log.exists() and "fault" in log.read_text(), 5)
-    lines = log.read_text().splitlines()
-    # specific script first, then the generic one with keepalived's arguments
-    assert lines[:2] == ["master", "INSTANCE VI_1 MASTER 100"], lines
+    lines = wait_until(lambda: log.exists() and len(log.read_text().splitlines()) >= 10
+                       and log.read_text().splitlines(), 5, what="ten notify lines")
+    # specific script first, then the generic one with keepalived's arguments;
+    # like keepalived, the start in BACKUP runs notify_backup too
+    assert lines[:4] == ["backup", "INSTANCE VI_1 BACKUP 100", "master", "INSTANCE VI_1 MASTER 100"], lines
     i = lines.index("fault")
-    assert lines[i + 1] == "INSTANCE VI_1 FAULT 100", lines
+    assert lines[i:i + 6] == ["fault", "INSTANCE VI_1 FAULT 100", "backup", "INSTANCE VI_1 BACKUP 100",
+                              "master", "INSTANCE VI_1 MASTER 100"], lines
