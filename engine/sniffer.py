@@ -93,10 +93,12 @@ class AdvertView:
             if adv.version == 2 and adv.interval != inst.advert_int:
                 self._flag(v, adv.src, "interval_mismatch",
                            f"vrid {adv.vrid}: {adv.src} advertises every {adv.interval:g}s, we use {inst.advert_int:g}s")
-            want_auth = ours._auth_type
-            if adv.version == 2 and adv.auth_type != want_auth:
-                self._flag(v, adv.src, "auth_mismatch",
-                           f"vrid {adv.vrid}: {adv.src} uses auth type {adv.auth_type}, we use {want_auth}")
+            if adv.version == 2:
+                rej = packet.validate(adv, vrid=inst.vrid, version=2, auth_type=ours._auth_type,
+                                      auth_pass=inst.authentication.auth_pass if inst.authentication else None,
+                                      interval=adv.interval)
+                if rej is not None and rej.reason in (packet.RejectReason.AUTH_TYPE, packet.RejectReason.AUTH_MISMATCH):
+                    self._flag(v, adv.src, "auth_mismatch", f"vrid {adv.vrid}: {adv.src}: {rej.detail}")
             if sorted(adv.addresses) != sorted(x.address for x in inst.virtual_ipaddresses):
                 self._flag(v, adv.src, "vip_mismatch",
                            f"vrid {adv.vrid}: {adv.src} announces {', '.join(adv.addresses) or 'no VIPs'}")
