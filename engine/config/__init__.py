@@ -1,0 +1,12 @@
+"""keepalived.conf → the typed model in ``engine.config.model``.
+
+``load(path, config_id=None)`` returns a ``ParseResult``: the ``Config``
+(built even when there are errors, ``None`` only if the main file cannot be
+read) and every ``Diagnostic`` (``FILE:LINE: severity: message``).
+Consumers must check ``result.ok`` before running a configuration.
+"""
+
+from engine.config.diagnostics import Diagnostic, ParseResult
+from engine.config.parser import load, loads
+
+__all__ = ["Diagnostic", "ParseResult", "load", "loads"]

@@ -19,7 +19,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-SECRET_FIELDS = frozenset({"auth_pass", "password", "smtp_password"})
+SECRET_FIELDS = frozenset({"auth_pass", "password", "smtp_password", "secret"})
 MASK = "********"
 
 
@@ -190,6 +190,31 @@ class Authentication:
 
 
 @dataclass(frozen=True, kw_only=True)
+class HmacKey:
+    """One ``key ID VALUE`` of an ``auth_hmac`` block (the bytes are secret)."""
+
+    id: int
+    secret: bytes = field(default=b"", repr=False)  # secret: never printed
+    source: str = "inline"                  # "inline", "hex" or "file:<path>"
+    loc: Loc = NOWHERE
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuthHmac:
+    """``auth_hmac`` (keepalived.conf(5) extension): HMAC-SHA256 trailer on adverts."""
+
+    keys: tuple[HmacKey, ...] = ()
+    active_key: int = 0                     # resolved: the only key when one is defined
+    anti_replay: str = "time"               # "time" | "monotonic"
+    time_window: float = 5.0                # resolved: max(3 x advert_int, 5) when not given
+    mode: str = "enforce"                   # "enforce" | "permissive"
+    loc: Loc = NOWHERE
+
+    def key(self, key_id: int) -> HmacKey | None:
+        return next((k for k in self.keys if k.id == key_id), None)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Notify:
     """A notify script as written: command line plus optional user/group."""
 
@@ -245,6 +270,9 @@ class VrrpInstance:
     use_vmac: str | None = None
     native_ipv6: bool = False
     debug: int = 0
+    auth_hmac: AuthHmac | None = None
+    # keywords keepalived knows that vipdeck accepts but does not act on
+    other: tuple[tuple[str, tuple[str, ...]], ...] = ()
     loc: Loc = NOWHERE
 
     @property
@@ -479,6 +507,8 @@ class VirtualServer:
     virtualhost: str | None = None
     smtp_alert: bool = False
     real_servers: tuple[RealServer, ...] = ()
+    # keywords keepalived knows that vipdeck accepts but does not act on
+    other: tuple[tuple[str, tuple[str, ...]], ...] = ()
     loc: Loc = NOWHERE
 
     @property
@@ -518,6 +548,9 @@ class Config:
     virtual_servers: tuple[VirtualServer, ...] = ()
     ssl: SslContext | None = None
     files: tuple[str, ...] = ()             # every file read, includes too
+    # top-level keywords / blocks keepalived knows that vipdeck does not act on
+    # (net_namespace, bfd_instance, linkbeat_interfaces, garp_group, ...)
+    other: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def instance(self, name: str) -> VrrpInstance | None:
         return next((i for i in self.vrrp_instances if i.name == name), None)
