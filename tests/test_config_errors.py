@@ -249,3 +249,11 @@ def test_real_keepalived_flags_the_same_lines(tmp_path, keepalived_bin):
 
     ours = {d.line for d in load(str(conf)).errors}
     assert ours == {3, 4, 6, 10}
+
+
+def test_a_flood_of_diagnostics_is_capped_without_losing_the_verdict():
+    text = "global_defs {\n" + "bogus_keyword\n" * 2100 + "}\n" + vi("", vrid=300)
+    r = check(text)              # the VRID error comes after 2000 warnings: dropped, but still counted
+    assert len(r.diagnostics) == 2001
+    assert r.diagnostics[-1].severity == "error" and "more diagnostics not shown" in r.diagnostics[-1].message
+    assert not r.ok

@@ -129,3 +129,11 @@ def test_include_loop_between_two_temp_files_with_content():
         assert_clean(r)
         assert [(d.file, d.line) for d in r.errors] == [(b, 4)]
         assert [str(v) for v in r.config.instance("V").virtual_ipaddresses] == ["10.0.0.1/32"]
+
+
+def test_multi_line_definition_that_doubles_itself_is_bounded():
+    started = time.monotonic()
+    r = loads("$A= \\\n$A \\\n$A\n$A\n", path="double.conf")
+    assert time.monotonic() - started < 10
+    assert_clean(r)
+    assert any(d.line == 4 and "more than" in d.message for d in r.errors)

@@ -88,21 +88,22 @@ class State:
     # ------------------------------------------------------------------ walking
 
     def walk(self, block: Iterable[Stmt], table: dict[str, Handler], where: str, *,
-             known: Iterable[str] = (), aliases: dict[str, str] | None = None,
+             known: Iterable[str] = (), aliases: dict[str, str | tuple[str, str]] | None = None,
              deprecated: dict[str, str] | None = None,
              other: list[tuple[str, tuple[str, ...]]] | None = None) -> None:
         """Dispatch each statement of a block to its handler.
 
         ``known`` keywords are valid keepalived but not acted on (kept in
         ``other``, no warning); ``aliases`` are old names, accepted with a
-        note; ``deprecated`` keywords are accepted with the given note.
+        note (a (new, remark) pair adds a remark to it); ``deprecated``
+        keywords are accepted with the given note.
         """
         known = known if isinstance(known, (set, frozenset)) else frozenset(known)
         for st in block:
             kw = st.keyword
             if aliases and kw in aliases:
-                new = aliases[kw]
-                self.d.note(st.words[0], f"'{kw}' is the old name of '{new}'; it is read as '{new}'")
+                new, remark = (aliases[kw], "") if isinstance(aliases[kw], str) else aliases[kw]  # type: ignore[misc]
+                self.d.note(st.words[0], f"'{kw}' is the old name of '{new}'; it is read as '{new}'{remark}")
                 kw = new
             if deprecated and kw in deprecated:
                 self.d.note(st.words[0], deprecated[kw])

@@ -67,13 +67,20 @@ class Diags:
     items: list[Diagnostic] = field(default_factory=list)
     limit: int = 2000           # a hostile file must not produce gigabytes of output
     _dropped: int = 0
+    _dropped_error: bool = False
+    _seen: set[Diagnostic] = field(default_factory=set)
 
     def add(self, severity: Severity, where: Where, message: str) -> None:
         file, line = _where(where)
+        diag = Diagnostic(severity, file, line, message)
+        if diag in self._seen:          # one mistake expanded many times is reported once
+            return
+        self._seen.add(diag)
         if len(self.items) >= self.limit:
             self._dropped += 1
+            self._dropped_error |= severity == "error"
             return
-        self.items.append(Diagnostic(severity, file, line, message))
+        self.items.append(diag)
 
     def error(self, where: Where, message: str) -> None:
         self.add("error", where, message)
@@ -85,21 +92,16 @@ class Diags:
         self.add("note", where, message)
 
     def has_errors(self) -> bool:
-        return any(d.severity == "error" for d in self.items) or self._dropped > 0
+        return self._dropped_error or any(d.severity == "error" for d in self.items)
 
     def finish(self, file_order: list[str]) -> tuple[Diagnostic, ...]:
-        """Sorted by file (in reading order) then line, duplicates removed."""
+        """Sorted by file (in reading order) then line."""
         order = {f: i for i, f in enumerate(file_order)}
-        seen: set[Diagnostic] = set()
-        uniq: list[Diagnostic] = []
-        for d in self.items:
-            if d not in seen:
-                seen.add(d)
-                uniq.append(d)
+        uniq = list(self.items)
         uniq.sort(key=lambda d: (order.get(d.file, len(order)), d.line))
         if self._dropped and uniq:
             last = uniq[-1]
-            worst = "error" if any(d.severity == "error" for d in uniq) else "warning"
+            worst = "error" if self._dropped_error else "warning"
             uniq.append(Diagnostic(worst, last.file, last.line,
                                    f"{self._dropped} more diagnostics not shown"))
         return tuple(uniq)

@@ -32,6 +32,7 @@ MAX_EXPANSION_DEPTH = 64
 MAX_LINE = 65536
 MAX_GENERATED = 100_000
 MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_FILES_READ = 4096          # includes of includes can multiply without looping
 MAX_BRACE_RESULTS = 1024
 
 _DEF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)=(.*)\Z", re.S)
@@ -63,8 +64,15 @@ def show(text: str, limit: int = 60) -> str:
 # --------------------------------------------------------------------------- text helpers
 
 
+_PLAIN = re.compile(r"[{}]|[^\s{}\0]+")
+_COMMENT = re.compile(r"[#!]")
+
+
 def strip_comment(line: str) -> str:
     """Cut a ``#`` or ``!`` comment that is not inside quotes."""
+    if '"' not in line and "'" not in line:
+        m = _COMMENT.search(line)
+        return (line[:m.start()] if m else line).rstrip()
     quote = None
     i, n = 0, len(line)
     while i < n:
@@ -116,6 +124,9 @@ def tokenize(s: str, file: str, line: int, diags: Diags, *, braces: bool = True)
     own even when glued to a word (``80{``); an undefined ``${NAME}`` stays
     one word instead of being torn apart at its braces.
     """
+    if braces and '"' not in s and "'" not in s and "${" not in s:
+        # fast path for the common line: no quotes, no ${...}
+        return [Token(w, w, file, line) if w in "{}" else Token(WORD, w, file, line) for w in _PLAIN.findall(s)]
     toks: list[Token] = []
     i, n = 0, len(s)
     while i < n:
@@ -243,6 +254,9 @@ class Lexer:
             chain = " -> ".join(os.path.basename(p) for p in self._stack + [real])
             self.diags.error(where, f"include loop: {path} is already being read ({chain}); not included again")
             return False
+        if len(self.files) >= MAX_FILES_READ:
+            self.diags.error(where, f"more than {MAX_FILES_READ} files included; {path} not read")
+            return False
         if len(self._stack) >= MAX_INCLUDE_DEPTH:
             self.diags.error(where, f"includes nested more than {MAX_INCLUDE_DEPTH} deep; {path} not read")
             return False
@@ -314,7 +328,14 @@ class Lexer:
         if new is None:
             return
         if new != s:
-            for part in new.split("\n"):
+            parts = new.split("\n")
+            if len(parts) > 1:
+                self._generated += len(parts)
+                if self._generated > MAX_GENERATED:
+                    self.diags.error((file, line), f"parameter expansion produces more than {MAX_GENERATED} lines "
+                                     "(a multi-line definition that uses itself?); line ignored")
+                    return
+            for part in parts:
                 self._logical(part, file, line, depth + 1)
             return
         self._emit(s, file, line)

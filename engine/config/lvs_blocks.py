@@ -526,7 +526,10 @@ def parse_checker(s: State, st: Stmt, rs_where: str) -> Draft | None:
         }
     elif kind == "BFD_CHECK":
         specific = {"name": put("name", lambda x: str_arg(d, x))}
-    s.walk(st.block or [], {**common, **specific}, where, known=known, aliases=OLD_NAMES)
+    aliases: dict[str, str | tuple[str, str]] = dict(OLD_NAMES)
+    if kind not in ("HTTP_GET", "SSL_GET"):
+        aliases["nb_get_retry"] = ("retry", f" (keepalived 2.2.7 ignores it in {kind}, keeping retry's default)")
+    s.walk(st.block or [], {**common, **specific}, where, known=known, aliases=aliases)
 
     if kind in ("HTTP_GET", "SSL_GET") and not c.items("urls"):
         d.error(st.words[0], f"{where} has no url {{ path … }} to check")

@@ -16,12 +16,12 @@ import traceback
 from engine.config import lvs_blocks as lb
 from engine.config import model as m
 from engine.config import vrrp_blocks as vb
-from engine.config.context import BLOCK, LINE, Draft, State, loc
+from engine.config.context import BLOCK, LINE, State, loc
 from engine.config.diagnostics import Diags, ParseResult
 from engine.config.lexer import Lexer, show
 from engine.config.tree import Stmt, build_tree
-from engine.config.values import (bool_arg, flag_arg, float_arg, int_arg, need, parse_ip, str_arg, to_int,
-                                  to_ip, to_port)
+from engine.config.values import (bool_arg, flag_arg, float_arg, int_arg, need, parse_ip, str_arg, to_ip,
+                                  to_port)
 
 # keepalived.conf(5) "global daemon facilities": valid at the top level and in global_defs
 DAEMON_KNOWN = frozenset({

@@ -18,7 +18,7 @@ Built iteratively, so 500 nested ``{`` cost memory, not the Python stack.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from engine.config.diagnostics import Diags
 from engine.config.lexer import EOL, LBRACE, RBRACE, WORD, Token, show
@@ -37,7 +37,6 @@ class Stmt:
     words: list[Token]
     block: list[Stmt] | None = None
     closed: bool = True
-    children_parsed: bool = field(default=False, repr=False)
 
     @property
     def keyword(self) -> str:

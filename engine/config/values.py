@@ -134,19 +134,21 @@ def flag_arg(d: Diags, st: Stmt) -> bool:
     return True
 
 
-def choice(d: Diags, tok: Token, kw: str, allowed: dict[str, str] | frozenset[str] | set[str],
-           *, fold: bool = True) -> str | None:
-    key = tok.text.upper() if fold and isinstance(allowed, dict) else tok.text
+def choice(d: Diags, tok: Token, kw: str, allowed: dict[str, str] | frozenset[str] | set[str]) -> str | None:
+    """One of a fixed set of words.
+
+    A dict maps upper-cased spellings to the canonical value (keepalived is
+    lenient about ``master`` / ``MASTER``); a set must match exactly.
+    """
     if isinstance(allowed, dict):
-        if key in allowed:
-            return allowed[key]
+        value = allowed.get(tok.text.upper())
         opts = "|".join(dict.fromkeys(allowed.values()))
     else:
-        if key in allowed:
-            return key
+        value = tok.text if tok.text in allowed else None
         opts = "|".join(sorted(allowed))
-    d.error(tok, f"{kw} '{show(tok.text)}' is not one of {opts}")
-    return None
+    if value is None:
+        d.error(tok, f"{kw} '{show(tok.text)}' is not one of {opts}")
+    return value
 
 
 # --------------------------------------------------------------------------- addresses
