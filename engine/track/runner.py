@@ -48,6 +48,7 @@ import pwd
 import shlex
 import shutil
 import signal
+import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -274,6 +275,9 @@ class ScriptRunner:
                 except OSError as e2:
                     e = e2
             return ScriptResult(command=text, argv=tuple(argv), error=_oserror_text(e, argv[0]),
+                                started_at=started)
+        except (ValueError, subprocess.SubprocessError) as e:   # e.g. the child could not switch user
+            return ScriptResult(command=text, argv=tuple(argv), error=f"cannot start: {e}",
                                 started_at=started)
 
     async def _spawn(self, text: str, argv: list[str], timeout: float | None, ident: _Identity,
