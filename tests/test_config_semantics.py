@@ -292,3 +292,15 @@ def test_auth_hmac_errors():
     assert "no valid key" in lines[0][1]
     assert "is 8 bytes" in lines[1][1] and "hexadecimal" in lines[2][1] and "cannot read" in lines[3][1]
     assert "tooshort" not in " ".join(str(d) for d in r.diagnostics)
+
+
+def test_route_and_rule_specs_keep_ip_syntax():
+    c = ok("static_routes {\n inet6 default via fe80::1 dev eth0\n unreachable inet6 2001:db8::/32\n"
+           " src 10.0.0.1 to 10.9.0.0/16 via inet 10.0.0.254 table 7\n"
+           " 10.8.0.0/16 table 9 nexthop via 10.0.0.1 dev eth0 weight 1 nexthop via 10.0.0.2 dev eth0 weight 2\n}\n"
+           "static_rules {\n from all to 10.0.0.0/8 table 2 preference 100\n}\n"
+           "static_ipaddress {\n 10.0.0.5/24 dev eth0 scope link track_group G1\n}\n")
+    assert [s.words[0] for s in c.static_routes] == ["inet6", "unreachable", "src", "10.8.0.0/16"]
+    assert c.static_rules[0].words[:4] == ("from", "all", "to", "10.0.0.0/8")
+    (ip,) = c.static_ipaddresses
+    assert (str(ip), ip.dev, ip.scope) == ("10.0.0.5/24", "eth0", "link")

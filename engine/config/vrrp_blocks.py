@@ -252,7 +252,7 @@ def parse_route(s: State, x: Stmt, where: str) -> m.RouteSpec | None:
         d.error(w[0], f"a route in {where} does not take a {{ }} block")
     ok = True
     i = 0
-    if w[i].text in ROUTE_TYPES:
+    while i < len(w) and (w[i].text in ROUTE_TYPES or w[i].text in ("inet", "inet6")):
         i += 1
     if i < len(w) and w[i].text == "src":
         if i + 1 >= len(w):
