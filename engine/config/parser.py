@@ -10,6 +10,7 @@ keepalived file checks clean.
 
 from __future__ import annotations
 
+import os
 import re
 import traceback
 
@@ -253,12 +254,13 @@ def _run(lexer: Lexer, diags: Diags, main: str, read) -> ParseResult:  # type: i
     return ParseResult(config, diags.finish(lexer.files))
 
 
-def load(path: str, config_id: str | None = None) -> ParseResult:
+def load(path: str | os.PathLike[str], config_id: str | None = None) -> ParseResult:
     """Read and check a keepalived.conf (and its includes).
 
     ``config_id`` selects ``@id`` conditional lines; keepalived's default
     is the first part of the host name.
     """
+    path = os.fspath(path)
     diags = Diags()
     lexer = Lexer(diags, config_id)
     return _run(lexer, diags, path, lambda: lexer.lex_file(path))
