@@ -86,7 +86,7 @@ class LvsManager:
         if self.kernel is not None:
             self._stats_task = self.engine.spawn(self._stats_loop(), "IPVS stats")
 
-    def _start_runner(self) -> None:
+    def _start_runner(self, previous=None) -> None:
         from engine.check.result import CheckEnv
         from engine.check.runner import CheckRunner
         from engine.notify.scripts import run_notify
@@ -100,6 +100,8 @@ class LvsManager:
         self.runner = CheckRunner(self.config.virtual_servers, env=CheckEnv.from_config(self.config),
                                   run_script=run_script, on_event=on_event,
                                   on_change=lambda key: self._dirty.set())
+        if previous is not None:
+            self.runner.adopt(previous)
         self.runner.start()
 
     async def stop(self) -> None:
@@ -114,10 +116,11 @@ class LvsManager:
             await self.kernel.close()
 
     async def reload(self, config: Config) -> None:
-        if self.runner:
-            await self.runner.stop()
+        previous = self.runner
+        if previous:
+            await previous.stop()
         self.config = config
-        self._start_runner()
+        self._start_runner(previous)
         self._dirty.set()
 
     # ------------------------------------------------------------------ desired state

@@ -34,6 +34,7 @@ uthreshold/lthreshold (those are IPVS destination fields for the daemon).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 from dataclasses import dataclass, field
@@ -158,6 +159,39 @@ class CheckRunner:
         }
 
     # ------------------------------------------------------------------ lifecycle
+
+    def adopt(self, previous: "CheckRunner") -> int:
+        """Carry health state over from the runner this one replaces (a reload).
+
+        Without it every real server would start UP again after a reload, so
+        a dead one went back into IPVS until its checker failed retry+1 more
+        times.  Like keepalived's migrate_checkers: a real server keeps its
+        state when its checkers are unchanged (file positions aside); its
+        virtual server keeps an active sorry server when that is unchanged, so
+        nothing is announced twice.  Call before :meth:`start`; returns the
+        number of real servers carried over.
+        """
+        carried = 0
+        for key, vs in self.vs_states.items():
+            old_vs = previous.vs_states.get(key)
+            if old_vs is None:
+                continue
+            for rs in vs.reals:
+                old = old_vs.real(rs.key)
+                if old is None or _without_locs([c.checker for c in old.checkers]) != \
+                        _without_locs([c.checker for c in rs.checkers]):
+                    continue
+                for new_c, old_c in zip(rs.checkers, old.checkers):
+                    for name in ("up", "has_run", "failures", "runs", "total_failures", "last", "last_time",
+                                 "dyn_weight", "delta"):
+                        setattr(new_c, name, getattr(old_c, name))
+                rs.alive = rs.compute_alive()
+                rs.ever_notified = old.ever_notified
+                carried += 1
+            if old_vs.sorry_active and _without_locs(old_vs.config.sorry_server) == \
+                    _without_locs(vs.config.sorry_server):
+                vs.sorry_active = True
+        return carried
 
     def start(self) -> None:
         """Announce the initial state and start one task per checker."""
@@ -398,3 +432,13 @@ class CheckRunner:
         self._script_tasks.add(task)
         task.add_done_callback(self._script_tasks.discard)
         return task
+
+
+def _without_locs(value: Any) -> Any:
+    """A config value compared without its file:line positions (they move on any edit above)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (type(value).__name__,) + tuple(
+            (f.name, _without_locs(getattr(value, f.name))) for f in dataclasses.fields(value) if f.name != "loc")
+    if isinstance(value, (list, tuple)):
+        return tuple(_without_locs(v) for v in value)
+    return value
