@@ -38,19 +38,97 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(mode="list")
 
 
-# ------------------------------------------------------------------ --checks hook
+# ------------------------------------------------------------------ --checks
 #
-# Checker state lives in the daemon.  When the control-socket client exists,
-# fetch_checker_summaries() asks it for {(service key, dest key): summary}
-# (e.g. "UP http 200 12ms" or "DOWN connect timeout") and checks_column()
-# appends that text to each destination line.  Only the fetch is missing.
+# Checker state lives in the daemon: fetch_checker_summaries() reads its
+# snapshot over the control socket and turns each real server into one line
+# of text keyed by (service key, dest key); checks_column() appends that text
+# to the matching destination lines of the kernel table.  A destination the
+# daemon does not configure (added by hand, or a virtual_server group, whose
+# kernel services the snapshot does not list) gets "-".
 
 CheckerSummaries = Mapping[tuple, str]   # (ServiceKey, DestKey) -> one-line summary
+_ERROR_WIDTH = 60
 
 
 def fetch_checker_summaries(socket_path: str) -> CheckerSummaries:
-    """HOOK: read checker summaries from the daemon's control socket."""
-    raise NotImplementedError("checker state from the daemon is not available in this build")
+    """Checker summaries from the daemon behind ``socket_path``.
+
+    Raises ``ControlError`` (no daemon, permission denied) for the caller to
+    report; the kernel table is printed either way.
+    """
+    import asyncio
+
+    from engine.control.client import SocketClient
+
+    return summaries_from_snapshot(asyncio.run(SocketClient(socket_path).snapshot()))
+
+
+def summaries_from_snapshot(snapshot: Mapping) -> dict[tuple, str]:
+    """{(ServiceKey, DestKey): summary} for every real and sorry server of a daemon snapshot."""
+    from engine.ipvs.model import DestKey, ModelError, ServiceKey
+
+    out: dict[tuple, str] = {}
+    for vs in snapshot.get("virtual_servers") or ():
+        try:
+            if vs.get("fwmark"):
+                # the snapshot does not carry a fwmark service's family: it is one of the two
+                services = [ServiceKey.fwm(vs["fwmark"], 4), ServiceKey.fwm(vs["fwmark"], 6)]
+            elif vs.get("address") and vs.get("protocol"):
+                services = [ServiceKey.of(vs["protocol"], vs["address"], vs.get("port") or 0)]
+            else:
+                continue
+        except ModelError:
+            continue
+        for rs in vs.get("real_servers") or ():
+            try:
+                dest = DestKey(rs["address"], rs.get("port") or 0)
+            except (ModelError, KeyError):
+                continue
+            for svc in services:
+                out[(svc, dest)] = real_server_summary(rs)
+        sorry = _sorry_key(vs.get("sorry_server"))
+        if sorry is not None:
+            text = "sorry server" + (" (in: quorum lost)" if vs.get("sorry_active") else "")
+            for svc in services:
+                out.setdefault((svc, sorry), text)
+    return out
+
+
+def real_server_summary(rs: Mapping) -> str:
+    """E.g. ``UP  HTTP_GET ok 1.8ms`` or ``DOWN  TCP_CHECK failed x2: connection refused``."""
+    parts = [_checker_text(c) for c in rs.get("checkers") or ()]
+    text = f"{rs.get('state') or '?'}  " + ("; ".join(parts) if parts else "no checker")
+    override = rs.get("override")
+    if override and override.get("weight") is not None:
+        text += f"  (weight override {override['weight']}, cfg {rs.get('weight_config')})"
+    return text
+
+
+def _checker_text(c: Mapping) -> str:
+    kind = c.get("kind") or "CHECK"
+    if c.get("ok") is None:
+        return f"{kind} pending"
+    if c["ok"]:
+        latency = c.get("latency")
+        return f"{kind} ok" + ("" if latency is None else f" {latency * 1000:.1f}ms")
+    error = " ".join(str(c.get("error") or "failed").split())
+    if len(error) > _ERROR_WIDTH:
+        error = error[:_ERROR_WIDTH - 1] + "…"
+    return f"{kind} failed x{c.get('failures') or 0}: {error}"
+
+
+def _sorry_key(text: str | None):
+    """"198.18.0.30:80" / "[2001:db8::30]:80" -> DestKey, or None."""
+    from engine.ipvs.model import DestKey, ModelError
+
+    if not text or ":" not in text:
+        return None
+    host, _, port = text.rpartition(":")
+    try:
+        return DestKey(host.strip("[]"), int(port))
+    except (ModelError, ValueError):
+        return None
 
 
 def checks_column(summaries: CheckerSummaries) -> Callable:
@@ -80,9 +158,11 @@ def run(args: argparse.Namespace) -> int:
         return 1
     extra = None
     if args.checks:
+        from engine.control.schema import ControlError
+
         try:
             extra = checks_column(fetch_checker_summaries(args.socket))
-        except (NotImplementedError, OSError) as exc:
+        except (ControlError, OSError, ValueError) as exc:
             print(f"vipdeck ipvs: --checks: {exc}; showing the kernel table only", file=sys.stderr)
     sys.stdout.write(render(snapshot, args.mode, numeric=args.numeric, exact=args.exact,
                             sort=not args.nosort, extra=extra))
