@@ -26,7 +26,9 @@ SNAPSHOT::
       "schema": 1,
       "node": {"hostname", "router_id", "pid", "version", "config_file",
                "started_at" (unix time), "now" (unix time), "mode": "daemon"|"embedded",
-               "interfaces": [{"name", "up", "mac", "addresses": ["198.18.0.1/24"]}]},
+               "interfaces": [{"name", "up", "mac", "addresses": ["198.18.0.1/24"]}],
+               "system": {"load": [1m, 5m, 15m], "cpus", "mem_total", "mem_used",   # optional; bytes.
+                          "disk_path", "disk_total", "disk_used"}},   # absent: the console asks psutil
       "instances": [{
           "name", "vrid", "interface", "family": 4|6, "version": 2|3,
           "advert_int", "configured_state", "state": "INIT"|"BACKUP"|"MASTER"|"FAULT"|"STOP",

@@ -1,0 +1,268 @@
+"""Operator changes: what each one will do, said before it is done.
+
+Each builder turns the current snapshot and the selection into a
+``ChangePlan``: the request to send and the consequence the confirmation
+modal shows.  A builder raises ``NotApplicable`` with a sentence for the
+operator when the change makes no sense for the selection (failover of a
+backup, clearing a weight that is not overridden ...), so nothing is sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+
+from console import format as fmt
+from console.derive import SnapView, drain_moves, orphaned
+
+
+class NotApplicable(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    placeholder: str = ""
+    integer: bool = False
+    required: bool = False
+    minimum: int | None = None
+    maximum: int | None = None
+    default: str = ""
+
+
+@dataclass
+class ChangePlan:
+    op: str
+    args: dict[str, Any]
+    title: str
+    body: Text
+    danger: bool = False
+    typed: tuple[str, ...] = ()          # any of these must be typed to confirm
+    fields: tuple[Field, ...] = ()
+
+    def request_args(self, values: dict[str, str]) -> dict[str, Any]:
+        """Merge what the operator typed into the request (empty reason: none)."""
+        args = dict(self.args)
+        for f in self.fields:
+            raw = (values.get(f.name) or "").strip()
+            if f.integer:
+                args[f.name] = int(raw) if raw else None
+            elif raw:
+                args[f.name] = raw
+        return args
+
+
+REASON = Field("reason", "Reason (recorded with the change)", "optional")
+
+
+def _peer_text(peer: dict | None, now: float | None = None) -> Text:
+    if peer is None:
+        return Text("NOBODY", style="bold red")
+    t = Text()
+    t.append(str(peer.get("address")), style="bold")
+    extra = [f"priority {peer.get('priority')}"]
+    if peer.get("last_seen_age") is not None:
+        extra.append(f"last heard {fmt.age(peer.get('last_seen_age'))} ago")
+    t.append(f" ({', '.join(extra)})")
+    return t
+
+
+def plan_drain(sv: SnapView) -> ChangePlan:
+    if sv.drained:
+        d = sv.drained
+        raise NotApplicable(f"{sv.hostname} is already drained (by {d.get('who')}, {fmt.ago(sv.now, d.get('when'))}); press u to undrain")
+    moves = drain_moves(sv)
+    lost = orphaned(moves)
+    body = Text()
+    body.append(f"Every instance on {sv.hostname} resigns and stays BACKUP until undrained. ")
+    body.append("A master sends a priority-0 advert, so its peer takes over after its skew time.\n\n")
+    for m in moves:
+        vips = ", ".join(m.vips) or "no VIPs"
+        body.append(f"  {m.instance} (VRID {m.vrid}) ", style="bold")
+        if m.state == "MASTER":
+            body.append(f"{vips} → ")
+            body.append_text(_peer_text(m.peer))
+            body.append("\n")
+        else:
+            body.append(f"{m.state} here, no change", style="dim")
+            if m.peer:
+                body.append(f" (master {m.peer.get('address')})", style="dim")
+            body.append("\n")
+    if not moves:
+        body.append("  (no VRRP instances on this node)\n", style="dim")
+    typed: tuple[str, ...] = ()
+    if lost:
+        body.append("\n")
+        names = ", ".join(f"{m.instance} ({', '.join(m.vips) or 'no VIPs'})" for m in lost)
+        body.append(f"WARNING: no peer has been heard for {names}. A backup stays silent while this "
+                    "node is master, so the console cannot tell whether one is running: if none is, "
+                    "draining leaves these VIPs with NOBODY and the service behind them goes down.\n",
+                    style="bold white on red")
+        typed = (sv.hostname, "drain")
+    return ChangePlan("drain", {}, f"Drain node {sv.hostname}?", body, danger=bool(lost),
+                      typed=typed, fields=(REASON,))
+
+
+def plan_undrain(sv: SnapView) -> ChangePlan:
+    if not sv.drained and not any((i.get("operator") or {}).get("drained") for i in sv.instances):
+        raise NotApplicable(f"{sv.hostname} is not drained")
+    body = Text(f"{sv.hostname} returns to normal election.\n\n")
+    for i in sv.instances:
+        m = sv.master_of(i) or {}
+        mine = i.get("base_priority") or 0
+        mine += sum(t.get("contribution") or 0 for t in i.get("trackers") or [])
+        theirs = m.get("priority")
+        body.append(f"  {i['name']} (VRID {i.get('vrid')}) ", style="bold")
+        if theirs is None:
+            body.append(f"no master heard: this node (priority {mine}) becomes MASTER\n")
+        elif mine > theirs and i.get("preempt", True):
+            body.append(f"priority {mine} > master {m.get('address')} ({theirs}): takes the VIPs back (preempt)\n")
+        else:
+            body.append(f"priority {mine}, master {m.get('address')} ({theirs}): stays BACKUP\n", style="dim")
+    return ChangePlan("undrain", {}, f"Undrain node {sv.hostname}?", body)
+
+
+def _instance(sv: SnapView, name: str | None) -> dict:
+    if not name:
+        raise NotApplicable("select an instance first (Overview screen, key 1)")
+    inst = sv.instances_by_name.get(name)
+    if inst is None:
+        raise NotApplicable(f"instance {name} is not in the current snapshot")
+    return inst
+
+
+def plan_failover(sv: SnapView, name: str | None) -> ChangePlan:
+    i = _instance(sv, name)
+    if i.get("state") != "MASTER":
+        raise NotApplicable(f"{i['name']} is {i.get('state')} here; failover resigns a master (use t to take over)")
+    peer = sv.peer(i)
+    vips = ", ".join(v.get("address", "?") for v in i.get("vips") or []) or "no VIPs"
+    body = Text()
+    body.append(f"{i['name']} (VRID {i.get('vrid')}) resigns now with a priority-0 advert and removes {vips}.\n")
+    body.append("Expected new master: ")
+    body.append_text(_peer_text(peer))
+    body.append("\nPreemption back to this node is held off for the hold time "
+                "(empty: until cleared with c).\n")
+    typed: tuple[str, ...] = ()
+    if peer is None:
+        body.append(f"\nWARNING: no peer has been heard for VRID {i.get('vrid')} (a backup stays silent "
+                    f"while this node is master): if none is running, {vips} is left with NOBODY.\n",
+                    style="bold white on red")
+        typed = (i["name"], "failover")
+    hold = Field("hold", "Hold seconds", "empty = until cleared", integer=True, minimum=0, maximum=86400 * 365)
+    return ChangePlan("failover", {"instance": i["name"]}, f"Fail over {i['name']}?", body,
+                      danger=peer is None, typed=typed, fields=(hold, REASON))
+
+
+def plan_takeover(sv: SnapView, name: str | None) -> ChangePlan:
+    i = _instance(sv, name)
+    if i.get("state") == "MASTER":
+        raise NotApplicable(f"{i['name']} is already MASTER here (use f to fail over)")
+    if i.get("state") not in ("BACKUP",):
+        raise NotApplicable(f"{i['name']} is {i.get('state')} here and cannot take over")
+    m = sv.master_of(i) or {}
+    vips = ", ".join(v.get("address", "?") for v in i.get("vips") or []) or "no VIPs"
+    body = Text()
+    who = f"{m.get('address')} (priority {m.get('priority')})" if m else "no master heard"
+    body.append(f"{i['name']} (VRID {i.get('vrid')}): this node raises its effective priority above the "
+                f"current master {who} and takes over {vips}.\n")
+    body.append("It stays master until released (c).\n")
+    return ChangePlan("takeover", {"instance": i["name"]}, f"Take over {i['name']}?", body, fields=(REASON,))
+
+
+def plan_clear(sv: SnapView, name: str | None) -> ChangePlan:
+    i = _instance(sv, name)
+    op = i.get("operator") or {}
+    if op.get("takeover"):
+        body = Text(f"{i['name']} drops its raised priority; normal election decides the master again "
+                    f"(base {i.get('base_priority')}, effective {i.get('effective_priority')}).\n")
+        return ChangePlan("release", {"instance": i["name"]}, f"Release takeover of {i['name']}?", body)
+    if op.get("hold_until") or op.get("held"):
+        left = f"{fmt.age(op['hold_until'] - sv.now)} left" if op.get("hold_until") else "until cleared"
+        body = Text(f"{i['name']}: the hold set by {op.get('who')} ({left}) "
+                    "is cleared; this node may preempt again if its priority is higher.\n")
+        return ChangePlan("clear_hold", {"instance": i["name"]}, f"Clear hold on {i['name']}?", body)
+    raise NotApplicable(f"{i['name']} has no operator hold or takeover to clear")
+
+
+def _rs(sv: SnapView, sel: tuple[str, str] | None) -> tuple[dict, dict]:
+    if not sel:
+        raise NotApplicable("select a real server first (IPVS screen, key 4)")
+    vs = sv.vs_by_key.get(sel[0])
+    rs = next((r for r in (vs or {}).get("real_servers") or [] if r.get("key") == sel[1]), None)
+    if vs is None or rs is None:
+        raise NotApplicable(f"{sel[1]} in {sel[0]} is not in the current snapshot")
+    return vs, rs
+
+
+def _ipvs_note(sv: SnapView, body: Text) -> None:
+    if not sv.ipvs.get("available", True):
+        body.append(f"\nIPVS is unavailable here ({sv.ipvs.get('error') or 'unknown error'}): "
+                    "the kernel table cannot be changed now.\n", style="bold yellow")
+
+
+def plan_weight(sv: SnapView, sel: tuple[str, str] | None) -> ChangePlan:
+    vs, rs = _rs(sv, sel)
+    body = Text(f"{rs['key']} in {vs.get('protocol', '')} {vs['key']}: weight ")
+    body.append_text(fmt.weight_text(rs))
+    body.append(" → the new weight, applied to kernel IPVS at once and kept as an override "
+                f"of the configured {rs.get('weight_config')} until cleared (W).\n")
+    body.append("Weight 0 stops new connections to it (existing ones continue).\n", style="dim")
+    _ipvs_note(sv, body)
+    w = Field("weight", "New weight (0-65535)", str(rs.get("weight_effective", "")), integer=True,
+              required=True, minimum=0, maximum=65535)
+    return ChangePlan("weight", {"vs": vs["key"], "rs": rs["key"]}, f"Set weight of {rs['key']}?", body,
+                      fields=(w, REASON))
+
+
+def plan_clear_weight(sv: SnapView, sel: tuple[str, str] | None) -> ChangePlan:
+    vs, rs = _rs(sv, sel)
+    if rs.get("override") is None:
+        raise NotApplicable(f"{rs['key']} has no weight override (weight {rs.get('weight_effective')} is the configured one)")
+    o = rs["override"]
+    body = Text(f"{rs['key']} in {vs['key']}: override {o.get('weight')} (set by {o.get('who')}, "
+                f"{fmt.ago(sv.now, o.get('when'))}) is removed; weight returns to the configured "
+                f"{rs.get('weight_config')}.\n")
+    _ipvs_note(sv, body)
+    return ChangePlan("weight", {"vs": vs["key"], "rs": rs["key"], "clear": True},
+                      f"Clear weight override of {rs['key']}?", body)
+
+
+def plan_rs_drain(sv: SnapView, sel: tuple[str, str] | None) -> ChangePlan:
+    vs, rs = _rs(sv, sel)
+    if rs.get("state") in ("DRAINING", "DRAINED"):
+        raise NotApplicable(f"{rs['key']} is already {rs['state']} (R to undrain)")
+    ac = rs.get("active_conn")
+    body = Text(f"{rs['key']} in {vs['key']}: weight ")
+    body.append_text(fmt.weight_text(rs))
+    body.append(" → 0 (quiescent): no new connections; ")
+    body.append(f"its {ac} active connections continue" if ac is not None else "active connections continue")
+    body.append(". Shown as DRAINING until they reach 0, then DRAINED.\n")
+    up = [r for r in vs.get("real_servers") or [] if r is not rs and r.get("state") == "UP"]
+    if not up:
+        body.append("\nWARNING: no other real server of this service is UP: "
+                    + ("the sorry server takes new connections.\n" if vs.get("sorry_server")
+                       else "new connections will find nobody.\n"), style="bold white on red")
+    _ipvs_note(sv, body)
+    return ChangePlan("rs_drain", {"vs": vs["key"], "rs": rs["key"]}, f"Drain real server {rs['key']}?", body,
+                      danger=not up, fields=(REASON,))
+
+
+def plan_rs_undrain(sv: SnapView, sel: tuple[str, str] | None) -> ChangePlan:
+    vs, rs = _rs(sv, sel)
+    if rs.get("state") not in ("DRAINING", "DRAINED") and rs.get("override") is None:
+        raise NotApplicable(f"{rs['key']} is not drained")
+    body = Text(f"{rs['key']} in {vs['key']}: weight returns to {rs.get('weight_config')} "
+                "and it takes new connections again (if its checkers pass).\n")
+    _ipvs_note(sv, body)
+    return ChangePlan("rs_undrain", {"vs": vs["key"], "rs": rs["key"]}, f"Undrain real server {rs['key']}?", body)
+
+
+def plan_reload(sv: SnapView) -> ChangePlan:
+    body = Text(f"{sv.hostname} re-reads {sv.node.get('config_file') or 'its configuration'}. "
+                "A configuration with errors is refused and the running one kept.\n")
+    return ChangePlan("reload", {}, "Reload the configuration?", body)

@@ -1,0 +1,313 @@
+"""What the console concludes from a snapshot, kept apart from widgets.
+
+Everything an operator is asked to confirm (who takes over when we drain,
+who holds a VIP, which VIPs conflict) is decided here from the snapshot
+alone, so it can be tested without a terminal and shows the same answer on
+every screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from console.format import strip_prefix
+
+
+class SnapView:
+    """A snapshot plus the lookups several screens need (computed once)."""
+
+    def __init__(self, raw: dict | None, system: dict | None = None):
+        self.raw: dict = raw or {}
+        self.node: dict = self.raw.get("node") or {}
+        self.now: float = float(self.node.get("now") or 0.0)
+        self.system: dict | None = self.node.get("system") or system
+        self.instances: list[dict] = self.raw.get("instances") or []
+        self.virtual_servers: list[dict] = self.raw.get("virtual_servers") or []
+        self.adverts: list[dict] = self.raw.get("adverts") or []
+        self.ipvs: dict = self.raw.get("ipvs") or {}
+        self.operator: dict = self.raw.get("operator") or {}
+
+    @property
+    def hostname(self) -> str:
+        return str(self.node.get("hostname") or self.node.get("router_id") or "this node")
+
+    @property
+    def drained(self) -> dict | None:
+        return self.operator.get("drained")
+
+    @cached_property
+    def our_addresses(self) -> frozenset[str]:
+        out = set()
+        for itf in self.node.get("interfaces") or []:
+            for a in itf.get("addresses") or []:
+                out.add(strip_prefix(a))
+        return frozenset(out)
+
+    @cached_property
+    def our_macs(self) -> dict[str, str]:
+        return {i.get("name"): i.get("mac") for i in self.node.get("interfaces") or []}
+
+    @cached_property
+    def instances_by_name(self) -> dict[str, dict]:
+        return {i["name"]: i for i in self.instances}
+
+    @cached_property
+    def instances_by_vrid(self) -> dict[int, list[dict]]:
+        out: dict[int, list[dict]] = {}
+        for i in self.instances:
+            out.setdefault(i.get("vrid"), []).append(i)
+        return out
+
+    @cached_property
+    def adverts_by_vrid(self) -> dict[int, dict]:
+        return {a.get("vrid"): a for a in self.adverts}
+
+    @cached_property
+    def vs_by_key(self) -> dict[str, dict]:
+        return {v["key"]: v for v in self.virtual_servers}
+
+    def is_ours(self, address: str | None) -> bool:
+        return address is not None and strip_prefix(address) in self.our_addresses
+
+    def flags(self, vrid: int) -> list[dict]:
+        return list((self.adverts_by_vrid.get(vrid) or {}).get("flags") or [])
+
+    def peer(self, instance: dict) -> dict | None:
+        """The router expected to take over if this node resigns: the best
+        other source heard for the VRID.  A source whose last advert had
+        priority 0 has itself resigned and does not count."""
+        entry = self.adverts_by_vrid.get(instance.get("vrid")) or {}
+        best = None
+        for s in entry.get("sources") or []:
+            if self.is_ours(s.get("address")) or not s.get("priority"):
+                continue
+            key = (s.get("priority") or 0, -(s.get("last_seen_age") or 0.0))
+            if best is None or key > best[0]:
+                best = (key, s)
+        return best[1] if best else None
+
+    def master_of(self, instance: dict) -> dict | None:
+        """The master as seen from here (None when this node is master)."""
+        if instance.get("state") == "MASTER":
+            return None
+        m = instance.get("master") or {}
+        return m if m.get("address") else None
+
+
+# --- drain / failover consequences ------------------------------------------------
+
+@dataclass(frozen=True)
+class Move:
+    instance: str
+    vrid: int
+    state: str
+    vips: tuple[str, ...]
+    peer: dict | None      # None: nobody heard, the VIPs would be left with nobody
+
+
+def drain_moves(sv: SnapView) -> list[Move]:
+    """For each instance, what draining this node would do to it."""
+    out = []
+    for i in sv.instances:
+        vips = tuple(v.get("address", "?") for v in i.get("vips") or [])
+        out.append(Move(i["name"], i.get("vrid"), i.get("state", "?"), vips,
+                        sv.peer(i) if i.get("state") == "MASTER" else sv.master_of(i)))
+    return out
+
+
+def orphaned(moves: list[Move]) -> list[Move]:
+    return [m for m in moves if m.state == "MASTER" and m.peer is None]
+
+
+def held_vips(sv: SnapView) -> list[tuple[str, str]]:
+    """(instance, vip) this node holds now."""
+    return [(i["name"], v.get("address", "?")) for i in sv.instances
+            if i.get("state") == "MASTER" for v in i.get("vips") or []]
+
+
+# --- VIPs -----------------------------------------------------------------------------
+
+@dataclass
+class VipRow:
+    key: str
+    address: str
+    dev: str
+    label: str
+    instance: str
+    vrid: int
+    state: str
+    holder: str            # "this node", a master address, or "nobody heard"
+    holder_mac: str
+    present: bool
+    last_garp: float | None
+    issues: list[str] = field(default_factory=list)
+
+
+def vip_rows(sv: SnapView) -> list[VipRow]:
+    by_addr: dict[str, list[str]] = {}
+    for i in sv.instances:
+        for v in i.get("vips") or []:
+            by_addr.setdefault(strip_prefix(v.get("address", "")), []).append(i["name"])
+    foreign: dict[str, list[str]] = {}
+    for a in sv.adverts:
+        for s in a.get("sources") or []:
+            for vip in s.get("vips") or []:
+                foreign.setdefault(strip_prefix(str(vip)), []).append(f"VRID {a.get('vrid')} ({s.get('address')})")
+    rows = []
+    for i in sv.instances:
+        state = i.get("state", "?")
+        flags = {f.get("kind") for f in sv.flags(i.get("vrid"))}
+        for v in i.get("vips") or []:
+            addr = v.get("address", "?")
+            bare = strip_prefix(addr)
+            dev = v.get("dev") or i.get("interface") or ""
+            if state == "MASTER":
+                holder, mac = "this node", sv.our_macs.get(dev) or sv.our_macs.get(i.get("interface")) or ""
+            else:
+                m = sv.master_of(i)
+                holder = m.get("address") if m else "nobody heard"
+                mac = (m or {}).get("mac") or ""
+            issues = []
+            present = bool(v.get("present"))
+            if state == "MASTER" and not present:
+                issues.append("MASTER but not in the kernel")
+            if state != "MASTER" and present:
+                issues.append(f"in the kernel while {state}")
+            if "split_brain" in flags:
+                issues.append(f"split brain on VRID {i.get('vrid')}")
+            if "vip_mismatch" in flags:
+                issues.append("routers advertise different VIPs")
+            others = [n for n in by_addr.get(bare, []) if n != i["name"]]
+            if others:
+                issues.append("also in " + ", ".join(others))
+            elsewhere = [f for f in foreign.get(bare, []) if not f.startswith(f"VRID {i.get('vrid')} ")]
+            if elsewhere:
+                issues.append("also advertised by " + ", ".join(sorted(set(elsewhere))))
+            rows.append(VipRow(f"{i['name']}|{addr}", addr, dev, v.get("label") or "", i["name"],
+                               i.get("vrid"), state, holder, mac, present, v.get("last_garp"), issues))
+    return rows
+
+
+# --- advert timeline ----------------------------------------------------------------
+
+BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+@dataclass
+class Timeline:
+    window: float
+    width: int
+    sources: list[tuple[str, int | None, list[int | None]]]   # address, last priority, per bucket max priority
+    masters: list[str | None]                                   # master at the end of each bucket
+    changes: list[tuple[float, int, str | None, str | None]]   # time, bucket, old, new
+    top: int                                                    # highest priority drawn (bar scale)
+    now: float = 0.0
+
+
+def timeline(entry: dict, now: float, window: float = 300.0, width: int = 60) -> Timeline:
+    """Bucket ``history`` ([time, source, priority]) into ``width`` columns
+    ending at ``now`` and replay it to find master changes: the master is the
+    highest priority source heard within three advert intervals (ties to the
+    higher address, as in the RFC); priority 0 means that source resigned."""
+    span = window / width
+    start = now - window
+    items = []
+    for item in entry.get("history") or []:
+        try:
+            items.append((float(item[0]), str(item[1]), int(item[2])))
+        except (TypeError, ValueError, IndexError):
+            continue
+    items.sort(key=lambda x: x[0])
+    intervals = [s.get("interval") or 1.0 for s in entry.get("sources") or []]
+    stale = 3 * max(intervals or [1.0]) + 0.5
+    per: dict[str, list[int | None]] = {}
+    last: dict[str, int] = {}
+    heard: dict[str, tuple[float, int]] = {}
+    changes: list[tuple[float, int, str | None, str | None]] = []
+    master: str | None = None
+    started = False
+    master_at: list[tuple[float, str | None]] = []
+    for t, src, prio in items:
+        last[src] = prio
+        heard[src] = (t, prio)
+        best = None
+        for s, (ts, p) in heard.items():
+            if p == 0 or t - ts > stale:
+                continue
+            k = (p, _addr_key(s))
+            if best is None or k > best[0]:
+                best = (k, s)
+        new = best[1] if best else None
+        if new != master or not started:
+            if started and t >= start:
+                b = min(width - 1, max(0, int((t - start) / span)))
+                changes.append((t, b, master, new))
+            master = new
+            started = True
+            master_at.append((t, new))
+        if start <= t <= now + span:
+            b = min(width - 1, int((t - start) / span))
+            col = per.setdefault(src, [None] * width)
+            col[b] = prio if col[b] is None else max(col[b], prio)
+    masters: list[str | None] = []
+    k = 0
+    current = None
+    for b in range(width):
+        end = start + (b + 1) * span
+        while k < len(master_at) and master_at[k][0] <= end:
+            current = master_at[k][1]
+            k += 1
+        masters.append(current)
+    order = sorted(per, key=lambda s: (-(last.get(s) or 0), _addr_key(s)))
+    top = max([p for col in per.values() for p in col if p] or [1])
+    return Timeline(window, width, [(s, last.get(s), per[s]) for s in order], masters, changes, top, now)
+
+
+def block(prio: int | None, top: int = 255) -> str:
+    """One column of a source's bar: height relative to the highest priority drawn."""
+    if prio is None:
+        return " "
+    if prio == 0:
+        return "0"
+    return BLOCKS[max(0, min(7, round(prio * 8 / max(top, 1)) - 1))]
+
+
+def _addr_key(a: str) -> tuple:
+    try:
+        import ipaddress
+        ip = ipaddress.ip_address(a)
+        return (ip.version, int(ip))
+    except ValueError:
+        return (9, 0)
+
+
+# --- misc -------------------------------------------------------------------------------
+
+def event_subject(ev: dict) -> str:
+    """The thing an event is about, for the events table."""
+    k = ev.get("kind")
+    if k in ("transition", "tracker"):
+        s = str(ev.get("instance") or "")
+        return s + (f"/{ev['tracker']}" if ev.get("tracker") else "")
+    if k in ("check", "rs_state"):
+        return f"{ev.get('vs') or ''} → {ev.get('rs') or ''}".strip(" →")
+    if k == "advert":
+        return f"VRID {ev.get('vrid')}" + (f" {ev['source']}" if ev.get("source") else "")
+    if k == "notify":
+        return str(ev.get("script") or "")
+    if k == "smtp":
+        to = ev.get("to")
+        return ", ".join(map(str, to)) if isinstance(to, (list, tuple)) else str(to or "")
+    if k == "operator":
+        return str(ev.get("action") or "") + (f" by {ev['who']}" if ev.get("who") else "")
+    return str(ev.get("instance") or ev.get("vs") or "")
+
+
+def matches(needle: str, *hay: Any) -> bool:
+    if not needle:
+        return True
+    n = needle.lower()
+    return any(n in str(h).lower() for h in hay if h is not None)
+

@@ -1,0 +1,1 @@
+"""The console's numbered screens (one tab each) and the help screen."""

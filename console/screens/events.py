@@ -1,0 +1,95 @@
+"""Screen 5: the event stream, newest at the bottom (like `tail -f`).
+
+New events are appended as they arrive (batched by the app every 0.25 s);
+the cursor follows the newest event while it sits on the last row and stays
+put once the operator moves it up to read.  The filter matches any of time,
+severity, kind, subject and message.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Iterable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import Static
+
+from console import format as fmt
+from console.derive import event_subject
+from console.screens.base import View
+from console.widgets.keyed_table import KeyedTable
+
+COLUMNS = [("time", "Time"), ("sev", "Severity"), ("kind", "Kind"), ("subject", "Subject", 30), ("message", "Message")]
+
+MAX_EVENTS = 2000
+
+
+class EventsView(View):
+    DEFAULT_CSS = """
+    EventsView KeyedTable { height: 1fr; max-height: 100%; }
+    """
+
+    def __init__(self, *, max_events: int = MAX_EVENTS, **kwargs):
+        super().__init__(**kwargs)
+        self.max_events = max_events
+        self.events: collections.deque[dict] = collections.deque(maxlen=max_events)
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(id="events-summary", classes="panel")
+        yield KeyedTable(COLUMNS, id="events-table")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._summary()
+
+    def _row(self, ev: dict) -> tuple:
+        sev = ev.get("severity") or "info"
+        style = fmt.SEVERITY_STYLE.get(sev, "")
+        return (fmt.clock(ev.get("time"), self.localtime), Text(sev, style=style or "dim"),
+                str(ev.get("kind") or ""), event_subject(ev), Text(str(ev.get("message") or ""), style=style))
+
+    def _match(self, ev: dict) -> bool:
+        return self.keep(ev.get("severity"), ev.get("kind"), event_subject(ev), ev.get("message"),
+                         fmt.clock(ev.get("time"), self.localtime))
+
+    def add_events(self, events: Iterable[dict]) -> None:
+        new = list(events)
+        if not new:
+            return
+        self.events.extend(new)
+        table = self.query_one("#events-table", KeyedTable)
+        at_end = table.row_count == 0 or table.cursor_row >= table.row_count - 1
+        rows = [(str(e.get("seq")), self._row(e)) for e in new if self._match(e)]
+        table.append(rows)
+        excess = table.row_count - self.max_events
+        if excess > 0:
+            table.drop_first(excess)
+        if at_end and table.row_count:
+            table.move_cursor(row=table.row_count - 1, animate=False)
+        self._summary()
+
+    def rerender(self) -> None:
+        table = self.query_one("#events-table", KeyedTable)
+        table.sync([(str(e.get("seq")), self._row(e)) for e in self.events if self._match(e)])
+        if table.row_count:
+            table.move_cursor(row=table.row_count - 1, animate=False)
+        self._summary()
+
+    def render_view(self, sv) -> None:
+        """Events do not come from the snapshot; nothing to do."""
+
+    def _summary(self) -> None:
+        table = self.query_one("#events-table", KeyedTable)
+        t = Text()
+        t.append(f"{len(self.events)} events", style="bold")
+        if self.filter_text:
+            t.append(f", {table.row_count} match “{self.filter_text}”", style="yellow")
+        warn = sum(1 for e in self.events if e.get("severity") == "warning")
+        err = sum(1 for e in self.events if e.get("severity") == "error")
+        t.append("  ")
+        t.append(f"{err} errors", style="bold red" if err else "dim")
+        t.append(", ")
+        t.append(f"{warn} warnings", style="yellow" if warn else "dim")
+        t.append("   newest at the bottom; / filters", style="dim")
+        self.query_one("#events-summary", Static).update(t)
