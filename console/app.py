@@ -129,6 +129,8 @@ class ConsoleApp(App[int]):
         self._dirty = True
         self._fetching = False
         self._last_fetch = -1e9
+        self._min_gap = coalesce
+        self.apply_cost = 0.0            # seconds the last snapshot took to show
         self._system: dict | None = None
         self._tick_timer = None
         self.notices: list[tuple[str, str, str]] = []   # (severity, title, message), newest last
@@ -231,6 +233,8 @@ class ConsoleApp(App[int]):
         if self.client is None or self._fetching:
             return
         now = time.monotonic()
+        if now - self._last_fetch < self._min_gap:
+            return          # a big snapshot costs a lot to show: keep the console's share of CPU bounded
         if self._dirty or now - self._last_fetch >= self.refresh_interval:
             self._dirty = False
             self._fetching = True
@@ -265,12 +269,15 @@ class ConsoleApp(App[int]):
         self.version += 1
         if self._exit:
             return
+        started = time.perf_counter()
         try:
             with self.batch_update():
                 self._update_status()
                 self.active_view().show(self.sv, self.version)
         except NoMatches:   # the DOM is being torn down (quitting)
-            pass
+            return
+        self.apply_cost = time.perf_counter() - started
+        self._min_gap = max(self.coalesce, 4 * self.apply_cost)
 
     def _set_conn(self, ok: bool, error: str | None = None) -> None:
         if ok == self.connected and error == self.conn_error:

@@ -62,9 +62,9 @@ class EventsView(View):
         at_end = table.row_count == 0 or table.cursor_row >= table.row_count - 1
         rows = [(str(e.get("seq")), self._row(e)) for e in new if self._match(e)]
         table.append(rows)
-        excess = table.row_count - self.max_events
-        if excess > 0:
-            table.drop_first(excess)
+        # trim in batches: one rebuild per quarter of the history, not one per tick
+        if table.row_count > self.max_events + max(50, self.max_events // 4):
+            table.drop_first(table.row_count - self.max_events)
         if at_end and table.row_count:
             table.move_cursor(row=table.row_count - 1, animate=False)
         self._summary()

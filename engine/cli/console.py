@@ -39,7 +39,7 @@ def run(args) -> int:
         from console.app import ConsoleApp
 
         app = ConsoleApp(starter=lambda: start_embedded(args.config), read_only=args.read_only,
-                         label=f"embedded {args.config}")
+                         label=args.config)
         app.run()
         return int(app.return_code or 0)
 
