@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
+from functools import partial
 from typing import Any, Awaitable, Callable, Iterable
 
 from rich.text import Text
@@ -167,7 +168,7 @@ class ConsoleApp(App[int]):
         self._tick_timer = self.set_interval(self.coalesce, self._tick)
         self.active_view().focus_main()
         if self._starter is not None:
-            self.run_worker(self._start_embedded(), name="start-embedded", group="start")
+            self.run_worker(self._start_embedded, name="start-embedded", group="start")
         else:
             self._begin()
 
@@ -185,7 +186,7 @@ class ConsoleApp(App[int]):
         self._begin()
 
     def _begin(self) -> None:
-        self.run_worker(self._follow(), name="follow", group="follow", exclusive=True)
+        self.run_worker(self._follow, name="follow", group="follow", exclusive=True)
         self._dirty = True
         self._tick()
 
@@ -239,7 +240,7 @@ class ConsoleApp(App[int]):
             self._dirty = False
             self._fetching = True
             self._last_fetch = now
-            self.run_worker(self._fetch(), name="fetch", group="fetch")
+            self.run_worker(self._fetch, name="fetch", group="fetch")
 
     def request_refresh(self) -> None:
         self._dirty = True
@@ -412,7 +413,8 @@ class ConsoleApp(App[int]):
         if values is None:
             self.notify(f"{plan.title.rstrip('?')}: cancelled, nothing sent.")
             return
-        self.run_worker(self.send(plan.op, plan.request_args(values)), name=f"request-{plan.op}", group="request")
+        self.run_worker(partial(self.send, plan.op, plan.request_args(values)), name=f"request-{plan.op}",
+                        group="request")
 
     async def send(self, op: str, args: dict) -> dict | None:
         try:
@@ -494,7 +496,7 @@ class ConsoleApp(App[int]):
     def _quit_confirmed(self, values: dict | None) -> None:
         if values is None:
             return
-        self.run_worker(self._stop_and_exit(), name="stop-embedded", group="stop")
+        self.run_worker(self._stop_and_exit, name="stop-embedded", group="stop")
 
     async def _stop_and_exit(self) -> None:
         self.notify("Resigning and stopping the embedded engine…")

@@ -20,7 +20,7 @@ SIZE = (140, 40)
 
 def make(name: str) -> ConsoleApp:
     client = ScriptedClient.from_fixture(FIXTURES / "console" / f"{name}.json")
-    return ConsoleApp(client, localtime=time.gmtime, frozen=True, system_probe=None)
+    return ConsoleApp(client, localtime=time.gmtime, frozen=True, system_probe=None, coalesce=0.05)
 
 
 async def ready(pilot) -> None:
