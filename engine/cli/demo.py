@@ -1,0 +1,53 @@
+"""`vipdeck demo`: the console on a self-built lab, no setup needed (root).
+
+Builds the seed's dual-master LVS pair in network namespaces (two vipdeck
+daemons, two real web servers, a keepalived neighbour when installed; lab
+addresses 198.18.0.0/15 only), opens the console attached to node1's
+daemon, and removes the whole lab when the console closes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--screenshots", metavar="DIR",
+                   help="instead of opening the console, save an SVG of every screen into DIR")
+    p.add_argument("--no-keepalived", action="store_true", help="do not start the keepalived neighbour")
+
+
+def run(args) -> int:
+    if os.geteuid() != 0:
+        print("vipdeck demo: the demo builds network namespaces and needs root (try: sudo vipdeck demo)",
+              file=sys.stderr)
+        return 1
+    import asyncio
+
+    from engine.lab.demo import build
+
+    print("building the demo lab (node1, node2, two real servers)...", file=sys.stderr)
+    demo = build(with_keepalived=not args.no_keepalived)
+    try:
+        from engine.control.client import SocketClient
+        from engine.lab.wait import wait_until
+
+        client = SocketClient(demo.socket)
+        # let the checkers and the advert view fill in before the first picture
+        wait_until(lambda: all(rs["state"] == "UP" for vs in asyncio.run(client.snapshot())["virtual_servers"]
+                               for rs in vs["real_servers"]), 20, what="real servers UP")
+        if args.screenshots:
+            from console.screenshots import take_screenshots
+
+            paths = asyncio.run(take_screenshots(client, args.screenshots))
+            for p in paths:
+                print(p)
+            return 0
+        from console.app import ConsoleApp
+
+        app = ConsoleApp(client, label=f"demo node1 ({demo.socket})")
+        app.run()
+        return int(app.return_code or 0)
+    finally:
+        demo.close()
