@@ -59,6 +59,7 @@ class ControlServer:
         self.api = api
         self.group = group
         self._server: asyncio.base_events.Server | None = None
+        self._handlers: dict[asyncio.Task, asyncio.StreamWriter] = {}
 
     async def start(self) -> None:
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
@@ -76,8 +77,15 @@ class ControlServer:
             os.chown(self.path, 0, self.group)
 
     async def stop(self) -> None:
+        """Stop listening and end every open connection (followers see EOF)."""
         if self._server:
             self._server.close()
+        for task, writer in list(self._handlers.items()):
+            writer.close()
+            task.cancel()
+        if self._handlers:
+            await asyncio.wait(list(self._handlers), timeout=1)
+        if self._server:
             try:
                 await asyncio.wait_for(self._server.wait_closed(), 1)
             except asyncio.TimeoutError:
@@ -88,6 +96,8 @@ class ControlServer:
             pass
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        self._handlers[task] = writer
         try:
             uid = peer_uid(writer)
             while True:
@@ -115,9 +125,10 @@ class ControlServer:
                 except Exception as exc:  # a bug in a handler must not kill the daemon
                     log.exception("control request failed")
                     await self._reply(writer, req_id, error=ControlError("internal", f"internal error: {exc}"))
-        except (ConnectionError, BrokenPipeError):
-            pass
+        except (ConnectionError, BrokenPipeError, asyncio.CancelledError):
+            pass  # client gone, or the server is stopping
         finally:
+            self._handlers.pop(task, None)
             writer.close()
 
     async def _reply(self, writer, req_id, result=None, error: ControlError | None = None) -> None:
