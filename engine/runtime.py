@@ -45,6 +45,7 @@ class Engine:
         self.mode = mode
         self.started_at = time.time()
         self.drivers: dict[str, InstanceDriver] = {}
+        self._group_state: dict[str, str] = {}
         self.groups: dict[tuple[str, int], Group] = {}
         self.foreign = None            # advert sniffer (per-VRID view), set in start()
         self.tasks: set[asyncio.Task] = set()
@@ -235,13 +236,16 @@ class Engine:
         one going back to BACKUP releases the others.
         """
         grp = self.config.sync_group_of(d.inst.name)
-        if grp is None or t.reason == "sync_group":
+        if grp is None:
             return
+        self._group_notify(grp)
         for name in grp.group:
             other = self.drivers.get(name)
             if other is None or other is d:
                 continue
             if t.new == m.State.FAULT:
+                if getattr(d, "_sync_fault", False):
+                    continue  # a fault the group imposed is not passed back (it would never clear)
                 other._sync_fault = True
                 self._refresh_tracking(other)
             elif t.old == m.State.FAULT and getattr(other, "_sync_fault", False):
@@ -253,6 +257,18 @@ class Engine:
             elif t.new == m.State.BACKUP and other.machine.state == m.State.MASTER and t.reason != "startup":
                 other.feed(m.Resign(hold_until=other.now() + 0.0))
                 other.feed(m.ClearHold())
+
+    def _group_notify(self, grp) -> None:
+        """Group scripts run once the whole group has reached a new state."""
+        states = {str(self.drivers[n].machine.state) for n in grp.group if n in self.drivers}
+        if len(states) != 1:
+            return
+        state = states.pop()
+        if state not in ("MASTER", "BACKUP", "FAULT", "STOP") or self._group_state.get(grp.name) == state:
+            return
+        self._group_state[grp.name] = state
+        self.emit("transition", f"sync group {grp.name} -> {state}", group=grp.name, to=state)
+        self.notifier.group_transition(grp, state)
 
     # ------------------------------------------------------------------ tracking
 
