@@ -190,3 +190,16 @@ def test_interface_down_goes_fault_and_back(pair, tmp_path):
     i = lines.index("fault")
     assert lines[i:i + 6] == ["fault", "INSTANCE VI_1 FAULT 100", "backup", "INSTANCE VI_1 BACKUP 100",
                               "master", "INSTANCE VI_1 MASTER 100"], lines
+
+
+def test_stale_vips_from_a_crashed_run_are_removed_at_start(pair):
+    lab, n1, n2, sn = pair
+    start_vipdeck(n2, seed_pair("node2", 100, "MASTER", version=3, advert_int=0.1))
+    wait_until(lambda: n2.has_address(VIP1), 10)
+    # what a crashed master leaves behind: the VIP still on node1's interface
+    n1.run("ip", "addr", "add", f"{VIP1}/32", "dev", "eth0", "label", "eth0:0")
+    assert n1.has_address(VIP1)
+    r1 = start_vipdeck(n1, seed_pair("node1", 96, "BACKUP", version=3, advert_int=0.1))
+    wait_until(lambda: not n1.has_address(VIP1), 5, what="stale VIP removed")
+    assert instance(r1, "VI_1")["state"] == "BACKUP" and n2.has_address(VIP1)
+    assert "stale" in r1.log()
