@@ -51,7 +51,7 @@ class VridView:
     sources: dict[str, Source] = field(default_factory=dict)
     history: collections.deque = field(default_factory=lambda: collections.deque(maxlen=HISTORY))
     bad: collections.Counter = field(default_factory=collections.Counter)
-    flagged: set = field(default_factory=set)
+    flagged: dict = field(default_factory=dict)   # (source, kind) -> detail text
 
 
 class AdvertView:
@@ -120,7 +120,7 @@ class AdvertView:
         key = (src, kind)
         if key in v.flagged:
             return
-        v.flagged.add(key)
+        v.flagged[key] = detail
         self.engine.emit("advert", detail, "warning", vrid=v.vrid, source=src, flag=kind)
 
     def snapshot(self) -> list[dict]:
@@ -129,7 +129,7 @@ class AdvertView:
         for vrid in sorted(self.vrids):
             v = self.vrids[vrid]
             masters = self._masters(v, now)
-            flags = [{"kind": k, "detail": f"{src}"} for src, k in sorted(v.flagged)
+            flags = [{"kind": k, "detail": detail, "source": src} for (src, k), detail in sorted(v.flagged.items())
                      if k != "split_brain" or len(masters) > 1]
             # a master gone silent: the last one we heard stopped without a priority-0 advert
             last = max(v.sources.values(), key=lambda s: s.last_seen, default=None)

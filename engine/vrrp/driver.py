@@ -15,7 +15,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from engine.config.model import AuthType, VrrpInstance
 from engine.vrrp import machine as m
@@ -218,5 +218,3 @@ class InstanceDriver:
 def _state(s) -> str:
     return s.value if hasattr(s, "value") else str(s)
 
-
-Hook = Callable[..., None]
