@@ -53,6 +53,18 @@ TABS: list[tuple[str, str, type[View]]] = [
 QUIET_KINDS = frozenset({"notify", "smtp"})
 
 
+class ScreenTabs(TabbedContent):
+    """Tabs that change only when the operator (or the app) says so.
+
+    TabbedContent activates the pane of any widget that gains focus; a focus
+    request still queued from before a switch would then pull the console
+    back to the previous screen (and the two would chase each other)."""
+
+    def _on_tab_pane_focused(self, event: TabPane.Focused) -> None:
+        event.stop()
+        event.prevent_default()   # Textual would call TabbedContent's handler next
+
+
 class ConsoleApp(App[int]):
     TITLE = "vipdeck"
     CSS = """
@@ -140,7 +152,7 @@ class ConsoleApp(App[int]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="status")
-        with TabbedContent(initial="overview", id="tabs"):
+        with ScreenTabs(initial="overview", id="tabs"):
             for tab_id, title, cls in TABS:
                 with TabPane(title, id=tab_id):
                     kw: dict[str, Any] = {"localtime": self.localtime, "frozen": self.frozen}
@@ -288,7 +300,10 @@ class ConsoleApp(App[int]):
         self._update_status()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        if self._exit:
+        # A stale activation (the operator switched again before it arrived)
+        # must not move focus back: focusing a pane re-activates it, and two
+        # such messages in flight would chase each other for ever.
+        if self._exit or event.pane.id != self.active_tab:
             return
         try:
             view = self.view(event.pane.id)
@@ -296,7 +311,9 @@ class ConsoleApp(App[int]):
             return
         if self.sv is not None and view.shown_version != self.version:
             view.show(self.sv, self.version)
-        view.focus_main()
+        focused = self.focused
+        if focused is None or view not in focused.ancestors_with_self:
+            view.focus_main()
 
     def notify(self, message: str, *, title: str = "", severity: str = "information",
                timeout: float | None = None, markup: bool = False) -> None:
