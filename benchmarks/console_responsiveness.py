@@ -1,14 +1,25 @@
 """Console responsiveness with 255 VRIDs advertising 10 times a second.
 
-Drives the real ConsoleApp (headless, Textual's Pilot) over a scripted
-client whose snapshot changes and whose event stream carries 2550 advert
-events per second, then prints:
+Runs the real ConsoleApp (headless) over a scripted client whose snapshot
+changes 10 times a second (255 VRIDs x 2 routers, every advert counter and
+age moving), in two loads:
 
-* key press → screen updated: for each screen key, the time until that
-  screen shows the newest snapshot;
-* cost per refresh: the time the app took to show one snapshot
-  (``app.apply_cost``), over the run;
-* how many snapshots were shown versus offered (coalescing).
+* ``engine``: what vipdeck's engine sends: adverts reach the console in
+  snapshots, the event stream carries transitions and anomalies (10/s here);
+* ``flood``: the same plus 2550 advert events a second in the stream (one
+  per advert heard), a worst case no engine of ours produces.
+
+Keys are injected as a terminal would deliver them (through the driver,
+without the Pilot's waits for idleness), and the clock stops at the first
+frame the compositor renders that shows the result.  Printed per load:
+
+* key press -> frame on screen, per key (screen switches and cursor moves);
+* cost per refresh: time to bring the visible screen up to date with one
+  snapshot (``app.apply_cost``);
+* frame cost: compositor render plus building the terminal output;
+* event-loop lag (how late a 10 ms timer fires: what typing feels like);
+* the console's CPU share, the load generator's own CPU excluded;
+* snapshots offered versus shown (coalescing).
 
 Numbers only; no thresholds.  Run: python benchmarks/console_responsiveness.py
 """
@@ -17,68 +28,184 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import sys
 import time
+
+from textual import events
+from textual.screen import Screen
 
 from console.app import ConsoleApp
 from console.testing import ScriptedClient, synthetic_snapshot
 
 VRIDS, SOURCES, RATE = 255, 2, 10
-SECONDS = 6.0
+SECONDS = 8.0
+SIZE = (160, 50)
+SCREEN_KEYS = ["2", "1", "3", "4", "5", "2", "1", "2"]
+TABS = {"1": "overview", "2": "adverts", "3": "vips", "4": "ipvs", "5": "events"}
 
 
-async def main() -> None:
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def ms(x: float) -> str:
+    return f"{x * 1000:.1f} ms"
+
+
+class FrameProbe:
+    """Timestamps every frame the compositor renders (and what it costs).
+
+    Headless apps skip the terminal write, so the probe builds the output
+    a terminal would receive, to count that cost too."""
+
+    def __init__(self, app: ConsoleApp):
+        self.app = app
+        self.frames = 0
+        self.frame_costs: list[float] = []
+        self.waiters: list[tuple[object, asyncio.Future]] = []
+        original = Screen._compositor_refresh
+        probe = self
+
+        def refresh(screen: Screen) -> None:
+            started = time.perf_counter()
+            original(screen)
+            probe.frame_costs.append(time.perf_counter() - started)
+            probe.frames += 1
+            now = time.perf_counter()
+            for cond, fut in list(probe.waiters):
+                if not fut.done() and cond():
+                    fut.set_result(now)
+                    probe.waiters.remove((cond, fut))
+
+        self._original = original
+        Screen._compositor_refresh = refresh
+
+        original_display = app._display
+
+        def display(screen, renderable) -> None:
+            if renderable is not None and hasattr(renderable, "render_segments"):
+                started = time.perf_counter()
+                renderable.render_segments(app.console)
+                if probe.frame_costs:
+                    probe.frame_costs[-1] += time.perf_counter() - started
+            original_display(screen, renderable)
+
+        app._display = display
+
+    def close(self) -> None:
+        Screen._compositor_refresh = self._original
+
+    def next_frame_where(self, cond) -> asyncio.Future:
+        fut = asyncio.get_running_loop().create_future()
+        self.waiters.append((cond, fut))
+        return fut
+
+
+def send_key(app: ConsoleApp, key: str) -> None:
+    ev = events.Key(key, key if len(key) == 1 else None)
+    ev.set_sender(app)
+    app._driver.send_message(ev)
+
+
+async def run(load: str) -> None:
+    flood = load == "flood"
     client = ScriptedClient(synthetic_snapshot(VRIDS, SOURCES, tick=0))
     app = ConsoleApp(client, frozen=True)
-    costs: list[float] = []
+    gen_cpu = 0.0
     offered = 0
-    async with app.run_test(size=(160, 50), headless=True) as pilot:
+    lags: list[float] = []
+    async with app.run_test(size=SIZE, headless=True) as pilot:
+        probe = FrameProbe(app)
         while app.version == 0:
-            await pilot.pause(0.05)
+            await asyncio.sleep(0.05)
+        await pilot.pause()
         stop = time.perf_counter() + SECONDS
+        costs: list[float] = []
+        versions_at_start = app.version
 
-        async def load() -> None:
-            nonlocal offered
+        async def generate() -> None:
+            nonlocal offered, gen_cpu
             tick = 0
             while time.perf_counter() < stop:
+                c0 = time.process_time()
                 tick += 1
                 client.set_snapshot(synthetic_snapshot(VRIDS, SOURCES, tick=tick))
                 offered += 1
-                for vrid in range(1, VRIDS + 1):  # one tenth of a second of adverts
-                    client.push_event("advert", f"vrid {vrid} advert", vrid=vrid, flag="seen")
+                client.push_event("transition", f"VI_{tick % VRIDS + 1} BACKUP → MASTER", "warning",
+                                  instance=f"VI_{tick % VRIDS + 1}")
+                if flood:
+                    for vrid in range(1, VRIDS + 1):   # one tenth of a second of adverts
+                        client.push_event("advert", f"vrid {vrid} advert", vrid=vrid, flag="seen")
+                gen_cpu += time.process_time() - c0
                 await asyncio.sleep(1 / RATE)
 
-        loader = asyncio.create_task(load())
-        presses = []
-        last_cost = None
-        keys = ["2", "1", "3", "4", "5", "2", "1", "2"]
-        for key in keys:
-            await pilot.pause(0.4)
-            if app.apply_cost != last_cost:
-                costs.append(app.apply_cost)
-                last_cost = app.apply_cost
-            tab = {"1": "overview", "2": "adverts", "3": "vips", "4": "ipvs", "5": "events"}[key]
+        async def lag() -> None:
+            while time.perf_counter() < stop:
+                t = time.perf_counter()
+                await asyncio.sleep(0.01)
+                lags.append(time.perf_counter() - t - 0.01)
+
+        async def sample_costs() -> None:
+            last = None
+            while time.perf_counter() < stop:
+                if app.apply_cost != last:
+                    costs.append(app.apply_cost)
+                    last = app.apply_cost
+                await asyncio.sleep(0.02)
+
+        cpu0 = time.process_time()
+        wall0 = time.perf_counter()
+        background = [asyncio.create_task(c()) for c in (generate, lag, sample_costs)]
+        presses: list[tuple[str, float]] = []
+        await asyncio.sleep(1.0)
+        for key in SCREEN_KEYS + ["down", "down", "up"]:
+            if key in TABS:
+                tab = TABS[key]
+                cond = (lambda t=tab: app.active_tab == t
+                        and (t == "events" or app.view(t).shown_version == app.version))
+            else:
+                table = app.active_view().main_table()
+                target = min(table.cursor_row + (1 if key == "down" else -1), table.row_count - 1)
+                cond = lambda t=table, r=target: t.cursor_row == r
+            fut = probe.next_frame_where(cond)
             t0 = time.perf_counter()
-            await pilot.press(key)
-            while not (app.view(tab).shown_version == app.version or tab == "events"):
-                await pilot.pause(0.005)
-            presses.append((key, time.perf_counter() - t0))
-        while time.perf_counter() < stop:
-            await pilot.pause(0.1)
-            if app.apply_cost != last_cost:
-                costs.append(app.apply_cost)
-                last_cost = app.apply_cost
-        await loader
-        shown = app.version
-    print(f"load: {VRIDS} VRIDs x {SOURCES} sources, {RATE} snapshots/s offered, {VRIDS * RATE} advert events/s")
+            send_key(app, key)
+            try:
+                t1 = await asyncio.wait_for(fut, 10)
+                presses.append((key, t1 - t0))
+            except asyncio.TimeoutError:
+                presses.append((key, float("inf")))
+            await asyncio.sleep(0.5)
+        await asyncio.gather(*background)
+        wall = time.perf_counter() - wall0
+        cpu = time.process_time() - cpu0
+        shown = app.version - versions_at_start
+        probe.close()
+
+    print(f"== load {load}: {VRIDS} VRIDs x {SOURCES} sources, {RATE} snapshots/s, "
+          f"{VRIDS * RATE if flood else RATE} events/s, {SIZE[0]}x{SIZE[1]} terminal")
     for key, dt in presses:
-        print(f"key {key} -> screen updated: {dt * 1000:7.1f} ms")
+        print(f"  key {key:>4} -> frame: {ms(dt)}")
     lat = [dt for _, dt in presses]
-    print(f"key press -> update: median {statistics.median(lat) * 1000:.1f} ms, max {max(lat) * 1000:.1f} ms")
+    print(f"  key press -> frame: median {ms(statistics.median(lat))}, max {ms(max(lat))}")
     if costs:
-        print(f"cost per refresh: median {statistics.median(costs) * 1000:.1f} ms, max {max(costs) * 1000:.1f} ms "
-              f"({len(costs)} samples)")
-    print(f"snapshots offered {offered}, shown {shown} (coalesced)")
+        print(f"  cost per refresh: median {ms(statistics.median(costs))}, p95 {ms(pct(costs, 0.95))}, "
+              f"max {ms(max(costs))} ({len(costs)} samples)")
+    fc = probe.frame_costs
+    if fc:
+        print(f"  frame cost: median {ms(statistics.median(fc))}, p95 {ms(pct(fc, 0.95))}, max {ms(max(fc))} "
+              f"({len(fc)} frames)")
+    print(f"  event-loop lag: median {ms(statistics.median(lags))}, p99 {ms(pct(lags, 0.99))}, max {ms(max(lags))}")
+    print(f"  console CPU: {100 * (cpu - gen_cpu) / wall:.0f}% of one core "
+          f"(load generator {100 * gen_cpu / wall:.0f}% excluded)")
+    print(f"  snapshots offered {offered}, shown {shown} (coalesced)")
+
+
+async def main(loads: list[str]) -> None:
+    for load in loads:
+        await run(load)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:] or ["engine", "flood"]))

@@ -21,7 +21,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from console import actions
 from console.actions import ChangePlan, NotApplicable
@@ -35,6 +35,7 @@ from console.screens.ipvs import IpvsView
 from console.screens.overview import OverviewView
 from console.screens.vips import VipsView
 from console.system import local_system
+from console.widgets.key_bar import KeyBar
 from engine.control.schema import ControlError
 
 StopFn = Callable[..., Awaitable[Any]]
@@ -159,7 +160,7 @@ class ConsoleApp(App[int]):
                     if cls is EventsView:
                         kw["max_events"] = self.max_events
                     yield cls(id=f"view-{tab_id}", **kw)
-        yield Footer()
+        yield KeyBar(id="keys")
 
     def view(self, tab_id: str) -> View:
         return self.query_one(f"#view-{tab_id}", View)
@@ -240,7 +241,7 @@ class ConsoleApp(App[int]):
             batch, self._pending = self._pending, []
             try:
                 with self.batch_update():
-                    self.events_view.add_events(batch)
+                    self.events_view.add_events(batch, visible=self.active_tab == "events")
             except NoMatches:
                 return
         if self.client is None or self._fetching:
@@ -311,6 +312,7 @@ class ConsoleApp(App[int]):
             return
         if self.sv is not None and view.shown_version != self.version:
             view.show(self.sv, self.version)
+        view.activate()
         focused = self.focused
         if focused is None or view not in focused.ancestors_with_self:
             view.focus_main()

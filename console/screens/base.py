@@ -70,6 +70,9 @@ class View(Vertical):
         self.shown_version = version
         self.render_view(sv)
 
+    def activate(self) -> None:
+        """The operator switched to this screen (after ``show`` if a snapshot is newer)."""
+
     def rerender(self) -> None:
         if self.sv is not None:
             self.render_view(self.sv)

@@ -4,6 +4,10 @@ New events are appended as they arrive (batched by the app every 0.25 s);
 the cursor follows the newest event while it sits on the last row and stays
 put once the operator moves it up to read.  The filter matches any of time,
 severity, kind, subject and message.
+
+While another screen is shown, events are only kept (a bounded deque); the
+rows are formatted when the operator comes here, so a flood of events costs
+the other screens nothing.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class EventsView(View):
         super().__init__(**kwargs)
         self.max_events = max_events
         self.events: collections.deque[dict] = collections.deque(maxlen=max_events)
+        self._stale = False        # events kept while hidden, not yet in the table
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="events-summary", classes="panel")
@@ -53,11 +58,18 @@ class EventsView(View):
         return self.keep(ev.get("severity"), ev.get("kind"), event_subject(ev), ev.get("message"),
                          fmt.clock(ev.get("time"), self.localtime))
 
-    def add_events(self, events: Iterable[dict]) -> None:
+    def add_events(self, events: Iterable[dict], visible: bool = True) -> None:
         new = list(events)
         if not new:
             return
         self.events.extend(new)
+        if not visible:
+            self._stale = True
+            return
+        if self._stale:
+            self.rerender()
+            return
+        new = new[-self.max_events:]
         table = self.query_one("#events-table", KeyedTable)
         at_end = table.row_count == 0 or table.cursor_row >= table.row_count - 1
         rows = [(str(e.get("seq")), self._row(e)) for e in new if self._match(e)]
@@ -69,7 +81,12 @@ class EventsView(View):
             table.move_cursor(row=table.row_count - 1, animate=False)
         self._summary()
 
+    def activate(self) -> None:
+        if self._stale:
+            self.rerender()
+
     def rerender(self) -> None:
+        self._stale = False
         table = self.query_one("#events-table", KeyedTable)
         table.sync([(str(e.get("seq")), self._row(e)) for e in self.events if self._match(e)])
         if table.row_count:

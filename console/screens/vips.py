@@ -72,7 +72,7 @@ class VipsView(View):
             detail._last = text
             detail.update(text)
 
-    def on_data_table_row_highlighted(self, event) -> None:
+    def on_keyed_table_row_highlighted(self, event) -> None:
         if self.sv is not None:
             self._detail()
 
