@@ -15,7 +15,7 @@ from textual.widgets import TabbedContent
 from console.app import ConsoleApp
 from console.modals import ConfirmScreen
 from console.screens.help import HelpScreen
-from console.testing import ScriptedClient, settle, wait_for
+from console.testing import ScriptedClient, settle, synthetic_snapshot, wait_for
 from console.widgets.keyed_table import KeyedTable
 from engine.control.schema import ControlError
 from tests.conftest import FIXTURES
@@ -276,6 +276,44 @@ async def test_event_bursts_are_coalesced():
         await wait_for(lambda: len(app.events_view.events) == 330, 5, "the burst")
         await wait_for(lambda: c.snapshot_calls > before, 3, "a refresh")
         assert c.snapshot_calls - before <= 3
+
+
+async def test_a_switch_right_after_start_stays_put_and_settles():
+    """A focus request still queued from startup once pulled the console back
+    to Overview, and the two screens then chased each other for ever."""
+    c = ScriptedClient(synthetic_snapshot(255, 2))
+    app = app_for(c)
+    activations = []
+    app.on_tabbed_content_tab_activated = lambda ev, h=app.on_tabbed_content_tab_activated: (
+        activations.append(ev.pane.id), h(ev))[-1]
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.version > 0, 5, "the first snapshot")
+        app.action_show_tab("adverts")
+        for k in range(3):                     # three more snapshots shown
+            seen = app.version
+            c.push_event("transition", f"tick {k}", instance="VI_1")
+            await wait_for(lambda: app.version > seen, 3, "a refresh")
+        await pilot.pause()
+        assert app.active_tab == "adverts"
+        assert app.focused is table(app, "adverts-table")
+        assert activations.count("overview") <= 1 and len(activations) <= 3, activations
+
+
+async def test_event_flood_while_hidden_is_kept_then_shown():
+    c = client()
+    app = app_for(c, max_events=100)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, c)
+        t = table(app, "events-table")
+        rows_before = t.row_count
+        for k in range(500):
+            c.push_event("advert", f"flood {k}", "warning", vrid=51, flag="ttl")
+        await wait_for(lambda: app.events_view.events[-1]["message"] == "flood 499", 5, "the flood")
+        assert t.row_count == rows_before              # hidden: nothing formatted
+        await pilot.press("5")
+        assert t.row_count == 100 and row(app, "events-table", t.keys[-1])[4] == "flood 499"
+        assert t.cursor_row == 99
+        assert "100 events" in app.query_one("#events-summary").render().plain
 
 
 async def test_unreachable_engine_is_reported_not_fatal():
