@@ -40,6 +40,14 @@ def run(args) -> int:
         if args.screenshots:
             from console.screenshots import take_screenshots
 
+            # pictures of a lab that has run a little: every router heard a few
+            # times, so rates and the timelines show steady state, not start-up
+            def heard_enough() -> bool:
+                adverts = asyncio.run(client.snapshot())["adverts"]
+                return bool(adverts) and all((s.get("count") or 0) >= 5 for a in adverts for s in a["sources"])
+
+            wait_until(heard_enough, 30, what="every router heard 5 times")
+
             paths = asyncio.run(take_screenshots(client, args.screenshots))
             for p in paths:
                 print(p)
