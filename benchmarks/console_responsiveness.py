@@ -108,37 +108,21 @@ def send_key(app: ConsoleApp, key: str) -> None:
     app._driver.send_message(ev)
 
 
-async def run(load: str) -> None:
-    flood = load == "flood"
-    client = ScriptedClient(synthetic_snapshot(VRIDS, SOURCES, tick=0))
+async def measure(client, title: str, generate=None, seconds: float = SECONDS) -> None:
+    """Drive the console over ``client`` and print the figures.  ``generate``:
+    an optional coroutine function (stop time) -> CPU seconds it spent."""
     app = ConsoleApp(client, frozen=True)
     gen_cpu = 0.0
-    offered = 0
     lags: list[float] = []
     async with app.run_test(size=SIZE, headless=True) as pilot:
         probe = FrameProbe(app)
         while app.version == 0:
             await asyncio.sleep(0.05)
         await pilot.pause()
-        stop = time.perf_counter() + SECONDS
+        stop = time.perf_counter() + seconds
         costs: list[float] = []
         versions_at_start = app.version
-
-        async def generate() -> None:
-            nonlocal offered, gen_cpu
-            tick = 0
-            while time.perf_counter() < stop:
-                c0 = time.process_time()
-                tick += 1
-                client.set_snapshot(synthetic_snapshot(VRIDS, SOURCES, tick=tick))
-                offered += 1
-                client.push_event("transition", f"VI_{tick % VRIDS + 1} BACKUP → MASTER", "warning",
-                                  instance=f"VI_{tick % VRIDS + 1}")
-                if flood:
-                    for vrid in range(1, VRIDS + 1):   # one tenth of a second of adverts
-                        client.push_event("advert", f"vrid {vrid} advert", vrid=vrid, flag="seen")
-                gen_cpu += time.process_time() - c0
-                await asyncio.sleep(1 / RATE)
+        fetches_at_start = app.fetch_count
 
         async def lag() -> None:
             while time.perf_counter() < stop:
@@ -154,9 +138,13 @@ async def run(load: str) -> None:
                     last = app.apply_cost
                 await asyncio.sleep(0.02)
 
+        async def no_load(_stop: float) -> float:
+            return 0.0
+
         cpu0 = time.process_time()
         wall0 = time.perf_counter()
-        background = [asyncio.create_task(c()) for c in (generate, lag, sample_costs)]
+        gen = asyncio.create_task((generate or no_load)(stop))
+        background = [asyncio.create_task(c()) for c in (lag, sample_costs)]
         presses: list[tuple[str, float]] = []
         await asyncio.sleep(1.0)
         for key in SCREEN_KEYS + ["down", "down", "up"]:
@@ -166,7 +154,7 @@ async def run(load: str) -> None:
                         and (t == "events" or app.view(t).shown_version == app.version))
             else:
                 table = app.active_view().main_table()
-                target = min(table.cursor_row + (1 if key == "down" else -1), table.row_count - 1)
+                target = max(0, min(table.cursor_row + (1 if key == "down" else -1), table.row_count - 1))
                 cond = lambda t=table, r=target: t.cursor_row == r
             fut = probe.next_frame_where(cond)
             t0 = time.perf_counter()
@@ -178,13 +166,14 @@ async def run(load: str) -> None:
                 presses.append((key, float("inf")))
             await asyncio.sleep(0.5)
         await asyncio.gather(*background)
+        gen_cpu = await gen
         wall = time.perf_counter() - wall0
         cpu = time.process_time() - cpu0
         shown = app.version - versions_at_start
+        fetched = app.fetch_count - fetches_at_start
         probe.close()
 
-    print(f"== load {load}: {VRIDS} VRIDs x {SOURCES} sources, {RATE} snapshots/s, "
-          f"{VRIDS * RATE if flood else RATE} events/s, {SIZE[0]}x{SIZE[1]} terminal")
+    print(f"== {title}, {SIZE[0]}x{SIZE[1]} terminal")
     for key, dt in presses:
         print(f"  key {key:>4} -> frame: {ms(dt)}")
     lat = [dt for _, dt in presses]
@@ -197,9 +186,34 @@ async def run(load: str) -> None:
         print(f"  frame cost: median {ms(statistics.median(fc))}, p95 {ms(pct(fc, 0.95))}, max {ms(max(fc))} "
               f"({len(fc)} frames)")
     print(f"  event-loop lag: median {ms(statistics.median(lags))}, p99 {ms(pct(lags, 0.99))}, max {ms(max(lags))}")
-    print(f"  console CPU: {100 * (cpu - gen_cpu) / wall:.0f}% of one core "
-          f"(load generator {100 * gen_cpu / wall:.0f}% excluded)")
-    print(f"  snapshots offered {offered}, shown {shown} (coalesced)")
+    extra = f" (load generator {100 * gen_cpu / wall:.0f}% excluded)" if generate else ""
+    print(f"  console CPU: {100 * (cpu - gen_cpu) / wall:.0f}% of one core{extra}")
+    print(f"  snapshots fetched {fetched}, shown {shown} in {wall:.1f} s")
+
+
+async def run(load: str) -> None:
+    flood = load == "flood"
+    client = ScriptedClient(synthetic_snapshot(VRIDS, SOURCES, tick=0))
+
+    async def generate(stop: float) -> float:
+        cpu = 0.0
+        tick = 0
+        while time.perf_counter() < stop:
+            c0 = time.process_time()
+            tick += 1
+            client.set_snapshot(synthetic_snapshot(VRIDS, SOURCES, tick=tick))
+            client.push_event("transition", f"VI_{tick % VRIDS + 1} BACKUP → MASTER", "warning",
+                              instance=f"VI_{tick % VRIDS + 1}")
+            if flood:
+                for vrid in range(1, VRIDS + 1):   # one tenth of a second of adverts
+                    client.push_event("advert", f"vrid {vrid} advert", vrid=vrid, flag="seen")
+            cpu += time.process_time() - c0
+            await asyncio.sleep(1 / RATE)
+        return cpu
+
+    events_rate = VRIDS * RATE if flood else RATE
+    await measure(client, f"load {load} (scripted engine): {VRIDS} VRIDs x {SOURCES} sources, "
+                          f"{RATE} snapshots/s, {events_rate} events/s", generate)
 
 
 async def main(loads: list[str]) -> None:
