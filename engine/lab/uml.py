@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from engine.lab import uml_xstate
+
 UML_BIN = "/usr/bin/linux.uml"
 UML_MODULES = Path("/usr/lib/uml/modules")
 GUEST_DIR = "/run/vipdeck-uml"     # where the run directory appears inside the guest
@@ -176,8 +178,11 @@ def _run(workdir: Path, argv, cwd, env, timeout, mem, modules, files, keep) -> U
     t0 = time.time()
     timed_out = False
     with console:
+        # on AMX hosts linux.uml needs help to move FPU state (see uml_xstate)
+        host_env = dict(os.environ, **uml_xstate.environment(workdir))
         proc = subprocess.Popen(kernel_args, stdin=subprocess.DEVNULL, stdout=console,
-                                stderr=subprocess.STDOUT, start_new_session=True, cwd=workdir)
+                                stderr=subprocess.STDOUT, start_new_session=True, cwd=workdir,
+                                env=host_env)
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
