@@ -304,3 +304,23 @@ def test_route_and_rule_specs_keep_ip_syntax():
     assert c.static_rules[0].words[:4] == ("from", "all", "to", "10.0.0.0/8")
     (ip,) = c.static_ipaddresses
     assert (str(ip), ip.dev, ip.scope) == ("10.0.0.5/24", "eth0", "link")
+
+
+def test_a_reload_after_moving_lines_keeps_every_instance(tmp_path):
+    """Where a block stands is not what it means: comments or blank lines
+    added above an instance must not restart it (a restart is a failover)."""
+    from engine.runtime import Engine
+    from engine.state import StateStore
+
+    text = vi("interface eth0\nvirtual_router_id 51\npriority 100", name="VI_1") + vs(
+        "lb_algo rr\nreal_server 10.0.0.2 80 {\n TCP_CHECK {\n connect_timeout 3\n }\n}")
+    before = ok(text)
+    after = ok("# maintenance window notes\n\n\n" + text)
+    inst_b, inst_a = before.vrrp_instances[0], after.vrrp_instances[0]
+    assert inst_b.loc.line != inst_a.loc.line
+    assert inst_b == inst_a and hash(inst_b) == hash(inst_a)
+    assert before.virtual_servers[0] == after.virtual_servers[0]
+    engine = Engine(before, config_path="keepalived.conf", state=StateStore(str(tmp_path)))
+    assert engine.reload_plan(after) == (["VI_1"], [], [])
+    changed = ok(text.replace("priority 100", "priority 101"))
+    assert engine.reload_plan(changed) == ([], ["VI_1"], [])

@@ -35,6 +35,14 @@ class Loc:
 NOWHERE = Loc("<default>", 0)
 
 
+
+def where():
+    """The ``loc`` field: where a block stands is not part of what it means,
+    so a reload after lines moved or comments were added keeps running
+    instances (and real servers' checker state) as they are."""
+    return field(default=NOWHERE, compare=False)
+
+
 # --------------------------------------------------------------------------- global
 
 
@@ -71,7 +79,7 @@ class GlobalDefs:
     lvs_id: str | None = None
     # keywords keepalived knows that vipdeck accepts but does not act on
     other: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    loc: Loc = NOWHERE
+    loc: Loc = where()
 
 
 # --------------------------------------------------------------------------- tracking
@@ -92,7 +100,7 @@ class VrrpScript:
     init_fail: bool = False
     user: str | None = None
     group: str | None = None
-    loc: Loc = NOWHERE
+    loc: Loc = where()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,7 +113,7 @@ class TrackFile:
     weight_reverse: bool = False
     init_file: int | None = None            # value to create the file with
     init_file_overwrite: bool = False
-    loc: Loc = NOWHERE
+    loc: Loc = where()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,7 +132,7 @@ class TrackProcess:
     delay: float = 0.0
     terminate_delay: float | None = None
     fork_delay: float | None = None
-    loc: Loc = NOWHERE
+    loc: Loc = where()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,7 +146,7 @@ class TrackRef:
     name: str
     weight: int | None = None
     reverse: bool = False
-    loc: Loc = NOWHERE
+    loc: Loc = where()
 
 
 # --------------------------------------------------------------------------- VRRP
@@ -153,7 +161,7 @@ class VirtualIp:
     brd: str | None = None
     scope: str | None = None
     no_track: bool = False
-    loc: Loc = NOWHERE
+    loc: Loc = where()
 
     @property
     def family(self) -> int:
@@ -168,7 +176,7 @@ class RouteSpec:
     """virtual_routes / static_routes / *_rules entries, kept as tokens."""
 
     words: tuple[str, ...]
-    loc: Loc = NOWHERE
+    loc: Loc = where()
 
 
 class AuthType(str, enum.Enum):
@@ -181,7 +189,7 @@ class AuthType(str, enum.Enum):
 class Authentication:
     auth_type: AuthType = AuthType.NONE
     auth_pass: str = field(default="", repr=False)   # secret: never printed
-    loc: Loc = NOWHERE
+    loc: Loc = where()
 
     @property
     def wire_pass(self) -> bytes:
@@ -196,7 +204,7 @@ class HmacKey:
     id: int
     secret: bytes = field(default=b"", repr=False)  # secret: never printed
     source: str = "inline"                  # "inline", "hex" or "file:<path>"
-    loc: Loc = NOWHERE
+    loc: Loc = where()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -208,7 +216,7 @@ class AuthHmac:
     anti_replay: str = "time"               # "time" | "monotonic"
     time_window: float = 5.0                # resolved: max(3 x advert_int, 5) when not given
     mode: str = "enforce"                   # "enforce" | "permissive"
-    loc: Loc = NOWHERE
+    loc: Loc = where()
 
     def key(self, key_id: int) -> HmacKey | None:
         return next((k for k in self.keys if k.id == key_id), None)
@@ -221,7 +229,7 @@ class Notify:
     command: str
     user: str | None = None
     group: str | None = None
-    loc: Loc = NOWHERE
+    loc: Loc = where()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -273,7 +281,7 @@ class VrrpInstance:
     auth_hmac: AuthHmac | None = None
     # keywords keepalived knows that vipdeck accepts but does not act on
     other: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    loc: Loc = NOWHERE
+    loc: Loc = where()
 
     @property
     def family(self) -> int:
@@ -302,7 +310,7 @@ class SyncGroup:
     track_processes: tuple[TrackRef, ...] = ()
     global_tracking: bool = False
     sync_group_tracking_weight: bool = False
-    loc: Loc = NOWHERE
+    loc: Loc = where()
 
 
 # --------------------------------------------------------------------------- checkers
@@ -326,7 +334,7 @@ class Checker:
     warmup: float | None = None             # None = up to delay_loop (keepalived)
     alpha: bool = False
     log_all_failures: bool = False
-    loc: Loc = NOWHERE
+    loc: Loc = where()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -337,7 +345,7 @@ class HttpUrl:
     virtualhost: str | None = None
     regex: str | None = None
     regex_no_match: bool = False
-    loc: Loc = NOWHERE
+    loc: Loc = where()
 
     def status_ok(self, code: int) -> bool:
         return any(lo <= code <= hi for lo, hi in self.status_codes)
@@ -435,7 +443,7 @@ class RealServer:
     virtualhost: str | None = None
     alpha: bool = False
     checkers: tuple[Checker, ...] = ()
-    loc: Loc = NOWHERE
+    loc: Loc = where()
 
     def __str__(self) -> str:
         return _hostport(self.address, self.port)
@@ -447,7 +455,7 @@ class SorryServer:
     port: int | None
     forward: Forward = Forward.NAT
     inhibit: bool = False
-    loc: Loc = NOWHERE
+    loc: Loc = where()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -459,7 +467,7 @@ class GroupEntry:
     port: int | None = None
     fwmark: int | None = None
     family: int | None = None
-    loc: Loc = NOWHERE
+    loc: Loc = where()
 
     def addresses(self) -> list[str]:
         import ipaddress
@@ -474,7 +482,7 @@ class GroupEntry:
 class VirtualServerGroup:
     name: str
     entries: tuple[GroupEntry, ...] = ()
-    loc: Loc = NOWHERE
+    loc: Loc = where()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -509,7 +517,7 @@ class VirtualServer:
     real_servers: tuple[RealServer, ...] = ()
     # keywords keepalived knows that vipdeck accepts but does not act on
     other: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    loc: Loc = NOWHERE
+    loc: Loc = where()
 
     @property
     def key(self) -> str:
@@ -527,7 +535,7 @@ class SslContext:
     ca: str | None = None
     certificate: str | None = None
     key: str | None = None
-    loc: Loc = NOWHERE
+    loc: Loc = where()
 
 
 # --------------------------------------------------------------------------- whole file
