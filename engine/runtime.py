@@ -80,11 +80,10 @@ class Engine:
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         from engine.hosting import HostSide
-        from engine.notify.dispatch import Notifier
         from engine.sniffer import AdvertView
 
         self.host = HostSide(self)
-        self.notifier = Notifier(self.config, self.bus)
+        self.notifier = self._make_notifier(self.config)
         self.foreign = AdvertView(self)
         await self.host.open()
         # keepalived removes VIPs a crashed run may have left behind
@@ -101,6 +100,27 @@ class Engine:
             self._start_driver(d)
         self._apply_operator_state()
         self.emit("daemon", f"started with {self.config.summary()}", config=self.config_path)
+
+    def _make_notifier(self, config: Config):
+        """notify_* scripts in per-instance order, SMTP alerts in their own queue;
+        both report through the event bus (their text never holds credentials)."""
+        from engine.notify.scripts import NotifyDispatcher
+        from engine.notify.smtp import SmtpAlerter
+
+        gd = config.global_defs
+        alerter = SmtpAlerter(gd, self._on_smtp,
+                              no_email_faults=any(k == "no_email_faults" for k, _ in gd.other))
+        return NotifyDispatcher(config, self._on_notify, alerter=alerter)
+
+    def _on_notify(self, ev) -> None:
+        self.emit("notify", ev.message(), "info" if ev.ok else "warning", **ev.as_fields())
+
+    def _on_smtp(self, res) -> None:
+        if res.skipped:
+            return
+        to = ", ".join(res.recipients)
+        text = f"alert '{res.subject}' " + (f"sent to {to}" if res.ok else f"to {to} failed: {res.error}")
+        self.emit("smtp", text, "info" if res.ok else "warning", **res.as_fields())
 
     async def stop(self, resign: bool = True) -> None:
         """Every master resigns (priority 0), VIPs go, notify_stop runs."""
@@ -214,6 +234,10 @@ class Engine:
     def garp_start(self, d: InstanceDriver) -> None:
         prev = self._vip_chain.get(d.inst.name)
         self.host.garp_start(d, after=prev)
+
+    def master_rx_lower_pri(self, d: InstanceDriver, priority: int) -> None:
+        """keepalived's notify_master_rx_lower_pri: a master heard a lower-priority master."""
+        self.notifier.master_rx_lower_pri(d.inst, priority)
 
     def garp_stop(self, d: InstanceDriver) -> None:
         self.host.garp_stop(d)
@@ -389,6 +413,8 @@ class Engine:
         await self._drain_vip_ops()
         self.config = new
         self.notifier.config = new
+        if self.notifier.alerter is not None:
+            self.notifier.alerter.gd = new.global_defs
         added = []
         for inst in new.vrrp_instances:
             if inst.name in self.drivers:

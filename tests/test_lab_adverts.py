@@ -91,3 +91,24 @@ def _events(router) -> list[dict]:
     from engine.control.client import SocketClient
 
     return asyncio.run(SocketClient(router.socket_path).events())
+
+
+def test_master_hearing_a_lower_priority_master_runs_notify_master_rx_lower_pri(lab, tmp_path):
+    n1 = lab.add_node("n1", "198.18.0.1/24")
+    bad = lab.add_node("bad", "198.18.0.66/24")
+    log = tmp_path / "lower.log"
+    script = tmp_path / "lower.sh"
+    script.write_text(f"#!/bin/sh\necho \"$@\" >> {log}\n")
+    script.chmod(0o755)
+    r1 = start_vipdeck(n1, seed_pair("node1", 100, "MASTER",
+                                     more=[f'notify_master_rx_lower_pri "{script} lower"']))
+    wait_until(lambda: n1.has_address(VIP1) and status(r1)["instances"][0]["state"] == "MASTER", 10)
+    s = raw_sender(bad)
+    send(s, bad, vrid=51, priority=90, auth_type=packet.AUTH_PASS, auth_data=packet.pass_auth_data("1111"))
+    s.close()
+    lines = wait_until(lambda: log.exists() and log.read_text().splitlines(), 5, what="the script ran")
+    assert lines == ["lower"]
+    ev = wait_until(lambda: [e for e in _events(r1) if e["kind"] == "notify"
+                             and e.get("keyword") == "notify_master_rx_lower_pri"], 5, what="its notify event")
+    assert ev[0]["exit_status"] == 0 and ev[0]["state"] == "MASTER_RX_LOWER_PRI"
+    assert status(r1)["instances"][0]["state"] == "MASTER" and n1.has_address(VIP1)

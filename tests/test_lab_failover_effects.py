@@ -120,10 +120,13 @@ def test_notify_scripts_in_order_and_an_smtp_alert_per_transition(lab, tmp_path,
     assert lines(log2) == want2
     assert lines(log1) == want1
 
-    # an alert per MASTER/BACKUP transition: node2 4, node1 2
-    msgs = wait_until(lambda: len(_messages(smtp_node)) >= 6 and _messages(smtp_node), 15, what="6 alerts")
+    # an alert per MASTER/BACKUP transition (node2 4, node1 2) and, like
+    # keepalived, a "Stopping" alert from each when it shuts down
+    msgs = wait_until(lambda: len(_messages(smtp_node)) >= 8 and _messages(smtp_node), 15, what="8 alerts")
     subjects = sorted(m["Subject"] for m in msgs)
-    assert len(msgs) == 6, subjects
+    assert len(msgs) == 8, subjects
+    assert subjects.count("[node2] VRRP Instance VI_1 - Stopping") == 1, subjects
+    assert subjects.count("[node1] VRRP Instance VI_1 - Stopping") == 1, subjects
     assert all(m["From"] == "vipdeck@example.test" and m["To"] == "ops@example.test" for m in msgs)
     assert subjects.count("[node2] VRRP Instance VI_1 - Entering MASTER state") == 2, subjects
     assert subjects.count("[node2] VRRP Instance VI_1 - Entering BACKUP state") == 2, subjects

@@ -101,6 +101,9 @@ class InstanceDriver:
             self.count_reject(rej)
             return
         self.counters.adverts_received += 1
+        if (self.machine.state == m.State.MASTER and 0 < adv.priority < self.machine.effective_priority
+                and hasattr(self.hooks, "master_rx_lower_pri")):
+            self.hooks.master_rx_lower_pri(self, adv.priority)
         self.feed(m.AdvertReceived(adv))
 
     def count_reject(self, rej: packet.Reject) -> None:
