@@ -46,6 +46,7 @@ class Engine:
         self.started_at = time.time()
         self.drivers: dict[str, InstanceDriver] = {}
         self._group_state: dict[str, str] = {}
+        self._held_in_init: dict[str, asyncio.TimerHandle] = {}   # instance -> start deadline
         self.groups: dict[tuple[str, int], Group] = {}
         self.foreign = None            # advert sniffer (per-VRID view), set in start()
         self.tasks: set[asyncio.Task] = set()
@@ -124,6 +125,9 @@ class Engine:
 
     async def stop(self, resign: bool = True) -> None:
         """Every master resigns (priority 0), VIPs go, notify_stop runs."""
+        for timer in self._held_in_init.values():
+            timer.cancel()
+        self._held_in_init.clear()
         for d in self.drivers.values():
             if resign:
                 d.shutdown()
@@ -178,6 +182,19 @@ class Engine:
         return d
 
     def _start_driver(self, d: InstanceDriver) -> None:
+        """Start the instance, or keep it in INIT while an unweighted tracker
+        has no first result yet (keepalived does not elect on a guess)."""
+        pending = self.tracking.effective(d.inst).pending if self.tracking else ()
+        if pending:
+            if d.inst.name not in self._held_in_init:
+                limit = self._init_hold_limit(pending)
+                self._held_in_init[d.inst.name] = self.loop.call_later(limit, self._release_init, d.inst.name)
+                self.emit("tracker", f"{d.inst.name} stays in INIT until {', '.join(pending)} "
+                          f"report a first result (at most {limit:g}s)", instance=d.inst.name)
+            return
+        self._start_now(d)
+
+    def _start_now(self, d: InstanceDriver) -> None:
         d.start()
         self._refresh_tracking(d)
         if not self.host.is_up(d.inst.interface):
@@ -316,8 +333,37 @@ class Engine:
     def tracker_changed(self, instance_names: list[str]) -> None:
         for name in instance_names:
             d = self.drivers.get(name)
-            if d is not None:
-                self._refresh_tracking(d)
+            if d is None:
+                continue
+            if name in self._held_in_init:
+                if not self.tracking.effective(d.inst).pending:
+                    self._release_init(name)
+                continue
+            self._refresh_tracking(d)
+
+    def _init_hold_limit(self, pending: tuple[str, ...]) -> float:
+        """Long enough for each pending script to run once and time out."""
+        limit = 5.0
+        for name in pending:
+            t = self.tracking.tracker(name)
+            script = getattr(t, "script", None)
+            if script is not None:
+                limit = max(limit, float(script.interval) + float(getattr(t, "timeout", 0) or 0) + 1.0)
+        return limit
+
+    def _release_init(self, name: str) -> None:
+        timer = self._held_in_init.pop(name, None)
+        if timer is None:
+            return
+        timer.cancel()
+        d = self.drivers.get(name)
+        if d is None or d.stopped:
+            return
+        pending = self.tracking.effective(d.inst).pending if self.tracking else ()
+        if pending:
+            self.emit("tracker", f"{name}: no first result from {', '.join(pending)}; starting anyway",
+                      "warning", instance=name)
+        self._start_now(d)
 
     def link_changed(self, ifname: str, up: bool) -> None:
         for d in self.drivers.values():
@@ -406,6 +452,9 @@ class Engine:
         kept, replaced, gone = self.reload_plan(new)
         old_config = self.config
         for name in replaced + gone:
+            timer = self._held_in_init.pop(name, None)
+            if timer is not None:
+                timer.cancel()
             d = self.drivers.pop(name)
             d.shutdown()
             g = self.groups[(d.inst.interface, d.sock.family)]

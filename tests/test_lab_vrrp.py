@@ -203,3 +203,27 @@ def test_stale_vips_from_a_crashed_run_are_removed_at_start(pair):
     wait_until(lambda: not n1.has_address(VIP1), 5, what="stale VIP removed")
     assert instance(r1, "VI_1")["state"] == "BACKUP" and n2.has_address(VIP1)
     assert "stale" in r1.log()
+
+
+def test_an_unweighted_script_without_a_first_result_holds_the_instance_in_init(pair, tmp_path):
+    """keepalived does not elect on a guess: until chk_slow has answered once,
+    VI_1 stays in INIT (no adverts, no VIP), then starts as usual."""
+    import asyncio
+
+    from engine.control.client import SocketClient
+
+    lab, n1, n2, sn = pair
+    scripts = ("vrrp_script chk_slow {\n    script \"/bin/sleep 1.5\"\n    interval 3\n    timeout 5\n}\n")
+    conf = seed_pair("node1", 100, "MASTER", version=3, advert_int=0.1, more=["track_script {", "    chk_slow", "}"])
+    conf = conf.replace("vrrp_instance VI_1", scripts + "vrrp_instance VI_1", 1)
+    r1 = start_vipdeck(n1, conf)
+    i = instance(r1, "VI_1")
+    assert i["state"] == "INIT" and i["trackers"][0]["state"] == "init", i
+    assert not n1.has_address(VIP1)
+    wait_until(lambda: instance(r1, "VI_1")["state"] == "MASTER" and n1.has_address(VIP1), 10, what="MASTER")
+    events = asyncio.run(SocketClient(r1.socket_path).events())
+    held = next(e for e in events if e["kind"] == "tracker" and "stays in INIT" in e["message"])
+    first = next(e for e in events if e["kind"] == "transition" and e.get("instance") == "VI_1")
+    assert first["from"] == "INIT" and first["time"] - held["time"] >= 1.2, (held, first)
+    # nothing was sent for VRID 51 while the instance waited
+    assert not [p for p in sn.snapshot(vrid=51) if p.time < first["time"] - 0.05]
