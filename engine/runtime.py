@@ -285,12 +285,12 @@ class Engine:
             if other is None or other is d:
                 continue
             if t.new == m.State.FAULT:
-                if getattr(d, "_sync_fault", False):
+                if d.sync_fault:
                     continue  # a fault the group imposed is not passed back (it would never clear)
-                other._sync_fault = True
+                other.sync_fault = True
                 self._refresh_tracking(other)
-            elif t.old == m.State.FAULT and getattr(other, "_sync_fault", False):
-                other._sync_fault = False
+            elif t.old == m.State.FAULT and other.sync_fault:
+                other.sync_fault = False
                 self._refresh_tracking(other)
             elif t.new == m.State.MASTER and other.machine.state == m.State.BACKUP:
                 other.feed(m.Takeover(True))
@@ -326,7 +326,7 @@ class Engine:
 
     def _refresh_tracking(self, d: InstanceDriver) -> None:
         delta, fault, detail = (0, False, "") if self.tracking is None else self.tracking.effect(d.inst)
-        if getattr(d, "_sync_fault", False):
+        if d.sync_fault:
             fault, detail = True, (detail + "; " if detail else "") + "sync group member in FAULT"
         d.feed(m.TrackChanged(delta=delta, fault=fault, detail=detail))
 

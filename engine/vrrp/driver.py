@@ -64,6 +64,8 @@ class InstanceDriver:
         self.vips_present: dict[str, bool] = {str(v): False for v in inst.virtual_ipaddresses}
         self.last_garp: float | None = None
         self.stopped = False
+        # FAULT imposed by a vrrp_sync_group member's own fault (not passed back to the group)
+        self.sync_fault = False
 
     # ------------------------------------------------------------------ clock
 
