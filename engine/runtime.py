@@ -176,6 +176,7 @@ class Engine:
         g = self._socket_for(inst)
         src = inst.unicast_src_ip or inst.mcast_src_ip or g.sock.src
         d = InstanceDriver(inst, g.sock, self, primary=src)
+        d.group6 = self.config.global_defs.vrrp_mcast_group6
         g.drivers[inst.vrid] = d
         self.drivers[inst.name] = d
         self._vip_chain[inst.name] = None

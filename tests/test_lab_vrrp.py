@@ -13,7 +13,7 @@ import pytest
 
 from engine.lab import wait_until
 from engine.lab.peers import instance, start_vipdeck, status
-from tests.labconf import VIP1, VIP_VI1, VIP_VI2, dual_master, nginx_track, seed_pair
+from tests.labconf import SEED_GROUP, VIP1, VIP_VI1, VIP_VI2, dual_master, nginx_track, seed_pair
 
 pytestmark = pytest.mark.lab
 
@@ -140,13 +140,15 @@ def test_status_json_shape_and_no_secrets(pair):
     wait_until(lambda: n1.has_address(VIP1), 10)
     snap = status(r1)
     i = snap["instances"][0]
-    for key in ("name", "vrid", "interface", "state", "base_priority", "effective_priority", "vips"):
+    for key in ("name", "vrid", "interface", "state", "base_priority", "effective_priority", "vips", "wire"):
         assert key in i
+    assert i["wire"] == {"source": n1.ip, "mcast_group": SEED_GROUP, "unicast_peers": []}
     assert i["master"]["address"] is None or "address" in i["master"]
     assert i["last_transition"]["reason"]
     assert "1111" not in repr(snap)
     r = n1.run(os.sys.executable, "-m", "engine", "status", "--socket", r1.socket_path)
     assert "VI_1" in r.stdout and "MASTER" in r.stdout and "1111" not in r.stdout
+    assert f"adverts    multicast to {SEED_GROUP} from {n1.ip}" in r.stdout
     assert "1111" not in r1.log()
 
 

@@ -176,6 +176,13 @@ def instance_detail(sv: SnapView, i: dict) -> Text:
              f"  preempt {'on' if i.get('preempt', True) else 'off'}"
              + (f" (delay {fmt.interval(i.get('preempt_delay'))})" if i.get("preempt_delay") else "")
              + (f"  sync group {i['sync_group']}" if i.get("sync_group") else ""))
+    wire = i.get("wire")
+    if wire:
+        t.append("\nadverts   ", style="dim")
+        peers = wire.get("unicast_peers") or []
+        t.append(f"unicast to {', '.join(peers)}" if peers else f"multicast to {wire.get('mcast_group') or '?'}")
+        if wire.get("source"):
+            t.append(f" from {wire['source']}")
     t.append("\npriority  ", style="dim")
     t.append(f"base {i.get('base_priority')}")
     for x in i.get("trackers") or []:

@@ -24,6 +24,11 @@ def render(snap: dict) -> str:
         contrib = ", ".join(f"{t['name']} {t['contribution']:+d}" for t in i.get("trackers", []) if t.get("contribution")) or "no tracker change"
         out.append(f"\n{i['name']}: vrid {i['vrid']} on {i['interface']} (VRRPv{i['version']}, advert {i['advert_int']}s)")
         out.append(f"  state      {i['state']}")
+        wire = i.get("wire") or {}
+        if wire:
+            dest = (f"unicast to {', '.join(wire['unicast_peers'])}" if wire.get("unicast_peers")
+                    else f"multicast to {wire.get('mcast_group')}")
+            out.append(f"  adverts    {dest} from {wire.get('source') or '?'}")
         out.append(f"  priority   base {i['base_priority']} -> effective {i['effective_priority']} ({contrib})")
         vips = ", ".join(f"{v['address']}{'' if v['present'] else ' (not in kernel)'}" if i['state'] == 'MASTER' else v['address'] for v in i.get("vips", []))
         out.append(f"  vips       {vips}")

@@ -42,6 +42,8 @@ SNAPSHOT::
           "counters": {"adverts_sent", "adverts_received", "transitions",
                        "rejects": {REASON: count}},
           "last_transition": {"from", "to", "reason", "detail", "time"} | None,
+          "wire": {"source": str|None, "mcast_group": str|None,   # None when unicast
+                   "unicast_peers": [str]},
           "sync_group": str|None,
           "preempt": bool, "preempt_delay": float,
           "operator": {"drained": bool, "hold_until": unix time|None,

@@ -66,6 +66,7 @@ class InstanceDriver:
         self.stopped = False
         # FAULT imposed by a vrrp_sync_group member's own fault (not passed back to the group)
         self.sync_fault = False
+        self.group6 = "ff02::12"   # the runtime sets global_defs' vrrp_mcast_group6
 
     # ------------------------------------------------------------------ clock
 
@@ -150,6 +151,12 @@ class InstanceDriver:
     def source(self) -> str | None:
         return self.inst.unicast_src_ip or self.inst.mcast_src_ip or self.sock.src
 
+    def wire(self) -> dict:
+        """Where this instance's adverts go: its multicast group, or its unicast peers."""
+        peers = [str(p) for p in self.inst.unicast_peers]
+        group = None if peers else (self.inst.mcast_group if self.inst.family == 4 else self.group6)
+        return {"source": self.source, "mcast_group": group, "unicast_peers": peers}
+
     def _send_advert(self, priority: int) -> None:
         payload = self.advert_payload(priority)
         if self.inst.unicast_peers:
@@ -214,6 +221,7 @@ class InstanceDriver:
             "last_transition": None if t is None else {
                 "from": _state(t.old), "to": _state(t.new), "reason": t.reason, "detail": t.detail,
                 "time": self.wall(t.at)},
+            "wire": self.wire(),
             "sync_group": sync_group,
             "preempt": not self.inst.nopreempt, "preempt_delay": self.inst.preempt_delay,
             "operator": operator,
