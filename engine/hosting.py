@@ -13,7 +13,7 @@ import time
 
 from engine.config.model import VrrpInstance
 from engine.net.garp import GarpPolicy, GarpScheduler, GarpSender
-from engine.net.linkwatch import LinkChanged, LinkWatch, Resynced
+from engine.net.linkwatch import AddressChanged, LinkChanged, LinkWatch, Resynced
 from engine.net.vips import Vip, VipManager
 
 log = logging.getLogger("vipdeck.host")
@@ -64,10 +64,17 @@ class HostSide:
 
     def _on_net(self, ev) -> None:
         if isinstance(ev, LinkChanged):
-            self.engine.link_changed(ev.ifname, ev.up)
+            if ev.removed:
+                # its packet socket is bound to the old ifindex (and MAC): make a new one on use
+                sender = self._senders.pop(ev.ifname, None)
+                if sender is not None:
+                    sender.close()
+            self.engine.link_changed(ev.ifname, ev.up, ev.index)
+        elif isinstance(ev, AddressChanged):
+            self.engine.addresses_changed(ev.ifname)
         elif isinstance(ev, Resynced):
             for link in self.links.links.values():
-                self.engine.link_changed(link.ifname, link.up)
+                self.engine.link_changed(link.ifname, link.up, link.index)
 
     def is_up(self, ifname: str) -> bool:
         return self.links.is_up(ifname)

@@ -366,16 +366,57 @@ class Engine:
                       "warning", instance=name)
         self._start_now(d)
 
-    def link_changed(self, ifname: str, up: bool) -> None:
+    def link_changed(self, ifname: str, up: bool, index: int | None = None) -> None:
+        if up:
+            # first the socket, so the instances that leave FAULT hear and send on the new link
+            for (ifn, fam), g in self.groups.items():
+                if ifn != ifname:
+                    continue
+                if index is not None and index != g.sock.ifindex:
+                    self._reopen((ifn, fam), g, index)
+                else:
+                    g.sock.rejoin()
         for d in self.drivers.values():
             if d.inst.interface == ifname:
                 d.feed(m.InterfaceChanged(up=up, detail=f"{ifname} {'up' if up else 'down'}"))
         if self.tracking:
             self.tracking.link_changed(ifname, up)
-        if up:
-            for (ifn, _fam), g in self.groups.items():
-                if ifn == ifname:
-                    g.sock.rejoin()
+
+    def addresses_changed(self, ifname: str) -> None:
+        """A socket whose source address went away (or never was) looks again,
+        e.g. when a re-created interface gets its address after coming up."""
+        for (ifn, _fam), g in self.groups.items():
+            if ifn != ifname or (g.sock.src is not None and g.sock.src in self.host.local):
+                continue
+            before = g.sock.src
+            try:
+                now = g.sock.refresh_source()
+            except OSError:          # the interface is gone; its removal is handled as a link event
+                continue
+            if now != before:
+                for d in g.drivers.values():
+                    d.invalidate_adverts()
+
+    def _reopen(self, key: tuple[str, int], g: Group, index: int) -> None:
+        """The interface was deleted and made again (a new ifindex): a raw socket
+        stays bound to the old one and would hear nothing, so open a new one."""
+        from engine.net.vrrp_socket import VrrpSocket
+
+        old = g.sock
+        try:
+            new = VrrpSocket(key[0], key[1], groups=list(old.groups), local_addresses=self.host.local)
+        except OSError as exc:
+            self.emit("daemon", f"{key[0]} re-created but its VRRP socket could not be re-opened: {exc}", "error")
+            return
+        new.add_listener(lambda rx, key=key: self._on_packet(key, rx))
+        new.start(self.loop)
+        g.sock = new
+        for d in g.drivers.values():
+            d.sock = new
+            d.invalidate_adverts()
+        old.close()
+        self.emit("daemon", f"{key[0]} was re-created (ifindex {old.ifindex} -> {new.ifindex}): "
+                  "VRRP socket re-opened", "warning", interface=key[0])
 
     # ------------------------------------------------------------------ LVS
 

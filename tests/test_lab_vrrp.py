@@ -229,3 +229,25 @@ def test_an_unweighted_script_without_a_first_result_holds_the_instance_in_init(
     assert first["from"] == "INIT" and first["time"] - held["time"] >= 1.2, (held, first)
     # nothing was sent for VRID 51 while the instance waited
     assert not [p for p in sn.snapshot(vrid=51) if p.time < first["time"] - 0.05]
+
+
+def test_a_re_created_interface_gets_a_new_socket_and_the_backup_keeps_hearing(pair):
+    """ifdown/ifup of a VLAN or bond makes a new interface of the same name; a
+    socket left on the old ifindex hears nothing and the backup would take over
+    (split brain).  The daemon re-opens it and stays backup."""
+    lab, n1, n2, sn = pair
+    start_vipdeck(n1, seed_pair("node1", 100, "MASTER", version=3, advert_int=0.1))
+    r2 = start_vipdeck(n2, seed_pair("node2", 96, "BACKUP", version=3, advert_int=0.1))
+    wait_until(lambda: n1.has_address(VIP1) and instance(r2, "VI_1")["state"] == "BACKUP", 10)
+    old_index = n2.ifindex
+    lab.replug(n2)
+    assert n2.ifindex != old_index
+    wait_until(lambda: "re-created" in r2.log(), 5, what="the socket re-opened")
+    wait_until(lambda: instance(r2, "VI_1")["state"] == "BACKUP", 5, what="node2 BACKUP again")
+    heard = instance(r2, "VI_1")["counters"]["adverts_received"]
+    # 20 adverts heard on the new interface: many master-down intervals (0.36 s) passed
+    wait_until(lambda: instance(r2, "VI_1")["counters"]["adverts_received"] >= heard + 20, 5,
+               what="adverts heard on the new interface")
+    i2 = instance(r2, "VI_1")
+    assert i2["state"] == "BACKUP" and i2["master"]["address"] == n1.ip, i2
+    assert not n2.has_address(VIP1) and n1.has_address(VIP1)

@@ -90,6 +90,7 @@ class Node:
     ifname: str
     addresses: list[str]
     mac: str = ""
+    ifindex: int = 0
     procs: list[subprocess.Popen] = field(default_factory=list)
 
     @property
@@ -158,25 +159,37 @@ class Lab:
             check_lab_address(a)
         ns = f"{self.prefix}-{name}"
         self._add_ns(ns)
+        node = Node(self, name, ns, ifname, list(addresses))
+        self._plug(node, mac)
+        self.nodes[name] = node
+        return node
+
+    def _plug(self, node: Node, mac: str | None = None) -> None:
+        """A new veth pair from the bridge to ``node``, addressed and up."""
+        ns, ifname = node.netns, node.ifname
         self._port += 1
         port = f"p{self._port}"
-        args = ["-n", self.bridge_ns, "link", "add", port, "type", "veth", "peer", "name", ifname, "netns", ns]
-        _ip(*args)
+        _ip("-n", self.bridge_ns, "link", "add", port, "type", "veth", "peer", "name", ifname, "netns", ns)
         if mac:
             _ip("-n", ns, "link", "set", ifname, "address", mac)
         _ip("-n", self.bridge_ns, "link", "set", port, "master", "br0", "up")
         # IPv6 DAD would delay the use of 2001:db8:: addresses by ~1 s
         subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{ifname}.accept_dad=0"],
                        capture_output=True)
-        for a in addresses:
+        for a in node.addresses:
             _ip("-n", ns, "addr", "add", a, "dev", ifname)
         _ip("-n", ns, "link", "set", ifname, "up")
         import json
 
         link = json.loads(_ip("-n", ns, "-j", "link", "show", ifname).stdout)[0]
-        node = Node(self, name, ns, ifname, list(addresses), link.get("address", ""))
-        self.nodes[name] = node
-        return node
+        node.mac = link.get("address", "")
+        node.ifindex = link.get("ifindex", 0)
+
+    def replug(self, node: Node) -> None:
+        """Delete the node's interface and make a new one of the same name and
+        addresses (a new ifindex and MAC), as an ifdown/ifup of a VLAN or bond does."""
+        _ip("-n", node.netns, "link", "del", node.ifname)
+        self._plug(node)
 
     def __getitem__(self, name: str) -> Node:
         return self.nodes[name]
