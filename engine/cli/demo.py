@@ -9,6 +9,7 @@ daemon, and removes the whole lab when the console closes.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 
@@ -28,6 +29,22 @@ def run(args) -> int:
     from engine.lab.demo import build
 
     print("building the demo lab (node1, node2, two real servers)...", file=sys.stderr)
+    app = None
+    hung_up = []
+
+    def hang_up(signum, _frame) -> None:
+        """A closed terminal (SIGHUP) or a kill (SIGTERM) still removes the lab:
+        quit the console if it runs, otherwise unwind to the clean-up; a second
+        signal does not interrupt the clean-up."""
+        if hung_up:
+            return
+        hung_up.append(signum)
+        if app is not None and app.is_running:
+            app.exit(128 + signum)
+        else:
+            raise SystemExit(128 + signum)
+
+    previous = {sig: signal.signal(sig, hang_up) for sig in (signal.SIGHUP, signal.SIGTERM)}
     demo = build(with_keepalived=not args.no_keepalived)
     try:
         from engine.control.client import SocketClient
@@ -56,6 +73,8 @@ def run(args) -> int:
 
         app = ConsoleApp(client, label=f"demo node1 ({demo.socket})")
         app.run()
-        return int(app.return_code or 0)
+        return 128 + hung_up[0] if hung_up else int(app.return_code or 0)
     finally:
         demo.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -147,8 +147,8 @@ class Lab:
         _ip("-n", self.bridge_ns, "link", "set", "br0", "up")
 
     def _add_ns(self, name: str) -> None:
+        self._namespaces.append(name)      # first: an interrupted add is still removed by close()
         _ip("netns", "add", name)
-        self._namespaces.append(name)
         _ip("-n", name, "link", "set", "lo", "up")
 
     def add_node(self, name: str, addresses: list[str] | str, ifname: str = "eth0",
