@@ -118,7 +118,7 @@ class LvsManager:
     async def reload(self, config: Config) -> None:
         previous = self.runner
         if previous:
-            await previous.stop()
+            await previous.stop(omega=False)
         self.config = config
         self._start_runner(previous)
         self._dirty.set()

@@ -331,3 +331,23 @@ def test_env_from_config_carries_track_files_ssl_and_helo():
     env = CheckEnv.from_config(cfg)
     assert env.track_files["tf"].file == "/run/x" and env.ssl.ca == "/etc/ca.pem"
     assert env.smtp_helo_name == "lb1.example.test"
+
+
+async def test_a_reload_stop_hands_state_on_without_omega_notifiers(tmp_path):
+    """keepalived runs omega's notify_down/quorum_down at shutdown, not at a reload."""
+    srv = await Listener().up()
+    real = RealServer(address=LO, port=srv.port, notify_down=notify(tmp_path, "rs-down"),
+                      checkers=(tcp(srv.port),))
+    vs = VirtualServer(address="198.18.0.100", port=80, omega=True,
+                       quorum_down=notify(tmp_path, "quorum-down"), real_servers=(real,))
+    rec = Recorder()
+    runner = CheckRunner([vs], run_script=run_script, on_event=rec.on_event)
+    runner.start()
+    await async_wait_until(lambda: rec.of("check", ok=True), 3, what="a check")
+    await runner.stop(omega=False)
+    assert notified(tmp_path) == []
+    assert not rec.of("rs_state", reason="shutdown")
+    new = CheckRunner([vs], run_script=run_script, on_event=rec.on_event)
+    assert new.adopt(runner) == 1
+    assert new.real_server(vs.key, real.key).alive
+    srv.down()

@@ -222,7 +222,9 @@ class CheckRunner:
         finally:
             await self.stop()
 
-    async def stop(self) -> None:
+    async def stop(self, omega: bool = True) -> None:
+        """Stop every loop; ``omega`` runs keepalived's shutdown notifiers, which
+        belong to a real shutdown only (a reload hands the state on instead)."""
         if self._stopped:
             return
         self._stopped = True
@@ -231,7 +233,8 @@ class CheckRunner:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        await self._omega()
+        if omega:
+            await self._omega()
 
     async def _omega(self) -> None:
         """keepalived's omega: on shutdown, alive servers' notify_down and the
