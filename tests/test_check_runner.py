@@ -349,5 +349,5 @@ async def test_a_reload_stop_hands_state_on_without_omega_notifiers(tmp_path):
     assert not rec.of("rs_state", reason="shutdown")
     new = CheckRunner([vs], run_script=run_script, on_event=rec.on_event)
     assert new.adopt(runner) == 1
-    assert new.real_server(vs.key, real.key).alive
+    assert new.real_server(vs.key, f"{LO}:{srv.port}").alive
     srv.down()
