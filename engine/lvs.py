@@ -47,6 +47,18 @@ def service_keys(vs: VirtualServer, config: Config) -> list:
     return [ServiceKey.of(vs.protocol, vs.address, vs.port or 0)]
 
 
+def _service_dicts(vs: VirtualServer, config: Config) -> list[dict]:
+    """The kernel services of one block, for the snapshot (a group's members included)."""
+    from engine.ipvs.model import ModelError
+
+    try:
+        keys = service_keys(vs, config)
+    except ModelError:
+        return []
+    return [{"protocol": k.protocol or None, "address": k.address or None, "port": k.port or None,
+             "fwmark": k.fwmark or None, "family": k.family} for k in keys]
+
+
 def service_of(vs: VirtualServer, key):
     from engine.ipvs.model import Service
 
@@ -254,6 +266,7 @@ class LvsManager:
                     **_rates(kdest),
                 })
             out.append({
+                "services": _service_dicts(vs, self.config),
                 "key": vs.key, "protocol": vs.protocol if vs.fwmark is None else "FWM",
                 "address": vs.address, "port": vs.port, "fwmark": vs.fwmark, "group": vs.group,
                 "scheduler": vs.scheduler, "forward": vs.forward.value,

@@ -35,6 +35,10 @@ SNAPSHOT = {"virtual_servers": [
     {"key": "fwmark 5", "protocol": "FWM", "address": None, "port": None, "fwmark": 5,
      "sorry_server": None, "sorry_active": False, "real_servers": [rs("198.18.0.21", "UP", [], port=0)]},
     {"key": "group G", "protocol": "TCP", "address": None, "port": None, "fwmark": None, "group": "G",
+     "services": [{"protocol": "TCP", "address": "198.19.0.50", "port": 443, "fwmark": None, "family": 4},
+                  {"protocol": None, "address": None, "port": None, "fwmark": 9, "family": 6}],
+     "sorry_server": None, "real_servers": [rs("198.18.0.23", "DOWN", [], port=443)]},
+    {"key": "group OLD", "protocol": "TCP", "address": None, "port": None, "fwmark": None, "group": "OLD",
      "sorry_server": None, "real_servers": [rs("198.18.0.21", "UP", [])]},
 ]}
 
@@ -50,10 +54,13 @@ def test_one_line_per_real_server():
     assert both.startswith("UP  HTTP_GET pending; MISC_CHECK failed x1: xxx") and both.endswith("x…")
     assert len(both) < 110
     assert s[(nat, DestKey("198.18.0.30", 80))] == "sorry server (in: quorum lost)"
-    # a fwmark service is found whatever its family; a group's services are not known
+    # a fwmark service is found whatever its family
     assert s[(ServiceKey.fwm(5), DestKey("198.18.0.21", 0))] == "UP  no checker"
     assert s[(ServiceKey.fwm(5, 6), DestKey("198.18.0.21", 0))] == "UP  no checker"
-    assert len(s) == 7
+    # a group's kernel services come from the snapshot; without them (an older daemon) nothing is guessed
+    assert s[(ServiceKey.of("TCP", "198.19.0.50", 443), DestKey("198.18.0.23", 443))] == "DOWN  no checker"
+    assert s[(ServiceKey.fwm(9, 6), DestKey("198.18.0.23", 443))] == "DOWN  no checker"
+    assert len(s) == 9
 
 
 def test_summary_of_a_server_that_never_ran_a_check():
@@ -76,3 +83,17 @@ def test_the_column_is_appended_to_destination_lines_only():
 def test_no_daemon_is_a_clear_error(tmp_path):
     with pytest.raises(ControlError, match="no daemon control socket at"):
         fetch_checker_summaries(str(tmp_path / "nothing.sock"))
+
+
+def test_the_snapshot_lists_a_groups_kernel_services():
+    from engine.config import loads
+    from engine.lvs import _service_dicts
+
+    r = loads("virtual_server_group G {\n 198.19.0.50 443\n 198.19.0.51-52 443\n fwmark 9\n}\n"
+              "virtual_server group G {\n lb_algo rr\n lb_kind DR\n protocol TCP\n"
+              " real_server 198.18.0.23 443 {\n }\n}\n", path="g.conf")
+    assert r.ok, [str(d) for d in r.diagnostics]
+    vs = r.config.virtual_servers[0]
+    got = [(d["protocol"], d["address"], d["port"], d["fwmark"], d["family"]) for d in _service_dicts(vs, r.config)]
+    assert got == [("TCP", "198.19.0.50", 443, None, 4), ("TCP", "198.19.0.51", 443, None, 4),
+                   ("TCP", "198.19.0.52", 443, None, 4), (None, None, None, 9, 4)]

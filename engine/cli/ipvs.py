@@ -44,8 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # snapshot over the control socket and turns each real server into one line
 # of text keyed by (service key, dest key); checks_column() appends that text
 # to the matching destination lines of the kernel table.  A destination the
-# daemon does not configure (added by hand, or a virtual_server group, whose
-# kernel services the snapshot does not list) gets "-".
+# daemon does not configure (added by hand) gets "-".  The snapshot lists each
+# block's kernel services, so a virtual_server group's members are found too.
 
 CheckerSummaries = Mapping[tuple, str]   # (ServiceKey, DestKey) -> one-line summary
 _ERROR_WIDTH = 60
@@ -71,14 +71,18 @@ def summaries_from_snapshot(snapshot: Mapping) -> dict[tuple, str]:
     out: dict[tuple, str] = {}
     for vs in snapshot.get("virtual_servers") or ():
         try:
-            if vs.get("fwmark"):
+            if vs.get("services"):
+                services = [ServiceKey.fwm(k["fwmark"], k.get("family") or 4) if k.get("fwmark")
+                            else ServiceKey.of(k["protocol"], k["address"], k.get("port") or 0)
+                            for k in vs["services"]]
+            elif vs.get("fwmark"):
                 # the snapshot does not carry a fwmark service's family: it is one of the two
                 services = [ServiceKey.fwm(vs["fwmark"], 4), ServiceKey.fwm(vs["fwmark"], 6)]
             elif vs.get("address") and vs.get("protocol"):
                 services = [ServiceKey.of(vs["protocol"], vs["address"], vs.get("port") or 0)]
             else:
                 continue
-        except ModelError:
+        except (ModelError, KeyError, TypeError):
             continue
         for rs in vs.get("real_servers") or ():
             try:

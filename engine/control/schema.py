@@ -50,6 +50,8 @@ SNAPSHOT::
                        "takeover": bool, "who", "when", "why"} }],
       "virtual_servers": [{
           "key": "198.18.0.100:80" | "fwmark 5" | "group NAME",
+          "services": [{"protocol"|None, "address"|None, "port"|None, "fwmark"|None,
+                        "family": 4|6}],     # the kernel services it stands for
           "protocol", "address", "port", "fwmark", "scheduler", "forward": "NAT"|"DR"|"TUN",
           "persistence_timeout", "quorum", "hysteresis", "quorum_ok": bool,
           "sorry_server": "ip:port"|None, "sorry_active": bool,
