@@ -143,6 +143,7 @@ class VipRow:
     present: bool
     last_garp: float | None
     issues: list[str] = field(default_factory=list)
+    excluded: bool = False         # virtual_ipaddress_excluded: held by the master, not advertised
 
 
 def vip_rows(sv: SnapView) -> list[VipRow]:
@@ -186,7 +187,8 @@ def vip_rows(sv: SnapView) -> list[VipRow]:
             if elsewhere:
                 issues.append("also advertised by " + ", ".join(sorted(set(elsewhere))))
             rows.append(VipRow(f"{i['name']}|{addr}", addr, dev, v.get("label") or "", i["name"],
-                               i.get("vrid"), state, holder, mac, present, v.get("last_garp"), issues))
+                               i.get("vrid"), state, holder, mac, present, v.get("last_garp"), issues,
+                               bool(v.get("excluded"))))
     return rows
 
 

@@ -27,7 +27,7 @@ def vips_of(inst: VrrpInstance) -> list[Vip]:
     VIPs of the instance still move.
     """
     out = []
-    for v in inst.virtual_ipaddresses:
+    for v in inst.held_vips:
         try:
             out.append(Vip(v.address, v.prefixlen, v.dev or inst.interface,
                            None if v.family == 6 else v.label, v.brd, v.scope))
@@ -72,6 +72,8 @@ class HostSide:
             self.engine.link_changed(ev.ifname, ev.up, ev.index)
         elif isinstance(ev, AddressChanged):
             self.engine.addresses_changed(ev.ifname)
+            if not ev.added:
+                self.engine.address_removed(ev.ifname, ev.address)
         elif isinstance(ev, Resynced):
             for link in self.links.links.values():
                 self.engine.link_changed(link.ifname, link.up, link.index)

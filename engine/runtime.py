@@ -10,6 +10,7 @@ the event bus.  The daemon (``engine.daemon``) and the embedded console mode
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import socket
@@ -47,6 +48,8 @@ class Engine:
         self.drivers: dict[str, InstanceDriver] = {}
         self._group_state: dict[str, str] = {}
         self._held_in_init: dict[str, asyncio.TimerHandle] = {}   # instance -> start deadline
+        self._reinstating: dict[str, asyncio.TimerHandle] = {}    # instance -> pending VIP re-add
+        self._reinstated: dict[str, float] = {}                   # instance -> last re-add (loop time)
         self.groups: dict[tuple[str, int], Group] = {}
         self.foreign = None            # advert sniffer (per-VRID view), set in start()
         self.tasks: set[asyncio.Task] = set()
@@ -125,9 +128,10 @@ class Engine:
 
     async def stop(self, resign: bool = True) -> None:
         """Every master resigns (priority 0), VIPs go, notify_stop runs."""
-        for timer in self._held_in_init.values():
+        for timer in [*self._held_in_init.values(), *self._reinstating.values()]:
             timer.cancel()
         self._held_in_init.clear()
+        self._reinstating.clear()
         for d in self.drivers.values():
             if resign:
                 d.shutdown()
@@ -241,7 +245,7 @@ class Engine:
             if prev is not None and not prev.done():
                 await asyncio.wait([prev])
             changed = await (self.host.add_all(d.inst) if add else self.host.remove_all(d.inst))
-            for v in d.inst.virtual_ipaddresses:
+            for v in d.inst.held_vips:
                 d.vips_present[str(v)] = add
             if changed:
                 self.emit("vip", f"{d.inst.name}: {'added' if add else 'removed'} {', '.join(changed)}",
@@ -379,8 +383,46 @@ class Engine:
         for d in self.drivers.values():
             if d.inst.interface == ifname:
                 d.feed(m.InterfaceChanged(up=up, detail=f"{ifname} {'up' if up else 'down'}"))
+            elif up and d.machine.state == m.State.MASTER and any(
+                    v.dev == ifname for v in d.inst.held_vips):
+                # a VIP on another device: a link that went down may have flushed it (IPv6)
+                self._reinstate(d, f"{ifname} came back up")
         if self.tracking:
             self.tracking.link_changed(ifname, up)
+
+    def address_removed(self, ifname: str, address: str) -> None:
+        """A VIP a master holds went away (removed by hand, or flushed with the
+        IPv6 addresses of a link that went down): put it back, like keepalived."""
+        try:
+            gone = ipaddress.ip_address(address)
+        except ValueError:
+            return
+        for d in self.drivers.values():
+            if d.stopped or d.machine.state != m.State.MASTER:
+                continue
+            for v in d.inst.held_vips:
+                if (v.dev or d.inst.interface) == ifname and ipaddress.ip_address(v.address) == gone:
+                    self._reinstate(d, f"VIP {address} was removed from {ifname} while master")
+                    break
+
+    def _reinstate(self, d: InstanceDriver, why: str) -> None:
+        """Re-add a master's VIPs (and announce them), at most once a second per
+        instance so a fight with another program cannot spin."""
+        name = d.inst.name
+        if name in self._reinstating:
+            return
+        delay = max(0.0, self._reinstated.get(name, -1e9) + 1.0 - self.loop.time())
+
+        def go() -> None:
+            self._reinstating.pop(name, None)
+            if d.stopped or d.machine.state != m.State.MASTER or self.drivers.get(name) is not d:
+                return
+            self._reinstated[name] = self.loop.time()
+            self.emit("vip", f"{name}: {why}; re-adding", "warning", instance=name)
+            self.vips_add(d)
+            self.garp_start(d)
+
+        self._reinstating[name] = self.loop.call_later(delay, go)
 
     def addresses_changed(self, ifname: str) -> None:
         """A socket whose source address went away (or never was) looks again,

@@ -163,6 +163,21 @@ async def test_vips_screen_shows_holders_and_conflicts():
         assert "1 with issues" in app.query_one("#vip-summary").render().plain
 
 
+async def test_an_excluded_vip_is_listed_and_marked():
+    c = client()
+    raw = c.edit_snapshot()
+    raw["instances"][0]["vips"].append({"address": "2001:db8:5::100/64", "dev": "eth1", "label": None,
+                                        "present": True, "last_garp": None, "excluded": True})
+    c.set_snapshot(raw)
+    app = app_for(c)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, c)
+        await pilot.press("3")
+        r = row(app, "vips-table", "VI_1|2001:db8:5::100/64")
+        assert r[1] == "eth1 excluded" and r[5] == "this node" and r[7] == "yes" and r[9] == "-"
+        assert row(app, "vips-table", "VI_1|198.18.0.198/32")[1] == "eth0 (eth0:0)"
+
+
 async def test_ipvs_screen_tree_weights_and_checkers():
     c = client()
     app = app_for(c)

@@ -13,6 +13,7 @@ import pytest
 
 from engine.lab import wait_until
 from engine.lab.peers import instance, start_vipdeck, status
+from engine.vrrp import packet
 from tests.labconf import SEED_GROUP, VIP1, VIP_VI1, VIP_VI2, dual_master, nginx_track, seed_pair
 
 pytestmark = pytest.mark.lab
@@ -251,3 +252,33 @@ def test_a_re_created_interface_gets_a_new_socket_and_the_backup_keeps_hearing(p
     i2 = instance(r2, "VI_1")
     assert i2["state"] == "BACKUP" and i2["master"]["address"] == n1.ip, i2
     assert not n2.has_address(VIP1) and n1.has_address(VIP1)
+
+
+def test_a_master_puts_back_a_vip_that_was_removed_or_flushed(pair):
+    """Removed by hand, or flushed with the IPv6 addresses of a link that went
+    down (a VIP on another device than the VRRP interface): the master re-adds it.
+    virtual_ipaddress_excluded addresses are held like the others."""
+    lab, n1, n2, sn = pair
+    # a second device inside node1 (a veth pair with both ends there)
+    n1.run("ip", "link", "add", "dum0", "type", "veth", "peer", "name", "dum1")
+    n1.run("sysctl", "-qw", "net.ipv6.conf.dum0.accept_dad=0")
+    n1.run("ip", "link", "set", "dum1", "up")
+    n1.run("ip", "link", "set", "dum0", "up")
+    conf = seed_pair("node1", 100, "MASTER", version=3, advert_int=0.1,
+                     more=["virtual_ipaddress_excluded {", "    2001:db8:5::100/64 dev dum0", "}"])
+    r1 = start_vipdeck(n1, conf)
+    wait_until(lambda: n1.has_address(VIP1) and n1.has_address("2001:db8:5::100", "dum0"), 10, what="MASTER with VIPs")
+    vips = {v["address"]: v for v in instance(r1, "VI_1")["vips"]}
+    assert vips["2001:db8:5::100/64"]["excluded"] and not vips[f"{VIP1}/32"]["excluded"]
+    # the adverts carry only the advertised VIP
+    adv = packet.decode_ipv4(wait_until(lambda: sn.snapshot(vrid=51, src=n1.ip), 5)[-1].raw, expect_ttl=None)
+    assert adv.addresses == (VIP1,)
+    n1.run("ip", "addr", "del", f"{VIP1}/32", "dev", "eth0")
+    wait_until(lambda: n1.has_address(VIP1), 5, what="the removed VIP back")
+    assert "re-adding" in r1.log()
+    # a link going down drops its IPv6 addresses; the VIP comes back with the link
+    n1.run("ip", "link", "set", "dum0", "down")
+    n1.run("ip", "link", "set", "dum0", "up")
+    wait_until(lambda: n1.has_address("2001:db8:5::100", "dum0"), 5, what="the flushed IPv6 VIP back")
+    assert instance(r1, "VI_1")["state"] == "MASTER"
+    n1.run("ip", "link", "del", "dum0")

@@ -25,7 +25,9 @@ def vip_row(sv: SnapView, r: VipRow) -> tuple:
     kernel = Text("yes" if r.present else "no",
                   style=("green" if r.present else "dim") if consistent else "bold red")
     issues = Text("; ".join(r.issues), style="bold red") if r.issues else Text("-", style="dim")
-    dev = r.dev + (f" ({r.label})" if r.label else "")
+    dev = Text(r.dev + (f" ({r.label})" if r.label else ""))
+    if r.excluded:
+        dev.append(" excluded", style="dim")
     return (Text(r.address, style="bold"), dev, r.instance, str(r.vrid), fmt.state_text(r.state), holder,
             r.holder_mac or "-", kernel, fmt.ago(sv.now, r.last_garp), issues)
 

@@ -290,6 +290,12 @@ class VrrpInstance:
         return 6 if fams == {6} or self.native_ipv6 else 4
 
     @property
+    def held_vips(self) -> tuple[VirtualIp, ...]:
+        """What a master holds: the advertised VIPs and the excluded ones
+        (keepalived adds both; only the first are in the adverts)."""
+        return self.virtual_ipaddresses + self.virtual_ipaddresses_excluded
+
+    @property
     def all_track_refs(self) -> tuple[TrackRef, ...]:
         return self.track_interfaces + self.track_scripts + self.track_files + self.track_processes
 

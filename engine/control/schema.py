@@ -36,7 +36,8 @@ SNAPSHOT::
           "trackers": [{"name", "kind": "script"|"file"|"process"|"interface",
                         "state": "ok"|"failed"|"fault", "contribution": int, "detail"}],
           "vips": [{"address": "198.18.0.100/32", "dev", "label", "present": bool,
-                    "last_garp": unix time|None}],
+                    "last_garp": unix time|None,
+                    "excluded": bool}],       # virtual_ipaddress_excluded: held, not advertised
           "master": {"address"|None, "priority"|None, "interval"|None,
                      "last_advert_age": seconds|None, "mac": str|None},
           "counters": {"adverts_sent", "adverts_received", "transitions",

@@ -61,7 +61,7 @@ class InstanceDriver:
                                               and inst.version == 2) else packet.AUTH_NONE
         self._adverts: dict[int, bytes] = {}     # priority -> encoded payload
         self.master_mac: str | None = None
-        self.vips_present: dict[str, bool] = {str(v): False for v in inst.virtual_ipaddresses}
+        self.vips_present: dict[str, bool] = {str(v): False for v in inst.held_vips}
         self.last_garp: float | None = None
         self.stopped = False
         # FAULT imposed by a vrrp_sync_group member's own fault (not passed back to the group)
@@ -206,8 +206,9 @@ class InstanceDriver:
             "base_priority": mc.base_priority, "effective_priority": mc.effective_priority,
             "trackers": trackers,
             "vips": [{"address": str(v), "dev": v.dev or self.inst.interface, "label": v.label,
-                      "present": self.vips_present.get(str(v), False), "last_garp": self.last_garp}
-                     for v in self.inst.virtual_ipaddresses],
+                      "present": self.vips_present.get(str(v), False), "last_garp": self.last_garp,
+                      "excluded": k >= len(self.inst.virtual_ipaddresses)}
+                     for k, v in enumerate(self.inst.held_vips)],
             "master": {
                 "address": mc.master_address, "priority": mc.master_priority,
                 "interval": mc.master_interval,
