@@ -123,6 +123,7 @@ async def measure(client, title: str, generate=None, seconds: float = SECONDS) -
         costs: list[float] = []
         versions_at_start = app.version
         fetches_at_start = app.fetch_count
+        seq_at_start = app.last_seq
 
         async def lag() -> None:
             while time.perf_counter() < stop:
@@ -171,6 +172,7 @@ async def measure(client, title: str, generate=None, seconds: float = SECONDS) -
         cpu = time.process_time() - cpu0
         shown = app.version - versions_at_start
         fetched = app.fetch_count - fetches_at_start
+        received = app.last_seq - seq_at_start
         probe.close()
 
     print(f"== {title}, {SIZE[0]}x{SIZE[1]} terminal")
@@ -188,7 +190,7 @@ async def measure(client, title: str, generate=None, seconds: float = SECONDS) -
     print(f"  event-loop lag: median {ms(statistics.median(lags))}, p99 {ms(pct(lags, 0.99))}, max {ms(max(lags))}")
     extra = f" (load generator {100 * gen_cpu / wall:.0f}% excluded)" if generate else ""
     print(f"  console CPU: {100 * (cpu - gen_cpu) / wall:.0f}% of one core{extra}")
-    print(f"  snapshots fetched {fetched}, shown {shown} in {wall:.1f} s")
+    print(f"  snapshots fetched {fetched}, shown {shown}, events received {received} in {wall:.1f} s")
 
 
 async def run(load: str) -> None:

@@ -282,3 +282,39 @@ def test_a_master_puts_back_a_vip_that_was_removed_or_flushed(pair):
     wait_until(lambda: n1.has_address("2001:db8:5::100", "dum0"), 5, what="the flushed IPv6 VIP back")
     assert instance(r1, "VI_1")["state"] == "MASTER"
     n1.run("ip", "link", "del", "dum0")
+
+
+def test_a_stalled_backup_reads_the_queued_adverts_before_declaring_the_master_down(lab, keepalived_bin):
+    """After a stall (a paused VM, a swap storm: here SIGSTOP for 0.6 s) the
+    master-down timers of every instance are overdue while hundreds of the
+    master's adverts wait in the socket.  They are read first: no backup may
+    take over from a master that never stopped advertising."""
+    import signal as sig
+    import time
+
+    n1 = lab.add_node("n1", "198.18.0.1/16")
+    n2 = lab.add_node("n2", "198.18.0.2/16")
+    count = 100
+
+    def conf(router_id, prio):
+        from engine.lab.peers import vrrp_conf
+        return vrrp_conf(router_id=router_id, instances=[
+            dict(name=f"VI_{k}", vrid=k, priority=prio, advert_int=0.1, version=3,
+                 vips=[f"198.18.2.{k}/32"]) for k in range(1, count + 1)])
+
+    from engine.lab.peers import start_keepalived
+    start_keepalived(n2, conf("ka", 150), binary=keepalived_bin)
+    r1 = start_vipdeck(n1, conf("node1", 100))
+
+    def states():
+        return [i["state"] for i in status(r1)["instances"]]
+
+    wait_until(lambda: states().count("BACKUP") == count, 30, interval=0.2, what="all backups")
+    before = sum(i["counters"]["transitions"] for i in status(r1)["instances"])
+    for _ in range(3):
+        r1.proc.send_signal(sig.SIGSTOP)
+        time.sleep(0.6)            # the stall itself is what is being tested
+        r1.proc.send_signal(sig.SIGCONT)
+        wait_until(lambda: states().count("BACKUP") == count, 10, interval=0.2, what="answering again")
+    after = sum(i["counters"]["transitions"] for i in status(r1)["instances"])
+    assert after == before, f"{after - before} transitions after stalls"

@@ -45,6 +45,7 @@ IP_PKTINFO = 8
 IP_MULTICAST_ALL = 49
 IPV6_MULTICAST_ALL = 29
 _READ_BURST = 64         # packets drained per wake-up before yielding to the loop
+_DRAIN_LIMIT = 8192      # packets a drain() reads at most (a full 1 MiB receive buffer)
 _BUFSIZE = 65535
 _RCVBUF = 1 << 20
 
@@ -268,9 +269,19 @@ class VrrpSocket:
             return bool(local(src))  # type: ignore[operator]
         return src in local
 
-    def _on_readable(self) -> None:
+    def drain(self, limit: int = _DRAIN_LIMIT) -> None:
+        """Deliver every advert already queued, now.
+
+        A backup calls this before it declares the master down: after the
+        process stalled (a paused VM, swapping) every master-down timer is
+        overdue while the master's adverts wait in the socket, and the loop
+        would run the timers after reading only one burst."""
+        if not self._closed:
+            self._on_readable(limit)
+
+    def _on_readable(self, burst: int = _READ_BURST) -> None:
         anc = socket.CMSG_SPACE(4) + socket.CMSG_SPACE(20) if self.family == socket.AF_INET6 else 0
-        for _ in range(_READ_BURST):
+        for _ in range(burst):
             try:
                 data, cmsgs, flags, addr = self.sock.recvmsg(_BUFSIZE, anc)
             except (BlockingIOError, InterruptedError):

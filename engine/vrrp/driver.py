@@ -119,6 +119,15 @@ class InstanceDriver:
 
     def _on_timer(self) -> None:
         self._timer = None
+        if self.machine.state == m.State.BACKUP:
+            # read what has arrived before deciding the master is gone (a stall
+            # leaves the timers overdue and the adverts queued); an advert read
+            # here moves the deadline and the timer below finds nothing to do
+            drain = getattr(self.sock, "drain", None)
+            if drain is not None:
+                drain()
+            if self._timer is not None or self.stopped:
+                return                 # an advert rescheduled us (or stopped us) meanwhile
         self.feed(m.Timer())
 
     def _reschedule(self) -> None:
