@@ -6,8 +6,10 @@ age moving), in two loads:
 
 * ``engine``: what vipdeck's engine sends: adverts reach the console in
   snapshots, the event stream carries transitions and anomalies (10/s here);
-* ``flood``: the same plus 2550 advert events a second in the stream (one
-  per advert heard), a worst case no engine of ours produces.
+* ``flap``: a cluster in trouble: a tenth of the instances change state on
+  every snapshot, with their transition and VIP events (~500 events/s);
+* ``flood``: the same as ``engine`` plus 2550 advert events a second in the
+  stream (one per advert heard), a worst case no engine of ours produces.
 
 Keys are injected as a terminal would deliver them (through the driver,
 without the Pilot's waits for idleness), and the clock stops at the first
@@ -27,6 +29,7 @@ Numbers only; no thresholds.  Run: python benchmarks/console_responsiveness.py
 from __future__ import annotations
 
 import asyncio
+import random
 import statistics
 import sys
 import time
@@ -193,9 +196,22 @@ async def measure(client, title: str, generate=None, seconds: float = SECONDS) -
     print(f"  snapshots fetched {fetched}, shown {shown}, events received {received} in {wall:.1f} s")
 
 
+def flap(snap: dict, client: ScriptedClient, rng: random.Random) -> None:
+    """One tenth of the instances change state (a cluster in trouble), with
+    the transition and VIP events a daemon would send."""
+    for inst in snap["instances"]:
+        if rng.random() < 0.1:
+            inst["state"] = "MASTER" if inst["state"] == "BACKUP" else "BACKUP"
+            inst["last_transition"]["time"] = snap["node"]["now"]
+            client.push_event("transition", f"{inst['name']} -> {inst['state']}", instance=inst["name"],
+                              to=inst["state"])
+            client.push_event("vip", f"{inst['name']}: VIPs moved", instance=inst["name"])
+
+
 async def run(load: str) -> None:
     flood = load == "flood"
     client = ScriptedClient(synthetic_snapshot(VRIDS, SOURCES, tick=0))
+    rng = random.Random(7)
 
     async def generate(stop: float) -> float:
         cpu = 0.0
@@ -203,9 +219,13 @@ async def run(load: str) -> None:
         while time.perf_counter() < stop:
             c0 = time.process_time()
             tick += 1
-            client.set_snapshot(synthetic_snapshot(VRIDS, SOURCES, tick=tick))
-            client.push_event("transition", f"VI_{tick % VRIDS + 1} BACKUP → MASTER", "warning",
-                              instance=f"VI_{tick % VRIDS + 1}")
+            snap = synthetic_snapshot(VRIDS, SOURCES, tick=tick)
+            if load == "flap":
+                flap(snap, client, rng)
+            else:
+                client.push_event("transition", f"VI_{tick % VRIDS + 1} BACKUP → MASTER", "warning",
+                                  instance=f"VI_{tick % VRIDS + 1}")
+            client.set_snapshot(snap)
             if flood:
                 for vrid in range(1, VRIDS + 1):   # one tenth of a second of adverts
                     client.push_event("advert", f"vrid {vrid} advert", vrid=vrid, flag="seen")
@@ -213,9 +233,9 @@ async def run(load: str) -> None:
             await asyncio.sleep(1 / RATE)
         return cpu
 
-    events_rate = VRIDS * RATE if flood else RATE
+    events = {"flood": f"{VRIDS * RATE} advert events/s", "flap": "10% of instances changing state every 0.1 s"}
     await measure(client, f"load {load} (scripted engine): {VRIDS} VRIDs x {SOURCES} sources, "
-                          f"{RATE} snapshots/s, {events_rate} events/s", generate)
+                          f"{RATE} snapshots/s, {events.get(load, f'{RATE} events/s')}", generate)
 
 
 async def main(loads: list[str]) -> None:
@@ -224,4 +244,4 @@ async def main(loads: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1:] or ["engine", "flood"]))
+    asyncio.run(main(sys.argv[1:] or ["engine", "flap", "flood"]))
