@@ -279,14 +279,19 @@ async def test_no_exception_escapes_a_loop_and_bfd_is_unsupported(runners):
     srv.down()
 
 
-async def test_cancel_stops_everything_and_omega_runs_down_notifiers(tmp_path):
+async def omega_runner(tmp_path):
+    """A live server under an omega virtual server whose notifiers write to tmp_path."""
     srv = await Listener().up()
     real = RealServer(address=LO, port=srv.port, notify_down=notify(tmp_path, "rs-down"),
                       checkers=(tcp(srv.port),))
     vs = VirtualServer(address="198.18.0.100", port=80, omega=True,
                        quorum_down=notify(tmp_path, "quorum-down"), real_servers=(real,))
     rec = Recorder()
-    runner = CheckRunner([vs], run_script=run_script, on_event=rec.on_event)
+    return srv, vs, rec, CheckRunner([vs], run_script=run_script, on_event=rec.on_event)
+
+
+async def test_cancel_stops_everything_and_omega_runs_down_notifiers(tmp_path):
+    srv, vs, rec, runner = await omega_runner(tmp_path)
     task = asyncio.create_task(runner.run())
     await async_wait_until(lambda: rec.of("check", ok=True), 3, what="a check")
     before = {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
@@ -335,13 +340,7 @@ def test_env_from_config_carries_track_files_ssl_and_helo():
 
 async def test_a_reload_stop_hands_state_on_without_omega_notifiers(tmp_path):
     """keepalived runs omega's notify_down/quorum_down at shutdown, not at a reload."""
-    srv = await Listener().up()
-    real = RealServer(address=LO, port=srv.port, notify_down=notify(tmp_path, "rs-down"),
-                      checkers=(tcp(srv.port),))
-    vs = VirtualServer(address="198.18.0.100", port=80, omega=True,
-                       quorum_down=notify(tmp_path, "quorum-down"), real_servers=(real,))
-    rec = Recorder()
-    runner = CheckRunner([vs], run_script=run_script, on_event=rec.on_event)
+    srv, vs, rec, runner = await omega_runner(tmp_path)
     runner.start()
     await async_wait_until(lambda: rec.of("check", ok=True), 3, what="a check")
     await runner.stop(omega=False)
