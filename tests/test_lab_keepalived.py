@@ -125,3 +125,29 @@ def test_keepalived_reference_figures(lab, keepalived_bin):
     first = wait_until(lambda: _first_after(sn, n2.ip, last), 5)
     print(f"FIGURE v3 0.1s keepalived->keepalived crash takeover: {first.time - last:.4f} s")
     assert first.time - last <= _mdi(96, 0.1) + 0.2
+
+
+def test_unicast_v3_pair_with_keepalived_both_ways(lab, keepalived_bin):
+    """unicast_peer with VRRPv3: each side's checksum covers the peer's address;
+    keepalived accepts ours (stays backup, no complaint) and we accept its."""
+    n1 = lab.add_node("n1", "198.18.0.1/24")
+    n2 = lab.add_node("n2", "198.18.0.2/24")
+
+    def conf(router_id, prio, state, me, peer):
+        return seed_pair(router_id, prio, state, version=3, advert_int=0.1, group=None,
+                         more=[f"unicast_src_ip {me}", "unicast_peer {", f"    {peer}", "}"])
+
+    vd = start_vipdeck(n1, conf("node1", 100, "MASTER", n1.ip, n2.ip))
+    wait_until(lambda: n1.has_address(VIP1), 10, what="vipdeck master holds the VIP")
+    ka = start_keepalived(n2, conf("node2", 96, "BACKUP", n2.ip, n1.ip), binary=keepalived_bin)
+    wait_until(lambda: "Entering BACKUP STATE" in ka.log(), 10)
+    # keepalived would have taken over after 0.36 s had it dropped our adverts
+    wait_until(lambda: instance(vd, "VI_1")["counters"]["adverts_sent"] >= 30, 10, what="3 s of adverts")
+    assert not n2.has_address(VIP1) and "Entering MASTER STATE" not in ka.log()
+    assert _complaints(ka.log()) == []
+    vd.crash()
+    wait_until(lambda: n2.has_address(VIP1), 5, what="keepalived takes over")
+    vd = start_vipdeck(n1, conf("node1", 100, "BACKUP", n1.ip, n2.ip).replace("priority 100", "priority 90"))
+    wait_until(lambda: instance(vd, "VI_1")["counters"]["adverts_received"] >= 10, 10, what="vipdeck hears keepalived")
+    i = instance(vd, "VI_1")
+    assert i["state"] == "BACKUP" and i["master"]["address"] == n2.ip and i["counters"]["rejects"] == {}, i

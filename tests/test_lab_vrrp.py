@@ -318,3 +318,27 @@ def test_a_stalled_backup_reads_the_queued_adverts_before_declaring_the_master_d
         wait_until(lambda: states().count("BACKUP") == count, 10, interval=0.2, what="answering again")
     after = sum(i["counters"]["transitions"] for i in status(r1)["instances"])
     assert after == before, f"{after - before} transitions after stalls"
+
+
+def test_unicast_peers_elect_fail_over_and_send_with_unicast_ttl(lab):
+    """unicast_peer mode (no multicast, as in clouds): adverts go to each peer
+    from unicast_src_ip, with unicast_ttl; a crash of the master still fails over."""
+    n1 = lab.add_node("n1", "198.18.0.1/24")
+    n2 = lab.add_node("n2", "198.18.0.2/24")
+    sn = lab.sniffer(address="198.18.0.250/24")     # a third peer of node1's, to see its adverts
+
+    def conf(router_id, prio, state, src, peers, extra=()):
+        return seed_pair(router_id, prio, state, version=3, advert_int=0.1, group=None, more=[
+            f"unicast_src_ip {src}", "unicast_peer {", *(f"    {p}" for p in peers), "}", *extra])
+
+    r1 = start_vipdeck(n1, conf("node1", 100, "MASTER", n1.ip, [n2.ip, "198.18.0.250"], ["unicast_ttl 7"]))
+    r2 = start_vipdeck(n2, conf("node2", 96, "BACKUP", n2.ip, [n1.ip]))
+    wait_until(lambda: n1.has_address(VIP1) and instance(r2, "VI_1")["state"] == "BACKUP"
+               and instance(r2, "VI_1")["master"]["address"] == n1.ip, 10, what="node1 master over unicast")
+    assert instance(r1, "VI_1")["wire"] == {"source": n1.ip, "mcast_group": None,
+                                             "unicast_peers": [n2.ip, "198.18.0.250"]}
+    seen = wait_until(lambda: sn.snapshot(vrid=51, src=n1.ip), 5, what="node1's adverts at the third peer")
+    assert {(p.dst, p.ttl) for p in seen} == {("198.18.0.250", 7)}
+    r1.crash()
+    wait_until(lambda: n2.has_address(VIP1) and instance(r2, "VI_1")["state"] == "MASTER", 5,
+               what="node2 took over")

@@ -32,3 +32,21 @@ def test_the_shim_builds_and_exports_ptrace(tmp_path):
     # a request the shim passes through: PTRACE_PEEKUSER on a pid we do not trace fails cleanly
     lib.ptrace.restype = ctypes.c_long
     assert lib.ptrace(3, ctypes.c_int(1), ctypes.c_void_p(0), ctypes.c_void_p(0)) == -1
+
+
+def test_a_checkout_under_tmp_stays_visible_in_the_guest():
+    """The guest hides the host's /tmp behind a tmpfs; a CI checkout there
+    (and shared/ beside it) is bound back."""
+    from pathlib import Path
+
+    from engine.lab.uml import _kept_under_tmp
+
+    assert _kept_under_tmp([Path("/work/main"), Path("/usr/bin")]) == []
+    assert _kept_under_tmp([Path("/tmp"), Path("/tmp/../usr")]) == []
+    here = Path("/tmp") / "vipdeck-keep-test" / "main"
+    here.mkdir(parents=True, exist_ok=True)
+    try:
+        assert _kept_under_tmp([here, here / "sub"]) == ["/tmp/vipdeck-keep-test"]
+    finally:
+        here.rmdir()
+        here.parent.rmdir()

@@ -52,8 +52,15 @@ mount -t sysfs sysfs /sys
 mount -t tmpfs -o mode=0755 tmpfs /run
 mkdir -p {guest_dir}
 mount --bind "$VIPDECK_UML_DIR" {guest_dir}
-mount -t tmpfs -o mode=1777 tmpfs /tmp
 D={guest_dir}
+# host directories under /tmp the command needs (a checkout there): keep them
+# visible through the tmpfs that hides the rest of the host's /tmp
+K=/run/vipdeck-keep
+n=0
+while IFS= read -r p; do n=$((n+1)); mkdir -p $K/$n; mount --bind "$p" $K/$n; done < $D/keep
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+n=0
+while IFS= read -r p; do n=$((n+1)); mkdir -p "$p"; mount --bind $K/$n "$p"; done < $D/keep
 date +%s.%N > $D/t_init
 M=/run/vipdeck-modules
 mkdir -p $M/lib && ln -s {modules} $M/lib/modules
@@ -143,6 +150,20 @@ def run_in_uml(argv: Sequence[str], *, cwd: str | os.PathLike | None = None,
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _kept_under_tmp(paths: Sequence[Path]) -> list[str]:
+    """The top directories under /tmp that hold ``paths`` (the guest hides the
+    host's /tmp behind a tmpfs; these are bound back, e.g. a CI checkout in
+    /tmp/ci/main and its shared/ beside it)."""
+    out: list[str] = []
+    for p in paths:
+        parts = Path(os.path.abspath(p)).parts
+        if len(parts) >= 3 and parts[1] == "tmp":
+            top = os.path.join("/tmp", parts[2])
+            if top not in out and os.path.isdir(top):
+                out.append(top)
+    return out
+
+
 def _run(workdir: Path, argv, cwd, env, timeout, mem, modules, files, keep) -> UmlResult:
     for name, text in (files or {}).items():
         (workdir / name).write_text(text)
@@ -174,6 +195,8 @@ def _run(workdir: Path, argv, cwd, env, timeout, mem, modules, files, keep) -> U
     ]
     # a command-line value cannot hold spaces: the module list goes in a file
     (workdir / "modules").write_text(" ".join(modules))
+    (workdir / "keep").write_text("".join(f"{p}\n" for p in _kept_under_tmp(
+        [Path(cwd or os.getcwd()), Path(sys.executable).resolve().parent])))
     console = open(workdir / "console.log", "wb")
     t0 = time.time()
     timed_out = False

@@ -345,16 +345,22 @@ class VrrpSocket:
         info = struct.pack("16sI", socket.inet_pton(socket.AF_INET6, src), self.ifindex)
         return [(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, info)]
 
-    def send(self, payload: bytes, dst: str | None = None, *, src: str | None = None) -> bool:
+    def send(self, payload: bytes, dst: str | None = None, *, src: str | None = None,
+             ttl: int | None = None) -> bool:
         """Send one VRRP message to ``dst`` (default: the first joined group,
         else the RFC group).  ``src`` overrides the socket's source for this
-        packet (unicast_src_ip).  Failures are counted and logged, never
-        raised: a send error must not take the daemon down."""
+        packet (unicast_src_ip), ``ttl`` its TTL / hop limit (unicast_ttl;
+        otherwise 255).  Failures are counted and logged, never raised: a
+        send error must not take the daemon down."""
         if dst is None:
             dst = next(iter(self._groups), DEFAULT_GROUPS[self.family])
         src = src or self.src
         try:
             anc = self._pktinfo(src) if src else []
+            if ttl:
+                level, name = ((socket.IPPROTO_IP, socket.IP_TTL) if self.family == socket.AF_INET
+                               else (socket.IPPROTO_IPV6, socket.IPV6_HOPLIMIT))
+                anc.append((level, name, struct.pack("i", ttl)))
             self.sock.sendmsg([payload], anc, 0, self._sockaddr(dst))
         except (OSError, ValueError) as exc:
             self.stats.send_errors += 1
@@ -366,10 +372,11 @@ class VrrpSocket:
         self.stats.sent += 1
         return True
 
-    def send_unicast(self, payload: bytes, peers: Iterable[str], *, src: str | None = None) -> int:
+    def send_unicast(self, payload: bytes, peers: Iterable[str], *, src: str | None = None,
+                     ttl: int | None = None) -> int:
         """Send to each unicast peer (keepalived's unicast_peer); returns how
         many sends succeeded."""
-        return sum(self.send(payload, p, src=src) for p in peers)
+        return sum(self.send(payload, p, src=src, ttl=ttl) for p in peers)
 
     # -------------------------------------------------------------- lifetime
 

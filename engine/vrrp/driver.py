@@ -59,7 +59,7 @@ class InstanceDriver:
         self._timer: asyncio.TimerHandle | None = None
         self._auth_type = packet.AUTH_PASS if (inst.authentication and inst.authentication.auth_type == AuthType.PASS
                                               and inst.version == 2) else packet.AUTH_NONE
-        self._adverts: dict[int, bytes] = {}     # priority -> encoded payload
+        self._adverts: dict[tuple[int, str], bytes] = {}     # (priority, destination) -> payload
         self.master_mac: str | None = None
         self.vips_present: dict[str, bool] = {str(v): False for v in inst.held_vips}
         self.last_garp: float | None = None
@@ -142,8 +142,11 @@ class InstanceDriver:
 
     # ---------------------------------------------------------------- actions
 
-    def advert_payload(self, priority: int) -> bytes:
-        payload = self._adverts.get(priority)
+    def advert_payload(self, priority: int, dst: str | None = None) -> bytes:
+        """The encoded advert; VRRPv3's checksum covers the destination, so a
+        unicast peer gets its own (one cached per priority and destination)."""
+        dst = dst or self.inst.mcast_group
+        payload = self._adverts.get((priority, dst))
         if payload is None:
             auth = b""
             if self._auth_type == packet.AUTH_PASS:
@@ -152,8 +155,8 @@ class InstanceDriver:
                                 interval=self.inst.advert_int,
                                 addresses=tuple(v.address for v in self.inst.virtual_ipaddresses),
                                 auth_type=self._auth_type, auth_data=auth)
-            payload = packet.encode(adv, self.source, self.inst.mcast_group)
-            self._adverts[priority] = payload
+            payload = packet.encode(adv, self.source, dst)
+            self._adverts[(priority, dst)] = payload
         return payload
 
     @property
@@ -167,11 +170,14 @@ class InstanceDriver:
         return {"source": self.source, "mcast_group": group, "unicast_peers": peers}
 
     def _send_advert(self, priority: int) -> None:
-        payload = self.advert_payload(priority)
         if self.inst.unicast_peers:
-            ok = self.sock.send_unicast(payload, self.inst.unicast_peers, src=self.source) > 0
+            sent = 0
+            for peer in self.inst.unicast_peers:
+                sent += self.sock.send(self.advert_payload(priority, peer), peer, src=self.source,
+                                       ttl=self.inst.unicast_ttl)
+            ok = sent > 0
         else:
-            ok = self.sock.send(payload, self.inst.mcast_group, src=self.source)
+            ok = self.sock.send(self.advert_payload(priority), self.inst.mcast_group, src=self.source)
         if ok:
             self.counters.adverts_sent += 1
 
