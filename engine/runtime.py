@@ -92,6 +92,11 @@ class Engine:
         await self.host.open()
         # keepalived removes VIPs a crashed run may have left behind
         for inst in self.config.vrrp_instances:
+            if inst.virtual_routes or inst.virtual_rules:
+                # routes a crashed run left behind (a blackhole route on a backup would hurt)
+                from engine.net import routes
+
+                await routes.apply(inst.virtual_routes, inst.virtual_rules, add=False)
             removed = await self.host.remove_stale(inst)
             if removed:
                 self.emit("daemon", f"{inst.name}: removed stale VIPs {', '.join(removed)}", "warning",
@@ -244,14 +249,32 @@ class Engine:
         async def op() -> None:
             if prev is not None and not prev.done():
                 await asyncio.wait([prev])
+            routes = d.inst.virtual_routes or d.inst.virtual_rules
+            if routes and not add:      # keepalived: routes and rules go first, then the VIPs
+                await self._routes(d, add=False)
             changed = await (self.host.add_all(d.inst) if add else self.host.remove_all(d.inst))
             for v in d.inst.held_vips:
                 d.vips_present[str(v)] = add
+            if routes and add:          # ... and come after them (a route may use a VIP as its src)
+                await self._routes(d, add=True)
             if changed:
                 self.emit("vip", f"{d.inst.name}: {'added' if add else 'removed'} {', '.join(changed)}",
                           instance=d.inst.name, added=add, vips=changed)
 
         self._vip_chain[d.inst.name] = self.spawn(op(), f"{d.inst.name} VIPs")
+
+    async def _routes(self, d: InstanceDriver, add: bool) -> None:
+        from engine.net import routes
+
+        results = await routes.apply(d.inst.virtual_routes, d.inst.virtual_rules, add)
+        done = [" ".join(r.spec.words) for r in results if r.ok]
+        if done:
+            self.emit("vip", f"{d.inst.name}: {'added' if add else 'removed'} routes/rules: {'; '.join(done)}",
+                      instance=d.inst.name, added=add, routes=done)
+        for r in results:
+            if not r.ok:
+                self.emit("vip", f"{d.inst.name}: {r.spec.loc}: {' '.join(r.argv)} failed: {r.error}", "error",
+                          instance=d.inst.name, added=add)
 
     def garp_start(self, d: InstanceDriver) -> None:
         prev = self._vip_chain.get(d.inst.name)

@@ -342,3 +342,35 @@ def test_unicast_peers_elect_fail_over_and_send_with_unicast_ttl(lab):
     r1.crash()
     wait_until(lambda: n2.has_address(VIP1) and instance(r2, "VI_1")["state"] == "MASTER", 5,
                what="node2 took over")
+
+
+def test_virtual_routes_and_rules_follow_the_master(pair):
+    """virtual_routes / virtual_rules are in the kernel while MASTER (after the
+    VIPs, so a route may use a VIP as its source) and gone after it resigns."""
+    lab, n1, n2, sn = pair
+    more = ["virtual_routes {", f"    src {VIP1} 198.19.7.0/24 via 198.18.0.254 dev eth0 table 100",
+            "    blackhole 198.19.8.0/24", "}",
+            "virtual_rules {", f"    from {VIP1} table 100 priority 100", "}"]
+    r1 = start_vipdeck(n1, seed_pair("node1", 100, "MASTER", version=3, advert_int=0.1, more=more))
+
+    def kernel() -> tuple[str, str]:
+        return (n1.run("ip", "route", "show", "table", "all").stdout, n1.run("ip", "rule", "show").stdout)
+
+    wait_until(lambda: n1.has_address(VIP1) and "198.19.8.0/24" in kernel()[0], 10, what="MASTER with its routes")
+    routes, rules = kernel()
+    assert f"198.19.7.0/24 via 198.18.0.254 dev eth0 table 100 src {VIP1}" in routes
+    assert "blackhole 198.19.8.0/24" in routes
+    assert f"100:\tfrom {VIP1} lookup 100" in rules
+    assert r1.stop() == 0
+    routes, rules = kernel()
+    assert "198.19.7.0/24" not in routes and "198.19.8.0/24" not in routes and "lookup 100" not in rules
+    assert not n1.has_address(VIP1)
+    # what a crashed master leaves behind is removed when the daemon starts as a backup
+    start_vipdeck(n2, seed_pair("node2", 150, "MASTER", version=3, advert_int=0.1))
+    wait_until(lambda: n2.has_address(VIP1), 10, what="node2 master")
+    n1.run("ip", "route", "add", "blackhole", "198.19.8.0/24")
+    n1.run("ip", "rule", "add", "from", VIP1, "table", "100", "priority", "100")
+    r1 = start_vipdeck(n1, seed_pair("node1", 100, "MASTER", version=3, advert_int=0.1, more=more))
+    wait_until(lambda: instance(r1, "VI_1")["state"] == "BACKUP", 10, what="node1 backup")
+    routes, rules = kernel()
+    assert "198.19.8.0/24" not in routes and "lookup 100" not in rules
