@@ -36,6 +36,21 @@ def vips_of(inst: VrrpInstance) -> list[Vip]:
     return out
 
 
+def static_vips(addresses) -> list[tuple[object, Vip | None, str]]:
+    """static_ipaddress entries as (config entry, Vip or None, why not)."""
+    out = []
+    for v in addresses:
+        if not v.dev:
+            out.append((v, None, "a static_ipaddress needs 'dev'"))
+            continue
+        try:
+            out.append((v, Vip(v.address, v.prefixlen, v.dev, None if v.family == 6 else v.label,
+                               v.brd, v.scope), ""))
+        except ValueError as exc:
+            out.append((v, None, str(exc)))
+    return out
+
+
 class HostSide:
     def __init__(self, engine):
         self.engine = engine
@@ -93,6 +108,28 @@ class HostSide:
         return out
 
     # ------------------------------------------------------------------ VIPs
+
+    async def add_static(self, config) -> list[str]:
+        """static_ipaddress / static_routes / static_rules: there whatever the
+        VRRP state, added at start (and reload) and, like keepalived, left in
+        place at exit."""
+        from engine.net import routes
+
+        added = []
+        for entry, vip, why in static_vips(config.static_ipaddresses):
+            try:
+                if vip is None:
+                    raise ValueError(why)
+                if await self.vips.add(vip):
+                    added.append(str(vip))
+            except (OSError, ValueError) as exc:
+                self.engine.emit("vip", f"{entry.loc}: static address {entry.address} not added: {exc}", "error")
+        for r in await routes.apply(config.static_routes, config.static_rules, add=True):
+            if r.ok:
+                added.append(" ".join(r.spec.words))
+            else:
+                self.engine.emit("vip", f"{r.spec.loc}: {' '.join(r.argv)} failed: {r.error}", "error")
+        return added
 
     async def add_all(self, inst: VrrpInstance) -> list[str]:
         changed = []

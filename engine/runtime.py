@@ -90,6 +90,7 @@ class Engine:
         self.notifier = self._make_notifier(self.config)
         self.foreign = AdvertView(self)
         await self.host.open()
+        await self._static(self.config)
         # keepalived removes VIPs a crashed run may have left behind
         for inst in self.config.vrrp_instances:
             if inst.virtual_routes or inst.virtual_rules:
@@ -109,6 +110,12 @@ class Engine:
             self._start_driver(d)
         self._apply_operator_state()
         self.emit("daemon", f"started with {self.config.summary()}", config=self.config_path)
+
+    async def _static(self, config: Config) -> None:
+        if config.static_ipaddresses or config.static_routes or config.static_rules:
+            added = await self.host.add_static(config)
+            if added:
+                self.emit("vip", f"static addresses/routes/rules added: {'; '.join(added)}", added=True)
 
     def _make_notifier(self, config: Config):
         """notify_* scripts in per-instance order, SMTP alerts in their own queue;
@@ -568,6 +575,7 @@ class Engine:
             g.drivers.pop(d.inst.vrid, None)
         await self._drain_vip_ops()
         self.config = new
+        await self._static(new)
         self.notifier.config = new
         if self.notifier.alerter is not None:
             self.notifier.alerter.gd = new.global_defs

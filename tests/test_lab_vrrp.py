@@ -374,3 +374,19 @@ def test_virtual_routes_and_rules_follow_the_master(pair):
     wait_until(lambda: instance(r1, "VI_1")["state"] == "BACKUP", 10, what="node1 backup")
     routes, rules = kernel()
     assert "198.19.8.0/24" not in routes and "lookup 100" not in rules
+
+
+def test_static_addresses_and_routes_are_there_whatever_the_state(pair):
+    lab, n1, n2, sn = pair
+    start_vipdeck(n2, seed_pair("node2", 150, "MASTER", version=3, advert_int=0.1))
+    wait_until(lambda: n2.has_address(VIP1), 10, what="node2 master")
+    static = ("static_ipaddress {\n    198.18.5.1/24 dev eth0\n    198.18.5.9/24\n}\n"
+              "static_routes {\n    198.19.9.0/24 via 198.18.0.254 dev eth0\n}\n")
+    r1 = start_vipdeck(n1, static + seed_pair("node1", 100, "MASTER", version=3, advert_int=0.1))
+    wait_until(lambda: instance(r1, "VI_1")["state"] == "BACKUP", 10, what="node1 backup")
+    assert n1.has_address("198.18.5.1") and "198.19.9.0/24 via 198.18.0.254" in n1.run("ip", "route").stdout
+    # an entry without dev is refused with its line; the others still apply
+    assert not n1.has_address("198.18.5.9")
+    assert "keepalived.conf:3" in r1.log() and "needs 'dev'" in r1.log()
+    assert r1.stop() == 0
+    assert n1.has_address("198.18.5.1")     # like keepalived, static addresses stay
