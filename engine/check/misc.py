@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pwd
 import shlex
+import shutil
 import signal
 
 from engine.config.model import MiscCheck
 from engine.check.result import CheckEnv, CheckFailure, CheckResult, fmt_seconds, measured
+from engine.track.runner import insecure
 
 STDERR_LIMIT = 4096
 
@@ -56,6 +59,15 @@ async def check_misc(checker: MiscCheck, env: CheckEnv | None = None) -> CheckRe
                 kw["user"] = checker.user
             if checker.group:
                 kw["group"] = checker.group
+        if env is not None and env.script_security:
+            path = shutil.which(argv[0]) or argv[0]
+            try:
+                uid = pwd.getpwnam(checker.user).pw_uid if kw.get("user") else os.geteuid()
+            except KeyError:
+                raise CheckFailure(f"unknown user '{checker.user}'") from None
+            why = insecure(path, uid)
+            if why is not None:
+                raise CheckFailure(f"not run: insecure script ({why}; enable_script_security)")
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,

@@ -59,6 +59,7 @@ class CheckEnv:
     track_files: Mapping[str, TrackFile] = field(default_factory=dict)
     ssl: SslContext | None = None
     smtp_helo_name: str | None = None       # global_defs smtp_helo_name
+    script_security: bool = False           # global_defs enable_script_security (MISC_CHECK)
     _ssl_ctx: ssl.SSLContext | None = field(default=None, init=False, repr=False)
 
     @classmethod
@@ -66,7 +67,8 @@ class CheckEnv:
         """The env a daemon wants: track files, SSL block and HELO name of ``config``."""
         return cls(socket_factory=socket_factory,
                    track_files={t.name: t for t in config.track_files},
-                   ssl=config.ssl, smtp_helo_name=config.global_defs.smtp_helo_name)
+                   ssl=config.ssl, smtp_helo_name=config.global_defs.smtp_helo_name,
+                   script_security=config.global_defs.enable_script_security)
 
     def ssl_context(self) -> ssl.SSLContext:
         """Client TLS context; like keepalived, the server is *not* verified.

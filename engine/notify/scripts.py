@@ -97,7 +97,8 @@ async def run_notify(notify: Notify, extra: Sequence[str] = (), global_defs: Glo
     """Run one notify command with ``extra`` arguments appended; never raises."""
     if runner is None:
         gd = global_defs or GlobalDefs()
-        runner = ScriptRunner(default_user=gd.script_user, default_group=gd.script_group)
+        runner = ScriptRunner(default_user=gd.script_user, default_group=gd.script_group,
+                              secure=gd.enable_script_security)
     try:
         return await runner.run(notify.command, timeout=timeout, user=notify.user, group=notify.group,
                                 extra_args=list(extra))
@@ -116,7 +117,8 @@ class NotifyDispatcher:
         self.config = config
         self.on_event = on_event
         gd = config.global_defs
-        self.runner = runner or ScriptRunner(default_user=gd.script_user, default_group=gd.script_group)
+        self.runner = runner or ScriptRunner(default_user=gd.script_user, default_group=gd.script_group,
+                                             secure=gd.enable_script_security)
         self.timeout = timeout
         self.stop_timeout = stop_timeout
         self.alerter = alerter           # engine.notify.smtp.SmtpAlerter, optional

@@ -208,6 +208,32 @@ def _identity(user: str | None, group: str | None) -> _Identity | str:
     return _Identity(user=pw.pw_uid if pw else None, group=gid, extra_groups=extra)
 
 
+def insecure(path: str, runs_as: int) -> str | None:
+    """keepalived's enable_script_security test: why running ``path`` as uid
+    ``runs_as`` lets someone else choose what runs, or None.
+
+    A script run as root is insecure when it, or a directory on its path, is
+    owned by another user or writable by group or others (a sticky directory
+    such as /tmp is fine: others cannot replace what root owns there)."""
+    if runs_as != 0:
+        return None
+    p = os.path.realpath(path)
+    while True:
+        try:
+            st = os.stat(p)
+        except OSError as e:
+            return f"{p}: {e.strerror}"
+        if st.st_uid != 0:
+            return f"{p} is owned by uid {st.st_uid}"
+        is_dir = os.path.isdir(p)
+        if st.st_mode & 0o022 and not (is_dir and st.st_mode & 0o1000):
+            return f"{p} is writable by {'group and others' if st.st_mode & 0o022 == 0o022 else ('others' if st.st_mode & 0o002 else 'its group')}"
+        parent = os.path.dirname(p)
+        if parent == p:
+            return None
+        p = parent
+
+
 def _killpg(pgid: int, sig: int) -> None:
     try:
         os.killpg(pgid, sig)
@@ -225,7 +251,9 @@ class ScriptRunner:
 
     def __init__(self, *, default_user: str | None = None, default_group: str | None = None,
                  output_limit: int = OUTPUT_LIMIT, kill_grace: float = KILL_GRACE,
-                 shell: str | None = None, cwd: str | None = None):
+                 shell: str | None = None, cwd: str | None = None, secure: bool = False):
+        """``secure``: global_defs' enable_script_security (see :func:`insecure`)."""
+        self.secure = secure
         self.default_user = default_user
         self.default_group = default_group
         self.output_limit = output_limit
@@ -262,6 +290,12 @@ class ScriptRunner:
                 return ScriptResult(command=text, argv=tuple(argv), error=f"not found: {argv[0]}",
                                     started_at=started)
             argv[0] = found
+        if self.secure and not cmd.shell:
+            uid = ident.user if ident.user is not None else os.geteuid()
+            why = insecure(argv[0], uid)
+            if why is not None:
+                return ScriptResult(command=text, argv=tuple(argv), started_at=started,
+                                    error=f"not run: insecure script ({why}; enable_script_security)")
         full_env = {k: v for k, v in os.environ.items() if k not in _DROP_ENV}
         if env:
             full_env.update(env)

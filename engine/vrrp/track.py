@@ -163,7 +163,8 @@ class TrackingHub:
                  probe_links: bool = True):
         self.on_change = on_change
         self.runner = runner or ScriptRunner(default_user=config.global_defs.script_user,
-                                             default_group=config.global_defs.script_group)
+                                             default_group=config.global_defs.script_group,
+                                             secure=config.global_defs.enable_script_security)
         self.process_interval = process_interval
         self.file_poll_interval = file_poll_interval
         self.use_inotify = use_inotify
