@@ -256,13 +256,13 @@ class Engine:
         async def op() -> None:
             if prev is not None and not prev.done():
                 await asyncio.wait([prev])
-            routes = d.inst.virtual_routes or d.inst.virtual_rules
-            if routes and not add:      # keepalived: routes and rules go first, then the VIPs
+            has_routes = bool(d.inst.virtual_routes or d.inst.virtual_rules)
+            if has_routes and not add:  # keepalived: routes and rules go first, then the VIPs
                 await self._routes(d, add=False)
             changed = await (self.host.add_all(d.inst) if add else self.host.remove_all(d.inst))
             for v in d.inst.held_vips:
                 d.vips_present[str(v)] = add
-            if routes and add:          # ... and come after them (a route may use a VIP as its src)
+            if has_routes and add:      # ... and come after them (a route may use a VIP as its src)
                 await self._routes(d, add=True)
             if changed:
                 self.emit("vip", f"{d.inst.name}: {'added' if add else 'removed'} {', '.join(changed)}",
