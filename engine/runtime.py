@@ -183,7 +183,7 @@ class Engine:
             sock.start(self.loop)
             self.groups[key] = g
         if not inst.unicast_peers:
-            group = inst.mcast_group if fam == socket.AF_INET else self.config.global_defs.vrrp_mcast_group6
+            group = inst.mcast_group          # the parser resolved it for the instance's family
             if group not in g.sock.groups:
                 g.sock.join(group)
         return g
@@ -192,7 +192,6 @@ class Engine:
         g = self._socket_for(inst)
         src = inst.unicast_src_ip or inst.mcast_src_ip or g.sock.src
         d = InstanceDriver(inst, g.sock, self, primary=src)
-        d.group6 = self.config.global_defs.vrrp_mcast_group6
         g.drivers[inst.vrid] = d
         self.drivers[inst.name] = d
         self._vip_chain[inst.name] = None

@@ -128,14 +128,18 @@ async def test_unicast_peers_and_unicast_src_ip(lab, sockets):
     got_b, got_c = inbox(sb), inbox(sc)
     assert sa.groups == ()
 
-    assert sa.send_unicast(advert(60, 120), [b.ip, c.ip]) == 2
+    assert sa.send(advert(60, 120), b.ip) and sa.send(advert(60, 120), c.ip)
     await async_wait_until(lambda: got_b and got_c, 5, what="unicast adverts at both peers")
     assert (got_b[0].src, got_b[0].dst, got_b[0].ttl) == (a.ip, b.ip, 255)
     assert (got_c[0].src, got_c[0].dst, got_c[0].ttl) == (a.ip, c.ip, 255)
 
-    assert sa.send_unicast(advert(61, 120), [b.ip], src="198.18.0.51") == 1
+    assert sa.send(advert(61, 120), b.ip, src="198.18.0.51")
     await async_wait_until(lambda: len(got_b) == 2, 5, what="advert from unicast_src_ip")
     assert (got_b[1].src, got_b[1].data[1]) == ("198.18.0.51", 61)
+
+    assert sa.send(advert(62, 120), c.ip, ttl=7)                      # unicast_ttl
+    await async_wait_until(lambda: len(got_c) == 2, 5, what="advert with a chosen TTL")
+    assert (got_c[1].ttl, got_c[1].data[1]) == (7, 62)
 
 
 async def test_mcast_src_ip_override(lab, sockets):

@@ -34,7 +34,6 @@ uthreshold/lthreshold (those are IPVS destination fields for the daemon).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import random
 from dataclasses import dataclass, field
@@ -178,8 +177,8 @@ class CheckRunner:
                 continue
             for rs in vs.reals:
                 old = old_vs.real(rs.key)
-                if old is None or _without_locs([c.checker for c in old.checkers]) != \
-                        _without_locs([c.checker for c in rs.checkers]):
+                # config objects compare without their file:line (model.where())
+                if old is None or [c.checker for c in old.checkers] != [c.checker for c in rs.checkers]:
                     continue
                 for new_c, old_c in zip(rs.checkers, old.checkers):
                     for name in ("up", "has_run", "failures", "runs", "total_failures", "last", "last_time",
@@ -188,8 +187,7 @@ class CheckRunner:
                 rs.alive = rs.compute_alive()
                 rs.ever_notified = old.ever_notified
                 carried += 1
-            if old_vs.sorry_active and _without_locs(old_vs.config.sorry_server) == \
-                    _without_locs(vs.config.sorry_server):
+            if old_vs.sorry_active and old_vs.config.sorry_server == vs.config.sorry_server:
                 vs.sorry_active = True
         return carried
 
@@ -435,13 +433,3 @@ class CheckRunner:
         self._script_tasks.add(task)
         task.add_done_callback(self._script_tasks.discard)
         return task
-
-
-def _without_locs(value: Any) -> Any:
-    """A config value compared without its file:line positions (they move on any edit above)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return (type(value).__name__,) + tuple(
-            (f.name, _without_locs(getattr(value, f.name))) for f in dataclasses.fields(value) if f.name != "loc")
-    if isinstance(value, (list, tuple)):
-        return tuple(_without_locs(v) for v in value)
-    return value

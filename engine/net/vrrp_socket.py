@@ -372,12 +372,6 @@ class VrrpSocket:
         self.stats.sent += 1
         return True
 
-    def send_unicast(self, payload: bytes, peers: Iterable[str], *, src: str | None = None,
-                     ttl: int | None = None) -> int:
-        """Send to each unicast peer (keepalived's unicast_peer); returns how
-        many sends succeeded."""
-        return sum(self.send(payload, p, src=src, ttl=ttl) for p in peers)
-
     # -------------------------------------------------------------- lifetime
 
     def close(self) -> None:

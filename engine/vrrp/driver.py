@@ -66,7 +66,6 @@ class InstanceDriver:
         self.stopped = False
         # FAULT imposed by a vrrp_sync_group member's own fault (not passed back to the group)
         self.sync_fault = False
-        self.group6 = "ff02::12"   # the runtime sets global_defs' vrrp_mcast_group6
 
     # ------------------------------------------------------------------ clock
 
@@ -166,7 +165,7 @@ class InstanceDriver:
     def wire(self) -> dict:
         """Where this instance's adverts go: its multicast group, or its unicast peers."""
         peers = [str(p) for p in self.inst.unicast_peers]
-        group = None if peers else (self.inst.mcast_group if self.inst.family == 4 else self.group6)
+        group = None if peers else self.inst.mcast_group    # resolved per family by the parser
         return {"source": self.source, "mcast_group": group, "unicast_peers": peers}
 
     def _send_advert(self, priority: int) -> None:
