@@ -154,8 +154,11 @@ def start_keepalived(node, conf: str, binary: str = "keepalived", extra_args: tu
     pids = {k: os.path.join(wd, f"{k}.pid") for k in ("main", "vrrp", "check")}
     log_path = os.path.join(wd, "keepalived.log")
     logf = open(log_path, "w")
-    # -n foreground, -l log to console, -D detailed; --vrrp only: no checker process
-    proc = node.popen(binary, "-n", "-l", "-D", "-f", conf_path, "-p", pids["main"], "-r", pids["vrrp"],
+    # -n foreground, -l log to stdout, -D detailed, -G no syslog (these machines have no
+    # /dev/log: glibc's syslog falls back to a 9600-baud /dev/console and a burst of
+    # keepalived's own lines stalls its adverts past Master_Down_Interval);
+    # --vrrp only: no checker process
+    proc = node.popen(binary, "-n", "-l", "-G", "-D", "-f", conf_path, "-p", pids["main"], "-r", pids["vrrp"],
                       "-c", pids["check"], "--vrrp", *extra_args, stdout=logf, stderr=subprocess.STDOUT)
     logf.close()
     r = Router(node, "keepalived", conf_path, wd, log_path, proc, pids)
