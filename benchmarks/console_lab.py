@@ -25,10 +25,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from console_responsiveness import measure  # noqa: E402
 
-from engine.control.client import SocketClient  # noqa: E402
-from engine.lab.netns import Lab  # noqa: E402
-from engine.lab.peers import start_keepalived, start_vipdeck, status, vrrp_conf  # noqa: E402
-from engine.lab.wait import wait_until  # noqa: E402
+from vipdeck.engine.control.client import SocketClient  # noqa: E402
+from vipdeck.engine.lab.netns import Lab  # noqa: E402
+from vipdeck.engine.lab.peers import start_keepalived, start_vipdeck, status, vrrp_conf  # noqa: E402
+from vipdeck.engine.lab.wait import wait_until  # noqa: E402
 
 VRIDS = 255
 INTERVAL = 0.1

@@ -37,8 +37,8 @@ import time
 from textual import events
 from textual.screen import Screen
 
-from console.app import ConsoleApp
-from console.testing import ScriptedClient, synthetic_snapshot
+from vipdeck.console.app import ConsoleApp
+from vipdeck.console.testing import ScriptedClient, synthetic_snapshot
 
 VRIDS, SOURCES, RATE = 255, 2, 10
 SECONDS = 8.0

@@ -14,8 +14,8 @@ from typing import Any
 
 from rich.text import Text
 
-from console import format as fmt
-from console.derive import SnapView, drain_moves, orphaned
+from vipdeck.console import format as fmt
+from vipdeck.console.derive import SnapView, drain_moves, orphaned
 
 
 class NotApplicable(Exception):

@@ -23,20 +23,20 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Static, TabbedContent, TabPane
 
-from console import actions
-from console.actions import ChangePlan, NotApplicable
-from console.derive import SnapView, held_vips
-from console.modals import ConfirmScreen
-from console.screens.adverts import AdvertsView
-from console.screens.base import View
-from console.screens.events import EventsView
-from console.screens.help import HelpScreen
-from console.screens.ipvs import IpvsView
-from console.screens.overview import OverviewView
-from console.screens.vips import VipsView
-from console.system import local_system
-from console.widgets.key_bar import KeyBar
-from engine.control.schema import ControlError
+from vipdeck.console import actions
+from vipdeck.console.actions import ChangePlan, NotApplicable
+from vipdeck.console.derive import SnapView, held_vips
+from vipdeck.console.modals import ConfirmScreen
+from vipdeck.console.screens.adverts import AdvertsView
+from vipdeck.console.screens.base import View
+from vipdeck.console.screens.events import EventsView
+from vipdeck.console.screens.help import HelpScreen
+from vipdeck.console.screens.ipvs import IpvsView
+from vipdeck.console.screens.overview import OverviewView
+from vipdeck.console.screens.vips import VipsView
+from vipdeck.console.system import local_system
+from vipdeck.console.widgets.key_bar import KeyBar
+from vipdeck.engine.control.schema import ControlError
 
 StopFn = Callable[..., Awaitable[Any]]
 Starter = Callable[[], Any]   # returns (client, stop) or an awaitable of it

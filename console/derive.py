@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from console.format import strip_prefix
+from vipdeck.console.format import strip_prefix
 
 
 class SnapView:

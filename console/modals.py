@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from console.actions import ChangePlan
+from vipdeck.console.actions import ChangePlan
 
 
 class ConfirmScreen(ModalScreen[dict | None]):

@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from console.actions import NotApplicable, plan_drain
-from console.app import TABS, ConsoleApp
-from console.modals import ConfirmScreen
+from vipdeck.console.actions import NotApplicable, plan_drain
+from vipdeck.console.app import TABS, ConsoleApp
+from vipdeck.console.modals import ConfirmScreen
 
 SIZE = (140, 40)
 
@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", default=f"{SIZE[0]}x{SIZE[1]}", help="terminal COLSxROWS (default 140x40)")
     p.add_argument("--no-extras", action="store_true", help="only the five screens")
     args = p.parse_args(argv)
-    from engine.control.client import SocketClient
-    from engine.control.schema import ControlError
+    from vipdeck.engine.control.client import SocketClient
+    from vipdeck.engine.control.schema import ControlError
 
     cols, rows = (int(x) for x in args.size.lower().split("x"))
     client = SocketClient(args.socket)

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any, AsyncIterator
 
-from engine.control.schema import CHANGE_OPS, ControlError
+from vipdeck.engine.control.schema import CHANGE_OPS, ControlError
 
 
 class ScriptedClient:

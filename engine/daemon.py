@@ -13,17 +13,17 @@ import logging
 import os
 import signal
 
-from engine.control.api import EngineApi
-from engine.control.server import ControlServer
-from engine.events import EventBus
-from engine.state import StateStore
+from vipdeck.engine.control.api import EngineApi
+from vipdeck.engine.control.server import ControlServer
+from vipdeck.engine.events import EventBus
+from vipdeck.engine.state import StateStore
 
 log = logging.getLogger("vipdeck.daemon")
 
 
 def load_config(path: str, config_id: str | None = None):
     """(config, diagnostics) with every diagnostic logged; config None on errors."""
-    from engine.config import load
+    from vipdeck.engine.config import load
 
     result = load(path, config_id=config_id)
     for d in result.diagnostics:
@@ -46,7 +46,7 @@ class Daemon:
         self._reloading: asyncio.Lock | None = None
 
     async def run(self) -> int:
-        from engine.runtime import Engine
+        from vipdeck.engine.runtime import Engine
 
         self._stop = asyncio.Event()
         self._reloading = asyncio.Lock()
@@ -84,7 +84,7 @@ class Daemon:
             log.error("reload failed: %s", exc)
 
     async def reload(self) -> str:
-        from engine.control.schema import ControlError
+        from vipdeck.engine.control.schema import ControlError
 
         async with self._reloading:
             config, diags = load_config(self.config_path, self.config_id)

@@ -11,17 +11,17 @@ import os
 import tempfile
 from typing import Awaitable, Callable
 
-from engine.control.api import EngineApi
-from engine.control.client import EmbeddedClient
-from engine.control.schema import ControlError
-from engine.events import EventBus
-from engine.state import StateStore
+from vipdeck.engine.control.api import EngineApi
+from vipdeck.engine.control.client import EmbeddedClient
+from vipdeck.engine.control.schema import ControlError
+from vipdeck.engine.events import EventBus
+from vipdeck.engine.state import StateStore
 
 
 async def start_embedded(config_path: str, state_dir: str | None = None, read_only: bool = False,
                          config_id: str | None = None) -> tuple[EmbeddedClient, Callable[[bool], Awaitable[None]]]:
-    from engine.daemon import load_config
-    from engine.runtime import Engine
+    from vipdeck.engine.daemon import load_config
+    from vipdeck.engine.runtime import Engine
 
     config, diags = load_config(config_path, config_id)
     if config is None:

@@ -11,10 +11,10 @@ import asyncio
 import logging
 import time
 
-from engine.config.model import VrrpInstance
-from engine.net.garp import GarpPolicy, GarpScheduler, GarpSender
-from engine.net.linkwatch import AddressChanged, LinkChanged, LinkWatch, Resynced
-from engine.net.vips import Vip, VipManager
+from vipdeck.engine.config.model import VrrpInstance
+from vipdeck.engine.net.garp import GarpPolicy, GarpScheduler, GarpSender
+from vipdeck.engine.net.linkwatch import AddressChanged, LinkChanged, LinkWatch, Resynced
+from vipdeck.engine.net.vips import Vip, VipManager
 
 log = logging.getLogger("vipdeck.host")
 
@@ -113,7 +113,7 @@ class HostSide:
         """static_ipaddress / static_routes / static_rules: there whatever the
         VRRP state, added at start (and reload) and, like keepalived, left in
         place at exit."""
-        from engine.net import routes
+        from vipdeck.engine.net import routes
 
         added = []
         for entry, vip, why in static_vips(config.static_ipaddresses):

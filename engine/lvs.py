@@ -18,9 +18,9 @@ import asyncio
 import logging
 from typing import Any
 
-from engine.config.model import Config, Forward, RealServer, VirtualServer
-from engine.control.schema import ControlError
-from engine.state import rs_key
+from vipdeck.engine.config.model import Config, Forward, RealServer, VirtualServer
+from vipdeck.engine.control.schema import ControlError
+from vipdeck.engine.state import rs_key
 
 log = logging.getLogger("vipdeck.lvs")
 
@@ -30,7 +30,7 @@ STATS_INTERVAL = 1.0
 
 def service_keys(vs: VirtualServer, config: Config) -> list:
     """The kernel services one virtual_server block stands for."""
-    from engine.ipvs.model import ServiceKey
+    from vipdeck.engine.ipvs.model import ServiceKey
 
     if vs.fwmark is not None:
         return [ServiceKey.fwm(vs.fwmark, vs.ip_family or 4)]
@@ -49,7 +49,7 @@ def service_keys(vs: VirtualServer, config: Config) -> list:
 
 def _service_dicts(vs: VirtualServer, config: Config) -> list[dict]:
     """The kernel services of one block, for the snapshot (a group's members included)."""
-    from engine.ipvs.model import ModelError
+    from vipdeck.engine.ipvs.model import ModelError
 
     try:
         keys = service_keys(vs, config)
@@ -60,7 +60,7 @@ def _service_dicts(vs: VirtualServer, config: Config) -> list[dict]:
 
 
 def service_of(vs: VirtualServer, key):
-    from engine.ipvs.model import Service
+    from vipdeck.engine.ipvs.model import Service
 
     flags = tuple(f for f in vs.sched_flags if f in ("flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback",
                                                      "mh-port", "mh-fallback"))
@@ -85,7 +85,7 @@ class LvsManager:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        from engine.ipvs.kernel import IpvsError, IpvsKernel
+        from vipdeck.engine.ipvs.kernel import IpvsError, IpvsKernel
 
         try:
             self.kernel = await IpvsKernel().open()
@@ -99,9 +99,9 @@ class LvsManager:
             self._stats_task = self.engine.spawn(self._stats_loop(), "IPVS stats")
 
     def _start_runner(self, previous=None) -> None:
-        from engine.check.result import CheckEnv
-        from engine.check.runner import CheckRunner
-        from engine.notify.scripts import run_notify
+        from vipdeck.engine.check.result import CheckEnv
+        from vipdeck.engine.check.runner import CheckRunner
+        from vipdeck.engine.notify.scripts import run_notify
 
         async def run_script(notify, args):
             return await run_notify(notify, list(args), self.config.global_defs)
@@ -138,7 +138,7 @@ class LvsManager:
     # ------------------------------------------------------------------ desired state
 
     def desired(self) -> list:
-        from engine.ipvs.model import Dest, ModelError, VirtualService
+        from vipdeck.engine.ipvs.model import Dest, ModelError, VirtualService
 
         weights = self.engine.state.state.weights
         drains = self.engine.state.state.rs_drains
@@ -175,7 +175,7 @@ class LvsManager:
             await asyncio.sleep(0.05)  # coalesce bursts of checker changes
 
     async def _apply(self, desired: list) -> None:
-        from engine.ipvs import reconcile
+        from vipdeck.engine.ipvs import reconcile
 
         actual = await self.kernel.snapshot()
         keys = {v.key for v in desired}

@@ -18,12 +18,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from engine.config.model import Config, VrrpInstance
-from engine.events import EventBus
-from engine.state import StateStore
-from engine.vrrp import machine as m
-from engine.vrrp import packet
-from engine.vrrp.driver import InstanceDriver
+from vipdeck.engine.config.model import Config, VrrpInstance
+from vipdeck.engine.events import EventBus
+from vipdeck.engine.state import StateStore
+from vipdeck.engine.vrrp import machine as m
+from vipdeck.engine.vrrp import packet
+from vipdeck.engine.vrrp.driver import InstanceDriver
 
 log = logging.getLogger("vipdeck.engine")
 
@@ -83,8 +83,8 @@ class Engine:
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
-        from engine.hosting import HostSide
-        from engine.sniffer import AdvertView
+        from vipdeck.engine.hosting import HostSide
+        from vipdeck.engine.sniffer import AdvertView
 
         self.host = HostSide(self)
         self.notifier = self._make_notifier(self.config)
@@ -95,7 +95,7 @@ class Engine:
         for inst in self.config.vrrp_instances:
             if inst.virtual_routes or inst.virtual_rules:
                 # routes a crashed run left behind (a blackhole route on a backup would hurt)
-                from engine.net import routes
+                from vipdeck.engine.net import routes
 
                 await routes.apply(inst.virtual_routes, inst.virtual_rules, add=False)
             removed = await self.host.remove_stale(inst)
@@ -120,8 +120,8 @@ class Engine:
     def _make_notifier(self, config: Config):
         """notify_* scripts in per-instance order, SMTP alerts in their own queue;
         both report through the event bus (their text never holds credentials)."""
-        from engine.notify.scripts import NotifyDispatcher
-        from engine.notify.smtp import SmtpAlerter
+        from vipdeck.engine.notify.scripts import NotifyDispatcher
+        from vipdeck.engine.notify.smtp import SmtpAlerter
 
         gd = config.global_defs
         alerter = SmtpAlerter(gd, self._on_smtp,
@@ -175,7 +175,7 @@ class Engine:
         key = (inst.interface, fam)
         g = self.groups.get(key)
         if g is None:
-            from engine.net.vrrp_socket import VrrpSocket
+            from vipdeck.engine.net.vrrp_socket import VrrpSocket
 
             sock = VrrpSocket(inst.interface, fam, groups=[], local_addresses=self.host.local)
             g = Group(sock, {})
@@ -270,7 +270,7 @@ class Engine:
         self._vip_chain[d.inst.name] = self.spawn(op(), f"{d.inst.name} VIPs")
 
     async def _routes(self, d: InstanceDriver, add: bool) -> None:
-        from engine.net import routes
+        from vipdeck.engine.net import routes
 
         results = await routes.apply(d.inst.virtual_routes, d.inst.virtual_rules, add)
         done = [" ".join(r.spec.words) for r in results if r.ok]
@@ -348,7 +348,7 @@ class Engine:
     # ------------------------------------------------------------------ tracking
 
     async def _start_tracking(self) -> None:
-        from engine.vrrp.track import TrackingHub
+        from vipdeck.engine.vrrp.track import TrackingHub
 
         self.tracking = TrackingHub(self.config, on_change=self._tracker_changed)
         await self.tracking.start()
@@ -471,7 +471,7 @@ class Engine:
     def _reopen(self, key: tuple[str, int], g: Group, index: int) -> None:
         """The interface was deleted and made again (a new ifindex): a raw socket
         stays bound to the old one and would hear nothing, so open a new one."""
-        from engine.net.vrrp_socket import VrrpSocket
+        from vipdeck.engine.net.vrrp_socket import VrrpSocket
 
         old = g.sock
         try:
@@ -494,7 +494,7 @@ class Engine:
     async def _start_lvs(self) -> None:
         if not self.config.virtual_servers:
             return
-        from engine.lvs import LvsManager
+        from vipdeck.engine.lvs import LvsManager
 
         self.lvs = LvsManager(self)
         await self.lvs.start()

@@ -15,7 +15,7 @@ import collections
 import time
 from dataclasses import dataclass, field
 
-from engine.vrrp import packet
+from vipdeck.engine.vrrp import packet
 
 HISTORY = 600           # (time, source, priority) points kept per VRID
 SILENT_AFTER = 3.5      # intervals without adverts before a master is "silent"

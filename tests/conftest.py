@@ -1,8 +1,14 @@
-"""Shared fixtures.
+"""Shared fixtures, and the test tiers.
 
-Lab prerequisites (root, iproute2, keepalived, user-mode Linux, ../shared)
-skip a test on a developer's machine but *fail* it when CI=true, so CI can
-never pass by skipping the features it is meant to prove.
+Each directory is a tier and gets its marker here, so ``pytest -m unit`` and
+``pytest tests/unit`` mean the same thing:
+
+- ``unit``: no root, no network; runs anywhere in seconds.
+- ``console``: the Textual app under its Pilot, snapshot tests.
+- ``lab``: root, network namespaces, real packets, real keepalived/FRR peers.
+- ``uml``: kernel IPVS inside user-mode Linux.
+
+Helpers that tests import live in ``tests/support/``, never here.
 """
 
 from __future__ import annotations
@@ -13,19 +19,18 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+from tests.support.paths import SHARED, require, require_root_netns
+
+TIERS = ("unit", "console", "lab", "uml")
 
 
-def require(condition: bool, why: str) -> None:
-    """Skip (developer machine) or fail (CI) when a prerequisite is missing."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"lab prerequisite missing in CI: {why}")
-    pytest.skip(why)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        if "tests" in parts:
+            below = parts[parts.index("tests") + 1:]
+            if below and below[0] in TIERS:
+                item.add_marker(getattr(pytest.mark, below[0]))
 
 
 @pytest.fixture(scope="session")
@@ -39,16 +44,11 @@ def corpus_dir(shared_dir: Path) -> Path:
     return shared_dir / "corpus" / "keepalived-samples"
 
 
-def require_root_netns() -> None:
-    require(os.geteuid() == 0, "needs root for network namespaces")
-    require(shutil.which("ip") is not None, "needs iproute2")
-
-
 @pytest.fixture
 def lab():
     """A fresh namespace lab, torn down even when the test fails."""
     require_root_netns()
-    from engine.lab import Lab
+    from vipdeck.engine.lab import Lab
 
     with Lab() as lab_:
         yield lab_

@@ -10,8 +10,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label
 
-from console.derive import SnapView
-from console.widgets.keyed_table import KeyedTable
+from vipdeck.console.derive import SnapView
+from vipdeck.console.widgets.keyed_table import KeyedTable
 
 
 class FilterBar(Horizontal):

@@ -19,10 +19,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
-from console import format as fmt
-from console.derive import event_subject
-from console.screens.base import View
-from console.widgets.keyed_table import KeyedTable
+from vipdeck.console import format as fmt
+from vipdeck.console.derive import event_subject
+from vipdeck.console.screens.base import View
+from vipdeck.console.widgets.keyed_table import KeyedTable
 
 COLUMNS = [("time", "Time"), ("sev", "Severity"), ("kind", "Kind"), ("subject", "Subject", 30), ("message", "Message")]
 

@@ -12,10 +12,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
-from console import format as fmt
-from console.derive import SnapView
-from console.screens.base import View
-from console.widgets.keyed_table import KeyedTable
+from vipdeck.console import format as fmt
+from vipdeck.console.derive import SnapView
+from vipdeck.console.screens.base import View
+from vipdeck.console.widgets.keyed_table import KeyedTable
 
 COLUMNS = [
     ("name", "Service / -> Real server"), ("fwd", "Fwd"),

@@ -6,10 +6,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
-from console import format as fmt
-from console.derive import SnapView, VipRow, vip_rows
-from console.screens.base import View
-from console.widgets.keyed_table import KeyedTable
+from vipdeck.console import format as fmt
+from vipdeck.console.derive import SnapView, VipRow, vip_rows
+from vipdeck.console.screens.base import View
+from vipdeck.console.widgets.keyed_table import KeyedTable
 
 COLUMNS = [
     ("vip", "VIP"), ("dev", "Dev"), ("instance", "Instance"), ("vrid", "VRID"), ("state", "State here"),

@@ -6,11 +6,11 @@ Single checks: ``await run_check(checker, env)`` → ``CheckResult``.
 Everything together: ``CheckRunner(config.virtual_servers, ...)``.
 """
 
-from engine.check.kinds import CHECKS, run_check
-from engine.check.quorum import Destination, VirtualServerState
-from engine.check.realserver import CheckerState, RealServerState
-from engine.check.result import CheckEnv, CheckResult
-from engine.check.runner import CheckEvent, CheckRunner
+from vipdeck.engine.check.kinds import CHECKS, run_check
+from vipdeck.engine.check.quorum import Destination, VirtualServerState
+from vipdeck.engine.check.realserver import CheckerState, RealServerState
+from vipdeck.engine.check.result import CheckEnv, CheckResult
+from vipdeck.engine.check.runner import CheckEvent, CheckRunner
 
 __all__ = ["CHECKS", "run_check", "Destination", "VirtualServerState", "CheckerState",
            "RealServerState", "CheckEnv", "CheckResult", "CheckEvent", "CheckRunner"]

@@ -10,9 +10,9 @@ import os
 import socket
 import struct
 
-from engine.config.model import DnsCheck
-from engine.check.net import describe, make_socket, sockaddr
-from engine.check.result import CheckEnv, CheckFailure, CheckResult, fmt_seconds, measured
+from vipdeck.engine.config.model import DnsCheck
+from vipdeck.engine.check.net import describe, make_socket, sockaddr
+from vipdeck.engine.check.result import CheckEnv, CheckFailure, CheckResult, fmt_seconds, measured
 
 QTYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28}
 RCODES = {1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}

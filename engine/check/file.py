@@ -20,8 +20,8 @@ from __future__ import annotations
 import re
 import time
 
-from engine.config.model import FileCheck
-from engine.check.result import CheckEnv, CheckFailure, CheckResult
+from vipdeck.engine.config.model import FileCheck
+from vipdeck.engine.check.result import CheckEnv, CheckFailure, CheckResult
 
 FAULT = -(2 ** 31)
 _NUMBER = re.compile(r"\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")

@@ -19,9 +19,9 @@ import functools
 import hashlib
 import re
 
-from engine.config.model import HttpCheck, HttpUrl
-from engine.check.net import close_stream, describe, open_stream
-from engine.check.result import CheckEnv, CheckFailure, CheckResult, fmt_seconds, measured
+from vipdeck.engine.config.model import HttpCheck, HttpUrl
+from vipdeck.engine.check.net import close_stream, describe, open_stream
+from vipdeck.engine.check.result import CheckEnv, CheckFailure, CheckResult, fmt_seconds, measured
 
 USER_AGENT = "vipdeck-healthcheck"
 MAX_BODY = 16 << 20

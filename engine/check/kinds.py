@@ -8,16 +8,16 @@ instead of failing the real server or crashing.
 from __future__ import annotations
 
 
-from engine.config.model import Checker
-from engine.check.dns import check_dns
-from engine.check.file import check_file
-from engine.check.http import check_http
-from engine.check.misc import check_misc
-from engine.check.ping import check_ping
-from engine.check.result import CheckEnv, CheckFn, CheckResult
-from engine.check.smtp import check_smtp
-from engine.check.tcp import check_tcp
-from engine.check.udp import check_udp
+from vipdeck.engine.config.model import Checker
+from vipdeck.engine.check.dns import check_dns
+from vipdeck.engine.check.file import check_file
+from vipdeck.engine.check.http import check_http
+from vipdeck.engine.check.misc import check_misc
+from vipdeck.engine.check.ping import check_ping
+from vipdeck.engine.check.result import CheckEnv, CheckFn, CheckResult
+from vipdeck.engine.check.smtp import check_smtp
+from vipdeck.engine.check.tcp import check_tcp
+from vipdeck.engine.check.udp import check_udp
 
 CHECKS: dict[str, CheckFn] = {
     "HTTP_GET": check_http,
@@ -54,7 +54,7 @@ async def run_check(checker: Checker, env: CheckEnv | None = None) -> CheckResul
 
 def guard_timeout(checker: Checker) -> float:
     """An outer bound on one check, so a bug can never wedge a check loop."""
-    from engine.config.model import HttpCheck, MiscCheck
+    from vipdeck.engine.config.model import HttpCheck, MiscCheck
 
     if isinstance(checker, MiscCheck):
         base = checker.misc_timeout if checker.misc_timeout is not None else checker.delay_loop

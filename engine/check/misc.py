@@ -17,9 +17,9 @@ import shlex
 import shutil
 import signal
 
-from engine.config.model import MiscCheck
-from engine.check.result import CheckEnv, CheckFailure, CheckResult, fmt_seconds, measured
-from engine.track.runner import insecure
+from vipdeck.engine.config.model import MiscCheck
+from vipdeck.engine.check.result import CheckEnv, CheckFailure, CheckResult, fmt_seconds, measured
+from vipdeck.engine.track.runner import insecure
 
 STDERR_LIMIT = 4096
 

@@ -15,8 +15,8 @@ import ipaddress
 import socket
 import ssl
 
-from engine.config.model import Checker
-from engine.check.result import CheckEnv, CheckFailure, fmt_seconds
+from vipdeck.engine.config.model import Checker
+from vipdeck.engine.check.result import CheckEnv, CheckFailure, fmt_seconds
 
 SO_MARK = getattr(socket, "SO_MARK", 36)
 SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)

@@ -14,9 +14,9 @@ import os
 import socket
 import struct
 
-from engine.config.model import PingCheck
-from engine.check.net import describe, family_of, make_socket
-from engine.check.result import CheckEnv, CheckFailure, CheckResult, fmt_seconds, measured
+from vipdeck.engine.config.model import PingCheck
+from vipdeck.engine.check.net import describe, family_of, make_socket
+from vipdeck.engine.check.result import CheckEnv, CheckFailure, CheckResult, fmt_seconds, measured
 
 ECHO_REQUEST = {socket.AF_INET: 8, socket.AF_INET6: 128}
 ECHO_REPLY = {socket.AF_INET: 0, socket.AF_INET6: 129}

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.config.model import Forward, VirtualServer
-from engine.check.realserver import RealServerState
+from vipdeck.engine.config.model import Forward, VirtualServer
+from vipdeck.engine.check.realserver import RealServerState
 
 SORRY_WEIGHT = 1
 

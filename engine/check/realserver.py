@@ -24,8 +24,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from engine.config.model import Checker, FileCheck, MiscCheck, RealServer
-from engine.check.result import CheckResult
+from vipdeck.engine.config.model import Checker, FileCheck, MiscCheck, RealServer
+from vipdeck.engine.check.result import CheckResult
 
 WEIGHT_MAX = 65535
 

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Mapping, Protocol
 
-from engine.config.model import Config, SslContext, TrackFile
+from vipdeck.engine.config.model import Config, SslContext, TrackFile
 
 
 class SocketFactory(Protocol):

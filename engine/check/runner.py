@@ -39,12 +39,12 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable, Sequence
 
-from engine.config.model import Checker, FileCheck, Notify, VirtualServer
-from engine.check import file as file_check
-from engine.check.kinds import CHECKS, guard_timeout, run_check, unsupported_reason
-from engine.check.quorum import Destination, QuorumChange, VirtualServerState
-from engine.check.realserver import CheckerState, RealServerState
-from engine.check.result import CheckEnv, CheckFailure, CheckResult, fmt_seconds
+from vipdeck.engine.config.model import Checker, FileCheck, Notify, VirtualServer
+from vipdeck.engine.check import file as file_check
+from vipdeck.engine.check.kinds import CHECKS, guard_timeout, run_check, unsupported_reason
+from vipdeck.engine.check.quorum import Destination, QuorumChange, VirtualServerState
+from vipdeck.engine.check.realserver import CheckerState, RealServerState
+from vipdeck.engine.check.result import CheckEnv, CheckFailure, CheckResult, fmt_seconds
 
 log = logging.getLogger("vipdeck.check")
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from engine.config.model import SmtpCheck
-from engine.check.net import close_stream, describe, open_stream
-from engine.check.result import CheckEnv, CheckFailure, CheckResult, fmt_seconds, measured
+from vipdeck.engine.config.model import SmtpCheck
+from vipdeck.engine.check.net import close_stream, describe, open_stream
+from vipdeck.engine.check.result import CheckEnv, CheckFailure, CheckResult, fmt_seconds, measured
 
 
 async def read_reply(reader: asyncio.StreamReader) -> tuple[int, str]:

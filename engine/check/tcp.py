@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from engine.config.model import TcpCheck
-from engine.check.net import tcp_connect
-from engine.check.result import CheckEnv, CheckResult, measured
+from vipdeck.engine.config.model import TcpCheck
+from vipdeck.engine.check.net import tcp_connect
+from vipdeck.engine.check.result import CheckEnv, CheckResult, measured
 
 
 async def check_tcp(checker: TcpCheck, env: CheckEnv | None = None) -> CheckResult:

@@ -16,9 +16,9 @@ import asyncio
 import os
 import socket
 
-from engine.config.model import UdpCheck
-from engine.check.net import describe, make_socket, sockaddr
-from engine.check.result import CheckEnv, CheckFailure, CheckResult, fmt_seconds, measured
+from vipdeck.engine.config.model import UdpCheck
+from vipdeck.engine.check.net import describe, make_socket, sockaddr
+from vipdeck.engine.check.result import CheckEnv, CheckFailure, CheckResult, fmt_seconds, measured
 
 Pattern = list[tuple[int, int]]     # (value, mask) per byte
 

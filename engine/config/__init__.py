@@ -6,7 +6,7 @@ read) and every ``Diagnostic`` (``FILE:LINE: severity: message``).
 Consumers must check ``result.ok`` before running a configuration.
 """
 
-from engine.config.diagnostics import Diagnostic, ParseResult
-from engine.config.parser import load, loads
+from vipdeck.engine.config.diagnostics import Diagnostic, ParseResult
+from vipdeck.engine.config.parser import load, loads
 
 __all__ = ["Diagnostic", "ParseResult", "load", "loads"]

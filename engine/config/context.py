@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.config.diagnostics import Diags
-from engine.config.lexer import Token, show
-from engine.config.model import Loc
-from engine.config.tree import Stmt
+from vipdeck.engine.config.diagnostics import Diags
+from vipdeck.engine.config.lexer import Token, show
+from vipdeck.engine.config.model import Loc
+from vipdeck.engine.config.tree import Stmt
 
 BLOCK, LINE, ANY = "block", "line", "any"
 

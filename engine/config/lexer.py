@@ -22,7 +22,7 @@ import re
 import socket
 from dataclasses import dataclass
 
-from engine.config.diagnostics import Diags
+from vipdeck.engine.config.diagnostics import Diags
 
 WORD, LBRACE, RBRACE, EOL = "word", "{", "}", "eol"
 

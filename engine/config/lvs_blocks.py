@@ -13,11 +13,11 @@ import ipaddress
 import re
 from typing import Any
 
-from engine.config import model as m
-from engine.config.context import ANY, BLOCK, LINE, Draft, State, loc
-from engine.config.lexer import Token, show
-from engine.config.tree import Stmt
-from engine.config.values import (bool_arg, choice, flag_arg, float_arg, int_arg, joined_arg, need,
+from vipdeck.engine.config import model as m
+from vipdeck.engine.config.context import ANY, BLOCK, LINE, Draft, State, loc
+from vipdeck.engine.config.lexer import Token, show
+from vipdeck.engine.config.tree import Stmt
+from vipdeck.engine.config.values import (bool_arg, choice, flag_arg, float_arg, int_arg, joined_arg, need,
                                   notify_arg, parse_ip, secret_arg, str_arg, to_int, to_port,
                                   weight_reverse)
 

@@ -14,14 +14,14 @@ import os
 import re
 import traceback
 
-from engine.config import lvs_blocks as lb
-from engine.config import model as m
-from engine.config import vrrp_blocks as vb
-from engine.config.context import BLOCK, LINE, State, loc
-from engine.config.diagnostics import Diags, ParseResult
-from engine.config.lexer import Lexer, show
-from engine.config.tree import Stmt, build_tree
-from engine.config.values import (bool_arg, flag_arg, float_arg, int_arg, need, parse_ip, str_arg, to_ip,
+from vipdeck.engine.config import lvs_blocks as lb
+from vipdeck.engine.config import model as m
+from vipdeck.engine.config import vrrp_blocks as vb
+from vipdeck.engine.config.context import BLOCK, LINE, State, loc
+from vipdeck.engine.config.diagnostics import Diags, ParseResult
+from vipdeck.engine.config.lexer import Lexer, show
+from vipdeck.engine.config.tree import Stmt, build_tree
+from vipdeck.engine.config.values import (bool_arg, flag_arg, float_arg, int_arg, need, parse_ip, str_arg, to_ip,
                                   to_port)
 
 # keepalived.conf(5) "global daemon facilities": valid at the top level and in global_defs

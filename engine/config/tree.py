@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.config.diagnostics import Diags
-from engine.config.lexer import EOL, LBRACE, RBRACE, WORD, Token, show
+from vipdeck.engine.config.diagnostics import Diags
+from vipdeck.engine.config.lexer import EOL, LBRACE, RBRACE, WORD, Token, show
 
 # blocks that only ever appear at the top level of a configuration
 TOP_ONLY_BLOCKS = frozenset({

@@ -11,9 +11,9 @@ import ipaddress
 import math
 import re
 
-from engine.config.diagnostics import Diags
-from engine.config.lexer import Token, show
-from engine.config.tree import Stmt
+from vipdeck.engine.config.diagnostics import Diags
+from vipdeck.engine.config.lexer import Token, show
+from vipdeck.engine.config.tree import Stmt
 
 _INT = re.compile(r"[+-]?\d+\Z")
 _FLOAT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\Z")
@@ -230,7 +230,7 @@ def weight_reverse(d: Diags, st: Stmt, start: int, lo: int, hi: int) -> tuple[in
 
 def notify_arg(d: Diags, st: Stmt) -> "Notify | None":
     """``notify_x SCRIPT [username [groupname]]``; SCRIPT is the command line as written."""
-    from engine.config.model import Loc, Notify
+    from vipdeck.engine.config.model import Loc, Notify
 
     if not need(d, st, 1, 3, "a script"):
         return None

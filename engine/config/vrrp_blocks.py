@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 
-from engine.config import model as m
-from engine.config.context import BLOCK, LINE, Draft, State, loc
-from engine.config.lexer import show
-from engine.config.tree import Stmt
-from engine.config.values import (bool_arg, choice, flag_arg, float_arg, int_arg, joined_arg, need,
+from vipdeck.engine.config import model as m
+from vipdeck.engine.config.context import BLOCK, LINE, Draft, State, loc
+from vipdeck.engine.config.lexer import show
+from vipdeck.engine.config.tree import Stmt
+from vipdeck.engine.config.values import (bool_arg, choice, flag_arg, float_arg, int_arg, joined_arg, need,
                                   notify_arg, parse_ip, parse_prefix, secret_arg, str_arg, to_int, to_ip,
                                   weight_reverse)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from typing import Any, Awaitable, Callable
 
-from engine.control.schema import CHANGE_OPS, ControlError
-from engine.state import Override, Stamp, rs_key
-from engine.vrrp import machine as m
+from vipdeck.engine.control.schema import CHANGE_OPS, ControlError
+from vipdeck.engine.state import Override, Stamp, rs_key
+from vipdeck.engine.vrrp import machine as m
 
 
 def _str(args: dict, name: str, required: bool = True, maxlen: int = 500) -> str:

@@ -14,7 +14,7 @@ import json
 import os
 from typing import Any, AsyncIterator, Protocol
 
-from engine.control.schema import ControlError
+from vipdeck.engine.control.schema import ControlError
 
 MAX_LINE = 64 * 1024 * 1024
 

@@ -17,8 +17,8 @@ import socket
 import struct
 from typing import Any, Protocol
 
-from engine.control.schema import ALL_OPS, CHANGE_OPS, ControlError
-from engine.events import EventBus
+from vipdeck.engine.control.schema import ALL_OPS, CHANGE_OPS, ControlError
+from vipdeck.engine.events import EventBus
 
 log = logging.getLogger("vipdeck.control")
 

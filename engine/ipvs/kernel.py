@@ -26,7 +26,7 @@ import socket
 import struct
 from typing import Any
 
-from engine.ipvs.model import (
+from vipdeck.engine.ipvs.model import (
     FORWARD_CODES,
     FORWARD_NAMES,
     TUNNEL_TYPES,

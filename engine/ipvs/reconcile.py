@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Protocol, Union
 
-from engine.ipvs.model import Dest, DestKey, Service, ServiceKey, Snapshot, VirtualService, index
+from vipdeck.engine.ipvs.model import Dest, DestKey, Service, ServiceKey, Snapshot, VirtualService, index
 
 
 @dataclass(frozen=True)

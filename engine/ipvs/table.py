@@ -22,7 +22,7 @@ import socket
 from dataclasses import dataclass
 from typing import Callable
 
-from engine.ipvs.model import FORWARD_LABELS, DestStatus, ServiceStatus, Snapshot
+from vipdeck.engine.ipvs.model import FORWARD_LABELS, DestStatus, ServiceStatus, Snapshot
 
 MODES = ("list", "stats", "rate", "thresholds", "persistent-conn")
 _AF = {4: socket.AF_INET, 6: socket.AF_INET6}
@@ -237,7 +237,7 @@ def render(snapshot: Snapshot, mode: str = "list", *, numeric: bool = True, exac
            extra: Callable[[ServiceStatus, DestStatus | None], str] | None = None) -> str:
     """The whole listing, as ``ipvsadm -L`` with the matching options.
 
-    ``extra`` (see ``engine.cli.ipvs``) may append text to a line before its
+    ``extra`` (see ``vipdeck.cli.ipvs``) may append text to a line before its
     newline: called with (service, None) for service lines and (service,
     dest) for destination lines.
     """

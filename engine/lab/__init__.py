@@ -6,5 +6,5 @@ creates lives in namespaces whose names carry a per-run prefix, and
 failed test never leaves anything behind in the root namespace.
 """
 
-from engine.lab.netns import Lab, Node, run_prefix, socket_in_netns  # noqa: F401
-from engine.lab.wait import wait_until  # noqa: F401
+from vipdeck.engine.lab.netns import Lab, Node, run_prefix, socket_in_netns  # noqa: F401
+from vipdeck.engine.lab.wait import wait_until  # noqa: F401

@@ -16,9 +16,9 @@ import sys
 import tempfile
 from dataclasses import dataclass
 
-from engine.lab.netns import Lab, Node
-from engine.lab.peers import Router, start_keepalived, start_vipdeck, vrrp_conf
-from engine.lab.wait import wait_until
+from vipdeck.engine.lab.netns import Lab, Node
+from vipdeck.engine.lab.peers import Router, start_keepalived, start_vipdeck, vrrp_conf
+from vipdeck.engine.lab.wait import wait_until
 
 GROUP = "224.1.101.33"
 VIP1, VIP2, VIP3 = "198.18.0.198", "198.18.0.197", "198.18.0.196"

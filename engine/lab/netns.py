@@ -200,7 +200,7 @@ class Lab:
 
     def sniffer(self, name: str = "sniff", address: str | None = None):
         """Attach a node that records every VRRP packet on the bridge."""
-        from engine.lab.sniffer import Sniffer
+        from vipdeck.engine.lab.sniffer import Sniffer
 
         addr = address or f"198.19.255.{250 - len([n for n in self.nodes if n.startswith(name)])}/16"
         node = self.add_node(name, addr)

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 
-from engine.lab.wait import wait_until
+from vipdeck.engine.lab.wait import wait_until
 
 
 def vrrp_conf(*, router_id: str, instances: list[dict], mcast_group: str | None = None,
@@ -179,7 +179,7 @@ def start_vipdeck(node, conf: str, extra_args: tuple[str, ...] = ("-D",), env: d
     log_path = os.path.join(wd, "vipdeck.log")
     logf = open(log_path, "w")
     e = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
-    proc = node.popen(sys.executable, "-m", "engine", "daemon", "-f", conf_path, "--socket", sock,
+    proc = node.popen(sys.executable, "-m", "vipdeck", "daemon", "-f", conf_path, "--socket", sock,
                       "--state-dir", state, "--pid-file", os.path.join(wd, "vipdeck.pid"), *extra_args,
                       stdout=logf, stderr=subprocess.STDOUT, env=e)
     logf.close()
@@ -195,7 +195,7 @@ def status(router: Router) -> dict:
     """The daemon's snapshot, read through its control socket."""
     import asyncio
 
-    from engine.control.client import SocketClient
+    from vipdeck.engine.control.client import SocketClient
 
     return asyncio.run(SocketClient(router.socket_path).snapshot())
 

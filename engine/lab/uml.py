@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from engine.lab import uml_xstate
+from vipdeck.engine.lab import uml_xstate
 
 UML_BIN = "/usr/bin/linux.uml"
 UML_MODULES = Path("/usr/lib/uml/modules")
@@ -267,7 +267,7 @@ def _kill_session(proc: subprocess.Popen) -> None:
 class GuestCase:
     """One test case from the guest's junit report."""
 
-    nodeid: str          # e.g. "tests/uml_guest/guest_ipvs.py::test_nat[rr]"
+    nodeid: str          # e.g. "tests/uml/guest/guest_ipvs.py::test_nat[rr]"
     outcome: str         # passed / failed / error / skipped
     seconds: float
     message: str = ""
@@ -330,7 +330,7 @@ def parse_junit(text: str) -> dict[str, GuestCase]:
     for tc in root.iter("testcase"):
         classname = tc.get("classname", "")
         name = tc.get("name", "")
-        # classname is "tests.uml_guest.guest_x" or "...guest_x.TestClass"
+        # classname is "tests.uml.guest.guest_x" or "...guest_x.TestClass"
         parts = classname.split(".")
         mod_end = next((i for i, p in enumerate(parts) if p.startswith("guest_")), len(parts) - 1)
         path = "/".join(parts[: mod_end + 1]) + ".py"

@@ -22,8 +22,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Union
 
-from engine.net import ifinfo
-from engine.net.ifinfo import SocketFactory
+from vipdeck.engine.net import ifinfo
+from vipdeck.engine.net.ifinfo import SocketFactory
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from typing import Callable, Iterable, Union
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK
 
-from engine.net import rtnl
-from engine.net.addresses import LocalAddresses, normalise
+from vipdeck.engine.net import rtnl
+from vipdeck.engine.net.addresses import LocalAddresses, normalise
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from engine.config.model import RouteSpec
+from vipdeck.engine.config.model import RouteSpec
 
 log = logging.getLogger("vipdeck.routes")
 

@@ -19,7 +19,7 @@ from typing import Iterable
 
 from pyroute2.netlink.exceptions import NetlinkError
 
-from engine.net import rtnl
+from vipdeck.engine.net import rtnl
 
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ import struct
 from dataclasses import dataclass
 from typing import Callable, Container, Iterable, NamedTuple
 
-from engine.net import ifinfo
-from engine.net.ifinfo import SocketFactory
+from vipdeck.engine.net import ifinfo
+from vipdeck.engine.net.ifinfo import SocketFactory
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from engine.config.model import Config, GlobalDefs, Notify, SyncGroup, VrrpInstance
-from engine.track.runner import ScriptResult, ScriptRunner
+from vipdeck.engine.config.model import Config, GlobalDefs, Notify, SyncGroup, VrrpInstance
+from vipdeck.engine.track.runner import ScriptResult, ScriptRunner
 
 log = logging.getLogger("vipdeck.notify")
 

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from engine.config.model import GlobalDefs
+from vipdeck.engine.config.model import GlobalDefs
 
 log = logging.getLogger("vipdeck.smtp")
 

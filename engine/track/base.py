@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from engine.track.weights import Effect, Weighting
+from vipdeck.engine.track.weights import Effect, Weighting
 
 log = logging.getLogger("vipdeck.track")
 

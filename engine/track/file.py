@@ -20,10 +20,10 @@ import contextlib
 import logging
 import os
 
-from engine.config.model import TrackFile
-from engine.track.base import Listener, Tracker
-from engine.track.inotify import IN_DELETE, IN_MOVED_FROM, DirWatch
-from engine.track.weights import Effect, Weighting, file_effect, fmt_delta, parse_file_value
+from vipdeck.engine.config.model import TrackFile
+from vipdeck.engine.track.base import Listener, Tracker
+from vipdeck.engine.track.inotify import IN_DELETE, IN_MOVED_FROM, DirWatch
+from vipdeck.engine.track.weights import Effect, Weighting, file_effect, fmt_delta, parse_file_value
 
 log = logging.getLogger("vipdeck.track.file")
 

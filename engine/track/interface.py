@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import os
 
-from engine.track.base import Listener, Tracker
-from engine.track.weights import Effect, Weighting, binary_effect, fmt_delta
+from vipdeck.engine.track.base import Listener, Tracker
+from vipdeck.engine.track.weights import Effect, Weighting, binary_effect, fmt_delta
 
 IFF_UP = 0x1
 IFF_RUNNING = 0x40

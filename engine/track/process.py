@@ -36,9 +36,9 @@ from dataclasses import dataclass
 
 import psutil
 
-from engine.config.model import TrackProcess
-from engine.track.base import Listener, Tracker
-from engine.track.weights import Effect, Weighting, binary_effect, fmt_delta
+from vipdeck.engine.config.model import TrackProcess
+from vipdeck.engine.track.base import Listener, Tracker
+from vipdeck.engine.track.weights import Effect, Weighting, binary_effect, fmt_delta
 
 log = logging.getLogger("vipdeck.track.process")
 

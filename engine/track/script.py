@@ -21,10 +21,10 @@ import asyncio
 import contextlib
 import logging
 
-from engine.config.model import VrrpScript
-from engine.track.base import Listener, Tracker
-from engine.track.runner import Command, ScriptResult, ScriptRunner, parse_command
-from engine.track.weights import Effect, Weighting, binary_effect, fmt_delta
+from vipdeck.engine.config.model import VrrpScript
+from vipdeck.engine.track.base import Listener, Tracker
+from vipdeck.engine.track.runner import Command, ScriptResult, ScriptRunner, parse_command
+from vipdeck.engine.track.weights import Effect, Weighting, binary_effect, fmt_delta
 
 log = logging.getLogger("vipdeck.track.script")
 

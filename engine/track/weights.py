@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.config.model import TrackRef
+from vipdeck.engine.config.model import TrackRef
 
 FILE_FAULT = -254
 FILE_MAX = 253

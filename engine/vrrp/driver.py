@@ -17,9 +17,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.config.model import AuthType, VrrpInstance
-from engine.vrrp import machine as m
-from engine.vrrp import packet
+from vipdeck.engine.config.model import AuthType, VrrpInstance
+from vipdeck.engine.vrrp import machine as m
+from vipdeck.engine.vrrp import packet
 
 log = logging.getLogger("vipdeck.vrrp")
 

@@ -78,7 +78,7 @@ import ipaddress
 from dataclasses import dataclass
 from fractions import Fraction
 
-from engine.vrrp.packet import Advert
+from vipdeck.engine.vrrp.packet import Advert
 
 __all__ = [
     "State", "REASONS", "InstanceParams", "VrrpMachine",

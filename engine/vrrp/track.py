@@ -30,14 +30,14 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from engine.config.model import NOWHERE, Config, SyncGroup, TrackRef, VrrpInstance
-from engine.track.base import Tracker
-from engine.track.file import POLL_INTERVAL, FileTracker
-from engine.track.interface import InterfaceTracker
-from engine.track.process import SCAN_INTERVAL, ProcessScanner, ProcessTracker
-from engine.track.runner import ScriptRunner
-from engine.track.script import ScriptTracker
-from engine.track.weights import Weighting, resolve
+from vipdeck.engine.config.model import NOWHERE, Config, SyncGroup, TrackRef, VrrpInstance
+from vipdeck.engine.track.base import Tracker
+from vipdeck.engine.track.file import POLL_INTERVAL, FileTracker
+from vipdeck.engine.track.interface import InterfaceTracker
+from vipdeck.engine.track.process import SCAN_INTERVAL, ProcessScanner, ProcessTracker
+from vipdeck.engine.track.runner import ScriptRunner
+from vipdeck.engine.track.script import ScriptTracker
+from vipdeck.engine.track.weights import Weighting, resolve
 
 log = logging.getLogger("vipdeck.track")
 

@@ -1,0 +1,115 @@
+"""The console's conclusions from a snapshot, without a terminal."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vipdeck.console import actions
+from vipdeck.console import format as fmt
+from vipdeck.console.actions import NotApplicable
+from vipdeck.console.derive import SnapView, drain_moves, held_vips, orphaned, timeline, vip_rows
+from tests.support.paths import FIXTURES
+
+FIX = FIXTURES / "console"
+
+
+def snap(name: str = "node1") -> dict:
+    return json.loads((FIX / f"{name}.json").read_text())["snapshot"]
+
+
+def test_peer_is_best_other_source_and_ignores_resigned_and_own():
+    sv = SnapView(snap())
+    vi1 = sv.instances_by_name["VI_1"]
+    assert sv.peer(vi1)["address"] == "198.18.0.2"
+    raw = snap()
+    raw["adverts"][0]["sources"][1]["priority"] = 0     # the peer resigned itself
+    assert SnapView(raw).peer(raw["instances"][0]) is None
+    assert SnapView(snap("node1-alone")).peer(vi1) is None
+
+
+def test_drain_moves_say_which_vips_go_where():
+    moves = drain_moves(SnapView(snap()))
+    by = {m.instance: m for m in moves}
+    assert by["VI_1"].state == "MASTER" and by["VI_1"].vips == ("198.18.0.198/32",)
+    assert by["VI_1"].peer["address"] == "198.18.0.2"
+    assert by["VI_2"].state == "BACKUP"
+    assert orphaned(moves) == []
+    lost = orphaned(drain_moves(SnapView(snap("node1-alone"))))
+    assert [m.instance for m in lost] == ["VI_1"]
+
+
+def test_drain_plan_warns_loudly_and_requires_typing_without_peer():
+    plan = actions.plan_drain(SnapView(snap()))
+    assert plan.op == "drain" and not plan.danger and plan.typed == ()
+    assert "198.18.0.198/32 → 198.18.0.2" in plan.body.plain
+    plan = actions.plan_drain(SnapView(snap("node1-alone")))
+    assert plan.danger and plan.typed == ("node1", "drain")
+    assert "NOBODY" in plan.body.plain and "WARNING" in plan.body.plain
+    with pytest.raises(NotApplicable, match="already drained"):
+        actions.plan_drain(SnapView(snap("node1-drained")))
+
+
+def test_plans_refuse_nonsense_selections():
+    sv = SnapView(snap())
+    with pytest.raises(NotApplicable, match="BACKUP here"):
+        actions.plan_failover(sv, "VI_2")
+    with pytest.raises(NotApplicable, match="already MASTER"):
+        actions.plan_takeover(sv, "VI_1")
+    with pytest.raises(NotApplicable, match="select a real server"):
+        actions.plan_weight(sv, None)
+    with pytest.raises(NotApplicable, match="no weight override"):
+        actions.plan_clear_weight(sv, ("198.18.0.197:80", "198.18.1.203:80"))
+    with pytest.raises(NotApplicable, match="not drained"):
+        actions.plan_undrain(sv)
+    with pytest.raises(NotApplicable, match="no operator hold"):
+        actions.plan_clear(sv, "VI_1")
+
+
+def test_request_args_merge_typed_values():
+    plan = actions.plan_failover(SnapView(snap()), "VI_1")
+    assert plan.request_args({"hold": "30", "reason": " maintenance "}) == \
+        {"instance": "VI_1", "hold": 30, "reason": "maintenance"}
+    assert plan.request_args({"hold": "", "reason": ""}) == {"instance": "VI_1", "hold": None}
+
+
+def test_vip_rows_flag_conflicts():
+    rows = {r.address: r for r in vip_rows(SnapView(snap()))}
+    assert rows["198.18.0.198/32"].holder == "this node" and rows["198.18.0.198/32"].issues == []
+    assert rows["198.18.0.197/32"].holder == "198.18.0.2"
+    assert rows["198.18.0.197/32"].holder_mac == "02:00:c6:12:00:02"
+    rows = {r.address: r for r in vip_rows(SnapView(snap("node1-split-brain")))}
+    issues = rows["198.18.0.198/32"].issues
+    assert "split brain on VRID 51" in issues
+    assert any("VRID 60 (198.18.0.9)" in i for i in issues)
+    raw = snap()
+    raw["instances"][1]["vips"][0]["present"] = True        # a BACKUP holding its VIP
+    rows = {r.address: r for r in vip_rows(SnapView(raw))}
+    assert rows["198.18.0.197/32"].issues == ["in the kernel while BACKUP"]
+
+
+def test_timeline_marks_master_change():
+    raw = snap()
+    sv = SnapView(raw)
+    tl = timeline(sv.adverts_by_vrid[51], sv.now, window=300, width=100)
+    assert [s for s, _, _ in tl.sources] == ["198.18.0.1", "198.18.0.2"]
+    assert [(old, new) for _, _, old, new in tl.changes] == [("198.18.0.2", "198.18.0.1")]
+    when, bucket, _, _ = tl.changes[0]
+    assert round(sv.now - when) == 131 and bucket == (300 - 131) // 3
+    assert tl.masters[-1] == "198.18.0.1" and tl.masters[bucket - 2] == "198.18.0.2"
+    # a resign (priority 0) hands over to the other source
+    entry = {"sources": [{"interval": 1.0}], "history": [[0, "a", 100], [1, "b", 90], [2, "a", 0], [3, "b", 90]]}
+    tl = timeline(entry, now=10, window=10, width=10)
+    assert [(o, n) for _, _, o, n in tl.changes] == [("a", "b")]
+
+
+def test_formatting():
+    assert fmt.weight_text({"weight_effective": 3, "weight_config": 1, "override": {"weight": 3}}).plain == "3 (cfg 1)"
+    assert fmt.weight_text({"weight_effective": 1, "weight_config": 1, "override": None}).plain == "1"
+    assert fmt.weight_text({"weight_effective": 3, "weight_config": 1, "weight_kernel": 1,
+                            "override": {}}).plain == "3 (cfg 1) kernel 1"
+    assert [fmt.age(x) for x in (None, 0.04, 5.9, 131.6, 7380, 200000)] == \
+        ["-", "<1s", "5s", "2m11s", "2h03m", "2d07h"]
+    assert fmt.signed(-3) == "−3" and fmt.signed(0) == "+0"
+    assert held_vips(SnapView(snap())) == [("VI_1", "198.18.0.198/32")]

@@ -1,0 +1,67 @@
+"""Pictures of every console screen in representative states.
+
+Nothing in them depends on the clock: ages come from the snapshot's
+``node.now``, event times are formatted in UTC, load/memory/disk come from
+the fixture's ``node.system`` and the cursor does not blink.  Update with
+``pytest tests/console/test_console_snapshots.py --snapshot-update`` and look at the
+SVGs before committing them.
+"""
+
+from __future__ import annotations
+
+import time
+
+from vipdeck.console.app import ConsoleApp
+from vipdeck.console.testing import ScriptedClient, settle
+from tests.support.paths import FIXTURES
+
+SIZE = (140, 40)
+
+
+def make(name: str) -> ConsoleApp:
+    client = ScriptedClient.from_fixture(FIXTURES / "console" / f"{name}.json")
+    return ConsoleApp(client, localtime=time.gmtime, frozen=True, system_probe=None, coalesce=0.05)
+
+
+async def ready(pilot) -> None:
+    await settle(pilot.app, pilot.app.client)
+
+
+def test_overview(snap_compare):
+    assert snap_compare(make("node1"), terminal_size=SIZE, run_before=ready)
+
+
+def test_overview_drained(snap_compare):
+    assert snap_compare(make("node1-drained"), terminal_size=SIZE, run_before=ready)
+
+
+def test_adverts_split_brain(snap_compare):
+    assert snap_compare(make("node1-split-brain"), press=["2"], terminal_size=SIZE, run_before=ready)
+
+
+def test_vips_split_brain(snap_compare):
+    assert snap_compare(make("node1-split-brain"), press=["3"], terminal_size=SIZE, run_before=ready)
+
+
+def test_ipvs(snap_compare):
+    assert snap_compare(make("node1"), press=["4", "down"], terminal_size=SIZE, run_before=ready)
+
+
+def test_ipvs_unavailable(snap_compare):
+    assert snap_compare(make("node1-ipvs-unavailable"), press=["4"], terminal_size=SIZE, run_before=ready)
+
+
+def test_events(snap_compare):
+    assert snap_compare(make("node1"), press=["5"], terminal_size=SIZE, run_before=ready)
+
+
+def test_drain_confirmation(snap_compare):
+    assert snap_compare(make("node1"), press=["d"], terminal_size=SIZE, run_before=ready)
+
+
+def test_drain_without_peer_warns(snap_compare):
+    assert snap_compare(make("node1-alone"), press=["d"], terminal_size=SIZE, run_before=ready)
+
+
+def test_help(snap_compare):
+    assert snap_compare(make("node1"), press=["question_mark"], terminal_size=SIZE, run_before=ready)

@@ -1,0 +1,114 @@
+"""The daemon's advert view: every advert heard, per VRID, with anomalies flagged.
+
+A third lab node plays the troublemaker with hand-made adverts (our codec
+encodes them; the socket options choose TTL), so each flag is provoked by
+real packets on the wire: a foreign VRID, a second master (split brain), a
+wrong TTL, a wrong password, a different VIP list.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from vipdeck.engine.lab import wait_until
+from vipdeck.engine.lab.peers import start_keepalived, start_vipdeck, status
+from vipdeck.engine.vrrp import packet
+from tests.support.labconf import SEED_GROUP, VIP1, seed_pair
+
+pytestmark = pytest.mark.lab
+
+
+def raw_sender(node, ttl: int = 255) -> socket.socket:
+    s = node.socket(socket.AF_INET, socket.SOCK_RAW, 112)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, node.ifname.encode())
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(node.ip))
+    return s
+
+
+def send(s, node, **fields) -> None:
+    adv = packet.Advert(**{"version": 2, "interval": 1.0, "addresses": (VIP1,), **fields})
+    s.sendto(packet.encode(adv, node.ip, SEED_GROUP), (SEED_GROUP, 0))
+
+
+def vrid_view(router, vrid: int) -> dict | None:
+    return next((v for v in status(router)["adverts"] if v["vrid"] == vrid), None)
+
+
+def flags(router, vrid: int) -> set[str]:
+    v = vrid_view(router, vrid)
+    return {f["kind"] for f in v["flags"]} if v else set()
+
+
+def test_advert_view_sees_foreign_vrids_and_flags_anomalies(lab, keepalived_bin):
+    n1 = lab.add_node("n1", "198.18.0.1/24")
+    n2 = lab.add_node("n2", "198.18.0.2/24")
+    bad = lab.add_node("bad", "198.18.0.66/24")
+    r1 = start_vipdeck(n1, seed_pair("node1", 100, "MASTER"))
+    # a keepalived router for a VRID we do not run
+    start_keepalived(n2, seed_pair("ka", 120, "MASTER").replace("virtual_router_id 51", "virtual_router_id 60")
+                     .replace(VIP1, "198.18.0.160"), binary=keepalived_bin)
+    wait_until(lambda: n1.has_address(VIP1), 10)
+
+    v60 = wait_until(lambda: vrid_view(r1, 60), 10, what="foreign VRID 60 in the view")
+    assert not v60["ours"] and v60["sources"][0]["address"] == n2.ip and v60["sources"][0]["priority"] == 120
+    assert v60["sources"][0]["vips"] == ["198.18.0.160"]
+
+    s = raw_sender(bad)
+    auth = packet.pass_auth_data("1111")
+    # a second master for our VRID: split brain (it keeps advertising although we are master)
+    for _ in range(3):
+        send(s, bad, vrid=51, priority=90, auth_type=packet.AUTH_PASS, auth_data=auth)
+    wait_until(lambda: "split_brain" in flags(r1, 51), 5, what="split brain flagged")
+    # a wrong password is rejected, counted per reason, and flagged
+    send(s, bad, vrid=51, priority=90, auth_type=packet.AUTH_PASS, auth_data=packet.pass_auth_data("nope"))
+    wait_until(lambda: status(r1)["instances"][0]["counters"]["rejects"].get("auth_mismatch") == 1, 5)
+    assert "auth_mismatch" in flags(r1, 51)
+    # a different VIP list
+    send(s, bad, vrid=51, priority=90, auth_type=packet.AUTH_PASS, auth_data=auth, addresses=("198.18.0.99",))
+    wait_until(lambda: "vip_mismatch" in flags(r1, 51), 5)
+    s.close()
+    # TTL 64 from a router: rejected (ttl) and flagged on screen
+    s64 = raw_sender(bad, ttl=64)
+    send(s64, bad, vrid=51, priority=90, auth_type=packet.AUTH_PASS, auth_data=auth)
+    s64.close()
+    wait_until(lambda: "ttl" in flags(r1, 51), 5, what="TTL flag")
+    assert status(r1)["instances"][0]["counters"]["rejects"].get("ttl") == 1
+    # anomalies become events too, once each
+    evs = [e for e in _events(r1) if e["kind"] == "advert"]
+    kinds = [e["flag"] for e in evs]
+    assert {"split_brain", "vip_mismatch", "ttl"} <= set(kinds)
+    assert kinds.count("split_brain") == 1
+    # the master is still node1, and it still holds the VIP
+    assert vrid_view(r1, 51)["ours"] and n1.has_address(VIP1)
+
+
+def _events(router) -> list[dict]:
+    import asyncio
+
+    from vipdeck.engine.control.client import SocketClient
+
+    return asyncio.run(SocketClient(router.socket_path).events())
+
+
+def test_master_hearing_a_lower_priority_master_runs_notify_master_rx_lower_pri(lab, tmp_path):
+    n1 = lab.add_node("n1", "198.18.0.1/24")
+    bad = lab.add_node("bad", "198.18.0.66/24")
+    log = tmp_path / "lower.log"
+    script = tmp_path / "lower.sh"
+    script.write_text(f"#!/bin/sh\necho \"$@\" >> {log}\n")
+    script.chmod(0o755)
+    r1 = start_vipdeck(n1, seed_pair("node1", 100, "MASTER",
+                                     more=[f'notify_master_rx_lower_pri "{script} lower"']))
+    wait_until(lambda: n1.has_address(VIP1) and status(r1)["instances"][0]["state"] == "MASTER", 10)
+    s = raw_sender(bad)
+    send(s, bad, vrid=51, priority=90, auth_type=packet.AUTH_PASS, auth_data=packet.pass_auth_data("1111"))
+    s.close()
+    lines = wait_until(lambda: log.exists() and log.read_text().splitlines(), 5, what="the script ran")
+    assert lines == ["lower"]
+    ev = wait_until(lambda: [e for e in _events(r1) if e["kind"] == "notify"
+                             and e.get("keyword") == "notify_master_rx_lower_pri"], 5, what="its notify event")
+    assert ev[0]["exit_status"] == 0 and ev[0]["state"] == "MASTER_RX_LOWER_PRI"
+    assert status(r1)["instances"][0]["state"] == "MASTER" and n1.has_address(VIP1)

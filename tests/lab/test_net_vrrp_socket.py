@@ -1,0 +1,190 @@
+"""VrrpSocket over real raw sockets in lab namespaces.
+
+Adverts are built by hand with struct (the codec is someone else's piece);
+the lab sniffer, which decodes independently, is the referee for what went on
+the wire.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+import pytest
+
+from vipdeck.engine.lab.wait import async_wait_until
+from vipdeck.engine.net.addresses import LocalAddresses
+from vipdeck.engine.net.vrrp_socket import Received, VrrpSocket
+
+pytestmark = pytest.mark.lab
+
+
+def _csum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def advert(vrid: int, prio: int, vip: str = "198.18.0.100") -> bytes:
+    """A VRRPv2 advertisement, one address, no auth, checksum filled in."""
+    body = struct.pack("!BBBBBBH4s8s", 0x21, vrid, prio, 1, 0, 1, 0, socket.inet_aton(vip), b"")
+    return body[:6] + struct.pack("!H", _csum(body)) + body[8:]
+
+
+@pytest.fixture
+def sockets():
+    made: list[VrrpSocket] = []
+    yield made
+    for s in made:
+        s.close()
+
+
+def vsock(node, made, family=socket.AF_INET, **kw) -> VrrpSocket:
+    s = VrrpSocket(node.ifname, family, sock=node.socket(family, socket.SOCK_RAW, 112), **kw)
+    made.append(s)
+    s.start()
+    return s
+
+
+def inbox(s: VrrpSocket) -> list[Received]:
+    got: list[Received] = []
+    s.add_listener(got.append)
+    return got
+
+
+async def test_multicast_on_rfc_and_routable_group_with_ttl_255(lab, sockets):
+    a = lab.add_node("a", "198.18.0.1/24")
+    b = lab.add_node("b", "198.18.0.2/24")
+    sn = lab.sniffer()
+    groups = ["224.0.0.18", "224.1.101.33"]
+    sa = vsock(a, sockets, groups=groups)
+    sb = vsock(b, sockets, groups=groups)
+    assert sa.src == a.ip and sb.src == b.ip          # primary address found in the node's namespace
+    got_a, got_b = inbox(sa), inbox(sb)
+
+    assert sa.send(advert(51, 150))                    # default: first joined group
+    assert sa.send(advert(52, 150), "224.1.101.33")
+    assert sb.send(advert(51, 100), "224.0.0.18")
+
+    await async_wait_until(lambda: len(got_b) == 2 and len(got_a) == 1, 5, what="adverts both ways")
+    by_vrid = {r.data[1]: r for r in got_b}
+    assert by_vrid[51].dst == "224.0.0.18" and by_vrid[52].dst == "224.1.101.33"
+    for r in got_b:
+        assert (r.src, r.ttl) == (a.ip, 255)
+        assert r.packet[8] == 255 and r.packet[20:] == r.data   # whole IPv4 packet handed over too
+        assert r.packet[1] == 0xC0                               # TOS: network control
+    assert got_a[0].src == b.ip and got_a[0].data == advert(51, 100)
+
+    seen = await async_wait_until(lambda: len(sn.snapshot(src=a.ip)) >= 2 and sn.snapshot(src=a.ip), 5,
+                                  what="sniffer to see a's adverts")
+    assert {p.dst for p in seen} == set(groups)
+    assert all(p.ttl == 255 and p.src_mac == a.mac and p.vrid in (51, 52) for p in seen)
+    assert sa.stats.sent == 2 and sb.stats.delivered == 2
+
+
+async def test_own_packets_are_not_delivered(lab, sockets):
+    """Multicast loop is off, and a packet carrying one of our addresses as
+    source (a looping switch, a misconfigured peer) is dropped and counted."""
+    a = lab.add_node("a", ["198.18.0.1/24", "198.18.0.50/24"])
+    c = lab.add_node("c", "198.18.0.3/24")
+    # by default the kernel itself drops IPv4 packets with a local source
+    # ("martian"); hosts with accept_local=1 do not, and then only the
+    # socket's own filter stands between the daemon and its echo
+    a.run("sysctl", "-qw", "net.ipv4.conf.all.accept_local=1", "net.ipv4.conf.eth0.accept_local=1")
+    local = LocalAddresses(["198.18.0.1", "198.18.0.50"])
+    sa = vsock(a, sockets, local_addresses=local)
+    got = inbox(sa)
+
+    # a raw sender in c that writes its own IP headers, so it can forge a's source
+    forger = c.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    try:
+        forger.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
+
+        def ip_packet(src: str, payload: bytes) -> bytes:
+            return struct.pack("!BBHHHBBH4s4s", 0x45, 0xC0, 20 + len(payload), 0, 0, 255, 112, 0,
+                               socket.inet_aton(src), socket.inet_aton("224.0.0.18")) + payload
+
+        sa.send(advert(9, 200))                                         # own multicast: not looped back
+        forger.sendto(ip_packet(a.ip, advert(10, 100)), ("224.0.0.18", 0))           # forged primary
+        forger.sendto(ip_packet("198.18.0.50", advert(11, 100)), ("224.0.0.18", 0))  # forged secondary
+        forger.sendto(ip_packet(c.ip, advert(12, 100)), ("224.0.0.18", 0))           # a genuine peer
+        await async_wait_until(lambda: got, 5, what="the genuine advert")
+    finally:
+        forger.close()
+    assert [r.data[1] for r in got] == [12]
+    assert sa.stats.dropped_own == 2
+    assert sa.stats.received == 3          # the looped-back own multicast never arrived at all
+
+
+async def test_unicast_peers_and_unicast_src_ip(lab, sockets):
+    a = lab.add_node("a", ["198.18.0.1/24", "198.18.0.51/24"])
+    b = lab.add_node("b", "198.18.0.2/24")
+    c = lab.add_node("c", "198.18.0.3/24")
+    sa = vsock(a, sockets, groups=[])                  # unicast only: joins nothing
+    sb, sc = vsock(b, sockets, groups=[]), vsock(c, sockets, groups=[])
+    got_b, got_c = inbox(sb), inbox(sc)
+    assert sa.groups == ()
+
+    assert sa.send(advert(60, 120), b.ip) and sa.send(advert(60, 120), c.ip)
+    await async_wait_until(lambda: got_b and got_c, 5, what="unicast adverts at both peers")
+    assert (got_b[0].src, got_b[0].dst, got_b[0].ttl) == (a.ip, b.ip, 255)
+    assert (got_c[0].src, got_c[0].dst, got_c[0].ttl) == (a.ip, c.ip, 255)
+
+    assert sa.send(advert(61, 120), b.ip, src="198.18.0.51")
+    await async_wait_until(lambda: len(got_b) == 2, 5, what="advert from unicast_src_ip")
+    assert (got_b[1].src, got_b[1].data[1]) == ("198.18.0.51", 61)
+
+    assert sa.send(advert(62, 120), c.ip, ttl=7)                      # unicast_ttl
+    await async_wait_until(lambda: len(got_c) == 2, 5, what="advert with a chosen TTL")
+    assert (got_c[1].ttl, got_c[1].data[1]) == (7, 62)
+
+
+async def test_mcast_src_ip_override(lab, sockets):
+    a = lab.add_node("a", ["198.18.0.1/24", "198.18.0.60/24"])
+    b = lab.add_node("b", "198.18.0.2/24")
+    sn = lab.sniffer()
+    sa = vsock(a, sockets, src="198.18.0.60")
+    got = inbox(vsock(b, sockets))
+    assert sa.send(advert(70, 110))
+    await async_wait_until(lambda: got, 5, what="advert at b")
+    assert got[0].src == "198.18.0.60"
+    p = await async_wait_until(lambda: sn.last(vrid=70), 5, what="sniffed advert")
+    assert (p.src, p.ttl, p.src_mac) == ("198.18.0.60", 255, a.mac)
+
+
+async def test_ipv6_multicast_and_unicast_with_hop_limit(lab, sockets):
+    a = lab.add_node("a", ["198.18.0.1/24", "2001:db8::1/64"])
+    b = lab.add_node("b", ["198.18.0.2/24", "2001:db8::2/64"])
+    sn = lab.sniffer()
+    sa = vsock(a, sockets, socket.AF_INET6)
+    sb = vsock(b, sockets, socket.AF_INET6)
+    assert sa.groups == ("ff02::12",)
+    assert sa.src and sa.src.startswith("fe80:")       # RFC 5798: link-local source
+    got = inbox(sb)
+
+    v3 = struct.pack("!BBBBHH16s", 0x31, 80, 130, 1, 100, 0, socket.inet_pton(socket.AF_INET6, "2001:db8::100"))
+    assert sa.send(v3)
+    assert sa.send(v3, "2001:db8::2", src="2001:db8::1")
+    await async_wait_until(lambda: len(got) == 2, 5, what="IPv6 adverts at b")
+    mc, uc = got
+    assert (mc.src, mc.dst, mc.ttl, mc.data) == (sa.src, "ff02::12", 255, v3)
+    assert (uc.src, uc.dst, uc.ttl) == ("2001:db8::1", "2001:db8::2", 255)
+    assert mc.ifindex == sb.ifindex
+    p = await async_wait_until(lambda: sn.last(vrid=80), 5, what="sniffed IPv6 advert")
+    assert (p.src, p.dst, p.ttl, p.version) == (sa.src, "ff02::12", 255, 3)
+
+
+async def test_bad_input_names_the_field(lab, sockets):
+    a = lab.add_node("a", "198.18.0.1/24")
+    with pytest.raises(ValueError, match="mcast_group"):
+        VrrpSocket("eth0", sock=a.socket(socket.AF_INET, socket.SOCK_RAW, 112), groups=["198.18.0.9"])
+    with pytest.raises(ValueError, match="mcast_src_ip"):
+        VrrpSocket("eth0", sock=a.socket(socket.AF_INET, socket.SOCK_RAW, 112), src="2001:db8::1")
+    with pytest.raises(ValueError, match="sock"):
+        VrrpSocket("eth0", sock=a.socket(socket.AF_INET, socket.SOCK_DGRAM, 0))
+    sa = vsock(a, sockets)
+    assert sa.send(advert(1, 1), "not-an-address") is False      # counted, never raised
+    assert sa.stats.send_errors == 1 and "not-an-address" in (sa.stats.last_error or "")

@@ -1,0 +1,26 @@
+"""vipdeck: a keepalived-class VRRP + IPVS engine with a Textual operator console.
+
+The distribution installs one top-level package, ``vipdeck``: the engine
+(``vipdeck.engine``, from the repository's ``engine/``), the console
+(``vipdeck.console``, from ``console/``) and the command line that composes
+both (``vipdeck.cli``).  Nothing else is put at the top of ``sys.path``, so
+an environment that also holds a distribution called ``console`` or
+``engine`` keeps working.
+"""
+
+from importlib import metadata as _metadata
+from pathlib import Path as _Path
+
+# Run from a source checkout (tests, lab nodes, an unprivileged client that
+# cannot read root's site-packages, a second worktree): engine/ and console/
+# sit beside this directory, so the checkout's root joins the package path
+# and ``vipdeck.engine`` is the checkout's own engine/.  An installed wheel
+# has vipdeck/engine/ inside the package and never takes this branch.
+_root = _Path(__file__).resolve().parent.parent
+if (_root / "setup.py").is_file() and (_root / "engine" / "runtime.py").is_file():
+    __path__.append(str(_root))  # noqa: F821 (the package's own __path__)
+
+try:
+    __version__ = _metadata.version("vipdeck")
+except _metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"

@@ -1,0 +1,5 @@
+import sys
+
+from vipdeck.cli import main
+
+sys.exit(main())

@@ -1,0 +1,73 @@
+"""`vipdeck status`: the daemon's instances (and virtual servers) at a glance."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from vipdeck.cli.common import add_socket, age, call
+
+
+def add_arguments(p) -> None:
+    add_socket(p)
+    p.add_argument("--json", action="store_true", help="print the snapshot as JSON")
+
+
+def render(snap: dict) -> str:
+    node = snap.get("node", {})
+    now = node.get("now") or 0
+    out = [f"node {node.get('hostname')} router_id {node.get('router_id')} pid {node.get('pid')}"]
+    drained = (snap.get("operator") or {}).get("drained")
+    if drained:
+        out.append(f"DRAINED by {drained['who']} ({drained.get('why') or 'no reason given'})")
+    for i in snap.get("instances", []):
+        contrib = ", ".join(f"{t['name']} {t['contribution']:+d}" for t in i.get("trackers", []) if t.get("contribution")) or "no tracker change"
+        out.append(f"\n{i['name']}: vrid {i['vrid']} on {i['interface']} (VRRPv{i['version']}, advert {i['advert_int']}s)")
+        out.append(f"  state      {i['state']}")
+        wire = i.get("wire") or {}
+        if wire:
+            dest = (f"unicast to {', '.join(wire['unicast_peers'])}" if wire.get("unicast_peers")
+                    else f"multicast to {wire.get('mcast_group')}")
+            out.append(f"  adverts    {dest} from {wire.get('source') or '?'}")
+        out.append(f"  priority   base {i['base_priority']} -> effective {i['effective_priority']} ({contrib})")
+        vips = ", ".join(f"{v['address']}{'' if v['present'] else ' (not in kernel)'}" if i['state'] == 'MASTER' else v['address'] for v in i.get("vips", []))
+        out.append(f"  vips       {vips}")
+        m = i.get("master") or {}
+        if m.get("address"):
+            out.append(f"  master     {m['address']} prio {m.get('priority')} last advert {age(m.get('last_advert_age'))} ago")
+        else:
+            out.append("  master     " + ("this node" if i["state"] == "MASTER" else "none heard"))
+        c = i.get("counters", {})
+        rej = ", ".join(f"{k} {v}" for k, v in sorted(c.get("rejects", {}).items())) or "none"
+        out.append(f"  counters   sent {c.get('adverts_sent', 0)}, received {c.get('adverts_received', 0)}, transitions {c.get('transitions', 0)}, rejected: {rej}")
+        t = i.get("last_transition")
+        if t:
+            out.append(f"  last       {t['from']} -> {t['to']} {age(now - t['time'])} ago: {t['reason']} ({t.get('detail', '')})")
+        op = i.get("operator") or {}
+        if op.get("hold_until") or op.get("takeover"):
+            out.append(f"  operator   {'takeover' if op.get('takeover') else 'hold until ' + str(op.get('hold_until'))} by {op.get('who')} ({op.get('why') or ''})")
+    ipvs = snap.get("ipvs") or {}
+    if snap.get("virtual_servers"):
+        out.append("\nIPVS: " + ("available" if ipvs.get("available") else f"UNAVAILABLE ({ipvs.get('error')})"))
+        for vs in snap["virtual_servers"]:
+            q = "quorum ok" if vs.get("quorum_ok") else "QUORUM LOST"
+            sorry = f", sorry server {vs['sorry_server']} {'IN USE' if vs.get('sorry_active') else 'idle'}" if vs.get("sorry_server") else ""
+            out.append(f"  {vs['protocol']} {vs['key']} {vs['scheduler']} {vs['forward']} ({q}{sorry})")
+            for rs in vs.get("real_servers", []):
+                w = f"{rs['weight_effective']}" + (f" (cfg {rs['weight_config']})" if rs['weight_effective'] != rs['weight_config'] else "")
+                kern = "-" if rs.get("weight_kernel") is None else rs["weight_kernel"]
+                err = next((c.get("error") for c in rs.get("checkers", []) if c.get("error")), "")
+                out.append(f"    -> {rs['key']:<22} {rs['state']:<9} weight {w:<12} kernel {kern} {err}")
+    return "\n".join(out)
+
+
+def run(args) -> int:
+    rc, snap = call(args.socket, "snapshot")
+    if rc:
+        return rc
+    if args.json:
+        json.dump(snap, sys.stdout, indent=1, default=str)
+        print()
+    else:
+        print(render(snap))
+    return 0
