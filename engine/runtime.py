@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from vipdeck.engine.events import EventBus
 from vipdeck.engine.state import StateStore
 from vipdeck.engine.vrrp import machine as m
 from vipdeck.engine.vrrp import packet
+from vipdeck.engine.vrrp import sync
 from vipdeck.engine.vrrp.driver import InstanceDriver
 
 log = logging.getLogger("vipdeck.engine")
@@ -46,7 +48,11 @@ class Engine:
         self.mode = mode
         self.started_at = time.time()
         self.drivers: dict[str, InstanceDriver] = {}
-        self._group_state: dict[str, str] = {}
+        self.sync_groups: dict[str, sync.SyncGroupMachine] = {}   # vrrp_sync_group name -> its rules
+        self._sync_of: dict[str, sync.SyncGroupMachine] = {}      # member instance -> its group
+        self._sync_queue: deque = deque()                          # (group, member, transitions) to look at
+        self._sync_handle: asyncio.Handle | None = None
+        self._syncing = False
         self._held_in_init: dict[str, asyncio.TimerHandle] = {}   # instance -> start deadline
         self._reinstating: dict[str, asyncio.TimerHandle] = {}    # instance -> pending VIP re-add
         self._reinstated: dict[str, float] = {}                   # instance -> last re-add (loop time)
@@ -104,6 +110,7 @@ class Engine:
                           instance=inst.name)
         for inst in self.config.vrrp_instances:
             self._add_instance(inst)
+        self._build_sync_groups()        # gates closed before any member starts
         await self._start_tracking()
         await self._start_lvs()
         for d in self.drivers.values():
@@ -147,6 +154,7 @@ class Engine:
         for d in self.drivers.values():
             if resign:
                 d.shutdown()
+        self._sync_flush()               # group STOP notifies, before the notifier closes
         await self._drain_vip_ops()
         if self.tracking:
             await self.tracking.stop()
@@ -301,49 +309,90 @@ class Engine:
         log.info("(%s) Entering %s STATE (%s: %s)", d.inst.name, t.new, t.reason, t.detail)
         if t.new in (m.State.MASTER, m.State.BACKUP, m.State.FAULT, m.State.STOP) and t.old != t.new:
             self.notifier.instance_transition(d.inst, str(t.new), d.machine.effective_priority)
-        self._sync_group_follow(d, t)
 
-    def _sync_group_follow(self, d: InstanceDriver, t: m.Transition) -> None:
-        """vrrp_sync_group: members move together (keepalived semantics).
+    # ------------------------------------------------------------------ sync groups
 
-        A member going FAULT takes the others to FAULT (through a tracker
-        fault), a member becoming MASTER pulls the others up (takeover), and
-        one going back to BACKUP releases the others.
-        """
-        grp = self.config.sync_group_of(d.inst.name)
-        if grp is None:
-            return
-        self._group_notify(grp)
-        for name in grp.group:
-            other = self.drivers.get(name)
-            if other is None or other is d:
+    def _build_sync_groups(self) -> None:
+        """One ``sync.SyncGroupMachine`` per vrrp_sync_group over its members'
+        machines (at start, and again after a reload), gates set at once."""
+        self.sync_groups, self._sync_of = {}, {}
+        for grp in self.config.sync_groups:
+            members = {n: self.drivers[n].machine for n in grp.group if n in self.drivers}
+            if not members:
                 continue
-            if t.new == m.State.FAULT:
-                if d.sync_fault:
-                    continue  # a fault the group imposed is not passed back (it would never clear)
-                other.sync_fault = True
-                self._refresh_tracking(other)
-            elif t.old == m.State.FAULT and other.sync_fault:
-                other.sync_fault = False
-                self._refresh_tracking(other)
-            elif t.new == m.State.MASTER and other.machine.state == m.State.BACKUP:
-                other.feed(m.Takeover(True))
-                other.feed(m.Takeover(False))
-            elif t.new == m.State.BACKUP and other.machine.state == m.State.MASTER and t.reason != "startup":
-                other.feed(m.Resign(hold_until=other.now() + 0.0))
-                other.feed(m.ClearHold())
+            g = sync.SyncGroupMachine(grp.name, members)
+            self.sync_groups[grp.name] = g
+            for n in members:
+                self._sync_of[n] = g
+            self._sync_queue.append((g, None, ()))
+        for name, d in self.drivers.items():
+            if name not in self._sync_of:      # left its group on a reload: nothing holds it any more
+                if not d.machine.sync_gate:
+                    d.feed(m.SyncGate(True))
+                if d.machine.sync_fault:
+                    d.feed(m.SyncFault(False, "no longer in a sync group"))
+        self._sync_flush()
 
-    def _group_notify(self, grp) -> None:
-        """Group scripts run once the whole group has reached a new state."""
-        states = {str(self.drivers[n].machine.state) for n in grp.group if n in self.drivers}
-        if len(states) != 1:
+    def fed(self, d: InstanceDriver, transitions: list[m.Transition]) -> None:
+        """Driver hook after every input: a sync group member's group looks at
+        it once the current callback is done (so a batch of operator events,
+        e.g. drain, reaches every member before the group reacts)."""
+        g = self._sync_of.get(d.inst.name)
+        if g is None or self.drivers.get(d.inst.name) is not d:
             return
-        state = states.pop()
-        if state not in ("MASTER", "BACKUP", "FAULT", "STOP") or self._group_state.get(grp.name) == state:
+        self._sync_queue.append((g, d.inst.name, tuple(transitions)))
+        if self._sync_handle is None and not self._syncing and self.loop is not None:
+            self._sync_handle = self.loop.call_soon(self._sync_flush)
+
+    def _sync_flush(self) -> None:
+        """Hand queued member changes to their groups and feed back the orders."""
+        if self._sync_handle is not None:
+            self._sync_handle.cancel()
+            self._sync_handle = None
+        if self._syncing:
             return
-        self._group_state[grp.name] = state
-        self.emit("transition", f"sync group {grp.name} -> {state}", group=grp.name, to=state)
-        self.notifier.group_transition(grp, state)
+        self._syncing = True
+        try:
+            steps = 0
+            while self._sync_queue:
+                g, name, ts = self._sync_queue.popleft()
+                if self.sync_groups.get(g.name) is not g:
+                    continue                      # replaced by a reload
+                steps += 1
+                if steps > 10000:                 # a bug, not a state: never spin the loop
+                    log.error("sync groups did not settle; dropping %d queued changes", len(self._sync_queue))
+                    self._sync_queue.clear()
+                    break
+                try:
+                    outputs = g.update(self.loop.time() if self.loop else 0.0, name, ts)
+                except Exception:
+                    log.exception("sync group %s failed on %s %r", g.name, name, ts)
+                    continue
+                for out in outputs:
+                    if isinstance(out, sync.Order):
+                        target = self.drivers.get(out.member)
+                        if target is not None:
+                            target.feed(out.event)
+                    else:
+                        self._group_transition(out)
+        finally:
+            self._syncing = False
+
+    def _group_transition(self, t: sync.GroupTransition) -> None:
+        self.emit("transition", f"sync group {t.group} {t.old} -> {t.new}: {t.reason} ({t.detail})",
+                  "warning" if t.new is m.State.FAULT else "info", group=t.group,
+                  **{"from": str(t.old), "to": str(t.new)}, reason=t.reason, detail=t.detail)
+        log.info("VRRP_Group(%s) Entering %s STATE (%s)", t.group, t.new, t.detail)
+        grp = next((g for g in self.config.sync_groups if g.name == t.group), None)
+        if grp is not None and t.new in (m.State.MASTER, m.State.BACKUP, m.State.FAULT, m.State.STOP):
+            self.notifier.group_transition(grp, str(t.new))
+
+    def sync_held(self, d: InstanceDriver, held: m.SyncHeld) -> None:
+        """A member would be master by itself but its group keeps it BACKUP
+        (its VIPs may be unserved: say so once, not at every timer)."""
+        self.emit("transition", f"{d.inst.name} stays BACKUP, held by its sync group ({held.cause}: {held.detail})",
+                  "warning", instance=d.inst.name, vrid=d.inst.vrid, reason=m.SYNC_GROUP, held=True,
+                  cause=held.cause, detail=held.detail)
 
     # ------------------------------------------------------------------ tracking
 
@@ -360,8 +409,6 @@ class Engine:
 
     def _refresh_tracking(self, d: InstanceDriver) -> None:
         delta, fault, detail = (0, False, "") if self.tracking is None else self.tracking.effect(d.inst)
-        if d.sync_fault:
-            fault, detail = True, (detail + "; " if detail else "") + "sync group member in FAULT"
         d.feed(m.TrackChanged(delta=delta, fault=fault, detail=detail))
 
     def tracker_changed(self, instance_names: list[str]) -> None:
@@ -585,6 +632,7 @@ class Engine:
                 continue
             d = self._add_instance(inst)
             added.append(inst.name)
+        self._build_sync_groups()
         if self.tracking:
             await self.tracking.reload(new)
         for name in added:

@@ -46,7 +46,9 @@ class InstanceDriver:
 
     ``send(driver, payload, dst, src)``, ``vips_add(driver)``,
     ``vips_remove(driver)``, ``garp_start(driver)``, ``garp_stop(driver)``,
-    ``transition(driver, Transition)``, ``emit(kind, message, **fields)``.
+    ``transition(driver, Transition)``, ``emit(kind, message, **fields)``,
+    ``sync_held(driver, SyncHeld)`` and ``fed(driver, transitions)`` (after
+    every input, with the transitions it made: the sync group's cue).
     """
 
     def __init__(self, inst: VrrpInstance, sock, hooks: Any, *, primary: str | None):
@@ -64,8 +66,6 @@ class InstanceDriver:
         self.vips_present: dict[str, bool] = {str(v): False for v in inst.held_vips}
         self.last_garp: float | None = None
         self.stopped = False
-        # FAULT imposed by a vrrp_sync_group member's own fault (not passed back to the group)
-        self.sync_fault = False
 
     # ------------------------------------------------------------------ clock
 
@@ -90,6 +90,7 @@ class InstanceDriver:
         for action in actions:
             self._do(action)
         self._reschedule()
+        self.hooks.fed(self, [a for a in actions if isinstance(a, m.Transition)])
 
     def start(self) -> None:
         self.feed(m.Startup())
@@ -193,6 +194,8 @@ class InstanceDriver:
         elif isinstance(action, m.Transition):
             self.counters.transitions += 1
             self.hooks.transition(self, action)
+        elif isinstance(action, m.SyncHeld):
+            self.hooks.sync_held(self, action)
         else:  # unknown actions are a programming error, but never fatal
             log.error("%s: unknown action %r", self.inst.name, action)
 

@@ -66,6 +66,32 @@ Operator actions (design notes, principle 4):
   with a higher address, cannot be beaten and nothing happens.  Ignored while
   drained (undrain first).
 
+Sync groups (``engine.vrrp.sync`` decides, these events carry it out; none
+of them is an operator action, so nothing here forges a priority and every
+transition they cause has the reason ``sync_group``):
+
+* **SyncGate(open)**: whether the group lets this member become MASTER on
+  its own.  A BACKUP whose Master_Down_Timer expires (master down, priority
+  0 received, or preempting a lower master) while its gate is closed stays
+  BACKUP and *wants* MASTER (``wants_master``; keepalived's wantstate): it
+  re-arms the timer with a full Master_Down_Interval, like keepalived's
+  ``vrrp_sync_can_goto_master``, and reports ``SyncHeld`` once.  Accepting
+  an advert (a master it yields to) ends the wish; a priority-0 advert or a
+  discarded lower one does not.  If the gate opens while it wants MASTER,
+  it becomes MASTER at once with its own reason.  An address owner with
+  ``state MASTER`` behind a closed gate starts in BACKUP and waits one
+  advert interval plus Skew_Time (keepalived's start in a BACKUP group).
+* **SyncMaster**: the group went MASTER; a BACKUP member becomes MASTER at
+  once, advertising its own effective priority.  Ignored in other states.
+* **SyncBackup**: the group went BACKUP; a MASTER member leaves for BACKUP
+  without a priority-0 advert (keepalived's ``vrrp_state_leave_master`` with
+  ``advF`` false), removing its VIPs.  Ignored in other states.
+* **SyncFault(on)**: another member has a fault of its own.  The member goes
+  to FAULT (a master first sends priority 0, as keepalived does for a member
+  the group takes to FAULT) and stays there until ``SyncFault(False)``, even
+  if its own trackers and link are fine.  If its own fault clears while the
+  group holds it, leaving FAULT later keeps that reason (tracker/interface).
+
 Actions are listed in the order the driver should perform them: adverts
 first (they tell peers at once), then VIPs, then GARP, and the ``Transition``
 last, once the new state is in effect.  Counters live in the driver.
@@ -83,8 +109,9 @@ from vipdeck.engine.vrrp.packet import Advert
 __all__ = [
     "State", "REASONS", "InstanceParams", "VrrpMachine",
     "Startup", "Shutdown", "Timer", "AdvertReceived", "TrackChanged", "InterfaceChanged",
-    "Drain", "Resign", "ClearHold", "Takeover", "Event",
-    "SendAdvert", "AddVips", "RemoveVips", "SendGarp", "Transition", "Action",
+    "Drain", "Resign", "ClearHold", "Takeover",
+    "SyncGate", "SyncMaster", "SyncBackup", "SyncFault", "Event",
+    "SendAdvert", "AddVips", "RemoveVips", "SendGarp", "Transition", "SyncHeld", "Action",
 ]
 
 
@@ -109,8 +136,9 @@ TRACKER = "tracker"
 INTERFACE = "interface"
 OPERATOR = "operator"
 SHUTDOWN = "shutdown"
+SYNC_GROUP = "sync_group"
 REASONS = frozenset({STARTUP, MASTER_DOWN_TIMER, HIGHER_PRIORITY_SEEN, PRIORITY_ZERO_RECEIVED,
-                     PREEMPT, TRACKER, INTERFACE, OPERATOR, SHUTDOWN})
+                     PREEMPT, TRACKER, INTERFACE, OPERATOR, SHUTDOWN, SYNC_GROUP})
 
 OWNER = 255
 DRAINED_PRIORITY = 1
@@ -227,8 +255,38 @@ class Takeover:
     on: bool = True
 
 
+@dataclass(frozen=True)
+class SyncGate:
+    """May this sync group member become MASTER by itself (see the module docstring)?"""
+
+    open: bool
+    detail: str = ""     # why it is closed, for SyncHeld and the logs
+
+
+@dataclass(frozen=True)
+class SyncMaster:
+    """The member's sync group went MASTER: a BACKUP follows."""
+
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class SyncBackup:
+    """The member's sync group went BACKUP: a MASTER follows, without priority 0."""
+
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class SyncFault:
+    """Another member of the sync group has a fault of its own (on), or none has any more (off)."""
+
+    on: bool
+    detail: str = ""
+
+
 Event = (Startup | Shutdown | Timer | AdvertReceived | TrackChanged | InterfaceChanged
-         | Drain | Resign | ClearHold | Takeover)
+         | Drain | Resign | ClearHold | Takeover | SyncGate | SyncMaster | SyncBackup | SyncFault)
 
 
 # ---- actions --------------------------------------------------------------
@@ -266,7 +324,20 @@ class Transition:
         return f"{self.old} -> {self.new} ({self.reason}: {self.detail})"
 
 
-Action = SendAdvert | AddVips | RemoveVips | SendGarp | Transition
+@dataclass(frozen=True)
+class SyncHeld:
+    """The Master_Down_Timer expired but the sync group keeps this member in
+    BACKUP (reported once per wish, not at every re-armed expiry)."""
+
+    cause: str        # what would have made it master: master_down_timer, priority_zero_received, preempt
+    detail: str       # the cause's detail, then why the group holds it
+    at: float
+
+    def __str__(self) -> str:
+        return f"held in BACKUP by its sync group ({self.cause}: {self.detail})"
+
+
+Action = SendAdvert | AddVips | RemoveVips | SendGarp | Transition | SyncHeld
 
 
 class VrrpMachine:
@@ -295,6 +366,13 @@ class VrrpMachine:
         self._down_detail = ""
         self._preempt_at: float | None = None
         self._last_transition: Transition | None = None
+        # sync group (engine.vrrp.sync): outside a group the gate is always open
+        self._sync_gate = True
+        self._sync_gate_detail = ""
+        self._wants_master = False
+        self._sync_fault = False
+        self._sync_fault_detail = ""
+        self._own_fault_cleared: tuple[str, str] | None = None   # (reason, detail) while the group holds FAULT
 
     # ---- read-only view for status output ----------------------------------
 
@@ -378,6 +456,25 @@ class VrrpMachine:
     def track_fault(self) -> bool:
         return self._track_fault
 
+    @property
+    def own_fault(self) -> bool:
+        """A fault of this instance itself (link or unweighted tracker), not one its group imposed."""
+        return not self._if_up or self._track_fault
+
+    @property
+    def sync_fault(self) -> bool:
+        """Held in FAULT by its sync group (``SyncFault``)."""
+        return self._sync_fault
+
+    @property
+    def sync_gate(self) -> bool:
+        return self._sync_gate
+
+    @property
+    def wants_master(self) -> bool:
+        """A BACKUP whose timer expired while its sync group held it (keepalived's wantstate MASTER)."""
+        return self._wants_master
+
     def skew_time(self, priority: int | None = None) -> float:
         """Skew_Time = (256 − priority) × Master_Adver_Interval / 256, in seconds."""
         p = self.effective_priority if priority is None else priority
@@ -422,6 +519,18 @@ class VrrpMachine:
                 return []
             case Takeover(on=on):
                 return self._on_takeover(now, on)
+            case SyncGate():
+                return self._on_sync_gate(now, event)
+            case SyncMaster(detail=detail):
+                if self._state is not State.BACKUP:
+                    return []
+                return self._become_master(now, SYNC_GROUP, detail or "sync group went MASTER")
+            case SyncBackup(detail=detail):
+                if self._state is not State.MASTER:
+                    return []
+                return self._become_backup(now, SYNC_GROUP, detail or "sync group went BACKUP", resign=False)
+            case SyncFault():
+                return self._on_sync_fault(now, event)
         raise TypeError(f"unknown event {event!r}")
 
     # ---- helpers -----------------------------------------------------------
@@ -429,6 +538,7 @@ class VrrpMachine:
     def _transition(self, now: float, new: State, reason: str, detail: str) -> Transition:
         t = Transition(self._state, new, reason, detail, now)
         self._state = new
+        self._wants_master = False
         self._last_transition = t
         return t
 
@@ -469,7 +579,13 @@ class VrrpMachine:
         """INIT, STOP or FAULT → the state keepalived starts in."""
         self._master_int_cs = self.params.advert_int_cs
         if self.params.priority == OWNER and self.params.initial_state == "MASTER" and not self._drained:
-            return self._become_master(now, reason, f"{detail}address owner (priority 255), state MASTER")
+            if self._sync_gate:
+                return self._become_master(now, reason, f"{detail}address owner (priority 255), state MASTER")
+            out = self._become_backup(now, reason, f"{detail}address owner held by its sync group "
+                                      f"({self._sync_gate_detail or 'gate closed'})", resign=False)
+            self._arm_down(now, self.params.advert_int + self.skew_time(), MASTER_DOWN_TIMER,
+                           "address owner (priority 255), state MASTER")
+            return out
         out = self._become_backup(now, reason, f"{detail}waiting {self.master_down_interval():g} s for a master",
                                   resign=False)
         self._down_detail = "no advert heard since " + ("startup" if reason == STARTUP else "leaving FAULT")
@@ -480,6 +596,8 @@ class VrrpMachine:
             return INTERFACE, self._if_detail or "interface down"
         if self._track_fault:
             return TRACKER, self._track_detail or "tracker failed"
+        if self._sync_fault:
+            return SYNC_GROUP, self._sync_fault_detail or "sync group in FAULT"
         return None
 
     def _enter_fault(self, now: float, reason: str, detail: str) -> list[Action]:
@@ -547,14 +665,26 @@ class VrrpMachine:
         if self._state is State.BACKUP:
             if self._down_deadline is None or now < self._down_deadline:
                 return []
-            cause = self._down_cause
-            if cause == MASTER_DOWN_TIMER and self._last_advert_at is not None and self._master_addr:
-                detail = (f"no advert from {self._master_addr} for "
-                          f"{now - self._last_advert_at:.3f} s")
-            else:
-                detail = self._down_detail or "master down timer expired"
+            cause, detail = self._down_cause, self._expiry_detail(now)
+            if not self._sync_gate:
+                return self._hold_for_group(now, cause, detail)
             return self._become_master(now, cause, detail)
         return []
+
+    def _expiry_detail(self, now: float) -> str:
+        if self._down_cause == MASTER_DOWN_TIMER and self._last_advert_at is not None and self._master_addr:
+            return f"no advert from {self._master_addr} for {now - self._last_advert_at:.3f} s"
+        return self._down_detail or "master down timer expired"
+
+    def _hold_for_group(self, now: float, cause: str, detail: str) -> list[Action]:
+        """keepalived's vrrp_sync_can_goto_master said no: stay BACKUP wanting MASTER
+        and look again one Master_Down_Interval later."""
+        first = not self._wants_master
+        self._wants_master = True
+        self._arm_down(now, self.master_down_interval(), cause, "" if cause == MASTER_DOWN_TIMER else detail)
+        if not first:
+            return []
+        return [SyncHeld(cause, f"{detail}; {self._sync_gate_detail or 'sync group gate closed'}", now)]
 
     def _on_advert(self, now: float, adv: Advert) -> list[Action]:
         if adv.src == self.params.primary_address or self._state in (State.INIT, State.STOP):
@@ -586,6 +716,7 @@ class VrrpMachine:
         return []
 
     def _accept_master(self, now: float, adv: Advert) -> None:
+        self._wants_master = False      # keepalived: "now we have received a backup, we want BACKUP"
         if self.params.version == 3:
             self._master_int_cs = adv.interval_cs
         self._arm_down(now, self.master_down_interval(), MASTER_DOWN_TIMER, "")
@@ -612,22 +743,34 @@ class VrrpMachine:
         return [self._advert()]
 
     def _on_track(self, now: float, ev: TrackChanged) -> list[Action]:
+        was_own = self.own_fault
         self._delta = ev.delta
         self._track_fault = ev.fault
         self._track_detail = ev.detail
+        if self.own_fault:
+            self._own_fault_cleared = None
         if ev.fault and self._state in (State.MASTER, State.BACKUP):
             return self._enter_fault(now, TRACKER, ev.detail or "tracker failed")
-        if self._state is State.FAULT and self._fault_detail() is None:
-            return self._start(now, TRACKER, f"{ev.detail}; " if ev.detail else "")
+        if self._state is State.FAULT and not self.own_fault:
+            if self._fault_detail() is None:
+                return self._start(now, TRACKER, f"{ev.detail}; " if ev.detail else "")
+            if was_own:
+                self._own_fault_cleared = (TRACKER, ev.detail or "trackers recovered")
         return []
 
     def _on_interface(self, now: float, ev: InterfaceChanged) -> list[Action]:
+        was_own = self.own_fault
         self._if_up = ev.up
         self._if_detail = ev.detail
+        if self.own_fault:
+            self._own_fault_cleared = None
         if not ev.up and self._state in (State.MASTER, State.BACKUP):
             return self._enter_fault(now, INTERFACE, ev.detail or "interface down")
-        if ev.up and self._state is State.FAULT and self._fault_detail() is None:
-            return self._start(now, INTERFACE, f"{ev.detail}; " if ev.detail else "")
+        if ev.up and self._state is State.FAULT and not self.own_fault:
+            if self._fault_detail() is None:
+                return self._start(now, INTERFACE, f"{ev.detail}; " if ev.detail else "")
+            if was_own:
+                self._own_fault_cleared = (INTERFACE, ev.detail or "interface up")
         return []
 
     def _on_drain(self, now: float, on: bool) -> list[Action]:
@@ -673,3 +816,29 @@ class VrrpMachine:
         if mine > mp or (mine == mp and self._own_ip > master_ip):
             return self._become_master(now, OPERATOR, f"takeover: priority {mine} > {mp} of {self._master_addr}")
         return []
+
+    # ---- sync group ----------------------------------------------------------
+
+    def _on_sync_gate(self, now: float, ev: SyncGate) -> list[Action]:
+        self._sync_gate, self._sync_gate_detail = ev.open, ev.detail
+        if ev.open and self._wants_master and self._state is State.BACKUP:
+            # the wish we were held on is granted: the timer already expired
+            return self._become_master(now, self._down_cause, self._expiry_detail(now))
+        return []
+
+    def _on_sync_fault(self, now: float, ev: SyncFault) -> list[Action]:
+        if ev.on:
+            self._sync_fault, self._sync_fault_detail = True, ev.detail or "sync group in FAULT"
+            if self.own_fault:
+                self._own_fault_cleared = None
+            if self._state in (State.MASTER, State.BACKUP):
+                return self._enter_fault(now, SYNC_GROUP, self._sync_fault_detail)
+            return []
+        if not self._sync_fault:
+            return []
+        self._sync_fault, self._sync_fault_detail = False, ""
+        cleared, self._own_fault_cleared = self._own_fault_cleared, None
+        if self._state is not State.FAULT or self._fault_detail() is not None:
+            return []
+        reason, detail = cleared or (SYNC_GROUP, ev.detail or "sync group left FAULT")
+        return self._start(now, reason, f"{detail}; ")
