@@ -15,7 +15,8 @@ keepalived rules applied here (the per-object rules are in
 * In a sync group without ``sync_group_tracking_weight``, and for an address
   owner (priority 255), an instance's own *weighted* references are ignored
   (a weighted track_interface becomes unweighted in a sync group; a
-  track_file left at its default weight 1 becomes weight 0).
+  track_file whose weight is 1, the default, becomes weight 0; keepalived
+  2.2.7 compares the weight in effect, so an explicit ``weight 1`` too).
 * An address owner's priority never moves.
 
 The hub never reads a clock or decides states; it reports changes through
@@ -234,7 +235,7 @@ class TrackingHub:
             if restrict and w.weight:
                 if kind == "interface" and restrict == "SYNC group":
                     w = Weighting(0, w.reverse)
-                elif kind == "file" and ref.weight is None and t.track.weight == 1:
+                elif kind == "file" and w.weight == 1:    # keepalived: weight 1 (the default) → 0, given or not
                     w = Weighting(0, w.reverse)
                 else:
                     ignored = f"weighted tracker in a {restrict}"

@@ -114,6 +114,25 @@ def test_sync_group_members_ignore_weights_and_get_group_trackers():
     assert entry.weighting == Weighting(0) and entry.ignored is None
 
 
+def test_sync_group_member_track_file_weight_1_given_or_default_becomes_0():
+    """keepalived 2.2.7 (vrrp.c): a member's track_file whose weight in effect is 1 becomes
+    unweighted; any other weight is ignored (unless sync_group_tracking_weight)."""
+    cfg = Config(
+        track_files=(TrackFile(name="tf", file="/nonexistent/x"), TrackFile(name="t5", file="/nonexistent/y")),
+        vrrp_instances=(inst("A", track_files=(TrackRef(name="tf", weight=1), TrackRef(name="t5", weight=5))),
+                        inst("B")),
+        sync_groups=(SyncGroup(name="G", group=("A", "B")),),
+    )
+    hub = TrackingHub(cfg, probe_links=False)
+    entries = {e.tracker.name: e for e in hub.instances["A"].entries}
+    assert entries["tf"].weighting == Weighting(0) and entries["tf"].ignored is None
+    assert entries["t5"].ignored == "weighted tracker in a SYNC group"
+    free = TrackingHub(Config(track_files=cfg.track_files, vrrp_instances=cfg.vrrp_instances,
+                              sync_groups=(SyncGroup(name="G", group=("A", "B"), sync_group_tracking_weight=True),)),
+                       probe_links=False)
+    assert {e.tracker.name: e.weighting.weight for e in free.instances["A"].entries} == {"tf": 1, "t5": 5}
+
+
 def test_undefined_reference_is_reported_not_fatal():
     hub = TrackingHub(Config(vrrp_instances=(inst(track_scripts=(TrackRef(name="ghost"),)),)))
     assert hub.problems == ["script 'ghost' is tracked but not defined - ignored"]
