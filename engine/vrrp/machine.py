@@ -86,7 +86,7 @@ transition they cause has the reason ``sync_group``):
 * **SyncBackup**: the group went BACKUP; a MASTER member leaves for BACKUP
   without a priority-0 advert (keepalived's ``vrrp_state_leave_master`` with
   ``advF`` false), removing its VIPs.  Ignored in other states.
-* **SyncFault(on)**: another member has a fault of its own.  The member goes
+* **SyncFault(on)**: some member (this one or another) has a fault of its own.  It goes
   to FAULT (a master first sends priority 0, as keepalived does for a member
   the group takes to FAULT) and stays there until ``SyncFault(False)``, even
   if its own trackers and link are fine.  If its own fault clears while the
