@@ -319,231 +319,6 @@ class SyncGroup:
     loc: Loc = where()
 
 
-# --------------------------------------------------------------------------- checkers
-
-
-@dataclass(frozen=True, kw_only=True)
-class Checker:
-    """Options every checker shares, already inherited from rs/vs level."""
-
-    kind: str                               # "HTTP_GET", "TCP_CHECK", ...
-    connect_ip: str                         # defaults to the real server's address
-    connect_port: int | None                # defaults to the real server's port
-    bindto: str | None = None
-    bind_port: int | None = None
-    bind_if: str | None = None
-    fwmark: int | None = None
-    connect_timeout: float = 5.0
-    retry: int = 1
-    delay_before_retry: float = 1.0
-    delay_loop: float = 60.0
-    warmup: float | None = None             # None = up to delay_loop (keepalived)
-    alpha: bool = False
-    log_all_failures: bool = False
-    loc: Loc = where()
-
-
-@dataclass(frozen=True, kw_only=True)
-class HttpUrl:
-    path: str = "/"
-    digest: str | None = None
-    status_codes: tuple[tuple[int, int], ...] = ((200, 299),)   # inclusive ranges
-    virtualhost: str | None = None
-    regex: str | None = None
-    regex_no_match: bool = False
-    loc: Loc = where()
-
-    def status_ok(self, code: int) -> bool:
-        return any(lo <= code <= hi for lo, hi in self.status_codes)
-
-
-@dataclass(frozen=True, kw_only=True)
-class HttpCheck(Checker):
-    """HTTP_GET and SSL_GET (``kind`` tells which)."""
-
-    urls: tuple[HttpUrl, ...] = ()
-    virtualhost: str | None = None          # inherited from rs / vs
-    http_protocol: str = "1.0"              # "1.0", "1.0C", "1.1"
-    enable_sni: bool = False
-    tls_compliant: bool = False
-    fast_recovery: bool = False
-
-
-@dataclass(frozen=True, kw_only=True)
-class TcpCheck(Checker):
-    pass
-
-
-@dataclass(frozen=True, kw_only=True)
-class MiscCheck(Checker):
-    misc_path: str = ""
-    misc_timeout: float | None = None       # None = delay_loop
-    misc_dynamic: bool = False
-    user: str | None = None
-    group: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class SmtpCheck(Checker):
-    helo_name: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class DnsCheck(Checker):
-    type: str = "SOA"
-    name: str = "."
-
-
-@dataclass(frozen=True, kw_only=True)
-class UdpCheck(Checker):
-    payload: bytes | None = None
-    require_reply: bool = False
-    reply_pattern: str | None = None        # hex with x/X wildcards
-    min_reply_length: int = 0
-    max_reply_length: int = 255
-
-
-@dataclass(frozen=True, kw_only=True)
-class PingCheck(Checker):
-    pass
-
-
-@dataclass(frozen=True, kw_only=True)
-class FileCheck(Checker):
-    track_file: str = ""
-    weight: int = 1
-    reverse: bool = False
-    dynamic: bool = False
-
-
-@dataclass(frozen=True, kw_only=True)
-class BfdCheck(Checker):
-    name: str = ""
-    weight: int = 0
-    reverse: bool = False
-
-
-# --------------------------------------------------------------------------- LVS
-
-
-class Forward(str, enum.Enum):
-    """lvs_method; ipvsadm shows Masq / Route / Tunnel."""
-
-    NAT = "NAT"
-    DR = "DR"
-    TUN = "TUN"
-
-
-@dataclass(frozen=True, kw_only=True)
-class RealServer:
-    address: str
-    port: int | None
-    weight: int = 1
-    forward: Forward = Forward.NAT          # inherited from the virtual server
-    inhibit_on_failure: bool = False
-    notify_up: Notify | None = None
-    notify_down: Notify | None = None
-    uthreshold: int | None = None
-    lthreshold: int | None = None
-    smtp_alert: bool = False
-    virtualhost: str | None = None
-    alpha: bool = False
-    checkers: tuple[Checker, ...] = ()
-    loc: Loc = where()
-
-    def __str__(self) -> str:
-        return _hostport(self.address, self.port)
-
-
-@dataclass(frozen=True, kw_only=True)
-class SorryServer:
-    address: str
-    port: int | None
-    forward: Forward = Forward.NAT
-    inhibit: bool = False
-    loc: Loc = where()
-
-
-@dataclass(frozen=True, kw_only=True)
-class GroupEntry:
-    """One line of a virtual_server_group: an address range + port, or a fwmark."""
-
-    first: str | None = None                # first address of the range
-    last: str | None = None                 # last address (== first for one address)
-    port: int | None = None
-    fwmark: int | None = None
-    family: int | None = None
-    loc: Loc = where()
-
-    def addresses(self) -> list[str]:
-        import ipaddress
-
-        if self.first is None:
-            return []
-        a, b = ipaddress.ip_address(self.first), ipaddress.ip_address(self.last or self.first)
-        return [str(ipaddress.ip_address(i)) for i in range(int(a), int(b) + 1)]
-
-
-@dataclass(frozen=True, kw_only=True)
-class VirtualServerGroup:
-    name: str
-    entries: tuple[GroupEntry, ...] = ()
-    loc: Loc = where()
-
-
-@dataclass(frozen=True, kw_only=True)
-class VirtualServer:
-    """One ``virtual_server`` block: exactly one of address / fwmark / group is set."""
-
-    address: str | None = None
-    port: int | None = None
-    fwmark: int | None = None
-    group: str | None = None
-    protocol: str = "TCP"                   # TCP / UDP / SCTP
-    scheduler: str = "wlc"                  # lvs_sched / lb_algo
-    sched_flags: tuple[str, ...] = ()       # flag-1, sh-port, mh-fallback, ...
-    forward: Forward = Forward.NAT          # lvs_method / lb_kind
-    persistence_timeout: int | None = None  # seconds; None = not persistent
-    persistence_granularity: str | None = None
-    persistence_engine: str | None = None
-    ops: bool = False
-    ip_family: int | None = None
-    delay_loop: float = 60.0
-    ha_suspend: bool = False
-    alpha: bool = False
-    omega: bool = False
-    quorum: int = 1
-    hysteresis: int = 0
-    quorum_up: Notify | None = None
-    quorum_down: Notify | None = None
-    sorry_server: SorryServer | None = None
-    inhibit_on_failure: bool = False
-    virtualhost: str | None = None
-    smtp_alert: bool = False
-    real_servers: tuple[RealServer, ...] = ()
-    # keywords keepalived knows that vipdeck accepts but does not act on
-    other: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    loc: Loc = where()
-
-    @property
-    def key(self) -> str:
-        """How operators name it: 'IP:PORT', 'fwmark N' or 'group NAME'."""
-        if self.fwmark is not None:
-            return f"fwmark {self.fwmark}"
-        if self.group is not None:
-            return f"group {self.group}"
-        return _hostport(self.address or "", self.port)
-
-
-@dataclass(frozen=True, kw_only=True)
-class SslContext:
-    password: str | None = field(default=None, repr=False)
-    ca: str | None = None
-    certificate: str | None = None
-    key: str | None = None
-    loc: Loc = where()
-
-
 # --------------------------------------------------------------------------- whole file
 
 
@@ -591,7 +366,7 @@ class Config:
                 f"{rs} real server(s)")
 
 
-def _hostport(address: str, port: int | None) -> str:
+def hostport(address: str, port: int | None) -> str:
     host = f"[{address}]" if ":" in address else address
     return host if port is None else f"{host}:{port}"
 
@@ -606,8 +381,6 @@ def to_jsonable(obj: Any, *, mask_secrets: bool = True) -> Any:
         return str(obj)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out: dict[str, Any] = {}
-        if isinstance(obj, Checker):
-            out["kind"] = obj.kind
         for f in dataclasses.fields(obj):
             value = getattr(obj, f.name)
             if mask_secrets and f.name in SECRET_FIELDS and value:
@@ -622,3 +395,19 @@ def to_jsonable(obj: Any, *, mask_secrets: bool = True) -> Any:
     if isinstance(obj, (tuple, list)):
         return [to_jsonable(v, mask_secrets=mask_secrets) for v in obj]
     return obj
+
+
+# The LVS half lives in lvs_model; it is part of this contract, so it is
+# re-exported here (imported last: it builds on Loc, Notify and where above).
+from vipdeck.engine.config.lvs_model import (BfdCheck, Checker, DnsCheck, FileCheck, Forward,  # noqa: E402
+                                             GroupEntry, HttpCheck, HttpUrl, MiscCheck, PingCheck, RealServer,
+                                             SmtpCheck, SorryServer, SslContext, TcpCheck, UdpCheck,
+                                             VirtualServer, VirtualServerGroup)
+
+__all__ = [
+    "MASK", "NOWHERE", "SECRET_FIELDS", "AuthHmac", "AuthType", "Authentication", "BfdCheck", "Checker", "Config",
+    "DnsCheck", "FileCheck", "Forward", "GlobalDefs", "GroupEntry", "HmacKey", "HttpCheck", "HttpUrl", "Loc",
+    "MiscCheck", "Notify", "PingCheck", "RealServer", "RouteSpec", "SmtpCheck", "SorryServer", "SslContext",
+    "SyncGroup", "TcpCheck", "TrackFile", "TrackProcess", "TrackRef", "UdpCheck", "VirtualIp", "VirtualServer",
+    "VirtualServerGroup", "VrrpInstance", "VrrpScript", "hostport", "to_jsonable", "where",
+]

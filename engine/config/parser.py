@@ -1,7 +1,9 @@
 """Statement tree → the frozen model of ``engine.config.model``.
 
-The top level and ``global_defs`` live here; VRRP and LVS blocks live in
-``vrrp_blocks`` and ``lvs_blocks``.  Unknown keywords are warnings (with a
+The top level lives here; each block has its module, along the sections of
+keepalived.conf(5): ``global_defs``, ``trackers``, ``addresses`` (addresses,
+routes, rules), ``instances``, ``auth``, ``sync_groups``, ``virtual_servers``,
+``checkers``.  Unknown keywords are warnings (with a
 "did you mean" when one is close) and parsing carries on; keywords that
 keepalived.conf(5) lists but vipdeck does not act on are accepted silently
 and kept in the model's ``other`` fields, so an operator's working
@@ -11,160 +13,18 @@ keepalived file checks clean.
 from __future__ import annotations
 
 import os
-import re
 import traceback
 
-from vipdeck.engine.config import lvs_blocks as lb
+from vipdeck.engine.config import addresses, global_defs, instances, sync_groups, trackers, virtual_servers
 from vipdeck.engine.config import model as m
-from vipdeck.engine.config import vrrp_blocks as vb
 from vipdeck.engine.config.context import BLOCK, LINE, State, loc
 from vipdeck.engine.config.diagnostics import Diags, ParseResult
 from vipdeck.engine.config.lexer import Lexer, show
 from vipdeck.engine.config.tree import Stmt, build_tree
-from vipdeck.engine.config.values import (bool_arg, flag_arg, float_arg, int_arg, need, parse_ip, str_arg, to_ip,
-                                  to_port)
-
-# keepalived.conf(5) "global daemon facilities": valid at the top level and in global_defs
-DAEMON_KNOWN = frozenset({
-    "net_namespace", "net_namespace_ipvs", "namespace_with_ipsets", "instance", "use_pid_dir",
-    "linkbeat_use_polling", "child_wait_time",
-})
-
-GLOBAL_KNOWN = DAEMON_KNOWN | frozenset("""
-    tmp_config_directory config_save_dir process_names process_name vrrp_process_name checker_process_name
-    bfd_process_name use_symlink_paths startup_script startup_script_timeout shutdown_script
-    shutdown_script_timeout no_email_faults default_interface lvs_sync_daemon lvs_timeouts lvs_flush
-    lvs_flush_on_stop vrrp_min_garp vrrp_garp_extra_if vrrp_down_timer_adverts vrrp_lower_prio_no_advert
-    vrrp_higher_prio_send_advert v3_checksum_as_v2 nftables nftables_priority nftables_counters
-    nftables_ifindex nftables_ipvs nftables_ipvs_priority nftables_ipvs_start_fwmark vrrp_iptables vrrp_ipsets
-    disable_local_igmp vrrp_notify_priority_changes max_auto_priority min_auto_priority_delay vrrp_priority
-    checker_priority bfd_priority vrrp_no_swap checker_no_swap bfd_no_swap vrrp_cpu_affinity
-    checker_cpu_affinity bfd_cpu_affinity vrrp_rt_priority checker_rt_priority bfd_rt_priority
-    vrrp_rlimit_rttime checker_rlimit_rttime bfd_rlimit_rttime snmp_socket enable_snmp_vrrp
-    enable_snmp_checker enable_snmp_rfc enable_snmp_rfcv2 enable_snmp_rfcv3 enable_traps
-    snmp_vs_stats_update_interval snmp_rs_stats_update_interval enable_dbus dbus_service_name
-    dbus_no_interface_name notify_fifo notify_fifo_script vrrp_notify_fifo vrrp_notify_fifo_script
-    lvs_notify_fifo lvs_notify_fifo_script fifo_write_vrrp_states_on_reload vrrp_netlink_cmd_rcv_bufs
-    vrrp_netlink_cmd_rcv_bufs_force vrrp_netlink_monitor_rcv_bufs vrrp_netlink_monitor_rcv_bufs_force
-    lvs_netlink_cmd_rcv_bufs lvs_netlink_cmd_rcv_bufs_force lvs_netlink_monitor_rcv_bufs
-    lvs_netlink_monitor_rcv_bufs_force process_monitor_rcv_bufs process_monitor_rcv_bufs_force
-    vrrp_rx_bufs_policy vrrp_rx_bufs_multiplier rs_init_notifies no_checker_emails umask vrrp_startup_delay
-    vrrp_delay_after_boot log_unknown_vrids vmac_prefix vmac_addr_prefix random_seed reload_check_config
-    include_check reload_time_file reload_repeat reload_file data_use_instance state_file_location
-    stats_file_location json_file_location json_version iproute_usr_dir iproute_etc_dir
-    checker_log_all_failures
-""".split())
+from vipdeck.engine.config.values import int_arg, need, to_ip
 
 BFD_KEYWORDS = frozenset({"source_ip", "min_rx", "min_tx", "idle_tx", "multiplier", "passive", "ttl", "hoplimit",
                           "max_hops", "multihop", "weight", "vrrp", "checker"})
-_HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?\Z")
-
-
-# --------------------------------------------------------------------------- global_defs
-
-
-def parse_global_defs(s: State, st: Stmt) -> None:
-    d, g = s.d, s.globals
-    if s.global_seen:
-        d.note(st.words[0], "a second global_defs block; its settings are merged with the first")
-    else:
-        g.loc = loc(st)
-    s.global_seen = True
-
-    def put(key: str, conv):  # type: ignore[no-untyped-def]
-        return (LINE, lambda x: g.set(d, key, conv(x), x.words[0]))
-
-    def emails(x: Stmt) -> None:
-        for line in x.block or []:
-            if line.block is not None:
-                d.error(line.words[0], "an address in notification_email does not take a { } block")
-            g.add("notification_email", *(t.text for t in line.words))
-
-    def smtp_server(x: Stmt) -> None:
-        if not need(d, x, 1, 2, "a server address or name"):
-            return
-        host = x.args[0].text
-        if parse_ip(host) is None and not _HOSTNAME.match(host):
-            d.error(x.args[0], f"smtp_server '{show(host)}' is not an IP address or host name")
-            return
-        g.set(d, "smtp_server", host, x.words[0])
-        if len(x.args) > 1:
-            g.set(d, "smtp_port", to_port(d, x.args[1], "smtp_server port"), x.words[0])
-
-    def mcast(version: int):  # type: ignore[no-untyped-def]
-        def conv(x: Stmt) -> str | None:
-            if not need(d, x, 1, 1):
-                return None
-            a = to_ip(d, x.args[0], x.keyword)
-            if a is None:
-                return None
-            if a.version != version or not a.is_multicast:
-                d.error(x.args[0], f"{x.keyword} {a} is not an IPv{version} multicast address")
-                return None
-            return str(a)
-        return conv
-
-    def script_user(x: Stmt) -> None:
-        if need(d, x, 1, 2, "a user name"):
-            g.set(d, "script_user", x.args[0].text, x.words[0])
-            if len(x.args) > 1:
-                g.values["script_group"] = x.args[1].text
-
-    def dynamic(x: Stmt) -> None:
-        if x.args and x.args[0].text != "allow_if_changes":
-            d.warning(x.args[0], f"dynamic_interfaces takes only 'allow_if_changes', not '{show(x.args[0].text)}'")
-        g.set(d, "dynamic_interfaces", True, x.words[0])
-
-    def lvs_id(x: Stmt) -> None:
-        d.note(x.words[0], "'lvs_id' is the old name of 'router_id'")
-        g.set(d, "lvs_id", str_arg(d, x), x.words[0])
-
-    def log_all(x: Stmt) -> None:
-        g.set(d, "_log_all_failures", bool_arg(d, x), x.words[0])
-        g.other.append((x.keyword, tuple(t.text for t in x.args)))
-
-    table = {
-        "router_id": put("router_id", lambda x: str_arg(d, x)),
-        "lvs_id": (LINE, lvs_id),
-        "notification_email": (BLOCK, emails),
-        "notification_email_from": put("notification_email_from", lambda x: str_arg(d, x)),
-        "smtp_server": (LINE, smtp_server),
-        "smtp_helo_name": put("smtp_helo_name", lambda x: str_arg(d, x)),
-        "smtp_connect_timeout": put("smtp_connect_timeout", lambda x: float_arg(d, x, positive=True)),
-        "smtp_alert": put("smtp_alert", lambda x: bool_arg(d, x)),
-        "smtp_alert_vrrp": put("smtp_alert_vrrp", lambda x: bool_arg(d, x)),
-        "smtp_alert_checker": put("smtp_alert_checker", lambda x: bool_arg(d, x)),
-        "vrrp_mcast_group4": put("vrrp_mcast_group4", mcast(4)),
-        "vrrp_mcast_group6": put("vrrp_mcast_group6", mcast(6)),
-        "vrrp_version": put("vrrp_version", lambda x: int_arg(d, x, 2, 3)),
-        "vrrp_strict": put("vrrp_strict", lambda x: flag_arg(d, x)),
-        "vrrp_garp_master_delay": put("vrrp_garp_master_delay", lambda x: float_arg(d, x)),
-        "vrrp_garp_master_repeat": put("vrrp_garp_master_repeat", lambda x: int_arg(d, x, 0, 255)),
-        "vrrp_garp_master_refresh": put("vrrp_garp_master_refresh", lambda x: float_arg(d, x)),
-        "vrrp_garp_master_refresh_repeat": put("vrrp_garp_master_refresh_repeat", lambda x: int_arg(d, x, 0, 255)),
-        "vrrp_garp_interval": put("vrrp_garp_interval", lambda x: float_arg(d, x, 0, 4294.967295)),
-        "vrrp_gna_interval": put("vrrp_gna_interval", lambda x: float_arg(d, x, 0, 4294.967295)),
-        "vrrp_garp_lower_prio_delay": put("vrrp_garp_lower_prio_delay", lambda x: float_arg(d, x)),
-        "vrrp_garp_lower_prio_repeat": put("vrrp_garp_lower_prio_repeat", lambda x: int_arg(d, x, 0, 255)),
-        "vrrp_skip_check_adv_addr": put("vrrp_skip_check_adv_addr", lambda x: bool_arg(d, x)),
-        "vrrp_check_unicast_src": put("vrrp_check_unicast_src", lambda x: flag_arg(d, x)),
-        "script_user": (LINE, script_user),
-        "enable_script_security": put("enable_script_security", lambda x: flag_arg(d, x)),
-        "dynamic_interfaces": (LINE, dynamic),
-        "checker_log_all_failures": (LINE, log_all),
-    }
-    s.walk(st.block or [], table, "global_defs", known=GLOBAL_KNOWN - {"checker_log_all_failures"},
-           other=g.other)
-
-
-def _globals(s: State) -> tuple[m.GlobalDefs, bool]:
-    g = s.globals
-    values = {k: v for k, v in g.values.items() if not k.startswith("_")}
-    if "lvs_id" in values and "router_id" not in values:
-        values["router_id"] = values["lvs_id"]
-    emails = g.items("notification_email")
-    gd = m.GlobalDefs(**values, notification_email=tuple(emails), other=tuple(g.other), loc=g.loc)
-    return gd, bool(g.get("_log_all_failures", False))
 
 
 # --------------------------------------------------------------------------- other top-level blocks
@@ -199,20 +59,20 @@ def _record(s: State):  # type: ignore[no-untyped-def]
 def _top_table(s: State) -> dict:
     d = s.d
     return {
-        "global_defs": (BLOCK, lambda st: parse_global_defs(s, st)),
-        "vrrp_script": (BLOCK, lambda st: vb.parse_vrrp_script(s, st)),
-        "track_file": (BLOCK, lambda st: vb.parse_track_file(s, st)),
-        "vrrp_track_file": (BLOCK, lambda st: vb.parse_track_file(s, st)),
-        "vrrp_track_process": (BLOCK, lambda st: vb.parse_track_process(s, st)),
-        "vrrp_instance": (BLOCK, lambda st: vb.parse_vrrp_instance(s, st)),
-        "vrrp_sync_group": (BLOCK, lambda st: vb.parse_sync_group(s, st)),
+        "global_defs": (BLOCK, lambda st: global_defs.parse_global_defs(s, st)),
+        "vrrp_script": (BLOCK, lambda st: trackers.parse_vrrp_script(s, st)),
+        "track_file": (BLOCK, lambda st: trackers.parse_track_file(s, st)),
+        "vrrp_track_file": (BLOCK, lambda st: trackers.parse_track_file(s, st)),
+        "vrrp_track_process": (BLOCK, lambda st: trackers.parse_track_process(s, st)),
+        "vrrp_instance": (BLOCK, lambda st: instances.parse_vrrp_instance(s, st)),
+        "vrrp_sync_group": (BLOCK, lambda st: sync_groups.parse_sync_group(s, st)),
         "static_ipaddress": (BLOCK, lambda st: s.static_ips.extend(
-            vb.parse_vips(s, st, "static_ipaddress", static=True))),
-        "static_routes": (BLOCK, lambda st: s.static_routes.extend(vb.parse_routes(s, st, "static_routes", False))),
-        "static_rules": (BLOCK, lambda st: s.static_rules.extend(vb.parse_routes(s, st, "static_rules", True))),
-        "virtual_server_group": (BLOCK, lambda st: lb.parse_vs_group(s, st)),
-        "virtual_server": (BLOCK, lambda st: lb.parse_virtual_server(s, st)),
-        "SSL": (BLOCK, lambda st: lb.parse_ssl(s, st)),
+            addresses.parse_vips(s, st, "static_ipaddress", static=True))),
+        "static_routes": (BLOCK, lambda st: s.static_routes.extend(addresses.parse_routes(s, st, "static_routes", False))),
+        "static_rules": (BLOCK, lambda st: s.static_rules.extend(addresses.parse_routes(s, st, "static_rules", True))),
+        "virtual_server_group": (BLOCK, lambda st: virtual_servers.parse_vs_group(s, st)),
+        "virtual_server": (BLOCK, lambda st: virtual_servers.parse_virtual_server(s, st)),
+        "SSL": (BLOCK, lambda st: virtual_servers.parse_ssl(s, st)),
         "bfd_instance": (BLOCK, lambda st: parse_bfd_instance(s, st)),
         "linkbeat_interfaces": (BLOCK, _record(s)),
         "interface_up_down_delays": (BLOCK, _record(s)),
@@ -228,13 +88,15 @@ def _top_table(s: State) -> dict:
 def parse_tokens(lexer: Lexer, diags: Diags) -> m.Config:
     tree = build_tree(lexer.tokens, diags)
     s = State(diags)
-    s.walk(tree, _top_table(s), "the top level of the configuration", known=DAEMON_KNOWN, other=s.other)
-    g, log_all = _globals(s)
-    instances, groups = vb.finish_vrrp(s, g)
-    servers = lb.finish_lvs(s, g, log_all)
+    s.walk(tree, _top_table(s), "the top level of the configuration", known=global_defs.DAEMON_KNOWN,
+           other=s.other)
+    g, log_all = global_defs.finish_globals(s)
+    insts, broken = instances.finish_instances(s, g)
+    groups = sync_groups.finish_sync_groups(s, g, insts, broken)
+    servers = virtual_servers.finish_lvs(s, g, log_all)
     return m.Config(
         global_defs=g, vrrp_scripts=tuple(s.scripts), track_files=tuple(s.track_files),
-        track_processes=tuple(s.track_processes), vrrp_instances=tuple(instances), sync_groups=tuple(groups),
+        track_processes=tuple(s.track_processes), vrrp_instances=tuple(insts), sync_groups=tuple(groups),
         static_ipaddresses=tuple(s.static_ips), static_routes=tuple(s.static_routes),
         static_rules=tuple(s.static_rules), virtual_server_groups=tuple(s.vs_groups),
         virtual_servers=tuple(servers), ssl=s.ssl, files=tuple(lexer.files), other=tuple(s.other))

@@ -168,6 +168,16 @@ def to_ip(d: Diags, tok: Token, what: str) -> IpAddr | None:
     return addr
 
 
+def lvs_address(d: Diags, tok: Token, what: str) -> str | None:
+    """An address as LVS blocks write it: IPv6 may be in brackets (``[2001:db8::1]``)."""
+    text = tok.text[1:-1] if tok.text.startswith("[") and tok.text.endswith("]") else tok.text
+    a = parse_ip(text)
+    if a is None:
+        d.error(tok, f"{what}: '{show(tok.text)}' is not a valid IP address")
+        return None
+    return str(a)
+
+
 def parse_prefix(text: str) -> tuple[IpAddr, int] | None:
     """``ADDR[/LEN]`` → (address, prefixlen); a missing length is a host route."""
     addr_text, slash, plen = text.partition("/")
