@@ -22,10 +22,11 @@ log = logging.getLogger("vipdeck.daemon")
 
 
 def load_config(path: str, config_id: str | None = None):
-    """(config, diagnostics) with every diagnostic logged; config None on errors."""
+    """(config, diagnostics) with every diagnostic logged; config None on errors.
+    Not-implemented keywords and this host's missing interfaces are warnings."""
     from vipdeck.engine.config import load
 
-    result = load(path, config_id=config_id)
+    result = load(path, config_id=config_id, host=True)
     for d in result.diagnostics:
         level = logging.ERROR if d.severity == "error" else logging.WARNING if d.severity == "warning" else logging.INFO
         log.log(level, "%s", d)

@@ -10,6 +10,8 @@ the worst moment (a takeover): destinations, gateways, sources.
 
 from __future__ import annotations
 
+import dataclasses
+
 from vipdeck.engine.config import model as m
 from vipdeck.engine.config.context import State, loc
 from vipdeck.engine.config.lexer import show
@@ -39,6 +41,7 @@ def parse_vip(s: State, x: Stmt, where: str, *, static: bool = False) -> m.Virtu
     while i < len(words):
         w = words[i]
         if w.text in VIP_FLAGS:
+            s.option("address", w)
             if w.text == "no_track":
                 f["no_track"] = True
             i += 1
@@ -51,6 +54,8 @@ def parse_vip(s: State, x: Stmt, where: str, *, static: bool = False) -> m.Virtu
             d.error(w, f"'{w.text}' needs a value (address {addr} in {where})")
             break
         v = words[i + 1]
+        if w.text != "track_group" or static:
+            s.option("address", w)
         if w.text == "brd":
             if v.text not in ("-", "+"):
                 b = to_ip(d, v, f"brd of {addr}")
@@ -176,7 +181,29 @@ def parse_rule(s: State, x: Stmt, where: str) -> m.RouteSpec | None:
 def parse_routes(s: State, st: Stmt, where: str, rules: bool) -> list[m.RouteSpec]:
     out = []
     for x in st.block or []:
+        for w in x.words[1:]:
+            if w.text in ("no_track", "track_group"):      # ours, not ip(8)'s
+                s.option("route", w)
         spec = parse_rule(s, x, where) if rules else parse_route(s, x, where)
         if spec is not None:
             out.append(spec)
+    return out
+
+
+def finish_static(s: State, g: m.GlobalDefs) -> list[m.VirtualIp]:
+    """static_ipaddress entries without ``dev`` go on ``default_interface``.
+
+    keepalived puts them on eth0 when there is no default_interface; vipdeck
+    does not guess an interface for an address that stays up whatever the
+    VRRP state: it says so here and leaves the address out at run time.
+    """
+    out = []
+    for v in s.static_ips:
+        if v.dev is None:
+            if g.default_interface:
+                v = dataclasses.replace(v, dev=g.default_interface)
+            else:
+                s.d.warning(v.loc, f"static_ipaddress {v} has no dev and there is no default_interface: vipdeck "
+                            "does not add it (keepalived would put it on eth0)")
+        out.append(v)
     return out

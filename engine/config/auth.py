@@ -22,7 +22,7 @@ def parse_authentication(s: State, st: Stmt, where: str) -> m.Authentication | N
             d, x.args[0], "auth_type", {"PASS": "PASS", "AH": "AH"}) if need(d, x, 1, 1) else None, x.words[0])),
         "auth_pass": (LINE, lambda x: a.set(d, "auth_pass", secret_arg(d, x), x.words[0])),
     }
-    s.walk(st.block or [], table, f"{where} authentication")
+    s.walk(st.block or [], table, f"{where} authentication", kind="authentication")
     kind, pw = a.get("auth_type"), a.get("auth_pass")
     if kind is None:
         if a.has("auth_pass") or a.where.get("auth_type") is None:
@@ -72,7 +72,7 @@ def parse_auth_hmac(s: State, st: Stmt, where: str) -> Draft:
         "mode": (LINE, lambda x: h.set(d, "mode", choice(
             d, x.args[0], "mode", {"enforce", "permissive"}) if need(d, x, 1, 1) else None, x.words[0])),
     }
-    s.walk(st.block or [], table, f"{where} auth_hmac")
+    s.walk(st.block or [], table, f"{where} auth_hmac", kind="auth_hmac")
     return h
 
 

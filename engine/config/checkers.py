@@ -80,9 +80,9 @@ def parse_url(s: State, st: Stmt, where: str) -> m.HttpUrl | None:
         "virtualhost": (LINE, lambda x: u.set(d, "virtualhost", str_arg(d, x), x.words[0])),
         "regex": (LINE, lambda x: u.set(d, "regex", joined_arg(d, x), x.words[0])),
         "regex_no_match": (LINE, lambda x: u.set(d, "regex_no_match", flag_arg(d, x), x.words[0])),
+        "tls_compliant": (LINE, lambda x: flag_arg(d, x)),      # what a clean close does anyway
     }
-    s.walk(st.block or [], table, f"url of {where}",
-           known={"regex_options", "regex_stack", "regex_min_offset", "regex_max_offset", "tls_compliant"})
+    s.walk(st.block or [], table, f"url of {where}", kind="url")
     if not u.get("path"):
         if "path" not in u.tried:
             d.error(st.words[0], f"url in {where} has no path")
@@ -120,7 +120,7 @@ def parse_checker(s: State, st: Stmt, rs_where: str) -> Draft | None:
         h = Draft("host", where, loc(x))
         sub = {k: v for k, v in common.items() if k in CONNECTION_KEYS}
         sub = {k: (kind_, (lambda f: lambda y: _into(h, c, f, y))(fn)) for k, (kind_, fn) in sub.items()}
-        s.walk(x.block or [], sub, f"host of {where}")
+        s.walk(x.block or [], sub, f"host of {where}", kind="host")
         c.add("hosts", h)
 
     def fwmark_arg(x: Stmt) -> int | None:
@@ -219,7 +219,7 @@ def parse_checker(s: State, st: Stmt, rs_where: str) -> Draft | None:
     aliases: dict[str, str | tuple[str, str]] = dict(OLD_NAMES)
     if kind not in ("HTTP_GET", "SSL_GET"):
         aliases["nb_get_retry"] = ("retry", f" (keepalived 2.2.7 ignores it in {kind}, keeping retry's default)")
-    s.walk(st.block or [], {**common, **specific}, where, known=known, aliases=aliases)
+    s.walk(st.block or [], {**common, **specific}, where, kind=kind, aliases=aliases)
 
     if kind in ("HTTP_GET", "SSL_GET") and not c.items("urls"):
         d.error(st.words[0], f"{where} has no url {{ path … }} to check")

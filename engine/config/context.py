@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from vipdeck.engine.config.diagnostics import Diags
+from vipdeck.engine.config import keywords
+from vipdeck.engine.config.diagnostics import NOT_IMPLEMENTED, REFUSED, Diags
 from vipdeck.engine.config.lexer import Token, show
 from vipdeck.engine.config.model import Loc
 from vipdeck.engine.config.tree import Stmt
@@ -87,20 +88,22 @@ class State:
 
     # ------------------------------------------------------------------ walking
 
-    def walk(self, block: Iterable[Stmt], table: dict[str, Handler], where: str, *,
-             known: Iterable[str] = (), aliases: dict[str, str | tuple[str, str]] | None = None,
+    def walk(self, block: Iterable[Stmt], table: dict[str, Handler], where: str, *, kind: str,
+             aliases: dict[str, str | tuple[str, str]] | None = None,
              deprecated: dict[str, str] | None = None,
              other: list[tuple[str, tuple[str, ...]]] | None = None) -> None:
         """Dispatch each statement of a block to its handler.
 
-        ``known`` keywords are valid keepalived but not acted on (kept in
-        ``other``, no warning); ``aliases`` are old names, accepted with a
-        note (a (new, remark) pair adds a remark to it); ``deprecated``
-        keywords are accepted with the given note.
+        ``kind`` names the block in the keyword table (``keywords.BLOCKS``):
+        a keyword the table marks not implemented is a warning (refused: an
+        error) at its line, whether or not it has a handler; a known keyword
+        without a handler is kept in ``other``.  ``aliases`` are old names,
+        accepted with a note (a (new, remark) pair adds a remark to it);
+        ``deprecated`` keywords are accepted with the given note.
         """
-        known = known if isinstance(known, (set, frozenset)) else frozenset(known)
         for st in block:
             kw = st.keyword
+            row = self.check_keyword(kind, st)
             if aliases and kw in aliases:
                 new, remark = (aliases[kw], "") if isinstance(aliases[kw], str) else aliases[kw]  # type: ignore[misc]
                 self.d.note(st.words[0], f"'{kw}' is the old name of '{new}'; it is read as '{new}'{remark}")
@@ -109,19 +112,42 @@ class State:
                 self.d.note(st.words[0], deprecated[kw])
             entry = table.get(kw)
             if entry is not None:
-                kind, fn = entry
-                if kind == BLOCK and st.block is None:
+                kind_, fn = entry
+                if kind_ == BLOCK and st.block is None:
                     self.d.error(st.words[0], f"'{kw}' needs a {{ }} block")
                     continue
-                if kind == LINE and st.block is not None:
+                if kind_ == LINE and st.block is not None:
                     self.d.error(st.words[0], f"'{kw}' does not take a {{ }} block; the block is ignored")
                 fn(st)
                 continue
-            if kw in known or (deprecated and kw in deprecated):
+            if row is not None and not row.implemented:
                 if other is not None:
                     other.append((kw, tuple(t.text for t in st.args)))
                 continue
-            self.unknown(st, where, list(table) + list(known))
+            self.unknown(st, where, list(table) + sorted(keywords.names(kind)))
+
+    def check_keyword(self, kind: str, st: Stmt) -> keywords.Keyword | None:
+        """Look ``st``'s keyword up in the keyword table and say so if vipdeck
+        does not implement it (its first word decides rows about one value)."""
+        row = keywords.lookup(kind, st.keyword, st.args[0].text if st.args else None)
+        if row is not None:
+            self.report(row, st.words[0])
+        return row
+
+    def option(self, kind: str, tok: Token) -> keywords.Keyword | None:
+        """The same for a word on an entry's line (address options, unicast peer TTLs ...)."""
+        row = keywords.lookup(kind, tok.text)
+        if row is not None:
+            self.report(row, tok)
+        return row
+
+    def report(self, row: keywords.Keyword, tok: Token) -> None:
+        if row.implemented or row.inside:
+            return
+        if row.status is keywords.Status.REFUSED:
+            self.d.error(tok, row.message(), code=REFUSED)
+        else:
+            self.d.warning(tok, row.message(), code=NOT_IMPLEMENTED)
 
     def unknown(self, st: Stmt, where: str, candidates: list[str] = ()) -> None:  # type: ignore[assignment]
         msg = f"unknown keyword '{show(st.keyword)}' in {where}"

@@ -15,6 +15,11 @@ from vipdeck.engine.config.model import Config, Loc
 Severity = Literal["error", "warning", "note"]
 _RANK = {"error": 0, "warning": 1, "note": 2}
 
+# codes for diagnostics a program may want to pick out (``check --strict``, CI)
+NOT_IMPLEMENTED = "not-implemented"     # a keepalived keyword vipdeck accepts but does not act on
+REFUSED = "refused"                     # one it refuses: doing something else would be dangerous
+HOST = "host"                           # a fact of this host (a missing interface), not of the file
+
 
 @dataclass(frozen=True)
 class Diagnostic:
@@ -22,6 +27,11 @@ class Diagnostic:
     file: str
     line: int
     message: str
+    code: str = ""              # NOT_IMPLEMENTED, REFUSED, HOST or ""
+
+    def as_dict(self) -> dict[str, str | int]:
+        return {"file": self.file, "line": self.line, "severity": self.severity, "message": self.message,
+                "code": self.code}
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.severity}: {self.message}"
@@ -53,6 +63,11 @@ class ParseResult:
         return tuple(d for d in self.diagnostics if d.severity == "note")
 
     @property
+    def not_implemented(self) -> tuple[Diagnostic, ...]:
+        """Uses of keepalived keywords vipdeck does not act on (``check --strict`` fails on them)."""
+        return tuple(d for d in self.diagnostics if d.code == NOT_IMPLEMENTED)
+
+    @property
     def ok(self) -> bool:
         return self.config is not None and not self.errors
 
@@ -70,9 +85,9 @@ class Diags:
     _dropped_error: bool = False
     _seen: set[Diagnostic] = field(default_factory=set)
 
-    def add(self, severity: Severity, where: Where, message: str) -> None:
+    def add(self, severity: Severity, where: Where, message: str, code: str = "") -> None:
         file, line = _where(where)
-        diag = Diagnostic(severity, file, line, message)
+        diag = Diagnostic(severity, file, line, message, code)
         if diag in self._seen:          # one mistake expanded many times is reported once
             return
         self._seen.add(diag)
@@ -82,14 +97,14 @@ class Diags:
             return
         self.items.append(diag)
 
-    def error(self, where: Where, message: str) -> None:
-        self.add("error", where, message)
+    def error(self, where: Where, message: str, code: str = "") -> None:
+        self.add("error", where, message, code)
 
-    def warning(self, where: Where, message: str) -> None:
-        self.add("warning", where, message)
+    def warning(self, where: Where, message: str, code: str = "") -> None:
+        self.add("warning", where, message, code)
 
-    def note(self, where: Where, message: str) -> None:
-        self.add("note", where, message)
+    def note(self, where: Where, message: str, code: str = "") -> None:
+        self.add("note", where, message, code)
 
     def has_errors(self) -> bool:
         return self._dropped_error or any(d.severity == "error" for d in self.items)

@@ -17,37 +17,6 @@ from vipdeck.engine.config.tree import Stmt
 from vipdeck.engine.config.values import (bool_arg, flag_arg, float_arg, int_arg, need, parse_ip, str_arg, to_ip,
                                           to_port)
 
-# keepalived.conf(5) "global daemon facilities": valid at the top level and in global_defs
-DAEMON_KNOWN = frozenset({
-    "net_namespace", "net_namespace_ipvs", "namespace_with_ipsets", "instance", "use_pid_dir",
-    "linkbeat_use_polling", "child_wait_time",
-})
-
-GLOBAL_KNOWN = DAEMON_KNOWN | frozenset("""
-    tmp_config_directory config_save_dir process_names process_name vrrp_process_name checker_process_name
-    bfd_process_name use_symlink_paths startup_script startup_script_timeout shutdown_script
-    shutdown_script_timeout no_email_faults default_interface lvs_sync_daemon lvs_timeouts lvs_flush
-    lvs_flush_on_stop vrrp_min_garp vrrp_garp_extra_if vrrp_down_timer_adverts vrrp_lower_prio_no_advert
-    vrrp_higher_prio_send_advert v3_checksum_as_v2 nftables nftables_priority nftables_counters
-    nftables_ifindex nftables_ipvs nftables_ipvs_priority nftables_ipvs_start_fwmark vrrp_iptables vrrp_ipsets
-    disable_local_igmp vrrp_notify_priority_changes max_auto_priority min_auto_priority_delay vrrp_priority
-    checker_priority bfd_priority vrrp_no_swap checker_no_swap bfd_no_swap vrrp_cpu_affinity
-    checker_cpu_affinity bfd_cpu_affinity vrrp_rt_priority checker_rt_priority bfd_rt_priority
-    vrrp_rlimit_rttime checker_rlimit_rttime bfd_rlimit_rttime snmp_socket enable_snmp_vrrp
-    enable_snmp_checker enable_snmp_rfc enable_snmp_rfcv2 enable_snmp_rfcv3 enable_traps
-    snmp_vs_stats_update_interval snmp_rs_stats_update_interval enable_dbus dbus_service_name
-    dbus_no_interface_name notify_fifo notify_fifo_script vrrp_notify_fifo vrrp_notify_fifo_script
-    lvs_notify_fifo lvs_notify_fifo_script fifo_write_vrrp_states_on_reload vrrp_netlink_cmd_rcv_bufs
-    vrrp_netlink_cmd_rcv_bufs_force vrrp_netlink_monitor_rcv_bufs vrrp_netlink_monitor_rcv_bufs_force
-    lvs_netlink_cmd_rcv_bufs lvs_netlink_cmd_rcv_bufs_force lvs_netlink_monitor_rcv_bufs
-    lvs_netlink_monitor_rcv_bufs_force process_monitor_rcv_bufs process_monitor_rcv_bufs_force
-    vrrp_rx_bufs_policy vrrp_rx_bufs_multiplier rs_init_notifies no_checker_emails umask vrrp_startup_delay
-    vrrp_delay_after_boot log_unknown_vrids vmac_prefix vmac_addr_prefix random_seed reload_check_config
-    include_check reload_time_file reload_repeat reload_file data_use_instance state_file_location
-    stats_file_location json_file_location json_version iproute_usr_dir iproute_etc_dir
-    checker_log_all_failures
-""".split())
-
 _HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?\Z")
 
 
@@ -106,6 +75,16 @@ def parse_global_defs(s: State, st: Stmt) -> None:
             d.warning(x.args[0], f"dynamic_interfaces takes only 'allow_if_changes', not '{show(x.args[0].text)}'")
         g.set(d, "dynamic_interfaces", True, x.words[0])
 
+    def spacing(x: Stmt) -> float | None:
+        """vrrp_garp_interval / vrrp_gna_interval: keepalived takes 0.000001-4294.967295 and
+        reports 0 as invalid, keeping its default (no spacing); so does vipdeck."""
+        v = float_arg(d, x, 0, 4294.967295)
+        if v == 0:
+            d.warning(x.args[0], f"{x.keyword} 0 is outside 0.000001-4294.967295 (keepalived reports it as invalid "
+                      "and ignores it); gratuitous ARPs/NAs are not spaced, the default")
+            return None
+        return v
+
     def lvs_id(x: Stmt) -> None:
         d.note(x.words[0], "'lvs_id' is the old name of 'router_id'")
         g.set(d, "lvs_id", str_arg(d, x), x.words[0])
@@ -113,6 +92,13 @@ def parse_global_defs(s: State, st: Stmt) -> None:
     def log_all(x: Stmt) -> None:
         g.set(d, "_log_all_failures", bool_arg(d, x), x.words[0])
         g.other.append((x.keyword, tuple(t.text for t in x.args)))
+
+    def keep(check):  # type: ignore[no-untyped-def]
+        """Implemented keywords whose users read them from ``other`` (no_email_faults ...)."""
+        def fn(x: Stmt) -> None:
+            check(x)
+            g.other.append((x.keyword, tuple(t.text for t in x.args)))
+        return (LINE, fn)
 
     table = {
         "router_id": put("router_id", lambda x: str_arg(d, x)),
@@ -133,8 +119,8 @@ def parse_global_defs(s: State, st: Stmt) -> None:
         "vrrp_garp_master_repeat": put("vrrp_garp_master_repeat", lambda x: int_arg(d, x, 0, 255)),
         "vrrp_garp_master_refresh": put("vrrp_garp_master_refresh", lambda x: float_arg(d, x)),
         "vrrp_garp_master_refresh_repeat": put("vrrp_garp_master_refresh_repeat", lambda x: int_arg(d, x, 0, 255)),
-        "vrrp_garp_interval": put("vrrp_garp_interval", lambda x: float_arg(d, x, 0, 4294.967295)),
-        "vrrp_gna_interval": put("vrrp_gna_interval", lambda x: float_arg(d, x, 0, 4294.967295)),
+        "vrrp_garp_interval": put("vrrp_garp_interval", spacing),
+        "vrrp_gna_interval": put("vrrp_gna_interval", spacing),
         "vrrp_garp_lower_prio_delay": put("vrrp_garp_lower_prio_delay", lambda x: float_arg(d, x)),
         "vrrp_garp_lower_prio_repeat": put("vrrp_garp_lower_prio_repeat", lambda x: int_arg(d, x, 0, 255)),
         "vrrp_skip_check_adv_addr": put("vrrp_skip_check_adv_addr", lambda x: bool_arg(d, x)),
@@ -143,9 +129,13 @@ def parse_global_defs(s: State, st: Stmt) -> None:
         "enable_script_security": put("enable_script_security", lambda x: flag_arg(d, x)),
         "dynamic_interfaces": (LINE, dynamic),
         "checker_log_all_failures": (LINE, log_all),
+        "default_interface": put("default_interface", lambda x: str_arg(d, x)),
+        "no_email_faults": keep(lambda x: flag_arg(d, x)),
+        "no_checker_emails": keep(lambda x: flag_arg(d, x)),
+        "use_symlink_paths": keep(lambda x: bool_arg(d, x)),
+        "reload_check_config": keep(lambda x: need(d, x, 0, 1)),
     }
-    s.walk(st.block or [], table, "global_defs", known=GLOBAL_KNOWN - {"checker_log_all_failures"},
-           other=g.other)
+    s.walk(st.block or [], table, "global_defs", kind="global_defs", other=g.other)
 
 
 def finish_globals(s: State) -> tuple[m.GlobalDefs, bool]:

@@ -20,13 +20,6 @@ from vipdeck.engine.config.values import (bool_arg, choice, flag_arg, float_arg,
                                           str_arg, to_int, to_ip)
 
 
-INSTANCE_KNOWN = frozenset({
-    "vrf", "use_vmac_addr", "vmac_xmit_base", "use_ipvlan", "track_src_ip", "check_unicast_src",
-    "unicast_fault_no_peer", "old_unicast_checksum", "v3_checksum_as_v2", "garp_extra_if",
-    "down_timer_adverts", "timer_expired_backup", "lower_prio_no_advert", "higher_prio_send_advert",
-    "no_virtual_ipaddress", "promote_secondaries", "skip_check_adv_addr", "notify_deleted",
-    "notify_priority_changes", "kernel_rx_buf_size",
-})
 INSTANCE_DEPRECATED = {
     "linkbeat_use_polling": "'linkbeat_use_polling' in a vrrp_instance is deprecated; use a linkbeat_interfaces block",
     "lvs_sync_daemon_interface": "specifying lvs_sync_daemon_interface against a vrrp_instance is deprecated; "
@@ -71,6 +64,7 @@ def parse_vrrp_instance(s: State, st: Stmt) -> None:
             k = 0
             while k < len(rest):
                 if rest[k].text in ("min_ttl", "max_ttl") and k + 1 < len(rest):
+                    s.option("unicast_peer", rest[k])
                     to_int(d, rest[k + 1], rest[k].text, 0, 255)
                     k += 2
                 else:
@@ -159,15 +153,15 @@ def parse_vrrp_instance(s: State, st: Stmt) -> None:
         "use_vmac": (LINE, use_vmac),
         "native_ipv6": put("native_ipv6", lambda x: flag_arg(d, x)),
         "debug": put("debug", lambda x: int_arg(d, x, 0, 4)),
+        "no_virtual_ipaddress": put("_no_vips_ok", lambda x: flag_arg(d, x)),
+        "skip_check_adv_addr": (LINE, lambda x: bool_arg(d, x)),   # vipdeck never checks advert addresses
     }
     for key in NOTIFY_KEYS:
         table[key] = put(key, lambda x: notify_arg(d, x))
-    s.walk(st.block or [], table, where, known=INSTANCE_KNOWN, aliases={"no_preempt": "nopreempt"},
+    s.walk(st.block or [], table, where, kind="vrrp_instance", aliases={"no_preempt": "nopreempt"},
            deprecated={**INSTANCE_DEPRECATED,
                        "native_ipv6": "'native_ipv6' is deprecated: the addresses decide the family"},
            other=dr.other)
-    if any(k == "no_virtual_ipaddress" for k, _ in dr.other):
-        dr.values["_no_vips_ok"] = True
     s.instances.append(dr)
 
 

@@ -76,6 +76,7 @@ class GlobalDefs:
     script_group: str | None = None
     enable_script_security: bool = False
     dynamic_interfaces: bool = False
+    default_interface: str | None = None     # for static addresses without dev
     lvs_id: str | None = None
     # keywords keepalived knows that vipdeck accepts but does not act on
     other: tuple[tuple[str, tuple[str, ...]], ...] = ()

@@ -4,10 +4,11 @@ The top level lives here; each block has its module, along the sections of
 keepalived.conf(5): ``global_defs``, ``trackers``, ``addresses`` (addresses,
 routes, rules), ``instances``, ``auth``, ``sync_groups``, ``virtual_servers``,
 ``checkers``.  Unknown keywords are warnings (with a
-"did you mean" when one is close) and parsing carries on; keywords that
-keepalived.conf(5) lists but vipdeck does not act on are accepted silently
-and kept in the model's ``other`` fields, so an operator's working
-keepalived file checks clean.
+"did you mean" when one is close) and parsing carries on.  Nothing is
+accepted silently: a keyword keepalived knows but vipdeck does not act on is
+a warning at its line saying what keepalived would have done (the table in
+``keywords``), kept in the model's ``other`` fields; one where acting
+otherwise would be dangerous (``auth_type AH``, ``auth_hmac``) is an error.
 """
 
 from __future__ import annotations
@@ -15,17 +16,14 @@ from __future__ import annotations
 import os
 import traceback
 
-from vipdeck.engine.config import addresses, global_defs, instances, sync_groups, trackers, virtual_servers
+from vipdeck.engine.config import (addresses, global_defs, hostcheck, instances, keywords, sync_groups, trackers,
+                                   virtual_servers)
 from vipdeck.engine.config import model as m
 from vipdeck.engine.config.context import BLOCK, LINE, State, loc
 from vipdeck.engine.config.diagnostics import Diags, ParseResult
 from vipdeck.engine.config.lexer import Lexer, show
 from vipdeck.engine.config.tree import Stmt, build_tree
 from vipdeck.engine.config.values import int_arg, need, to_ip
-
-BFD_KEYWORDS = frozenset({"source_ip", "min_rx", "min_tx", "idle_tx", "multiplier", "passive", "ttl", "hoplimit",
-                          "max_hops", "multihop", "weight", "vrrp", "checker"})
-
 
 # --------------------------------------------------------------------------- other top-level blocks
 
@@ -43,8 +41,8 @@ def parse_bfd_instance(s: State, st: Stmt) -> None:
             if need(d, x, 1, 1, "an address"):
                 to_ip(d, x.args[0], f"bfd_instance {show(name)} {kw}")
             seen_neighbor |= kw != "source_ip"
-        elif kw not in BFD_KEYWORDS:
-            s.unknown(x, f"bfd_instance {show(name)}", sorted(BFD_KEYWORDS | {"neighbor_ip"}))
+        elif kw not in keywords.names("bfd_instance"):
+            s.unknown(x, f"bfd_instance {show(name)}", sorted(keywords.names("bfd_instance")))
     if not seen_neighbor:
         d.error(st.words[0], f"bfd_instance {show(name)} has no neighbor_ip; keepalived disables it")
     s.other.append(("bfd_instance", (name,)))
@@ -68,7 +66,8 @@ def _top_table(s: State) -> dict:
         "vrrp_sync_group": (BLOCK, lambda st: sync_groups.parse_sync_group(s, st)),
         "static_ipaddress": (BLOCK, lambda st: s.static_ips.extend(
             addresses.parse_vips(s, st, "static_ipaddress", static=True))),
-        "static_routes": (BLOCK, lambda st: s.static_routes.extend(addresses.parse_routes(s, st, "static_routes", False))),
+        "static_routes": (BLOCK, lambda st: s.static_routes.extend(
+            addresses.parse_routes(s, st, "static_routes", False))),
         "static_rules": (BLOCK, lambda st: s.static_rules.extend(addresses.parse_routes(s, st, "static_rules", True))),
         "virtual_server_group": (BLOCK, lambda st: virtual_servers.parse_vs_group(s, st)),
         "virtual_server": (BLOCK, lambda st: virtual_servers.parse_virtual_server(s, st)),
@@ -88,8 +87,7 @@ def _top_table(s: State) -> dict:
 def parse_tokens(lexer: Lexer, diags: Diags) -> m.Config:
     tree = build_tree(lexer.tokens, diags)
     s = State(diags)
-    s.walk(tree, _top_table(s), "the top level of the configuration", known=global_defs.DAEMON_KNOWN,
-           other=s.other)
+    s.walk(tree, _top_table(s), "the top level of the configuration", kind="top", other=s.other)
     g, log_all = global_defs.finish_globals(s)
     insts, broken = instances.finish_instances(s, g)
     groups = sync_groups.finish_sync_groups(s, g, insts, broken)
@@ -97,7 +95,7 @@ def parse_tokens(lexer: Lexer, diags: Diags) -> m.Config:
     return m.Config(
         global_defs=g, vrrp_scripts=tuple(s.scripts), track_files=tuple(s.track_files),
         track_processes=tuple(s.track_processes), vrrp_instances=tuple(insts), sync_groups=tuple(groups),
-        static_ipaddresses=tuple(s.static_ips), static_routes=tuple(s.static_routes),
+        static_ipaddresses=tuple(addresses.finish_static(s, g)), static_routes=tuple(s.static_routes),
         static_rules=tuple(s.static_rules), virtual_server_groups=tuple(s.vs_groups),
         virtual_servers=tuple(servers), ssl=s.ssl, files=tuple(lexer.files), other=tuple(s.other))
 
@@ -116,16 +114,19 @@ def _run(lexer: Lexer, diags: Diags, main: str, read) -> ParseResult:  # type: i
     return ParseResult(config, diags.finish(lexer.files))
 
 
-def load(path: str | os.PathLike[str], config_id: str | None = None) -> ParseResult:
+def load(path: str | os.PathLike[str], config_id: str | None = None, *, host: bool = False) -> ParseResult:
     """Read and check a keepalived.conf (and its includes).
 
     ``config_id`` selects ``@id`` conditional lines; keepalived's default
-    is the first part of the host name.
+    is the first part of the host name.  ``host`` adds the checks against
+    this host (interfaces that do not exist, see ``hostcheck``): for the
+    host the configuration is to run on, not for a file checked elsewhere.
     """
     path = os.fspath(path)
     diags = Diags()
     lexer = Lexer(diags, config_id)
-    return _run(lexer, diags, path, lambda: lexer.lex_file(path))
+    result = _run(lexer, diags, path, lambda: lexer.lex_file(path))
+    return hostcheck.with_host_checks(result) if host else result
 
 
 def loads(text: str, path: str = "<string>", config_id: str | None = None) -> ParseResult:

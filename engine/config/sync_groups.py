@@ -7,6 +7,7 @@ has had its own error already and is not reported again.
 
 from __future__ import annotations
 
+from vipdeck.engine.config import keywords
 from vipdeck.engine.config import model as m
 from vipdeck.engine.config.context import BLOCK, LINE, Draft, State, loc
 from vipdeck.engine.config.instances import NOTIFY_KEYS, smtp_default
@@ -35,6 +36,11 @@ def parse_sync_group(s: State, st: Stmt) -> None:
     def put(key: str, conv):  # type: ignore[no-untyped-def]
         return (LINE, lambda x: dr.set(d, key, conv(x), x.words[0]))
 
+    def global_tracking(x: Stmt) -> None:
+        """keepalived 2.2.7 reads the old global_tracking as sync_group_tracking_weight."""
+        dr.set(d, "global_tracking", flag_arg(d, x), x.words[0])
+        dr.set(d, "sync_group_tracking_weight", True, x.words[0])
+
     def refs(key: str, lo: int, hi: int):  # type: ignore[no-untyped-def]
         return (BLOCK, lambda x: dr.add(key, *parse_refs(s, x, lo, hi)))
 
@@ -45,21 +51,21 @@ def parse_sync_group(s: State, st: Stmt) -> None:
         "track_script": refs("track_scripts", -253, 253),
         "track_file": refs("track_files", -254, 254),
         "track_process": refs("track_processes", -254, 254),
-        "global_tracking": put("global_tracking", lambda x: flag_arg(d, x)),
+        "global_tracking": (LINE, global_tracking),
         "sync_group_tracking_weight": put("sync_group_tracking_weight", lambda x: flag_arg(d, x)),
     }
     for key in NOTIFY_KEYS:
         table[key] = put(key, lambda x: notify_arg(d, x))
-    known = {"notify_priority_changes", "notify_deleted", "track_bfd"}
+    known = keywords.names("vrrp_sync_group")
     block = []
     for x in st.block or []:
         if x.keyword not in table and x.keyword not in known and not x.args and x.block is None:
             dr.add("_loose", x)         # maybe an instance name outside group { } (old syntax)
         else:
             block.append(x)
-    s.walk(block, table, where,
-           known=known,
-           deprecated={"global_tracking": "'global_tracking' is deprecated; use track_* blocks on the sync group"},
+    s.walk(block, table, where, kind="vrrp_sync_group",
+           deprecated={"global_tracking": "'global_tracking' is deprecated (it is read as "
+                                          "sync_group_tracking_weight); use track_* blocks on the sync group"},
            other=dr.other)
     s.sync_groups.append(dr)
 

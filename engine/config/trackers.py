@@ -44,7 +44,7 @@ def parse_vrrp_script(s: State, st: Stmt) -> None:
         "user": (LINE, user),
         "init_fail": (LINE, lambda x: dr.set(d, "init_fail", flag_arg(d, x), x.words[0])),
     }
-    s.walk(st.block or [], table, f"vrrp_script {name}")
+    s.walk(st.block or [], table, f"vrrp_script {name}", kind="vrrp_script")
     if not dr.has("script"):
         d.error(st.words[0], f"vrrp_script {show(name)} has no 'script' line: there is nothing to run")
         return
@@ -81,7 +81,7 @@ def parse_track_file(s: State, st: Stmt) -> None:
         "weight": (LINE, weight),
         "init_file": (LINE, init_file),
     }
-    s.walk(st.block or [], table, f"track_file {name}")
+    s.walk(st.block or [], table, f"track_file {name}", kind="track_file")
     if not dr.get("file"):
         d.error(st.words[0], f"track_file {show(name)} has no 'file' line: there is nothing to watch")
         return
@@ -120,7 +120,7 @@ def parse_track_process(s: State, st: Stmt) -> None:
         "delay": (LINE, lambda x: dr.set(d, "delay", float_arg(d, x), x.words[0])),
         "full_command": (LINE, lambda x: dr.set(d, "full_command", flag_arg(d, x), x.words[0])),
     }
-    s.walk(st.block or [], table, f"vrrp_track_process {name}")
+    s.walk(st.block or [], table, f"vrrp_track_process {name}", kind="vrrp_track_process")
     if not dr.get("process"):
         d.error(st.words[0], f"vrrp_track_process {show(name)} has no 'process' line: there is nothing to watch")
         return

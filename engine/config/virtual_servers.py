@@ -54,6 +54,8 @@ def _method(s: State, st: Stmt) -> m.Forward | None:
     k = 0
     while k < len(rest):
         t = rest[k].text
+        if t in ("type", "port", "nocsum", "csum", "remcsum"):
+            s.option("lvs_method", rest[k])
         if t == "type" and k + 1 < len(rest):
             kind = rest[k + 1].text
             if kind not in ("ipip", "gue", "gre"):
@@ -273,6 +275,7 @@ def parse_virtual_server(s: State, st: Stmt) -> None:
         "quorum_up": put("quorum_up", lambda x: notify_arg(d, x)),
         "quorum_down": put("quorum_down", lambda x: notify_arg(d, x)),
         "ip_family": (LINE, family),
+        "weight": put("weight", lambda x: int_arg(d, x, 1, 65535)),
         "sorry_server": (LINE, sorry),
         "sorry_server_inhibit": put("sorry_server_inhibit", lambda x: bool_arg(d, x)),
         "sorry_server_lvs_method": put("sorry_forward", lambda x: _method(s, x)),
@@ -280,7 +283,7 @@ def parse_virtual_server(s: State, st: Stmt) -> None:
     }
     for flag in SCHED_FLAGS:
         table[flag] = (LINE, lambda x: (flag_arg(d, x), dr.add("sched_flags", x.keyword)))
-    s.walk(st.block or [], table, where, known={"snmp_name"}, aliases=OLD_NAMES, other=dr.other)
+    s.walk(st.block or [], table, where, kind="virtual_server", aliases=OLD_NAMES, other=dr.other)
     s.virtual_servers.append(dr)
 
 
@@ -313,7 +316,7 @@ def parse_real_server(s: State, st: Stmt, vs_where: str) -> Draft | None:
     }
     for kind in CHECKERS:
         table[kind] = (BLOCK, checker)
-    s.walk(st.block or [], table, where, known={"snmp_name"}, aliases=OLD_NAMES, other=rs.other)
+    s.walk(st.block or [], table, where, kind="real_server", aliases=OLD_NAMES, other=rs.other)
     u, lo = rs.get("uthreshold"), rs.get("lthreshold")
     if u is not None and lo is not None and lo > u:
         d.warning(rs.where["lthreshold"], f"{where}: lthreshold {lo} is above uthreshold {u}")
@@ -334,7 +337,7 @@ def parse_ssl(s: State, st: Stmt) -> None:
         "certificate": (LINE, lambda x: dr.set(d, "certificate", str_arg(d, x), x.words[0])),
         "key": (LINE, lambda x: dr.set(d, "key", str_arg(d, x), x.words[0])),
     }
-    s.walk(st.block or [], table, "SSL")
+    s.walk(st.block or [], table, "SSL", kind="SSL")
     s.ssl = m.SslContext(**dr.values, loc=dr.loc)
 
 
@@ -349,11 +352,18 @@ def finish_lvs(s: State, g: m.GlobalDefs, log_all_failures: bool) -> list[m.Virt
     d = s.d
     out: list[m.VirtualServer] = []
     seen: dict[tuple[str, str], m.Loc] = {}
-    groups = {grp.name for grp in s.vs_groups}
+    groups = {grp.name: grp for grp in s.vs_groups}
     for dr in s.virtual_servers:
         v = dr.values
         where = f"virtual_server {show(dr.name)}"
         protocol = v.get("protocol", "TCP")
+        by_address = "address" in v or ("group" in v and any(
+            e.first is not None for e in getattr(groups.get(v["group"]), "entries", ())))
+        if "protocol" not in dr.tried and by_address:
+            # the kernel takes protocol 0 as UDP; keepalived says so and sets it explicitly
+            d.warning(dr.loc, f"{where} has no protocol; it is UDP, as in keepalived (add 'protocol TCP' "
+                      "for a TCP service)")
+            protocol = "UDP"
         key = (dr.name, protocol)
         if key in seen:
             d.error(dr.loc, f"{where} ({protocol}) is defined twice (first at {seen[key]})")
@@ -377,7 +387,8 @@ def finish_lvs(s: State, g: m.GlobalDefs, log_all_failures: bool) -> list[m.Virt
             if no_port:
                 d.error(rs.loc, f"real_server {rs.values['address']} in {where} has no port; give one "
                         f"(e.g. 'real_server {rs.values['address']} {v['port']}')")
-            real = _finish_real_server(s, g, rs, inherit, forward, where, log_all_failures, not no_port)
+            real = _finish_real_server(s, g, rs, inherit, forward, where, log_all_failures, not no_port,
+                                       v.get("weight", 1))
             if any(r.address == real.address and r.port == real.port for r in reals):
                 d.warning(rs.loc, f"real_server {real} is listed twice in {where}; the second is ignored")
                 continue
@@ -421,7 +432,7 @@ def finish_lvs(s: State, g: m.GlobalDefs, log_all_failures: bool) -> list[m.Virt
 
 def _finish_real_server(s: State, g: m.GlobalDefs, rs: Draft, vs_inherit: dict[str, Any],
                         vs_forward: m.Forward, vs_where: str, log_all_failures: bool,
-                        check_ports: bool) -> m.RealServer:
+                        check_ports: bool, vs_weight: int = 1) -> m.RealServer:
     v = rs.values
     inherit = {**vs_inherit, **{k: v[k] for k in INHERITED if k in v}}
     address, port = v["address"], v["port"]
@@ -438,7 +449,7 @@ def _finish_real_server(s: State, g: m.GlobalDefs, rs: Draft, vs_inherit: dict[s
         smtp = g.smtp_alert_checker if g.smtp_alert_checker is not None else (
             g.smtp_alert if g.smtp_alert is not None else True)
     return m.RealServer(
-        address=address, port=port, weight=v.get("weight", 1), forward=v.get("forward", vs_forward),
+        address=address, port=port, weight=v.get("weight", vs_weight), forward=v.get("forward", vs_forward),
         inhibit_on_failure=bool(inherit.get("inhibit_on_failure", False)), notify_up=v.get("notify_up"),
         notify_down=v.get("notify_down"), uthreshold=v.get("uthreshold"), lthreshold=v.get("lthreshold"),
         smtp_alert=bool(smtp), virtualhost=inherit.get("virtualhost"), alpha=bool(inherit.get("alpha", False)),

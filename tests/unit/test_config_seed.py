@@ -124,7 +124,9 @@ def test_json_output_masks_auth_pass(capsys):
     rc = cli_main(["check", "-f", str(SEED / "dual-master-lvs.conf"), "--json"])
     out = capsys.readouterr()
     assert rc == 0
-    data = json.loads(out.out)
+    doc = json.loads(out.out)
+    assert (doc["ok"], doc["exit_status"], doc["counts"]["errors"]) == (True, 0, 0)
+    data = doc["config"]                           # the model, beside the diagnostics
     auths = [i["authentication"] for i in data["vrrp_instances"]]
     assert [a["auth_pass"] for a in auths] == [MASK, MASK]
     assert "1111" not in out.out and "2222" not in out.out
@@ -157,6 +159,6 @@ def test_cli_config_id_selects_conditional_lines(tmp_path, capsys):
     conf.write_text("vrrp_instance V {\n interface eth0\n virtual_router_id 9\n@main priority 200\n"
                     "@backup priority 50\n virtual_ipaddress {\n  10.0.0.1\n }\n}\n")
     assert cli_main(["check", "-f", str(conf), "-i", "backup", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["vrrp_instances"][0]["priority"] == 50
+    assert json.loads(capsys.readouterr().out)["config"]["vrrp_instances"][0]["priority"] == 50
     assert cli_main(["check", "-f", str(conf), "-i", "main", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["vrrp_instances"][0]["priority"] == 200
+    assert json.loads(capsys.readouterr().out)["config"]["vrrp_instances"][0]["priority"] == 200

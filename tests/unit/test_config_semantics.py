@@ -78,8 +78,10 @@ def test_instance_settings():
 
 
 def test_authentication_types_and_masking():
-    c = ok(vi(" authentication {\n  auth_type AH\n  auth_pass abc\n }"))
-    a = c.instance("V").authentication
+    r = loads(vi(" authentication {\n  auth_type AH\n  auth_pass abc\n }"), path="s.conf")
+    # AH is refused (an AH peer would see our unauthenticated adverts: two masters), but read
+    assert [(d.line, d.code) for d in r.errors] == [(8, "refused")]
+    a = r.config.instance("V").authentication
     assert (a.auth_type, a.auth_pass) == (AuthType.AH, "abc")
     assert to_jsonable(a)["auth_pass"] == MASK and "abc" not in repr(a)
 
@@ -120,9 +122,12 @@ def test_sync_group():
 
 
 def test_lvs_defaults():
-    c = ok(vs(" real_server 10.0.1.1 80 {\n  TCP_CHECK {\n  }\n }"))
-    v = c.virtual_servers[0]
-    assert (v.scheduler, v.forward, v.protocol, v.delay_loop, v.quorum, v.hysteresis) == ("wlc", Forward.NAT, "TCP",
+    r = loads(vs(" real_server 10.0.1.1 80 {\n  TCP_CHECK {\n  }\n }"), path="s.conf")
+    assert r.ok
+    v = r.config.virtual_servers[0]
+    # no protocol: UDP, as keepalived ("no protocol set - defaulting to UDP"), with a warning
+    assert [(d.line, "has no protocol" in d.message) for d in r.diagnostics] == [(1, True)]
+    assert (v.scheduler, v.forward, v.protocol, v.delay_loop, v.quorum, v.hysteresis) == ("wlc", Forward.NAT, "UDP",
                                                                                         60.0, 1, 0)
     assert (v.persistence_timeout, v.alpha, v.omega, v.smtp_alert) == (None, False, False, False)
     rs = v.real_servers[0]
@@ -269,7 +274,8 @@ def test_auth_hmac(tmp_path):
     text = vi(" auth_hmac {\n  key 1 hex:" + "00" * 32 + "\n  key 2 file:k2\n  active_key 2\n"
               "  anti_replay monotonic\n  mode permissive\n }", vips="10.0.0.1")
     r = loads(text, path=str(tmp_path / "k.conf"))
-    assert r.ok, [str(d) for d in r.diagnostics]
+    # refused (vipdeck would send adverts without the trailer: a peer enforcing it sees two masters), but read
+    assert [(d.line, d.code) for d in r.diagnostics] == [(7, "refused")], [str(d) for d in r.diagnostics]
     h = r.config.instance("V").auth_hmac
     assert [(k.id, len(k.secret)) for k in h.keys] == [(1, 32), (2, 40)]
     assert h.key(2).secret == b"\xab" * 40 and h.key(2).source == f"file:{tmp_path / 'k2'}"
@@ -277,17 +283,18 @@ def test_auth_hmac(tmp_path):
     dumped = json.dumps(to_jsonable(r.config))
     assert "abab" not in dumped and "0000000000" not in dumped
     # a single key is the active one; the window defaults to max(3 x advert_int, 5)
-    one = ok(vi(" version 3\n advert_int 4\n auth_hmac {\n  key 9 " + "k" * 32 + "\n }")).instance("V").auth_hmac
+    one = loads(vi(" version 3\n advert_int 4\n auth_hmac {\n  key 9 " + "k" * 32 + "\n }")).config.instance("V").auth_hmac
     assert (one.active_key, one.time_window, one.key(9).secret) == (9, 12.0, b"k" * 32)
 
 
 def test_auth_hmac_errors():
     both = loads(vi(" auth_hmac {\n  key 1 " + "k" * 32 + "\n }\n authentication {\n  auth_type PASS\n"
                     "  auth_pass x\n }"), path="h.conf")
-    assert [(d.line, "cannot be used together" in d.message) for d in both.errors] == [(7, True)]
+    assert [(d.line, "cannot be used together" in d.message) for d in both.errors if d.code != "refused"] == [
+        (7, True)]
     r = loads(vi(" auth_hmac {\n  key 1 tooshort\n  key 2 hex:zz\n  key 3 file:/nonexistent/vipdeck\n }\n"
                  " authentication {\n  auth_type PASS\n  auth_pass x\n }"), path="h.conf")
-    lines = [(d.line, d.message) for d in r.errors]
+    lines = [(d.line, d.message) for d in r.errors if d.code != "refused"]
     assert [n for n, _ in lines] == [7, 8, 9, 10]
     assert "no valid key" in lines[0][1]
     assert "is 8 bytes" in lines[1][1] and "hexadecimal" in lines[2][1] and "cannot read" in lines[3][1]
