@@ -1,8 +1,10 @@
 """keepalived.conf → the typed model in ``engine.config.model``.
 
-``load(path, config_id=None)`` returns a ``ParseResult``: the ``Config``
-(built even when there are errors, ``None`` only if the main file cannot be
-read) and every ``Diagnostic`` (``FILE:LINE: severity: message``).
+``load(path, config_id=None, host=False)`` returns a ``ParseResult``: the
+``Config`` (built even when there are errors, ``None`` only if the main file
+cannot be read) and every ``Diagnostic`` (``FILE:LINE: severity: message``),
+among them a warning for each keepalived keyword vipdeck does not implement
+(``keywords``) and, with ``host``, for what this host lacks (``hostcheck``).
 Consumers must check ``result.ok`` before running a configuration.
 """
 
