@@ -16,6 +16,9 @@ from typing import Any, Callable
 log = logging.getLogger("vipdeck.events")
 
 _LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+# kinds whose owners log keepalived's own line for them (engine.logforms): the
+# event's copy is for -D only, so syslog reads like keepalived's, one line each
+_LOGGED_BY_OWNER = frozenset({"transition", "check", "rs_state"})
 
 
 class EventBus:
@@ -35,7 +38,10 @@ class EventBus:
         event = {"seq": self._seq, "time": self._clock(), "kind": kind, "severity": severity,
                  "message": message, **fields}
         self._ring.append(event)
-        log.log(_LEVELS.get(severity, logging.INFO), "%s: %s", kind, message)
+        level = _LEVELS.get(severity, logging.INFO)
+        if kind in _LOGGED_BY_OWNER and level < logging.ERROR:
+            level = logging.DEBUG
+        log.log(level, "%s: %s", kind, message, extra={"event_kind": kind})
         for q in list(self._queues):
             if q.full():
                 try:

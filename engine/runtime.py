@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from vipdeck.engine.config.model import Config, VrrpInstance
+from vipdeck.engine.dumps.stats import TransitionCounters, vrrp_stats
+from vipdeck.engine import logforms
 from vipdeck.engine.events import EventBus
 from vipdeck.engine.state import StateStore
 from vipdeck.engine.vrrp import machine as m
@@ -28,6 +30,7 @@ from vipdeck.engine.vrrp import sync
 from vipdeck.engine.vrrp.driver import InstanceDriver
 
 log = logging.getLogger("vipdeck.engine")
+vrrp_log = logging.getLogger("vipdeck.vrrp")
 
 
 @dataclass
@@ -40,8 +43,11 @@ class Group:
 
 class Engine:
     def __init__(self, config: Config, *, config_path: str, state: StateStore, bus: EventBus | None = None,
-                 mode: str = "daemon"):
+                 mode: str = "daemon", run_vrrp: bool = True, run_checkers: bool = True):
         self.config = config
+        # keepalived -P / -C: run only the VRRP half or only the checker half
+        self.run_vrrp = run_vrrp
+        self.run_checkers = run_checkers
         self.config_path = config_path
         self.state = state
         self.bus = bus or EventBus()
@@ -53,6 +59,7 @@ class Engine:
         self._sync_queue: deque = deque()                          # (group, member, transitions) to look at
         self._sync_handle: asyncio.Handle | None = None
         self._syncing = False
+        self.vrrp_stats: dict[str, TransitionCounters] = {}        # keepalived's counters the driver lacks
         self._held_in_init: dict[str, asyncio.TimerHandle] = {}   # instance -> start deadline
         self._reinstating: dict[str, asyncio.TimerHandle] = {}    # instance -> pending VIP re-add
         self._reinstated: dict[str, float] = {}                   # instance -> last re-add (loop time)
@@ -96,6 +103,17 @@ class Engine:
         self.notifier = self._make_notifier(self.config)
         self.foreign = AdvertView(self)
         await self.host.open()
+        if self.run_vrrp:
+            await self._start_vrrp()
+        if self.run_checkers:
+            await self._start_lvs()
+        for d in self.drivers.values():
+            self._start_driver(d)
+        self._apply_operator_state()
+        self.emit("daemon", f"started with {self.config.summary()}", config=self.config_path)
+
+    async def _start_vrrp(self) -> None:
+        """The VRRP half: static addresses, instances, trackers (keepalived's VRRP process)."""
         await self._static(self.config)
         # keepalived removes VIPs a crashed run may have left behind
         for inst in self.config.vrrp_instances:
@@ -112,11 +130,6 @@ class Engine:
             self._add_instance(inst)
         self._build_sync_groups()        # gates closed before any member starts
         await self._start_tracking()
-        await self._start_lvs()
-        for d in self.drivers.values():
-            self._start_driver(d)
-        self._apply_operator_state()
-        self.emit("daemon", f"started with {self.config.summary()}", config=self.config_path)
 
     async def _static(self, config: Config) -> None:
         if config.static_ipaddresses or config.static_routes or config.static_rules:
@@ -202,6 +215,7 @@ class Engine:
         d = InstanceDriver(inst, g.sock, self, primary=src)
         g.drivers[inst.vrid] = d
         self.drivers[inst.name] = d
+        self.vrrp_stats[inst.name] = TransitionCounters()    # a new driver counts from zero too
         self._vip_chain[inst.name] = None
         return d
 
@@ -246,7 +260,10 @@ class Engine:
             d.count_reject(packet.Reject(packet.RejectReason.TTL, f"ttl {adv.ttl} != 255", adv.src, adv.dst,
                                          adv.vrid, adv.version))
             return
+        accepted = d.counters.adverts_received
         d.on_advert(adv)
+        if adv.priority == 0 and d.counters.adverts_received > accepted:
+            self.vrrp_stats[d.inst.name].pri_zero_rcvd += 1
 
     # ------------------------------------------------------------------ hooks for drivers
 
@@ -303,10 +320,13 @@ class Engine:
 
     def transition(self, d: InstanceDriver, t: m.Transition) -> None:
         sev = "warning" if t.new in (m.State.FAULT,) else "info"
+        counters = self.vrrp_stats.get(d.inst.name)
+        if counters is not None:
+            counters.transition(str(t.old), str(t.new), t.reason)
         self.emit("transition", f"{d.inst.name} {t.old} -> {t.new}: {t.reason} ({t.detail})", sev,
                   instance=d.inst.name, vrid=d.inst.vrid, **{"from": str(t.old), "to": str(t.new)},
                   reason=t.reason, detail=t.detail)
-        log.info("(%s) Entering %s STATE (%s: %s)", d.inst.name, t.new, t.reason, t.detail)
+        vrrp_log.info("%s", logforms.transition(d.inst.name, str(t.old), str(t.new), t.reason, t.detail))
         if t.new in (m.State.MASTER, m.State.BACKUP, m.State.FAULT, m.State.STOP) and t.old != t.new:
             self.notifier.instance_transition(d.inst, str(t.new), d.machine.effective_priority)
 
@@ -332,6 +352,19 @@ class Engine:
                 if d.machine.sync_fault:
                     d.feed(m.SyncFault(False, "no longer in a sync group"))
         self._sync_flush()
+
+    def group_state(self, name: str) -> str | None:
+        """The state a sync group is in as a whole (None when it has no running member)."""
+        g = self.sync_groups.get(name)
+        return None if g is None else str(g.state)
+
+    def clear_vrrp_stats(self) -> None:
+        """keepalived's SIGSTATS_CLEAR: the dumped counters start again from zero
+        (a baseline; the console's own counters keep counting)."""
+        for name, d in self.drivers.items():
+            counters = self.vrrp_stats.setdefault(name, TransitionCounters())
+            counters.baseline = None
+            counters.baseline = vrrp_stats(d.counters, counters)
 
     def fed(self, d: InstanceDriver, transitions: list[m.Transition]) -> None:
         """Driver hook after every input: a sync group member's group looks at
@@ -382,7 +415,7 @@ class Engine:
         self.emit("transition", f"sync group {t.group} {t.old} -> {t.new}: {t.reason} ({t.detail})",
                   "warning" if t.new is m.State.FAULT else "info", group=t.group,
                   **{"from": str(t.old), "to": str(t.new)}, reason=t.reason, detail=t.detail)
-        log.info("VRRP_Group(%s) Entering %s STATE (%s)", t.group, t.new, t.detail)
+        vrrp_log.info("%s", logforms.sync_group(t.group, str(t.new), f"{t.reason}: {t.detail}"))
         grp = next((g for g in self.config.sync_groups if g.name == t.group), None)
         if grp is not None and t.new in (m.State.MASTER, m.State.BACKUP, m.State.FAULT, m.State.STOP):
             self.notifier.group_transition(grp, str(t.new))
@@ -609,6 +642,11 @@ class Engine:
         return kept, replaced, gone
 
     async def apply(self, new: Config) -> str:
+        if not self.run_vrrp:       # -C: the checker half only
+            self.config = new
+            self._reload_notifier(new)
+            await self._reload_lvs(new)
+            return f"checker half reloaded: {len(new.virtual_servers)} virtual server(s)"
         kept, replaced, gone = self.reload_plan(new)
         old_config = self.config
         for name in replaced + gone:
@@ -616,15 +654,14 @@ class Engine:
             if timer is not None:
                 timer.cancel()
             d = self.drivers.pop(name)
+            self.vrrp_stats.pop(name, None)
             d.shutdown()
             g = self.groups[(d.inst.interface, d.sock.family)]
             g.drivers.pop(d.inst.vrid, None)
         await self._drain_vip_ops()
         self.config = new
         await self._static(new)
-        self.notifier.config = new
-        if self.notifier.alerter is not None:
-            self.notifier.alerter.gd = new.global_defs
+        self._reload_notifier(new)
         added = []
         for inst in new.vrrp_instances:
             if inst.name in self.drivers:
@@ -638,13 +675,23 @@ class Engine:
         for name in added:
             self._start_driver(self.drivers[name])
         self._apply_operator_state_to(added)
+        await self._reload_lvs(new)
+        return (f"kept {len(kept)} instance(s) running unchanged, restarted {len(replaced)}, "
+                f"added {len(added) - len(replaced)}, removed {len(gone)}")
+
+    def _reload_notifier(self, new: Config) -> None:
+        self.notifier.config = new
+        if self.notifier.alerter is not None:
+            self.notifier.alerter.gd = new.global_defs
+
+    async def _reload_lvs(self, new: Config) -> None:
+        if not self.run_checkers:   # -P: the VRRP half only
+            return
         if self.lvs or new.virtual_servers:
             if self.lvs is None:
                 await self._start_lvs()
             else:
                 await self.lvs.reload(new)
-        return (f"kept {len(kept)} instance(s) running unchanged, restarted {len(replaced)}, "
-                f"added {len(added) - len(replaced)}, removed {len(gone)}")
 
     def _apply_operator_state_to(self, names: list[str]) -> None:
         st = self.state.state

@@ -39,7 +39,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable, Sequence
 
-from vipdeck.engine.config.model import Checker, FileCheck, Notify, VirtualServer
+from vipdeck.engine import logforms
+from vipdeck.engine.config.model import Checker, FileCheck, MiscCheck, Notify, VirtualServer
 from vipdeck.engine.check import file as file_check
 from vipdeck.engine.check.kinds import CHECKS, guard_timeout, run_check, unsupported_reason
 from vipdeck.engine.check.quorum import Destination, QuorumChange, VirtualServerState
@@ -73,7 +74,8 @@ class CheckRunner:
                  rng: random.Random | None = None,
                  file_poll: float = 1.0,
                  check: CheckCall | None = None,
-                 shutdown_timeout: float = 10.0):
+                 shutdown_timeout: float = 10.0,
+                 log_all_failures: bool = False):
         self.env = env or CheckEnv()
         self.run_script = run_script
         self.on_event = on_event
@@ -82,6 +84,7 @@ class CheckRunner:
         self.file_poll = file_poll
         self._check = check or run_check
         self.shutdown_timeout = shutdown_timeout
+        self.log_all_failures = log_all_failures      # global_defs checker_log_all_failures
         self.internal_errors = 0
         self.vs_states: dict[str, VirtualServerState] = {}
         supported = set(CHECKS)
@@ -204,6 +207,7 @@ class CheckRunner:
             for rs in vs.reals:
                 for cs in rs.checkers:
                     if cs.unsupported:
+                        log.warning("%s of %s: %s", rs.key, vs.key, unsupported_reason(cs.checker.kind))
                         self._emit("check", f"{rs.key} of {vs.key}: {unsupported_reason(cs.checker.kind)}",
                                    "warning", vs=vs.key, rs=rs.key, checker=cs.label,
                                    checker_kind=cs.checker.kind, ok=None, latency=None,
@@ -329,8 +333,10 @@ class CheckRunner:
         before = vs.destinations()
         weight_before = rs.weight
         first_run = not cs.has_run
+        up_before = cs.up
         delay = cs.record(result)
         self._result_event(vs, rs, cs, result)
+        self._log_checker(vs, rs, cs, result, first_run, up_before)
         changed = rs.update_alive()
         if changed is not None:
             self._rs_changed(vs, rs, changed)
@@ -359,11 +365,26 @@ class CheckRunner:
                      else f" (failure {cs.failures})")
             msg = f"{cs.label} {rs.key} of {vs.key}: {result.error}{retry}"
             severity = "warning"
-            if c.log_all_failures or cs.failures == 1:
-                log.info("%s", msg)
         self._emit("check", msg, severity, vs=vs.key, rs=rs.key, checker=cs.label, checker_kind=c.kind,
                    ok=result.ok, latency=result.latency, error=result.error, failures=cs.failures,
                    up=cs.up, weight=result.weight)
+
+    def _log_checker(self, vs: VirtualServerState, rs: RealServerState, cs: CheckerState,
+                     result: CheckResult, first_run: bool, up_before: bool) -> None:
+        """keepalived's checker lines: the state at the first run and every change;
+        with log_all_failures also each failed attempt of an UP checker."""
+        c = cs.checker
+        svc = logforms.service(c.connect_ip, vs.config.protocol, c.connect_port)
+        if not result.ok and up_before and cs.up and (c.log_all_failures or self.log_all_failures):
+            log.info("%s", logforms.checker_attempt(c.kind, svc, result.error))
+        if not first_run and cs.up == up_before:
+            return
+        retries = cs.retry if (not cs.up and cs.retry and cs.failures > 1) else 0
+        line = logforms.checker_result(c.kind, svc, cs.up, retries=retries,
+                                       reason=None if cs.up else result.error,
+                                       misc_script=c.misc_path if isinstance(c, MiscCheck) else None,
+                                       vs=_fmt_vs(vs.config))
+        log.log(logging.INFO if cs.up else logging.WARNING, "%s", line)
 
     def _rs_changed(self, vs: VirtualServerState, rs: RealServerState, alive: bool,
                     initial: bool = False) -> None:
@@ -373,8 +394,9 @@ class CheckRunner:
         self._emit("rs_state", f"{rs.key} of {vs.key} is {state}{why}",
                    "info" if alive else "warning", vs=vs.key, rs=rs.key, state=state,
                    weight=rs.weight, error=None if alive else rs.error, initial=initial)
-        log.log(logging.INFO if alive else logging.WARNING, "real server %s of %s is %s%s",
-                rs.key, vs.key, state, why)
+        log.log(logging.INFO if alive else logging.WARNING, "%s", logforms.real_server_change(
+            logforms.service(rs.config.address, vs.config.protocol, rs.port), _fmt_vs(vs.config), alive,
+            inhibit=rs.inhibit, reason=None if alive else rs.error))
         notify = rs.config.notify_up if alive else rs.config.notify_down
         if notify is not None:
             self._spawn(notify)
@@ -393,7 +415,8 @@ class CheckRunner:
         self._emit("rs_state", msg, "info" if qc.up else "warning", vs=vs.key, rs=None,
                    state="QUORUM_UP" if qc.up else "QUORUM_DOWN", weight_sum=qc.weight_sum,
                    quorum=c.quorum, hysteresis=c.hysteresis, sorry_active=vs.sorry_active)
-        log.log(logging.INFO if qc.up else logging.WARNING, "%s", msg)
+        log.log(logging.INFO if qc.up else logging.WARNING, "%s", logforms.quorum_change(
+            _fmt_vs(c), qc.up, qc.weight_sum, c.quorum, c.hysteresis, init=qc.init))
         script = c.quorum_up if qc.up else c.quorum_down
         if script is not None:
             self._spawn(script)
@@ -433,3 +456,7 @@ class CheckRunner:
         self._script_tasks.add(task)
         task.add_done_callback(self._script_tasks.discard)
         return task
+
+
+def _fmt_vs(vs: VirtualServer) -> str:
+    return logforms.virtual_service(vs.address, vs.protocol, vs.port, fwmark=vs.fwmark, group=vs.group)

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 
+from vipdeck.engine import logforms
 from vipdeck.engine.config.model import VrrpScript
 from vipdeck.engine.track.base import Listener, Tracker
 from vipdeck.engine.track.runner import Command, ScriptResult, ScriptRunner, parse_command
@@ -96,7 +97,10 @@ class ScriptTracker(Tracker):
         self.last = res
         if res.error and (self.streak_fail == 0 or self.runs == 0):
             log.warning("vrrp_script %s: %s", self.name, res.describe())
-        self.feed(res.ok)
+        if self.feed(res.ok):       # keepalived logs a script's changes, not every run
+            log.info("%s", logforms.script_result(self.name, bool(self._up), exit_status=res.exit_status,
+                                                  signal=res.signal, timed_out=res.timed_out,
+                                                  error=res.error))
         self._ran.set()
         return res
 

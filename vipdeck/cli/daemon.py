@@ -1,11 +1,14 @@
 """`vipdeck daemon`: the engine in the foreground (what systemd wants).
 
-Options mirror keepalived's where they overlap: ``-S 3`` logs to syslog
-facility local3 and ``-D`` logs in detail, so a seed's
-``KEEPALIVED_OPTIONS="-D -S 3"`` carries over.
+keepalived's own options are accepted with keepalived's meanings
+(``vipdeck.cli.kaflags``), so Debian's ``DAEMON_ARGS`` and a seed's
+``KEEPALIVED_OPTIONS="-D -S 3"`` carry over; logging goes to syslog,
+facility daemon, like keepalived's.
 """
 
 from __future__ import annotations
+
+from vipdeck.cli import kaflags
 
 DEFAULT_SOCKET = "/run/vipdeck/control.sock"
 DEFAULT_STATE_DIR = "/var/lib/vipdeck"
@@ -17,53 +20,54 @@ def add_arguments(p) -> None:
     p.add_argument("--socket", default=DEFAULT_SOCKET, metavar="PATH", help="control socket path")
     p.add_argument("--state-dir", default=DEFAULT_STATE_DIR, metavar="DIR",
                    help="where operator overrides and the audit trail are kept")
-    p.add_argument("--pid-file", default=None, metavar="PATH", help="write our pid here")
-    p.add_argument("-S", "--log-facility", default=None, metavar="N",
-                   help="log to syslog facility localN (0-7), like keepalived -S")
-    p.add_argument("-D", "--log-detail", action="store_true", help="detailed logging")
-    p.add_argument("--log-file", default=None, metavar="PATH", help="also log to this file")
     p.add_argument("-i", "--config-id", default=None, help="config id for @conditional lines")
     p.add_argument("--socket-group", default=None, metavar="GROUP",
                    help="group allowed to read status through the socket (default: root's)")
+    kaflags.add_keepalived_arguments(p)
 
 
-def setup_logging(args) -> None:
-    import logging
-    import logging.handlers
+def setup_logging(args) -> list[str]:
+    """keepalived's logging: syslog (facility daemon unless -S), -l console, -G none, -g file."""
+    from vipdeck.engine import logsetup
+
+    return logsetup.setup(syslog=not args.no_syslog, console=args.log_console,
+                          facility=logsetup.parse_facility(args.log_facility), detail=bool(args.log_detail),
+                          log_file=args.log_file, idents=args.log_ident, address=args.syslog_socket)
+
+
+def _config_test(args) -> int:
+    """keepalived -t[=LOG_FILE]: the checks of `vipdeck check`, diagnostics to stderr or LOG_FILE."""
+    import argparse
+    import contextlib
     import sys
 
-    level = logging.DEBUG if args.log_detail else logging.INFO
-    root = logging.getLogger()
-    root.setLevel(level)
-    fmt = logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s")
-    h = logging.StreamHandler(sys.stderr)
-    h.setFormatter(fmt)
-    root.addHandler(h)
-    if args.log_file:
-        fh = logging.FileHandler(args.log_file)
-        fh.setFormatter(fmt)
-        root.addHandler(fh)
-    if args.log_facility is not None:
-        try:
-            n = int(args.log_facility)
-            if not 0 <= n <= 7:
-                raise ValueError
-        except ValueError:
-            raise SystemExit(f"vipdeck daemon: -S {args.log_facility}: facility must be 0-7 (local0-local7)")
-        facility = getattr(logging.handlers.SysLogHandler, f"LOG_LOCAL{n}")
-        try:
-            sh = logging.handlers.SysLogHandler(address="/dev/log", facility=facility)
-            sh.setFormatter(logging.Formatter("vipdeck[%(process)d]: %(name)s: %(message)s"))
-            root.addHandler(sh)
-        except OSError as exc:
-            logging.getLogger("vipdeck").warning("syslog unavailable (%s); logging to stderr only", exc)
+    from vipdeck.cli import check
+
+    ns = argparse.Namespace(file=args.config, config_id=args.config_id, json=False)
+    if args.config_test in (None, "-"):
+        return check.run(ns)
+    with open(args.config_test, "a") as log, contextlib.redirect_stderr(log), contextlib.redirect_stdout(log):
+        rc = check.run(ns)
+    if rc:
+        print(f"vipdeck daemon: {args.config}: configuration errors, see {args.config_test}", file=sys.stderr)
+    return rc
 
 
 def run(args) -> int:
     import asyncio
     import grp
+    import logging
 
-    setup_logging(args)
+    if args.signum:
+        print(kaflags.signum(args.signum))
+        return 0
+    if args.config_test is not None:
+        return _config_test(args)
+    settings = kaflags.resolve(args)
+    notes = setup_logging(args)
+    log = logging.getLogger("vipdeck.daemon")
+    for note in notes + settings.notes:
+        log.warning("%s", note)
     from vipdeck.engine.daemon import Daemon
 
     group = None
@@ -73,5 +77,7 @@ def run(args) -> int:
         except KeyError:
             raise SystemExit(f"vipdeck daemon: --socket-group {args.socket_group}: no such group")
     d = Daemon(args.config, socket_path=args.socket, state_dir=args.state_dir, pid_file=args.pid_file,
-               config_id=args.config_id, socket_group=group)
+               config_id=args.config_id, socket_group=group,
+               vrrp_pid_file=args.vrrp_pid_file, checkers_pid_file=args.checkers_pid_file,
+               run_vrrp=settings.run_vrrp, run_checkers=settings.run_checkers)
     return asyncio.run(d.run())
