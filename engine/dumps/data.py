@@ -479,9 +479,7 @@ def _track_file_lines(config: Config, facts: Facts) -> list[str]:
     out = []
     for t in config.track_files:
         tf = facts.track_files.get(t.name)
-        if tf is None:
-            continue
-        out += [f" Track file = {t.name}", f"   File = {t.file}", f"   Status = {tf.status}",
+        out += [f" Track file = {t.name}", f"   File = {t.file}", f"   Status = {tf.status if tf else 0}",
                 f"   Weight = {t.weight}{' reverse' if t.weight_reverse else ''}"]
         trackers = _trackers_of(config, "file", t.name)
         if trackers:
