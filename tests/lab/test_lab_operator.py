@@ -78,8 +78,9 @@ def _restart_with_state(node, old):
     from vipdeck.engine.lab.peers import Router
 
     log = open(old.log_path, "a")
-    proc = node.popen(sys.executable, "-m", "vipdeck", "daemon", "-f", old.conf_path, "--socket", old.socket_path,
-                      "--state-dir", old.state_dir, stdout=log, stderr=subprocess.STDOUT)
+    proc = node.popen(sys.executable, "-m", "vipdeck", "daemon", "-l", "-f", old.conf_path, "--socket",
+                      old.socket_path, "--state-dir", old.state_dir, "--pid-file",
+                      os.path.join(old.workdir, "vipdeck.pid"), stdout=log, stderr=subprocess.STDOUT)
     log.close()
     r = Router(node, "vipdeck", old.conf_path, old.workdir, old.log_path, proc, {}, old.socket_path, old.state_dir)
     wait_until(lambda: os.path.exists(old.socket_path) and proc.poll() is None, 20, what="restarted daemon")
