@@ -126,6 +126,8 @@ LEAVING_MASTER = {
     "resign": lambda: m.Resign(hold_until=None),
     "tracker fault": lambda: m.TrackChanged(delta=0, fault=True, detail="chk failed"),
     "link down": lambda: m.InterfaceChanged(up=False, detail="eth0 down"),
+    "sync group backup": lambda: m.SyncBackup("group went BACKUP"),
+    "sync group fault": lambda: m.SyncFault(True, "VI_2 in FAULT"),
     "higher priority": lambda: m.AdvertReceived(packet.Advert(version=2, vrid=51, priority=200, interval=1.0,
                                                               addresses=(), src="198.18.0.2", dst="224.0.0.18",
                                                               ttl=255)),
