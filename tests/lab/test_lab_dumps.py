@@ -204,3 +204,26 @@ virtual_server 198.18.0.100 80 {
     assert master[0] & 7 == 6 and check[0] & 7 == 4   # info; a checker going down is a warning
     assert lines and not [x for x in lines if x[1] == "vipdeck"]   # every line carries keepalived's names
     assert "no syslog at" not in r1.log()
+
+
+def test_a_full_disk_is_reported_with_its_cause(tmp_path):
+    """A real ENOSPC: a one-page tmpfs in a private mount namespace (nothing is
+    mounted where the host sees it), a dump bigger than that, the writer's error."""
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.support.paths import ROOT, require
+
+    require(os.geteuid() == 0 and shutil.which("unshare") is not None, "needs root and unshare")
+    d = tmp_path / "full"
+    d.mkdir()
+    code = ("import sys\nfrom vipdeck.engine.dumps.writer import DumpError, write_atomic\n"
+            "try:\n    write_atomic(sys.argv[1] + '/keepalived.data', 'x' * 65536)\n"
+            "except DumpError as e:\n    print(e)\n    sys.exit(3)\n")
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                        f'mount -t tmpfs -o size=4k tmpfs "$1" && exec "$2" -c "$3" "$1"', "sh", str(d),
+                        sys.executable, code], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 3, (r.stdout, r.stderr)
+    assert r.stdout.strip() == f"cannot write {d}/keepalived.data: disk full (No space left on device)"
+    assert os.listdir(d) == []                      # the host never saw the tmpfs
