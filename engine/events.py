@@ -39,7 +39,7 @@ class EventBus:
                  "message": message, **fields}
         self._ring.append(event)
         level = _LEVELS.get(severity, logging.INFO)
-        if kind in _LOGGED_BY_OWNER and level < logging.ERROR:
+        if kind in _LOGGED_BY_OWNER and level < logging.ERROR and (kind != "transition" or "to" in fields):
             level = logging.DEBUG
         log.log(level, "%s: %s", kind, message, extra={"event_kind": kind})
         for q in list(self._queues):

@@ -112,6 +112,11 @@ def real_server_change(rs: str, vs: str, alive: bool, *, inhibit: bool = False, 
     return f"{verb} service {rs} {prep} VS {vs}{_why(reason)}"
 
 
+def weight_change(old: int, new: int, alive: bool, rs: str, vs: str) -> str:
+    """ipwrapper.c, a dynamic checker moving a real server's weight."""
+    return f"Changing weight from {old} to {new} for {'' if alive else 'in'}active service {rs} of VS {vs}"
+
+
 def quorum_change(vs: str, up: bool, weight_sum: int, quorum: int, hysteresis: int, *, init: bool = False) -> str:
     """ipwrapper.c's quorum lines (the threshold is quorum -/+ hysteresis)."""
     if up:

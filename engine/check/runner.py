@@ -344,6 +344,8 @@ class CheckRunner:
             # keepalived: an alpha checker failing its first run announces DOWN once
             self._rs_changed(vs, rs, False, initial=True)
         if rs.weight != weight_before:
+            log.info("%s", logforms.weight_change(weight_before, rs.weight, rs.alive, logforms.service(
+                rs.config.address, vs.config.protocol, rs.port), _fmt_vs(vs.config)))
             self._emit("rs_state", f"{rs.key} of {vs.key}: weight {weight_before} → {rs.weight}", "info",
                        vs=vs.key, rs=rs.key, state="UP" if rs.alive else "DOWN", weight=rs.weight,
                        weight_before=weight_before)

@@ -148,5 +148,23 @@ def test_checker_lines():
     assert (logforms.real_server_change(svc, vs, True, inhibit=True)
             == "Enabling service [198.18.0.203]:tcp:80 of VS [198.18.0.100]:tcp:80")
     assert logforms.virtual_service(None, "TCP", 80, fwmark=3) == "FWM 3"
+    assert (logforms.weight_change(1, 3, True, svc, vs)
+            == "Changing weight from 1 to 3 for active service [198.18.0.203]:tcp:80 of VS [198.18.0.100]:tcp:80")
     assert (logforms.quorum_change(vs, False, 0, 1, 0)
             == "Lost quorum 1-0=1 > 0 for VS [198.18.0.100]:tcp:80")
+
+
+def test_event_bus_lines_that_owners_log_in_keepalived_form_are_debug_only(restore_logging, receiver):
+    """A transition is logged once (keepalived's line by the engine), its event copy only with -D;
+    a sync-held warning has no other line and stays a warning."""
+    from vipdeck.engine.events import EventBus
+
+    path, s = receiver
+    logsetup.setup(address=path)
+    bus = EventBus()
+    bus.emit("transition", "VI_1 BACKUP -> MASTER", instance="VI_1", to="MASTER")
+    bus.emit("check", "TCP_CHECK ok")
+    bus.emit("transition", "VI_1 stays BACKUP, held by its sync group", "warning", instance="VI_1", held=True)
+    bus.emit("daemon", "started")
+    got = [(sev, msg) for _, sev, _, _, msg in received(s, 2)]
+    assert got == [(4, "transition: VI_1 stays BACKUP, held by its sync group"), (6, "daemon: started")]
