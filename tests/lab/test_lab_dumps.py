@@ -227,3 +227,48 @@ def test_a_full_disk_is_reported_with_its_cause(tmp_path):
     assert r.returncode == 3, (r.stdout, r.stderr)
     assert r.stdout.strip() == f"cannot write {d}/keepalived.data: disk full (No space left on device)"
     assert os.listdir(d) == []                      # the host never saw the tmpfs
+
+
+def test_P_runs_only_vrrp_and_C_only_the_checkers(lab, tmp_path):
+    from vipdeck.engine.lab.peers import vrrp_conf
+
+    extra = '''
+virtual_server 198.18.0.100 80 {
+    delay_loop 1
+    protocol TCP
+    real_server 198.18.0.2 8080 {
+        TCP_CHECK {
+            connect_timeout 1
+        }
+    }
+}
+'''
+    conf = vrrp_conf(router_id="node1", extra=extra, global_extra=f"state_file_location {tmp_path}/\n"
+                     f"    json_file_location {tmp_path}/",
+                     instances=[dict(name="VI_1", vrid=51, priority=100, state="MASTER", vips=[VIP1])])
+    n1 = lab.add_node("n1", "198.18.0.1/24")
+    lab.add_node("n2", "198.18.0.2/24")
+    r = start_vipdeck(n1, conf, extra_args=("-P",))
+    wait_until(lambda: n1.has_address(VIP1), 10)
+    snap = status(r)
+    assert [i["name"] for i in snap["instances"]] == ["VI_1"] and snap["virtual_servers"] == []
+    r.signal(signal.SIGUSR1)
+    wait_file(f"{tmp_path}/keepalived.data")
+    assert not os.path.exists(f"{tmp_path}/keepalived_check.data")   # no checker half, no checker dump
+    assert r.stop() == 0
+
+    r = start_vipdeck(n1, conf, extra_args=("-C",))
+    wait_until(lambda: status(r)["virtual_servers"] and status(r)["virtual_servers"][0]["real_servers"][0]
+               ["checkers"][0]["ok"] is not None, 15, what="the TCP_CHECK ran")
+    snap = status(r)
+    assert snap["instances"] == [] and not n1.has_address(VIP1)
+    os.unlink(f"{tmp_path}/keepalived.data")
+    r.signal(SIGJSON)
+    r.signal(signal.SIGUSR1)
+    wait_file(f"{tmp_path}/keepalived_check.data")
+    # a second SIGUSR1 round: whatever SIGJSON was going to do is done by the time it shows
+    os.unlink(f"{tmp_path}/keepalived_check.data")
+    r.signal(signal.SIGUSR1)
+    wait_file(f"{tmp_path}/keepalived_check.data")
+    assert not os.path.exists(f"{tmp_path}/keepalived.data") and not os.path.exists(f"{tmp_path}/keepalived.json")
+    assert r.alive()
