@@ -134,6 +134,11 @@ def parse_global_defs(s: State, st: Stmt) -> None:
         "no_checker_emails": keep(lambda x: flag_arg(d, x)),
         "use_symlink_paths": keep(lambda x: bool_arg(d, x)),
         "reload_check_config": keep(lambda x: need(d, x, 0, 1)),
+        # the dump files' names and places (engine/dumps/paths.py)
+        "data_use_instance": keep(lambda x: need(d, x, 0, 1)),
+        "state_file_location": keep(lambda x: need(d, x, 1, 1)),
+        "stats_file_location": keep(lambda x: need(d, x, 1, 1)),
+        "json_file_location": keep(lambda x: need(d, x, 1, 1)),
     }
     s.walk(st.block or [], table, "global_defs", kind="global_defs", other=g.other)
 

@@ -87,7 +87,6 @@ _FIFO = "vipdeck writes no notify FIFO (vipdeck events --follow is the stream)"
 _NLBUF = "kernel socket buffers keep their default sizes"
 _NLSET, _NLFORCE = "size that netlink receive buffer", "size it even beyond net.core.rmem_max"
 _PROCS = "vipdeck is one process; its name is vipdeck"
-_DUMPS = "vipdeck writes no SIGUSR1/SIGUSR2/SIGJSON dump files"
 _FW = "vipdeck adds no firewall rules, so traffic to VIPs is always accepted"
 _RELOAD = "vipdeck reloads on SIGHUP only"
 
@@ -110,9 +109,8 @@ _ROWS: tuple[Keyword | tuple[Keyword, ...], ...] = (
     no("top", "net_namespace_ipvs", "IPVS is programmed in vipdeck's own namespace",
        "program IPVS in that namespace"),
     no("top", "namespace_with_ipsets", "vipdeck uses no ipsets", "allow ipsets in a namespace on old kernels"),
-    no("top", "instance", "vipdeck's pid file and state are where -p/--state-dir say",
-       "put NAME in its pid file names"),
-    no("top", "use_pid_dir", "vipdeck's pid file is where --pid-file says", "write its pid files in /run/keepalived"),
+    yes("top", "instance", "in the default pid file and dump file names, as keepalived"),
+    yes("top", "use_pid_dir", "the default pid files go in /run/keepalived, as keepalived"),
     no("top", "linkbeat_use_polling", "links are watched through netlink only",
        "poll link state with ETHTOOL/MII ioctls"),
     no("top", "child_wait_time", "vipdeck is one process", "wait that long for its child processes at exit"),
@@ -290,11 +288,12 @@ _ROWS: tuple[Keyword | tuple[Keyword, ...], ...] = (
     no("global_defs", "reload_time_file", _RELOAD, "reload at the time written in that file"),
     no("global_defs", "reload_repeat", _RELOAD, "repeat the timed reload"),
     no("global_defs", "reload_file", _RELOAD, "load that file at the timed reload"),
-    no("global_defs", "data_use_instance", _DUMPS, "put the instance name in the dump file names"),
-    no("global_defs", "state_file_location", _DUMPS, "write the SIGUSR1 data dump there", origin="man"),
-    no("global_defs", "stats_file_location", _DUMPS, "write the SIGUSR2 stats dump there", origin="man"),
-    no("global_defs", "json_file_location", _DUMPS, "write the SIGJSON dump there", origin="man"),
-    no("global_defs", "json_version", _DUMPS, "write that version of the JSON dump", origin="man"),
+    yes("global_defs", "data_use_instance", "the instance name in the .data dump file names (as 2.2.7's code)"),
+    yes("global_defs", "state_file_location", "where SIGUSR1 writes the data dump", origin="man"),
+    yes("global_defs", "stats_file_location", "where SIGUSR2 writes the stats", origin="man"),
+    yes("global_defs", "json_file_location", "where SIGJSON writes the JSON dump", origin="man"),
+    no("global_defs", "json_version", "only keepalived 2.2.7's JSON dump (version 1) is written",
+       "write that version of the JSON dump", origin="man"),
     no("global_defs", "iproute_usr_dir", "ip(8) reads its own table and protocol names",
        "read rt_tables and the other iproute2 names from there", origin="man"),
     no("global_defs", "iproute_etc_dir", "ip(8) reads its own table and protocol names",

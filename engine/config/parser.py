@@ -78,6 +78,9 @@ def _top_table(s: State) -> dict:
         "track_group": (BLOCK, _record(s)),
         "garp_group": (BLOCK, _record(s)),
         "child_wait_time": (LINE, lambda st: (int_arg(d, st, 0), _record(s)(st))),
+        # read from ``other`` by the pid file and dump names (engine/dumps/paths.py)
+        "instance": (LINE, lambda st: (need(d, st, 1, 1), _record(s)(st))),
+        "use_pid_dir": (LINE, lambda st: (need(d, st, 0, 0), _record(s)(st))),
     }
 
 

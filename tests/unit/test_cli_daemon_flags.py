@@ -94,6 +94,6 @@ def test_default_pid_file_is_keepalived_s(tmp_path):
         return load(str(p)).config
 
     assert kaflags.default_pid_file(conf("")) == "/run/keepalived.pid"
-    assert kaflags.default_pid_file(conf("global_defs {\n use_pid_dir\n}\n")) == "/run/keepalived/keepalived.pid"
-    assert (kaflags.default_pid_file(conf("global_defs {\n instance lb2\n}\n"))
+    assert kaflags.default_pid_file(conf("use_pid_dir\n")) == "/run/keepalived/keepalived.pid"
+    assert (kaflags.default_pid_file(conf("instance lb2\n"))
             == "/run/keepalived/keepalived_lb2.pid")

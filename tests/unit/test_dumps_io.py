@@ -44,11 +44,11 @@ def test_tmpdir_is_used_only_when_absolute(tmp_path):
 
 
 def test_data_use_instance_names_the_data_files_like_2_2_7(tmp_path):
-    c = config(tmp_path, "data_use_instance\ninstance lb2")
+    c = config(tmp_path, "data_use_instance", top="instance lb2")
     p = dump_paths(c, env={})
     assert p.data == "/tmp/keepalived.lb2.data" and p.check_data == "/tmp/keepalived_check.lb2.data"
     assert p.stats == "/tmp/keepalived.stats" and p.json == "/tmp/keepalived.json"   # 2.2.7 leaves these
-    c = config(tmp_path, "data_use_instance\ninstance lb2\nnet_namespace blue")
+    c = config(tmp_path, "data_use_instance", top="instance lb2\nnet_namespace blue")
     assert dump_paths(c, env={}).data == "/tmp/keepalived.blue_lb2.data"
     # without an instance or namespace name there is nothing to add
     assert dump_paths(config(tmp_path, "data_use_instance"), env={}).data == "/tmp/keepalived.data"

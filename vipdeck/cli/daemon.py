@@ -43,7 +43,7 @@ def _config_test(args) -> int:
 
     from vipdeck.cli import check
 
-    ns = argparse.Namespace(file=args.config, config_id=args.config_id, json=False)
+    ns = argparse.Namespace(file=args.config, config_id=args.config_id, json=False, strict=False)
     if args.config_test in (None, "-"):
         return check.run(ns)
     with open(args.config_test, "a") as log, contextlib.redirect_stderr(log), contextlib.redirect_stdout(log):
