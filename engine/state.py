@@ -105,7 +105,7 @@ class StateStore:
         try:
             with open(self.path) as f:
                 return OperatorState.from_dict(json.load(f))
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return OperatorState()
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             # A damaged state file must not stop the daemon; keep it for a human.

@@ -7,6 +7,8 @@ facility local3 and ``-D`` logs in detail, so a seed's
 
 from __future__ import annotations
 
+import argparse
+
 DEFAULT_SOCKET = "/run/vipdeck/control.sock"
 DEFAULT_STATE_DIR = "/var/lib/vipdeck"
 
@@ -25,6 +27,24 @@ def add_arguments(p) -> None:
     p.add_argument("-i", "--config-id", default=None, help="config id for @conditional lines")
     p.add_argument("--socket-group", default=None, metavar="GROUP",
                    help="group allowed to read status through the socket (default: root's)")
+    p.add_argument("--control-idle-timeout", type=_positive(float), default=60.0, metavar="SECONDS",
+                   help="close a control connection that sends no complete request for this long (default 60)")
+    p.add_argument("--control-max-connections", type=_positive(int), default=16, metavar="N",
+                   help="open control connections allowed per non-root uid (default 16; root gets "
+                        "4 times as many, at least 64)")
+
+
+def _positive(kind):
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not v > 0:
+            raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+        return v
+
+    return parse
 
 
 def setup_logging(args) -> None:
@@ -73,5 +93,8 @@ def run(args) -> int:
         except KeyError:
             raise SystemExit(f"vipdeck daemon: --socket-group {args.socket_group}: no such group")
     d = Daemon(args.config, socket_path=args.socket, state_dir=args.state_dir, pid_file=args.pid_file,
-               config_id=args.config_id, socket_group=group)
+               config_id=args.config_id, socket_group=group,
+               control_idle_timeout=args.control_idle_timeout,
+               control_max_per_uid=args.control_max_connections,
+               control_max_per_root=max(64, 4 * args.control_max_connections))
     return asyncio.run(d.run())
