@@ -16,9 +16,11 @@ Signals (the whole table, and why, is in ``engine.signals``):
   SIGTTIN / SIGTTOU are ignored; SIGSEGV, SIGBUS, SIGILL, SIGFPE keep their
   default (a fault in the process).
 
-Handlers are installed first thing in ``run``, so a signal during start-up
-gets the same treatment (a stop then comes right after the start).  The
-control socket is the only way in besides signals.
+Handlers are installed first thing in ``run``, before the config is read,
+so a signal during start-up gets the same treatment (a stop then comes right
+after the start, a SIGHUP reloads once started).  Before that, while Python
+imports, the process holds nothing yet (no pid file, no VIPs, no socket).
+The control socket is the only way in besides signals.
 
 ``run`` goes through phases a supervisor integration can hook into:
 ``_install_signals``, ``_open`` (state, pid file), ``_start`` (engine, then
@@ -76,6 +78,8 @@ class Daemon:
         self._stop: asyncio.Event | None = None       # made inside the running loop
         self._reloading: asyncio.Lock | None = None
         self._stop_signal: int | None = None
+        self._serving = False            # started: a SIGHUP now reloads
+        self._reload_pending = False     # a SIGHUP came during start-up
         self._stopping = False
         self._pid_written = False
 
@@ -118,6 +122,9 @@ class Daemon:
         log.info("vipdeck daemon running: %s, control socket %s", config.summary(), self.socket_path)
 
     async def _serve(self) -> None:
+        self._serving = True
+        if self._reload_pending and not self._stop.is_set():
+            asyncio.ensure_future(self._sighup())
         await self._stop.wait()
 
     async def _shutdown(self) -> None:
@@ -159,10 +166,13 @@ class Daemon:
         self._stop.set()
 
     def _on_reload_signal(self) -> None:
-        if self._stopping or self._stop.is_set() or self.engine is None:
-            log.info("SIGHUP received while %s: not reloading", "stopping" if self._stopping else "starting")
-            return
-        asyncio.ensure_future(self._sighup())
+        if self._stopping or self._stop.is_set():
+            log.info("SIGHUP received while stopping: not reloading")
+        elif not self._serving:
+            log.info("SIGHUP received during start-up: reloading once started")
+            self._reload_pending = True
+        else:
+            asyncio.ensure_future(self._sighup())
 
     def _on_dump_signal(self, sig: int, meaning: signals.Meaning) -> None:
         name = signals.name(sig)

@@ -44,12 +44,9 @@ default, and the docs read the same thing.
 from __future__ import annotations
 
 import enum
-import logging
 import signal
 from dataclasses import dataclass
 from typing import Callable
-
-log = logging.getLogger("vipdeck.daemon")
 
 
 class Action(str, enum.Enum):
