@@ -199,23 +199,23 @@ class ControlServer:
         task = asyncio.current_task()
         self._handlers[task] = writer
         uid: int | None = None
+        counted = False
         try:
             try:
                 pid, uid, _gid = peer_cred(writer)
             except OSError as exc:
                 self._note("peercred", logging.WARNING, "control connection without peer credentials: %s", exc)
-                uid = None
                 return
             limit = self.limit_for(uid)
             if self.connections[uid] >= limit:
                 self._note(("busy", uid), logging.WARNING,
                            "control connection from uid %d (pid %d) refused: %d open, limit %d",
                            uid, pid, self.connections[uid], limit)
-                uid = None               # not counted
                 await self._reply(writer, None, error=ControlError(
                     "busy", f"too many connections from uid {uid} (limit {limit}); close some and retry"))
                 return
             self.connections[uid] += 1
+            counted = True
             await self._serve(reader, writer, uid, pid)
         except _Gone as exc:
             if str(exc) == "not reading":
@@ -224,7 +224,7 @@ class ControlServer:
         except (ConnectionError, asyncio.CancelledError):
             pass  # client gone, or the server is stopping
         finally:
-            if uid is not None:
+            if counted:
                 self.connections[uid] -= 1
                 if self.connections[uid] <= 0:
                     del self.connections[uid]

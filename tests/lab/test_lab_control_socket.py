@@ -181,7 +181,7 @@ def test_connections_per_uid_are_capped_root_still_gets_in_and_closed_ones_are_f
         held.append(c)
     extra = Conn(r1, NOBODY)
     x = extra.reply()
-    assert x["error"]["code"] == "busy" and f"limit {CAP}" in x["error"]["message"]
+    assert x["error"]["code"] == "busy" and f"uid {NOBODY} (limit {CAP})" in x["error"]["message"]
     assert extra.reply() is None
     extra.close()
     # root is not locked out by the group's members
