@@ -1,22 +1,46 @@
 """`vipdeck daemon`: process-level concerns around one ``Engine``.
 
-Signals as keepalived: SIGTERM/SIGINT leave cleanly (masters send priority
-0, VIPs removed, notify_stop), SIGHUP reloads — a config with errors is
-refused with file:line in the log and the running one stays.  The control
-socket is the only way in besides signals.
+Signals (the whole table, and why, is in ``engine.signals``):
+
+* SIGTERM, SIGINT: clean shutdown — masters send priority 0, VIPs, routes
+  and rules removed, IPVS as configured, notify_stop, control socket and
+  pid file removed; exit 0.
+* SIGHUP: reload — a config with errors is refused with file:line in the
+  log and the running one stays.
+* SIGUSR1 / SIGUSR2 / SIGRTMIN+2 / SIGRTMAX-1 / SIGRTMAX (keepalived's
+  DATA / STATS / JSON / STATS_CLEAR / TDUMP): logged and put in the event
+  stream; the daemon goes on.  The dumps plug in through ``dump_hooks``.
+* Every other catchable terminating signal (SIGQUIT, SIGABRT, SIGALRM,
+  SIGXCPU, SIGPWR, the other real-time signals ...): the same clean
+  shutdown, exit 128 + N.  SIGPIPE and SIGXFSZ stay ignored, SIGTSTP /
+  SIGTTIN / SIGTTOU are ignored; SIGSEGV, SIGBUS, SIGILL, SIGFPE keep their
+  default (a fault in the process).
+
+Handlers are installed first thing in ``run``, before the config is read,
+so a signal during start-up gets the same treatment (a stop then comes right
+after the start, a SIGHUP reloads once started).  Before that, while Python
+imports, the process holds nothing yet (no pid file, no VIPs, no socket).
+The control socket is the only way in besides signals.
+
+``run`` goes through phases a supervisor integration can hook into:
+``_install_signals``, ``_open`` (state, pid file), ``_start`` (engine, then
+the control socket), ``_serve`` (until a stop), ``_shutdown``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
-import signal
+from typing import Callable
 
+from vipdeck.engine import signals
 from vipdeck.engine.control.api import EngineApi
-from vipdeck.engine.control.server import ControlServer
+from vipdeck.engine.control.server import (DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_PER_ROOT, DEFAULT_MAX_PER_UID,
+                                           ControlServer)
 from vipdeck.engine.events import EventBus
-from vipdeck.engine.state import StateStore
+from vipdeck.engine.state import StateReadError, StateStore
 
 log = logging.getLogger("vipdeck.daemon")
 
@@ -37,7 +61,10 @@ class Daemon:
     def __init__(self, config_path: str, *, socket_path: str, state_dir: str, pid_file: str | None = None,
                  config_id: str | None = None, socket_group: int | None = None,
                  vrrp_pid_file: str | None = None, checkers_pid_file: str | None = None,
-                 run_vrrp: bool = True, run_checkers: bool = True):
+                 run_vrrp: bool = True, run_checkers: bool = True,
+                 control_idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+                 control_max_per_uid: int = DEFAULT_MAX_PER_UID,
+                 control_max_per_root: int = DEFAULT_MAX_PER_ROOT):
         self.config_path = os.path.abspath(config_path)
         self.socket_path = socket_path
         self.state_dir = state_dir
@@ -47,47 +74,139 @@ class Daemon:
         self._pids_written: list[str] = []
         self.config_id = config_id
         self.socket_group = socket_group
+        self.control_limits = dict(idle_timeout=control_idle_timeout, max_per_uid=control_max_per_uid,
+                                   max_per_root=control_max_per_root)
         self.engine = None
+        self.server: ControlServer | None = None
+        # keepalived's dump signals: dump name ("data", "stats", "json", "stats_clear",
+        # "thread_dump") -> a callable that writes it; none yet (a later issue adds them)
+        self.dump_hooks: dict[str, Callable[[], None]] = {}
         self._stop: asyncio.Event | None = None       # made inside the running loop
         self._reloading: asyncio.Lock | None = None
+        self._stop_signal: int | None = None
+        self._serving = False            # started: a SIGHUP now reloads
+        self._reload_pending = False     # a SIGHUP came during start-up
+        self._stopping = False
+
+    # ------------------------------------------------------------------ phases
 
     async def run(self) -> int:
-        from vipdeck.engine.runtime import Engine
-
         self._stop = asyncio.Event()
         self._reloading = asyncio.Lock()
+        self._install_signals()
         config, diags = load_config(self.config_path, self.config_id)
         if config is None:
             n = sum(1 for d in diags if d.severity == "error")
             log.error("%s: %d error(s); not starting", self.config_path, n)
             return 1
         try:
+            store = StateStore(self.state_dir)
+        except StateReadError as exc:
+            log.error("%s; not starting (starting without it could undo an operator's drain)", exc)
+            return 1
+        try:
             self._write_pid(config)
         except PidFileError as exc:
             log.error("%s", exc)
             return 1
-        bus = EventBus()
-        self.engine = Engine(config, config_path=self.config_path, state=StateStore(self.state_dir), bus=bus,
-                             run_vrrp=self.run_vrrp, run_checkers=self.run_checkers)
-        api = EngineApi(self.engine, reload=self.reload)
-        server = ControlServer(self.socket_path, api, group=self.socket_group)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._stop.set)
-        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self._sighup()))
-        for sig, kind in DUMP_SIGNALS.items():      # keepalived's dumps; the daemon goes on
-            loop.add_signal_handler(sig, self._dump, kind)
         try:
-            await self.engine.start()
-            await server.start()
-            log.info("vipdeck daemon running: %s, control socket %s", config.summary(), self.socket_path)
-            await self._stop.wait()
-            log.info("stopping: resigning masters")
+            await self._start(config, store)
+            await self._serve()
         finally:
-            await server.stop()
-            await self.engine.stop(resign=True)
+            await self._shutdown()
+        return self.exit_status()
+
+    def _install_signals(self) -> None:
+        signals.install(asyncio.get_running_loop(), on_reload=self._on_reload_signal, on_stop=self._on_stop_signal,
+                        on_dump=self._on_dump_signal, on_ignored=self._on_ignored_signal)
+
+    async def _start(self, config, store: StateStore) -> None:
+        from vipdeck.engine.runtime import Engine
+
+        self.engine = Engine(config, config_path=self.config_path, state=store, bus=EventBus(),
+                             run_vrrp=self.run_vrrp, run_checkers=self.run_checkers)
+        from vipdeck.engine.dumps import dumper
+
+        self.dump_hooks.update({kind: functools.partial(dumper.write, self.engine, kind) for kind in dumper.KINDS})
+        api = EngineApi(self.engine, reload=self.reload)
+        self.server = ControlServer(self.socket_path, api, group=self.socket_group, **self.control_limits)
+        await self.engine.start()
+        await self.server.start()
+        log.info("vipdeck daemon running: %s, control socket %s", config.summary(), self.socket_path)
+
+    async def _serve(self) -> None:
+        self._serving = True
+        if self._reload_pending and not self._stop.is_set():
+            asyncio.ensure_future(self._sighup())
+        await self._stop.wait()
+
+    async def _shutdown(self) -> None:
+        self._stopping = True
+        log.info("stopping: resigning masters")
+        try:
+            if self.server is not None:
+                await self.server.stop()
+            if self.engine is not None:
+                await self.engine.stop(resign=True)
+        finally:
             self._remove_pid()
-        return 0
+
+    def exit_status(self) -> int:
+        """0 after SIGTERM/SIGINT, 128 + N after a clean stop on another signal N."""
+        sig = self._stop_signal
+        if sig is None or signals.table()[sig].action is signals.Action.STOP:
+            return 0
+        return 128 + sig
+
+    # ------------------------------------------------------------------ signals
+
+    def _emit(self, message: str, severity: str = "info", **fields) -> None:
+        if self.engine is not None:
+            self.engine.emit("daemon", message, severity, **fields)
+
+    def _on_stop_signal(self, sig: int) -> None:
+        name = signals.name(sig)
+        if self._stopping or self._stop.is_set():
+            log.info("%s received while stopping: the shutdown goes on", name)
+            return
+        self._stop_signal = sig
+        if signals.table()[sig].action is signals.Action.STOP:
+            log.info("%s received: stopping", name)
+        else:
+            log.warning("%s received (not a stop signal; keepalived would ignore it): stopping cleanly "
+                        "rather than dying with the VIPs in place", name)
+            self._emit(f"{name} received: stopping cleanly", "warning", signal=name)
+        self._stop.set()
+
+    def _on_reload_signal(self) -> None:
+        if self._stopping or self._stop.is_set():
+            log.info("SIGHUP received while stopping: not reloading")
+        elif not self._serving:
+            log.info("SIGHUP received during start-up: reloading once started")
+            self._reload_pending = True
+        else:
+            asyncio.ensure_future(self._sighup())
+
+    def _on_dump_signal(self, sig: int, meaning: signals.Meaning) -> None:
+        name = signals.name(sig)
+        hook = self.dump_hooks.get(meaning.dump or "")
+        if hook is None:
+            msg = (f"{name} received (keepalived's {meaning.keepalived} dump): dumps are not implemented yet, "
+                   "nothing written; still running")
+            log.info("%s", msg)
+            self._emit(msg, signal=name, dump=meaning.dump)
+            return
+        try:
+            hook()
+        except Exception as exc:  # a dump must never take the daemon down
+            log.error("%s dump failed", meaning.dump, exc_info=exc)
+            self._emit(f"{name}: {meaning.dump} dump failed: {exc}", "error", signal=name)
+
+    def _on_ignored_signal(self, sig: int) -> None:
+        log.info("%s received: ignored (a VRRP router holding VIPs is not suspended by job control)",
+                 signals.name(sig))
+
+    # ------------------------------------------------------------------ reload
 
     async def _sighup(self) -> None:
         try:
@@ -111,11 +230,7 @@ class Daemon:
             self.engine.emit("config", f"reload accepted: {summary}", accepted=True)
             return f"reloaded: {summary}"
 
-    def _dump(self, kind: str) -> None:
-        from vipdeck.engine.dumps import dumper
-
-        if self.engine is not None:
-            dumper.write(self.engine, kind)
+    # ------------------------------------------------------------------ pid file
 
     def _write_pid(self, config) -> None:
         """Our pid in the main pid file (keepalived's default path unless -p) and
@@ -148,10 +263,6 @@ class Daemon:
 class PidFileError(Exception):
     pass
 
-
-# keepalived's dump signals (lib/signals.h): DATA, STATS, JSON, STATS_CLEAR
-DUMP_SIGNALS = {signal.SIGUSR1: "data", signal.SIGUSR2: "stats", signal.SIGRTMIN + 2: "json",
-                signal.SIGRTMAX - 1: "stats_clear"}
 
 
 def _live_daemon(path: str) -> tuple[int, str] | None:

@@ -19,6 +19,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from vipdeck.engine import operator
 from vipdeck.engine.config.model import Config, VrrpInstance
 from vipdeck.engine.dumps.stats import TransitionCounters, vrrp_stats
 from vipdeck.engine import logforms
@@ -109,7 +110,8 @@ class Engine:
             await self._start_lvs()
         for d in self.drivers.values():
             self._start_driver(d)
-        self._apply_operator_state()
+        if self.state.problem:
+            self.emit("daemon", f"{self.state.problem}: operator changes will be refused", "error")
         self.emit("daemon", f"started with {self.config.summary()}", config=self.config_path)
 
     async def _start_vrrp(self) -> None:
@@ -217,6 +219,7 @@ class Engine:
         self.drivers[inst.name] = d
         self.vrrp_stats[inst.name] = TransitionCounters()    # a new driver counts from zero too
         self._vip_chain[inst.name] = None
+        operator.prepare(d, self.state.state, time.time())     # drain, hold: before it starts
         return d
 
     def _start_driver(self, d: InstanceDriver) -> None:
@@ -234,6 +237,7 @@ class Engine:
 
     def _start_now(self, d: InstanceDriver) -> None:
         d.start()
+        operator.started(d, self.state.state, time.time())     # takeover: once it elects
         self._refresh_tracking(d)
         if not self.host.is_up(d.inst.interface):
             d.feed(m.InterfaceChanged(up=False, detail=f"{d.inst.interface} down at start"))
@@ -579,22 +583,6 @@ class Engine:
         self.lvs = LvsManager(self)
         await self.lvs.start()
 
-    # ------------------------------------------------------------------ operator state
-
-    def _apply_operator_state(self) -> None:
-        st = self.state.state
-        now_wall = time.time()
-        for name, d in self.drivers.items():
-            if st.drained:
-                d.feed(m.Drain(True))
-            hold = st.holds.get(name)
-            if hold:
-                until = hold.get("until")
-                if until is None or until > now_wall:
-                    d.feed(m.Resign(hold_until=None if until is None else d.now() + (until - now_wall)))
-            if name in st.takeovers:
-                d.feed(m.Takeover(True))
-
     # ------------------------------------------------------------------ snapshot
 
     def snapshot(self) -> dict:
@@ -604,12 +592,12 @@ class Engine:
             hold = st.holds.get(name)
             tk = st.takeovers.get(name)
             stamp = hold or tk or (vars(st.drained) if st.drained else None) or {}
-            operator = {"drained": st.drained is not None, "hold_until": (hold or {}).get("until"),
-                        "held": d.machine.held, "takeover": tk is not None,
-                        "who": stamp.get("who"), "when": stamp.get("when"), "why": stamp.get("why")}
+            op_view = {"drained": st.drained is not None, "hold_until": (hold or {}).get("until"),
+                       "held": d.machine.held, "takeover": tk is not None,
+                       "who": stamp.get("who"), "when": stamp.get("when"), "why": stamp.get("why")}
             grp = self.config.sync_group_of(name)
             trackers = self.tracking.describe(d.inst) if self.tracking else []
-            instances.append(d.snapshot(trackers, operator, grp.name if grp else None))
+            instances.append(d.snapshot(trackers, op_view, grp.name if grp else None))
         g = self.config.global_defs
         snap = {
             "schema": 1,
@@ -673,8 +661,7 @@ class Engine:
         if self.tracking:
             await self.tracking.reload(new)
         for name in added:
-            self._start_driver(self.drivers[name])
-        self._apply_operator_state_to(added)
+            self._start_driver(self.drivers[name])    # operator intent: operator.prepare/started
         await self._reload_lvs(new)
         return (f"kept {len(kept)} instance(s) running unchanged, restarted {len(replaced)}, "
                 f"added {len(added) - len(replaced)}, removed {len(gone)}")
@@ -692,15 +679,6 @@ class Engine:
                 await self._start_lvs()
             else:
                 await self.lvs.reload(new)
-
-    def _apply_operator_state_to(self, names: list[str]) -> None:
-        st = self.state.state
-        for name in names:
-            d = self.drivers[name]
-            if st.drained:
-                d.feed(m.Drain(True))
-            if name in st.takeovers:
-                d.feed(m.Takeover(True))
 
 
 def _version() -> str:

@@ -1,18 +1,38 @@
 """Request handling behind the control socket (and the embedded client).
 
-Each change is validated first (a bad field is named in the error), then
-persisted in the state store, then applied, then audited — so an accepted
-request survives a restart even if the daemon dies right after answering.
+Each change is a transaction: validated first (a bad field is named in the
+error), then persisted in the state store (``StateStore.commit``: on disk
+before it is current), then applied to the machines (``engine.operator``,
+the same translation start-up and reload use), then audited.  An accepted
+request survives a restart even if the daemon dies right after answering; a
+change the disk refuses (full, read-only...) changes nothing, and the client
+is told which file and why (code ``storage``).
+
+Every refusal is audited and put in the event stream too: who (the name the
+client gave, and the uid and pid the kernel gave), op and why.  Refusals by
+an unprivileged peer are rate-limited per uid (a burst, then one per 10 s;
+the next entry says how many were left out), so the socket's group cannot
+fill the disk or the event ring.  When the audit log itself cannot be
+written the entry goes to the daemon's log and the event stream instead,
+and the daemon goes on.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from typing import Any, Awaitable, Callable
 
+from vipdeck.engine import operator
+from vipdeck.engine.control.limits import RateLimit
 from vipdeck.engine.control.schema import CHANGE_OPS, ControlError
-from vipdeck.engine.state import Override, Stamp, rs_key
+from vipdeck.engine.state import OperatorState, Override, Stamp, StateWriteError, rs_key
 from vipdeck.engine.vrrp import machine as m
+
+log = logging.getLogger("vipdeck.control")
+
+MAX_AUDITED_ARGS = 2000     # characters of JSON: a refusal cannot carry a megabyte into the audit log
 
 
 def _str(args: dict, name: str, required: bool = True, maxlen: int = 500) -> str:
@@ -34,6 +54,7 @@ class EngineApi:
         self.bus = engine.bus
         self._reload = reload
         self.read_only = read_only
+        self._refusal_limit = RateLimit(burst=10, interval=10.0)
 
     async def handle(self, op: str, args: dict[str, Any], uid: int) -> dict:
         if op == "ping":
@@ -49,21 +70,72 @@ class EngineApi:
                 raise ControlError("bad_request", "fields 'since' and 'limit' must be integers")
             return {"events": self.bus.since(since, limit), "last": self.bus.last_seq}
         if op not in CHANGE_OPS:
-            raise ControlError("unknown_op", f"unknown op {op!r}")
-        who = _str(args, "who", required=False, maxlen=100) or f"uid {uid}"
-        store = self.engine.state
-        if self.read_only:
-            raise ControlError("forbidden", "this engine is read-only")
+            raise ControlError("unknown_op", f"unknown op {op[:100]!r}")
+        who = f"uid {uid}"
         try:
+            who = _str(args, "who", required=False, maxlen=100) or who
+            if self.read_only:
+                raise ControlError("forbidden", "this engine is read-only")
             message = await getattr(self, f"_op_{op}")(args, who)
         except ControlError as exc:
-            store.audit(uid=uid, who=who, op=op, args=args, ok=False, result=exc.message)
-            self.engine.emit("operator", f"{who}: {op} refused: {exc.message}", "warning",
-                             action=op, who=who, ok=False, args=_public(args))
+            self._refusal(op, args, uid, who, exc)
             raise
-        store.audit(uid=uid, who=who, op=op, args=args, ok=True, result=message)
-        self.engine.emit("operator", f"{who}: {message}", action=op, who=who, ok=True, args=_public(args))
+        except StateWriteError as exc:
+            err = ControlError("storage", f"{op} refused, nothing was changed: {exc}")
+            self._refusal(op, args, uid, who, err)
+            raise err from None
+        except Exception as exc:  # a bug: audited and answered, never fatal
+            log.error("%s request failed", op, exc_info=exc)
+            err = ControlError("internal", f"internal error in {op}: {exc}")
+            self._refusal(op, args, uid, who, err)
+            raise err from None
+        self._audit(uid=uid, who=who, op=op, args=args, ok=True, result=message)
+        self.engine.emit("operator", f"{who}: {message}", action=op, who=who, uid=uid, ok=True,
+                         args=_bounded(args))
         return {"ok": True, "message": message}
+
+    def refused(self, op: str, args: dict[str, Any], *, uid: int, pid: int | None, error: ControlError) -> None:
+        """A change the server refused before it got here (not root): audit it."""
+        claimed = args.get("who")
+        who = claimed[:100] if isinstance(claimed, str) and claimed else f"uid {uid}"
+        self._refusal(op, args, uid, who, error, pid=pid)
+
+    # ---------------------------------------------------------------- audit
+
+    def _refusal(self, op: str, args: dict, uid: int, who: str, exc: ControlError, pid: int | None = None) -> None:
+        suppressed = 0
+        if uid != 0:
+            allowed, suppressed = self._refusal_limit.allow(uid)
+            if not allowed:
+                return
+        extra: dict[str, Any] = {"code": exc.code}
+        if pid:
+            extra["pid"] = pid
+        if suppressed:
+            extra["suppressed"] = suppressed
+        self._audit(uid=uid, who=who, op=op, args=args, ok=False, result=exc.message, **extra)
+        self.engine.emit("operator", f"{who}: {op} refused: {exc.message}"
+                         + (f" ({suppressed} more refusals of uid {uid} not recorded)" if suppressed else ""),
+                         "warning", action=op, who=who, uid=uid, ok=False, code=exc.code, args=_bounded(args))
+
+    def _audit(self, **entry: Any) -> None:
+        entry["args"] = _bounded(entry.get("args") or {})
+        try:
+            self.engine.state.audit(**entry)
+        except StateWriteError as exc:
+            line = json.dumps(exc.entry, sort_keys=True, default=str)
+            log.error("%s; the entry is kept here instead: %s", exc, line)
+            self.engine.emit("daemon", f"audit log: {exc}; the entry is only in this event and the daemon's log",
+                             "error", audit=exc.entry, path=exc.path)
+
+    # ---------------------------------------------------------------- transactions
+
+    def _commit(self, new: OperatorState, names: list[str] | None = None) -> None:
+        """Persist ``new`` (StateWriteError: nothing changed), then apply it."""
+        store = self.engine.state
+        before = store.state
+        store.commit(new)
+        operator.apply_change(self.engine.drivers, before, new, time.time(), names)
 
     # ---------------------------------------------------------------- node / VRRP
 
@@ -72,53 +144,52 @@ class EngineApi:
         d = self.engine.drivers.get(name)
         if d is None:
             known = ", ".join(sorted(self.engine.drivers)) or "none"
-            raise ControlError("not_found", f"no vrrp_instance {name!r} here (known: {known})")
+            raise ControlError("not_found", f"no vrrp_instance {name[:100]!r} here (known: {known})")
         return d
 
     async def _op_drain(self, args, who) -> str:
-        st = self.engine.state
-        st.state.drained = Stamp(who=who, when=time.time(), why=_str(args, "reason", required=False))
-        st.save()
+        new = self.engine.state.proposal()
+        new.drained = Stamp(who=who, when=time.time(), why=_str(args, "reason", required=False))
+        released = sorted(new.takeovers)
+        new.takeovers.clear()          # a drained node takes nothing over
         masters = [n for n, d in self.engine.drivers.items() if d.machine.state == m.State.MASTER]
-        for d in self.engine.drivers.values():
-            d.feed(m.Drain(True))
+        self._commit(new)
         return ("node drained: " + (f"resigned {', '.join(masters)}" if masters else "no instance was master")
+                + (f"; takeovers released: {', '.join(released)}" if released else "")
                 + "; it stays backup until undrain")
 
     async def _op_undrain(self, args, who) -> str:
-        st = self.engine.state
-        if st.state.drained is None:
+        if self.engine.state.state.drained is None:
             raise ControlError("conflict", "node is not drained")
-        st.state.drained = None
-        st.save()
-        for d in self.engine.drivers.values():
-            d.feed(m.Drain(False))
+        new = self.engine.state.proposal()
+        new.drained = None
+        self._commit(new)
         return "node undrained: normal election"
 
     async def _op_failover(self, args, who) -> str:
         d = self._driver(args)
         hold = args.get("hold")
-        if hold is not None and (not isinstance(hold, (int, float)) or hold < 0 or hold > 7 * 86400):
+        if hold is not None and (isinstance(hold, bool) or not isinstance(hold, (int, float))
+                                 or not 0 <= hold <= 7 * 86400):
             raise ControlError("bad_request", "field 'hold' must be a number of seconds (0 to 604800) or null")
         if d.machine.state != m.State.MASTER:
             raise ControlError("conflict", f"{d.inst.name} is {d.machine.state} here, not MASTER: nothing to fail over "
                                            "(use takeover on a backup)")
-        st = self.engine.state
-        until = None if hold is None else time.time() + hold
-        st.state.holds[d.inst.name] = {"until": until, "who": who, "when": time.time(),
-                                       "why": _str(args, "reason", required=False)}
-        st.save()
-        d.feed(m.Resign(hold_until=None if hold is None else d.now() + hold))
+        now = time.time()
+        new = self.engine.state.proposal()
+        new.holds[d.inst.name] = {"until": None if hold is None else now + hold, "who": who, "when": now,
+                                  "why": _str(args, "reason", required=False)}
+        new.takeovers.pop(d.inst.name, None)
+        self._commit(new, [d.inst.name])
         return (f"{d.inst.name} resigned; preemption held "
                 + ("until cleared" if hold is None else f"for {hold:g}s"))
 
     async def _op_clear_hold(self, args, who) -> str:
         d = self._driver(args)
-        st = self.engine.state
-        if st.state.holds.pop(d.inst.name, None) is None:
+        new = self.engine.state.proposal()
+        if new.holds.pop(d.inst.name, None) is None:
             raise ControlError("conflict", f"{d.inst.name} has no failover hold")
-        st.save()
-        d.feed(m.ClearHold())
+        self._commit(new, [d.inst.name])
         return f"{d.inst.name}: failover hold cleared"
 
     async def _op_takeover(self, args, who) -> str:
@@ -129,21 +200,18 @@ class EngineApi:
             raise ControlError("conflict", f"{d.inst.name} is already MASTER here")
         if d.machine.state not in (m.State.BACKUP,):
             raise ControlError("conflict", f"{d.inst.name} is {d.machine.state}: cannot take over")
-        st = self.engine.state
-        st.state.takeovers[d.inst.name] = {"who": who, "when": time.time(), "why": _str(args, "reason", required=False)}
-        st.state.holds.pop(d.inst.name, None)
-        st.save()
-        d.feed(m.ClearHold())
-        d.feed(m.Takeover(True))
+        new = self.engine.state.proposal()
+        new.takeovers[d.inst.name] = {"who": who, "when": time.time(), "why": _str(args, "reason", required=False)}
+        new.holds.pop(d.inst.name, None)
+        self._commit(new, [d.inst.name])
         return f"{d.inst.name}: taking over (effective priority {d.machine.effective_priority})"
 
     async def _op_release(self, args, who) -> str:
         d = self._driver(args)
-        st = self.engine.state
-        if st.state.takeovers.pop(d.inst.name, None) is None:
+        new = self.engine.state.proposal()
+        if new.takeovers.pop(d.inst.name, None) is None:
             raise ControlError("conflict", f"{d.inst.name} has no takeover to release")
-        st.save()
-        d.feed(m.Takeover(False))
+        self._commit(new, [d.inst.name])
         return f"{d.inst.name}: takeover released, normal election"
 
     # ---------------------------------------------------------------- LVS
@@ -157,37 +225,38 @@ class EngineApi:
         lvs = self._lvs()
         vs, rs = lvs.find(_str(args, "vs"), _str(args, "rs"))
         key = rs_key(vs.key, str(rs))
-        st = self.engine.state
+        new = self.engine.state.proposal()
         if args.get("clear"):
-            if st.state.weights.pop(key, None) is None:
+            if new.weights.pop(key, None) is None:
                 raise ControlError("conflict", f"{rs} in {vs.key} has no weight override")
-            st.save()
+            self._commit(new, [])
             await lvs.overrides_changed(vs.key)
             return f"{rs} in {vs.key}: weight back to configured {rs.weight}"
         w = args.get("weight")
         if not isinstance(w, int) or isinstance(w, bool) or not 0 <= w <= 65535:
             raise ControlError("bad_request", "field 'weight' must be an integer 0-65535")
-        st.state.weights[key] = Override(weight=w, who=who, when=time.time(), why=_str(args, "reason", required=False))
-        st.save()
+        new.weights[key] = Override(weight=w, who=who, when=time.time(), why=_str(args, "reason", required=False))
+        self._commit(new, [])
         await lvs.overrides_changed(vs.key)
         return f"{rs} in {vs.key}: weight {w} (cfg {rs.weight})"
 
     async def _op_rs_drain(self, args, who) -> str:
         lvs = self._lvs()
         vs, rs = lvs.find(_str(args, "vs"), _str(args, "rs"))
-        st = self.engine.state
-        st.state.rs_drains[rs_key(vs.key, str(rs))] = Stamp(who=who, when=time.time(), why=_str(args, "reason", required=False))
-        st.save()
+        new = self.engine.state.proposal()
+        new.rs_drains[rs_key(vs.key, str(rs))] = Stamp(who=who, when=time.time(),
+                                                       why=_str(args, "reason", required=False))
+        self._commit(new, [])
         await lvs.overrides_changed(vs.key)
         return f"{rs} in {vs.key}: draining (weight 0, existing connections continue)"
 
     async def _op_rs_undrain(self, args, who) -> str:
         lvs = self._lvs()
         vs, rs = lvs.find(_str(args, "vs"), _str(args, "rs"))
-        st = self.engine.state
-        if st.state.rs_drains.pop(rs_key(vs.key, str(rs)), None) is None:
+        new = self.engine.state.proposal()
+        if new.rs_drains.pop(rs_key(vs.key, str(rs)), None) is None:
             raise ControlError("conflict", f"{rs} in {vs.key} is not drained")
-        st.save()
+        self._commit(new, [])
         await lvs.overrides_changed(vs.key)
         return f"{rs} in {vs.key}: undrained"
 
@@ -199,3 +268,12 @@ class EngineApi:
 
 def _public(args: dict) -> dict:
     return {k: v for k, v in args.items() if k not in ("who", "id")}
+
+
+def _bounded(args: dict) -> dict:
+    """The request's arguments for the audit log and events, at most ~2 KB of JSON."""
+    pub = _public(args)
+    text = json.dumps(pub, sort_keys=True, default=str)
+    if len(text) <= MAX_AUDITED_ARGS:
+        return pub
+    return {"truncated": text[:200] + "...", "length": len(text)}

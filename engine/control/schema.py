@@ -16,9 +16,14 @@ Wire protocol (Unix stream socket, one JSON object per line, UTF-8)::
     -> {"id": 3, "op": "drain", "reason": "kernel upgrade"}
     <- {"id": 3, "ok": false, "error": {"code": "forbidden", "message": "..."}}
 
-Error codes: ``bad_request`` (names the field), ``unknown_op``,
-``forbidden`` (not root for a change), ``not_found`` (instance / server),
-``conflict`` (e.g. failover on a backup), ``unavailable`` (e.g. IPVS).
+Error codes: ``bad_request`` (names the field; also input that is not
+UTF-8 JSON), ``unknown_op``, ``forbidden`` (not root for a change),
+``not_found`` (instance / server), ``conflict`` (e.g. failover on a
+backup), ``unavailable`` (e.g. IPVS), ``storage`` (the change could not be
+saved: the message names the state file and the reason, e.g. "No space left
+on device"; nothing was changed), ``timeout`` (no complete request within
+the idle timeout; the connection is closed), ``busy`` (too many connections
+from this uid; closed), ``internal`` (a bug; audited, the daemon goes on).
 
 SNAPSHOT::
 
@@ -88,7 +93,10 @@ tracker, state, contribution), ``notify`` (script, args, exit_status,
 duration, error), ``smtp`` (to, subject, ok, error), ``check`` (vs, rs,
 checker, ok, latency, error, failures), ``rs_state`` (vs, rs, state),
 ``ipvs`` (change applied), ``operator`` (action, args, who, result),
-``config`` (reload accepted/refused, diagnostics), ``daemon`` (start/stop).
+``config`` (reload accepted/refused, diagnostics), ``daemon`` (start/stop,
+signals, an audit entry that could not be written: ``audit``, ``path``).
+Operator refusals are ``operator`` events with ``ok`` false, ``code`` and
+``uid``.
 
 Requests (``op``): ``snapshot``, ``events`` (since, follow, limit),
 ``drain`` (reason), ``undrain``, ``failover`` (instance, hold: seconds|None,

@@ -169,13 +169,16 @@ def start_keepalived(node, conf: str, binary: str = "keepalived", extra_args: tu
     return r
 
 
-def start_vipdeck(node, conf: str, extra_args: tuple[str, ...] = ("-D",), env: dict | None = None) -> Router:
+def start_vipdeck(node, conf: str, extra_args: tuple[str, ...] = ("-D",), env: dict | None = None,
+                  state_dir: str | None = None) -> Router:
+    """A vipdeck daemon in ``node``; ``state_dir`` puts its state elsewhere
+    than the per-run directory (e.g. on a tiny tmpfs for disk-full tests)."""
     wd = _workdir(node, "vd")
     conf_path = os.path.join(wd, "keepalived.conf")
     with open(conf_path, "w") as f:
         f.write(conf)
     sock = os.path.join(wd, "control.sock")
-    state = os.path.join(wd, "state")
+    state = state_dir or os.path.join(wd, "state")
     log_path = os.path.join(wd, "vipdeck.log")
     logf = open(log_path, "w")
     e = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))

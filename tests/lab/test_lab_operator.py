@@ -17,16 +17,11 @@ import pytest
 from vipdeck.engine.lab import wait_until
 from vipdeck.engine.lab.peers import instance, start_vipdeck, status
 from tests.support.labconf import VIP1, seed_pair
+from tests.support.vipdeck_cli import cli
 
 pytestmark = pytest.mark.lab
 
 FAST = dict(version=3, advert_int=0.1)
-
-
-def cli(router, *args: str, uid: int | None = None) -> subprocess.CompletedProcess:
-    pre = [] if uid is None else ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
-    return subprocess.run([*pre, sys.executable, "-m", "vipdeck", *args, "--socket", router.socket_path],
-                          capture_output=True, text=True, timeout=30)
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ facility daemon, like keepalived's.
 
 from __future__ import annotations
 
+import argparse
+
 from vipdeck.cli import kaflags
 
 DEFAULT_SOCKET = "/run/vipdeck/control.sock"
@@ -24,6 +26,24 @@ def add_arguments(p) -> None:
     p.add_argument("--socket-group", default=None, metavar="GROUP",
                    help="group allowed to read status through the socket (default: root's)")
     kaflags.add_keepalived_arguments(p)
+    p.add_argument("--control-idle-timeout", type=_positive(float), default=60.0, metavar="SECONDS",
+                   help="close a control connection that sends no complete request for this long (default 60)")
+    p.add_argument("--control-max-connections", type=_positive(int), default=16, metavar="N",
+                   help="open control connections allowed per non-root uid (default 16; root gets "
+                        "4 times as many, at least 64)")
+
+
+def _positive(kind):
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not v > 0:
+            raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+        return v
+
+    return parse
 
 
 def setup_logging(args) -> list[str]:
@@ -79,5 +99,8 @@ def run(args) -> int:
     d = Daemon(args.config, socket_path=args.socket, state_dir=args.state_dir, pid_file=args.pid_file,
                config_id=args.config_id, socket_group=group,
                vrrp_pid_file=args.vrrp_pid_file, checkers_pid_file=args.checkers_pid_file,
-               run_vrrp=settings.run_vrrp, run_checkers=settings.run_checkers)
+               run_vrrp=settings.run_vrrp, run_checkers=settings.run_checkers,
+               control_idle_timeout=args.control_idle_timeout,
+               control_max_per_uid=args.control_max_connections,
+               control_max_per_root=max(64, 4 * args.control_max_connections))
     return asyncio.run(d.run())
