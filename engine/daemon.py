@@ -191,11 +191,14 @@ class Daemon:
         name = signals.name(sig)
         hook = self.dump_hooks.get(meaning.dump or "")
         if hook is None:
-            msg = (f"{name} received (keepalived's {meaning.keepalived} dump): dumps are not implemented yet, "
+            msg = (f"{name} received (keepalived's {meaning.keepalived} dump): not implemented by vipdeck, "
                    "nothing written; still running")
             log.info("%s", msg)
             self._emit(msg, signal=name, dump=meaning.dump)
             return
+        msg = f"{name} received: writing keepalived's {meaning.keepalived} dump"
+        log.info("%s", msg)
+        self._emit(msg, signal=name, dump=meaning.dump)
         try:
             hook()
         except Exception as exc:  # a dump must never take the daemon down

@@ -181,7 +181,8 @@ def start_vipdeck(node, conf: str, extra_args: tuple[str, ...] = ("-D",), env: d
     state = state_dir or os.path.join(wd, "state")
     log_path = os.path.join(wd, "vipdeck.log")
     logf = open(log_path, "w")
-    e = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
+    # TMPDIR: keepalived's dump signals write there (the per-run directory, removed with the lab)
+    e = dict(os.environ, PYTHONUNBUFFERED="1", TMPDIR=wd, **(env or {}))
     # -l: the log on stdout for r.log() even where a /dev/log exists (syslog is the default)
     proc = node.popen(sys.executable, "-m", "vipdeck", "daemon", "-l", "-f", conf_path, "--socket", sock,
                       "--state-dir", state, "--pid-file", os.path.join(wd, "vipdeck.pid"), *extra_args,
