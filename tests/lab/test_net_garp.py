@@ -156,7 +156,9 @@ async def test_scheduler_repeat_delay_refresh_and_cancel(lab, closing):
     await sched.cancel()
     assert not sched.running
     sent = sender.stats.sent
-    t = [ts for ts, _raw in cap.frames]
+    # the frames are identical; the kernel may hand them over out of timestamp order when the
+    # bridge namespace's softirq runs on the other core, so the gaps are read from sorted times
+    t = sorted(ts for ts, _raw in cap.frames)
     assert t[1] - t[0] >= 0.009 and t[2] - t[1] >= 0.009           # garp_interval between frames
     assert t[3] - t[2] >= 0.29                                       # garp_master_delay before burst 2
     assert t[6] - t[5] >= 0.19 and t[7] - t[6] >= 0.19               # garp_master_refresh
