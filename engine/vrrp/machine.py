@@ -64,7 +64,13 @@ Operator actions (design notes, principle 4):
   (priority, then address tie-break) the backup becomes master at once,
   overriding nopreempt and any hold.  A master of priority 255, or of 254
   with a higher address, cannot be beaten and nothing happens.  Ignored while
-  drained (undrain first).
+  drained (undrain first).  The takeover lasts until ``Takeover(False)``
+  (or a drain or resign): every advert heard from another master while it
+  is on raises the floor again, so a takeover given before any master is
+  known (the daemon restarted with it persisted, the instance in INIT or
+  FAULT) is *pending* (``takeover_pending``) and takes effect on the first
+  advert heard, and a master that hears a higher (beatable) priority raises
+  itself above it and stays master instead of yielding.
 
 Sync groups (``engine.vrrp.sync`` decides, these events carry it out; none
 of them is an operator action, so nothing here forges a priority and every
@@ -355,7 +361,8 @@ class VrrpMachine:
         self._drained = False
         self._hold = False
         self._hold_until: float | None = None
-        self._takeover_prio: int | None = None
+        self._takeover = False                 # an operator takeover is on (see takeover_pending)
+        self._takeover_prio: int | None = None  # its priority floor, once it has one
         self._master_addr: str | None = None
         self._master_prio: int | None = None
         self._master_int_cs = params.advert_int_cs
@@ -446,7 +453,13 @@ class VrrpMachine:
 
     @property
     def takeover(self) -> bool:
-        return self._takeover_prio is not None
+        return self._takeover
+
+    @property
+    def takeover_pending(self) -> bool:
+        """A takeover is on but has not made this instance master (yet): no
+        master heard to raise our priority above, or one we cannot beat."""
+        return self._takeover and self._state is not State.MASTER
 
     @property
     def interface_up(self) -> bool:
@@ -703,6 +716,9 @@ class VrrpMachine:
             self._arm_down(now, self.skew_time(), PRIORITY_ZERO_RECEIVED,
                            f"master {adv.src} resigned (priority 0)")
             return []
+        took = self._takeover_rx(now, adv.src, adv.priority)
+        if took is not None:
+            return took
         mine = self.effective_priority
         if adv.priority >= mine:
             self._preempt_at = None
@@ -726,6 +742,8 @@ class VrrpMachine:
         if adv.priority == 0:
             self._adver_deadline = now + self.params.advert_int
             return [self._advert()]
+        if adv.priority >= mine and self._takeover_raise(adv.priority):
+            mine = self.effective_priority      # taken over: stay above it (re-asserted below)
         if self._peer_wins(adv) or self._drained:
             if adv.priority > mine:
                 reason, detail = HIGHER_PRIORITY_SEEN, f"advert from {adv.src} prio {adv.priority} > {mine}"
@@ -778,13 +796,13 @@ class VrrpMachine:
             return []
         self._drained = on
         if on:
-            self._takeover_prio = None
+            self._takeover, self._takeover_prio = False, None
             if self._state is State.MASTER:
                 return self._become_backup(now, OPERATOR, "drained: resigning", resign=True)
         return []
 
     def _on_resign(self, now: float, hold_until: float | None) -> list[Action]:
-        self._takeover_prio = None
+        self._takeover, self._takeover_prio = False, None
         if hold_until is not None and hold_until <= now:
             self._hold, self._hold_until = False, None
         else:
@@ -796,26 +814,42 @@ class VrrpMachine:
 
     def _on_takeover(self, now: float, on: bool) -> list[Action]:
         if not on:
-            self._takeover_prio = None
+            self._takeover, self._takeover_prio = False, None
             return []
-        if self._drained or self._state not in (State.BACKUP, State.MASTER):
+        if self._drained:
             return []
+        self._takeover = True
         self._hold, self._hold_until = False, None
         if self._state is State.MASTER:
             self._takeover_prio = self.effective_priority
             return []
         mp = self._master_prio
-        if not mp or self._master_addr is None:
-            # No live master known: the Master_Down_Timer makes us master anyway.
-            self._takeover_prio = self.tracked_priority
+        if self._state is not State.BACKUP or not mp or self._master_addr is None:
+            # Pending: no live master known yet (e.g. just restarted with the takeover
+            # persisted); the first advert heard raises us above it (_takeover_rx).
             return []
-        target = min(254, mp + 1)
-        self._takeover_prio = target
+        return self._takeover_rx(now, self._master_addr, mp) or []
+
+    def _takeover_raise(self, prio: int) -> bool:
+        """With a takeover on, our priority is at least ``prio`` + 1 (at most 254)."""
+        if not self._takeover or self._drained or prio <= 0:
+            return False
+        self._takeover_prio = max(self._takeover_prio or 0, min(254, prio + 1))
+        return True
+
+    def _takeover_rx(self, now: float, src: str, prio: int) -> list[Action] | None:
+        """A BACKUP with a takeover on sees master ``src`` at ``prio``: become master
+        at once if the raised priority beats it (None: it does not, or no takeover)."""
+        if not self._takeover_raise(prio):
+            return None
         mine = self.effective_priority
-        master_ip = ipaddress.ip_address(self._master_addr)
-        if mine > mp or (mine == mp and self._own_ip > master_ip):
-            return self._become_master(now, OPERATOR, f"takeover: priority {mine} > {mp} of {self._master_addr}")
-        return []
+        try:
+            tie_won = mine == prio and self._own_ip > ipaddress.ip_address(src)
+        except (ValueError, TypeError):
+            tie_won = False
+        if mine > prio or tie_won:
+            return self._become_master(now, OPERATOR, f"takeover: priority {mine} > {prio} of {src}")
+        return None
 
     # ---- sync group ----------------------------------------------------------
 

@@ -786,3 +786,111 @@ def test_random_event_sequences_keep_invariants(steps, version, prio, preempt):
         assert (d is not None) == (m.state in (State.MASTER, State.BACKUP))
         if d is not None and isinstance(ev, Timer):
             assert d > now          # a handled timer never leaves an expired deadline behind
+
+
+# ---- operator: a takeover given before any master is heard (pending) -----------------------------
+
+def test_a_pending_takeover_takes_effect_on_the_first_advert_heard():
+    """The restart bug: the persisted takeover reached a machine that had heard no master
+    yet, pinned its own priority and then stayed BACKUP under the old master for ever."""
+    m = started(priority=90)
+    assert m.handle(0.5, Takeover(True)) == []
+    assert m.takeover and m.takeover_pending and m.effective_priority == 90
+    out = m.handle(1.0, adv(PEER, 100))
+    assert out[:3] == [SendAdvert(101, 1.0), AddVips(), SendGarp()]
+    t = out[3]
+    assert (t.new, t.reason, t.detail) == (State.MASTER, "operator", f"takeover: priority 101 > 100 of {PEER}")
+    assert m.takeover and not m.takeover_pending and m.effective_priority == 101
+    assert m.handle(2.0, adv(PEER, 100)) == [SendAdvert(101, 1.0)]      # the old master yields to us
+
+
+def test_a_takeover_given_in_init_or_fault_waits_for_a_master():
+    m = mk(priority=90)
+    m.handle(0.0, Takeover(True))                    # before Startup (INIT)
+    assert m.takeover_pending
+    m.handle(0.0, Startup())
+    assert only_transition(m.handle(0.5, adv(PEER, 100))).reason == "operator"
+
+    f = started(priority=90)
+    f.handle(0.1, InterfaceChanged(up=False))
+    f.handle(0.2, Takeover(True))
+    assert f.state is State.FAULT and f.takeover_pending
+    f.handle(0.3, adv(PEER, 100))                   # heard in FAULT: nothing yet
+    f.handle(0.4, InterfaceChanged(up=True))
+    assert f.state is State.BACKUP
+    t = only_transition(f.handle(0.5, adv(PEER, 100)))
+    assert (t.new, t.reason) == (State.MASTER, "operator") and f.effective_priority == 101
+
+
+def test_a_pending_takeover_overrides_nopreempt_against_a_lower_master():
+    m = started(priority=90, preempt=False)
+    m.handle(0.5, Takeover(True))
+    t = only_transition(m.handle(1.0, adv(PEER, 80)))
+    assert (t.new, t.reason, t.detail) == (State.MASTER, "operator", f"takeover: priority 90 > 80 of {PEER}")
+
+
+def test_a_takeover_that_cannot_beat_an_owner_stays_pending_and_takes_the_next_master():
+    m = started(priority=90, preempt=False)
+    m.handle(0.5, adv(PEER, 255))
+    m.handle(1.0, Takeover(True))
+    assert m.state is State.BACKUP and m.takeover_pending and m.effective_priority == 254
+    m.handle(1.5, adv(PEER, 255))
+    assert m.state is State.BACKUP
+    t = only_transition(m.handle(2.0, adv(HIGH_PEER, 100)))    # the owner was replaced by a router at 100
+    assert (t.new, t.reason) == (State.MASTER, "operator") and not m.takeover_pending
+
+
+def test_a_taken_over_master_hearing_a_higher_priority_stays_above_it():
+    m = started(priority=90)
+    m.handle(0.5, adv(PEER, 100))
+    m.handle(1.0, Takeover(True))
+    assert m.state is State.MASTER and m.effective_priority == 101
+    # the peer's trackers raise it to 120: a takeover holds (it was not released)
+    assert m.handle(1.5, adv(PEER, 120)) == [SendAdvert(121, 1.0)]
+    assert m.state is State.MASTER and m.effective_priority == 121
+    out = m.handle(2.0, adv(PEER, 255))             # an owner cannot be beaten: yield as usual
+    assert only_transition(out).reason == "higher_priority_seen" and m.state is State.BACKUP
+    assert m.effective_priority == 254 and m.takeover_pending
+    # without a takeover the same master yields (unchanged)
+    n = started(priority=90)
+    n.handle(n.next_deadline(), Timer())
+    assert only_transition(n.handle(5.0, adv(PEER, 120))).reason == "higher_priority_seen"
+
+
+def test_release_of_a_pending_takeover_leaves_normal_election():
+    m = started(priority=90)
+    m.handle(0.5, Takeover(True))
+    m.handle(0.6, Takeover(False))
+    assert not m.takeover and not m.takeover_pending
+    assert m.handle(1.0, adv(PEER, 100)) == [] and m.state is State.BACKUP
+    d = started(priority=90)
+    d.handle(0.5, Takeover(True))
+    d.handle(0.6, Drain(True))                        # a drain ends a takeover too
+    assert not d.takeover and d.handle(1.0, adv(PEER, 100)) == []
+
+
+def test_a_restarted_router_with_a_persisted_takeover_becomes_master_again():
+    """End to end on the wire: node2 took over, restarts (a new machine gets the takeover
+    right after its Startup, before any advert), and takes the VIPs back at node1's first advert."""
+    net = Net(mk(name="node1", primary_address=PEER, priority=100),
+              mk(name="node2", primary_address=ME, priority=96))
+    net.start_all()
+    net.run_until(10.0)
+    net.do(net["node2"], Takeover(True))
+    assert net.states() == {"node1": State.BACKUP, "node2": State.MASTER}
+    net.do(net["node2"], Shutdown())                  # priority 0: node1 takes over after Skew_Time
+    net.crash("node2")
+    net.run_until(12.0)
+    assert net.states()["node1"] is State.MASTER
+    net.m["node2"] = mk(name="node2", primary_address=ME, priority=96)
+    net.alive.add("node2")
+    net.do(net["node2"], Startup())
+    net.do(net["node2"], Takeover(True))              # operator.started: right after Startup
+    assert net["node2"].takeover_pending
+    took_over = net.transitions("node1")[-1].at
+    assert took_over == 10 + 156 / 256                # Skew_Time of priority 100
+    net.run_until(30.0)
+    assert net.states() == {"node1": State.BACKUP, "node2": State.MASTER}
+    t = net.transitions("node2")[-1]
+    assert (t.reason, t.at) == ("operator", took_over + 2.0)       # node1's first advert after the restart
+    assert net["node2"].effective_priority == 101 and not net["node2"].takeover_pending
