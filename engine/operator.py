@@ -21,11 +21,28 @@ Order of events for one instance: drain, then hold, then takeover (a
 takeover clears a hold first, so the machine sees ClearHold before
 Takeover).  A new machine gets drain and hold *before* its Startup, so a
 drained address owner never starts as master for an instant, and the
-takeover after it (a machine in INIT ignores a takeover).
+takeover after it (the machine keeps it pending until it hears a master to
+take over from: a restarted daemon has heard nobody yet).
+
+Sync groups: an operator action on one member of a vrrp_sync_group acts on
+the whole group (``scope``).  keepalived moves a sync group as one, and so
+does vipdeck's (``engine.vrrp.sync``); an action on one member only fights
+that.  A takeover of one member forged only its priority: the group pulled
+the others up at their own priorities, and beside an ungrouped peer whose
+other instance was healthy, that member heard its master, went BACKUP and
+took the group back down.  A failover of one member moved the group, but
+only that member sent priority 0 and held, so the others preempted back.
+So takeover, failover, clear-hold and release of any member give every
+member running here the same intent, in one transaction (one commit, one
+audit entry naming the group), and each record says which group it was
+given to.  ``scope`` is the only place that rule lives: the control API
+applies it, and the snapshot states it (``operator.scope`` of each
+instance) so the console's and the CLI's previews say what will move.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from vipdeck.engine.state import OperatorState
@@ -92,3 +109,60 @@ def started(d, intent: OperatorState, wall: float) -> None:
     _pre, post = for_new_machine(intent, d.inst.name, wall=wall, mono=d.now())
     for ev in post:
         d.feed(ev)
+
+
+# ---- what an action on one instance acts on -------------------------------------------
+
+@dataclass(frozen=True)
+class Scope:
+    """The instances an operator action on instance ``named`` acts on."""
+
+    named: str
+    group: str | None               # its vrrp_sync_group, if it is in one
+    members: tuple[str, ...]        # the group's members running here (config order), or ``named``
+
+    def label(self) -> str:
+        """How requests, audit entries and previews name what moved."""
+        if self.group is None:
+            return self.named
+        return f"sync group {self.group} ({', '.join(self.members)})"
+
+
+def scope(config, name: str, running: Iterable[str]) -> Scope:
+    """What takeover, failover, clear-hold and release of ``name`` act on: every
+    member of its sync group that runs here (``running``: instance names), or
+    ``name`` alone (see the module docstring for why)."""
+    grp = config.sync_group_of(name)
+    if grp is None:
+        return Scope(name, None, (name,))
+    here = set(running)
+    return Scope(name, grp.name, tuple(n for n in grp.group if n in here or n == name))
+
+
+def _record(stamp: dict, sc: Scope) -> dict:
+    return {**stamp, "group": sc.group} if sc.group else dict(stamp)
+
+
+def take_over(st: OperatorState, sc: Scope, stamp: dict) -> None:
+    """Edit proposal ``st``: every member of ``sc`` takes over (a takeover clears a hold)."""
+    for n in sc.members:
+        st.takeovers[n] = _record(stamp, sc)
+        st.holds.pop(n, None)
+
+
+def fail_over(st: OperatorState, sc: Scope, stamp: dict, until: float | None) -> None:
+    """Edit proposal ``st``: every member of ``sc`` resigns and holds until ``until``
+    (unix time; None: until cleared); a failover ends a takeover."""
+    for n in sc.members:
+        st.holds[n] = {"until": until, **_record(stamp, sc)}
+        st.takeovers.pop(n, None)
+
+
+def clear_hold(st: OperatorState, sc: Scope) -> list[str]:
+    """Edit proposal ``st``: no member of ``sc`` holds any more; the ones that did."""
+    return [n for n in sc.members if st.holds.pop(n, None) is not None]
+
+
+def release(st: OperatorState, sc: Scope) -> list[str]:
+    """Edit proposal ``st``: no member of ``sc`` takes over any more; the ones that did."""
+    return [n for n in sc.members if st.takeovers.pop(n, None) is not None]

@@ -594,7 +594,12 @@ class Engine:
             stamp = hold or tk or (vars(st.drained) if st.drained else None) or {}
             op_view = {"drained": st.drained is not None, "hold_until": (hold or {}).get("until"),
                        "held": d.machine.held, "takeover": tk is not None,
-                       "who": stamp.get("who"), "when": stamp.get("when"), "why": stamp.get("why")}
+                       # not master yet: no master heard to take over from (or not fed yet: INIT)
+                       "takeover_pending": tk is not None and (d.machine.takeover_pending
+                                                               or not d.machine.takeover),
+                       "who": stamp.get("who"), "when": stamp.get("when"), "why": stamp.get("why"),
+                       "group": (hold or tk or {}).get("group"),     # the sync group it was given to
+                       "scope": list(operator.scope(self.config, name, self.drivers).members)}
             grp = self.config.sync_group_of(name)
             trackers = self.tracking.describe(d.inst) if self.tracking else []
             instances.append(d.snapshot(trackers, op_view, grp.name if grp else None))

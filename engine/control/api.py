@@ -8,6 +8,11 @@ request survives a restart even if the daemon dies right after answering; a
 change the disk refuses (full, read-only...) changes nothing, and the client
 is told which file and why (code ``storage``).
 
+Takeover, failover, clear-hold and release of a member of a
+vrrp_sync_group act on the whole group (``engine.operator.scope`` says
+which instances; the reasons are there): one commit for every member, one
+audit entry and one event naming the group and its members.
+
 Every refusal is audited and put in the event stream too: who (the name the
 client gave, and the uid and pid the kernel gave), op and why.  Refusals by
 an unprivileged peer are rate-limited per uid (a burst, then one per 10 s;
@@ -77,6 +82,9 @@ class EngineApi:
             if self.read_only:
                 raise ControlError("forbidden", "this engine is read-only")
             message = await getattr(self, f"_op_{op}")(args, who)
+            extra: dict[str, Any] = {}
+            if isinstance(message, tuple):       # (message, what it acted on: a sync group)
+                message, extra = message
         except ControlError as exc:
             self._refusal(op, args, uid, who, exc)
             raise
@@ -89,9 +97,9 @@ class EngineApi:
             err = ControlError("internal", f"internal error in {op}: {exc}")
             self._refusal(op, args, uid, who, err)
             raise err from None
-        self._audit(uid=uid, who=who, op=op, args=args, ok=True, result=message)
+        self._audit(uid=uid, who=who, op=op, args=args, ok=True, result=message, **extra)
         self.engine.emit("operator", f"{who}: {message}", action=op, who=who, uid=uid, ok=True,
-                         args=_bounded(args))
+                         args=_bounded(args), **extra)
         return {"ok": True, "message": message}
 
     def refused(self, op: str, args: dict[str, Any], *, uid: int, pid: int | None, error: ControlError) -> None:
@@ -166,52 +174,94 @@ class EngineApi:
         self._commit(new)
         return "node undrained: normal election"
 
-    async def _op_failover(self, args, who) -> str:
+    def _scope(self, d) -> operator.Scope:
+        """What an action on ``d``'s instance acts on: its whole sync group (engine.operator)."""
+        return operator.scope(self.engine.config, d.inst.name, self.engine.drivers)
+
+    def _machines(self, sc: operator.Scope) -> dict[str, m.VrrpMachine]:
+        return {n: self.engine.drivers[n].machine for n in sc.members}
+
+    @staticmethod
+    def _acted_on(sc: operator.Scope) -> dict[str, Any]:
+        """Audit and event fields naming the group an action moved (nothing for a lone instance)."""
+        return {"group": sc.group, "instances": list(sc.members)} if sc.group else {}
+
+    async def _op_failover(self, args, who):
         d = self._driver(args)
         hold = args.get("hold")
         if hold is not None and (isinstance(hold, bool) or not isinstance(hold, (int, float))
                                  or not 0 <= hold <= 7 * 86400):
             raise ControlError("bad_request", "field 'hold' must be a number of seconds (0 to 604800) or null")
-        if d.machine.state != m.State.MASTER:
+        sc = self._scope(d)
+        ms = self._machines(sc)
+        masters = [n for n, x in ms.items() if x.state == m.State.MASTER]
+        if not masters:
+            if sc.group:
+                states = ", ".join(f"{n} {x.state}" for n, x in ms.items())
+                raise ControlError("conflict", f"sync group {sc.group}: no member is MASTER here ({states}): "
+                                               "nothing to fail over (use takeover on a backup)")
             raise ControlError("conflict", f"{d.inst.name} is {d.machine.state} here, not MASTER: nothing to fail over "
                                            "(use takeover on a backup)")
         now = time.time()
         new = self.engine.state.proposal()
-        new.holds[d.inst.name] = {"until": None if hold is None else now + hold, "who": who, "when": now,
-                                  "why": _str(args, "reason", required=False)}
-        new.takeovers.pop(d.inst.name, None)
-        self._commit(new, [d.inst.name])
-        return (f"{d.inst.name} resigned; preemption held "
-                + ("until cleared" if hold is None else f"for {hold:g}s"))
+        operator.fail_over(new, sc, {"who": who, "when": now, "why": _str(args, "reason", required=False)},
+                           None if hold is None else now + hold)
+        self._commit(new, list(sc.members))
+        held = "until cleared" if hold is None else f"for {hold:g}s"
+        if sc.group:
+            return (f"{sc.label()}: {', '.join(masters)} resigned; preemption held {held} on every member",
+                    self._acted_on(sc))
+        return f"{d.inst.name} resigned; preemption held {held}"
 
-    async def _op_clear_hold(self, args, who) -> str:
+    async def _op_clear_hold(self, args, who):
         d = self._driver(args)
+        sc = self._scope(d)
         new = self.engine.state.proposal()
-        if new.holds.pop(d.inst.name, None) is None:
-            raise ControlError("conflict", f"{d.inst.name} has no failover hold")
-        self._commit(new, [d.inst.name])
+        cleared = operator.clear_hold(new, sc)
+        if not cleared:
+            raise ControlError("conflict", f"sync group {sc.group}: no member has a failover hold" if sc.group
+                               else f"{d.inst.name} has no failover hold")
+        self._commit(new, list(sc.members))
+        if sc.group:
+            return f"{sc.label()}: failover hold cleared", self._acted_on(sc)
         return f"{d.inst.name}: failover hold cleared"
 
-    async def _op_takeover(self, args, who) -> str:
+    async def _op_takeover(self, args, who):
         d = self._driver(args)
         if self.engine.state.state.drained:
             raise ControlError("conflict", "node is drained: undrain it before taking over")
-        if d.machine.state == m.State.MASTER:
-            raise ControlError("conflict", f"{d.inst.name} is already MASTER here")
-        if d.machine.state not in (m.State.BACKUP,):
-            raise ControlError("conflict", f"{d.inst.name} is {d.machine.state}: cannot take over")
+        sc = self._scope(d)
+        ms = self._machines(sc)
+        what = f"sync group {sc.group}: " if sc.group else ""
+        if all(x.state == m.State.MASTER for x in ms.values()):
+            raise ControlError("conflict", f"{what}every member is already MASTER here" if sc.group
+                               else f"{d.inst.name} is already MASTER here")
+        for n, x in ms.items():
+            if x.state not in (m.State.BACKUP, m.State.MASTER):
+                raise ControlError("conflict", f"{what}{n} is {x.state}: cannot take over")
+            if x.state == m.State.BACKUP and x.master_priority == 255:
+                raise ControlError("conflict", f"{what}{n}'s master {x.master_address} is the address owner "
+                                               "(priority 255): cannot take over")
         new = self.engine.state.proposal()
-        new.takeovers[d.inst.name] = {"who": who, "when": time.time(), "why": _str(args, "reason", required=False)}
-        new.holds.pop(d.inst.name, None)
-        self._commit(new, [d.inst.name])
-        return f"{d.inst.name}: taking over (effective priority {d.machine.effective_priority})"
+        operator.take_over(new, sc, {"who": who, "when": time.time(), "why": _str(args, "reason", required=False)})
+        self._commit(new, list(sc.members))
+        prios = ", ".join((f"{n} " if sc.group else "") + (
+            f"pending: no master heard yet, takes over at the first advert" if x.takeover_pending
+            and x.master_address is None else f"effective priority {x.effective_priority}") for n, x in ms.items())
+        if sc.group:
+            return f"{sc.label()}: taking over ({prios})", self._acted_on(sc)
+        return f"{d.inst.name}: taking over ({prios})"
 
-    async def _op_release(self, args, who) -> str:
+    async def _op_release(self, args, who):
         d = self._driver(args)
+        sc = self._scope(d)
         new = self.engine.state.proposal()
-        if new.takeovers.pop(d.inst.name, None) is None:
-            raise ControlError("conflict", f"{d.inst.name} has no takeover to release")
-        self._commit(new, [d.inst.name])
+        if not operator.release(new, sc):
+            raise ControlError("conflict", f"sync group {sc.group}: no member has a takeover to release" if sc.group
+                               else f"{d.inst.name} has no takeover to release")
+        self._commit(new, list(sc.members))
+        if sc.group:
+            return f"{sc.label()}: takeover released, normal election", self._acted_on(sc)
         return f"{d.inst.name}: takeover released, normal election"
 
     # ---------------------------------------------------------------- LVS

@@ -52,8 +52,12 @@ SNAPSHOT::
                    "unicast_peers": [str]},
           "sync_group": str|None,
           "preempt": bool, "preempt_delay": float,
-          "operator": {"drained": bool, "hold_until": unix time|None,
-                       "takeover": bool, "who", "when", "why"} }],
+          "operator": {"drained": bool, "hold_until": unix time|None, "held": bool,
+                       "takeover": bool, "takeover_pending": bool (not master yet:
+                       no master heard to take over from), "who", "when", "why",
+                       "group": sync group the hold/takeover was given to|None,
+                       "scope": [instance names takeover/failover/clear-hold/
+                       release of this one act on: its sync group's, or itself]} }],
       "virtual_servers": [{
           "key": "198.18.0.100:80" | "fwmark 5" | "group NAME",
           "services": [{"protocol"|None, "address"|None, "port"|None, "fwmark"|None,

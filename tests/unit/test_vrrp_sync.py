@@ -1,11 +1,8 @@
 """vrrp_sync_group rules (engine.vrrp.sync) and the machine's sync events, on a virtual clock.
 
 Routers are sets of real ``VrrpMachine`` objects (one per VRID) with an
-optional ``SyncGroupMachine``; a zero-delay wire delivers every advert to
-the machines of the same VRID on the other routers, after each router has
-done its local work (a machine's actions, then its group's orders, as the
-runtime runs them with ``loop.call_soon``): crossing the link takes longer
-than reacting.  The scenarios are the lab's (issue 9 item 2) and
+optional ``SyncGroupMachine`` on a zero-delay wire (``tests.support.vrrp_lan``).
+The scenarios are the lab's (issue 9 item 2) and
 keepalived 2.2.7's behaviour checked beside it in a namespace lab.
 """
 
@@ -16,147 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vipdeck.engine.vrrp.machine import (
-    REASONS, SYNC_GROUP, AdvertReceived, InstanceParams, Resign, SendAdvert, Shutdown, Startup, State,
-    SyncBackup, SyncFault, SyncGate, SyncHeld, SyncMaster, Takeover, Timer, TrackChanged, Transition,
-    VrrpMachine,
+    REASONS, SYNC_GROUP, Resign, SendAdvert, Shutdown, Startup, State, SyncBackup, SyncFault, SyncGate,
+    SyncHeld, SyncMaster, Takeover, Timer, TrackChanged, Transition, VrrpMachine,
 )
-from vipdeck.engine.vrrp.packet import Advert
-from vipdeck.engine.vrrp.sync import GroupTransition, Order, SyncGroupMachine
 
-K_ADDR, V_ADDR = "198.18.0.1", "198.18.0.2"      # keepalived-side router, vipdeck-side router
-VIDS = {"VI_51": 51, "VI_52": 52}
-
-
-def machine(name: str, addr: str, prio: int, **kw) -> VrrpMachine:
-    kw.setdefault("advert_int", 1.0)
-    return VrrpMachine(InstanceParams(name=name, vrid=VIDS.get(name, kw.pop("vrid", 60)), primary_address=addr,
-                                      priority=prio, **kw))
-
-
-def adv(src: str, vrid: int, prio: int) -> AdvertReceived:
-    return AdvertReceived(Advert(2, vrid, prio, 1.0, ("198.18.0.100",), src=src, dst="224.0.0.18", ttl=255))
-
-
-class Router:
-    def __init__(self, name: str, addr: str, prios: dict[str, int], group: bool, **kw):
-        self.name, self.addr = name, addr
-        self.m = {n: machine(n, addr, p, **kw) for n, p in prios.items()}
-        self.group = SyncGroupMachine("G", self.m) if group else None
-
-
-class Lan:
-    def __init__(self, *routers: Router):
-        self.r = {x.name: x for x in routers}
-        self.now = 0.0
-        self.log: list[tuple[float, str, str, object]] = []     # (time, router, instance, action or output)
-        self._pending: list[tuple[Router, str | None, tuple]] = []
-        for x in routers:
-            if x.group is not None:
-                self._pending.append((x, None, ()))
-        self._settle()
-
-    # -- reading
-    def state(self, router: str, inst: str) -> State:
-        return self.r[router].m[inst].state
-
-    def states(self, router: str) -> dict[str, State]:
-        return {n: x.state for n, x in self.r[router].m.items()}
-
-    def sent(self, router: str, vrid: int | None = None, since: float = -1.0) -> list[tuple[float, int, int]]:
-        """Adverts on the wire from ``router``: (time, vrid, priority)."""
-        out = []
-        for t, rn, inst, a in self.log:
-            if rn == router and isinstance(a, SendAdvert) and t >= since:
-                v = self.r[rn].m[inst].params.vrid
-                if vrid is None or v == vrid:
-                    out.append((t, v, a.priority))
-        return out
-
-    def transitions(self, router: str, inst: str | None = None) -> list[Transition]:
-        return [a for _t, rn, i, a in self.log
-                if rn == router and isinstance(a, Transition) and (inst is None or i == inst)]
-
-    def held(self, router: str, inst: str) -> list[SyncHeld]:
-        return [a for _t, rn, i, a in self.log if rn == router and i == inst and isinstance(a, SyncHeld)]
-
-    def group_log(self, router: str) -> list[GroupTransition]:
-        return [a for _t, rn, _i, a in self.log if rn == router and isinstance(a, GroupTransition)]
-
-    # -- driving
-    def do(self, router: str, inst: str, event) -> None:
-        self._run([(self.r[router], inst, event)])
-
-    def start_all(self) -> None:
-        self._run([(x, n, Startup()) for x in self.r.values() for n in x.m])
-
-    def _settle(self) -> None:
-        self._run([])
-
-    def _run(self, local: list) -> None:
-        """Local work first (a machine's actions, then its group's orders), the wire
-        last: a packet takes longer to cross the link than a router to react."""
-        wire: list = []
-        guard = 0
-        while local or self._pending or wire:
-            guard += 1
-            assert guard < 100000, "did not settle"
-            if local:
-                self._handle(local.pop(0), wire)
-            elif self._pending:
-                router, inst, ts = self._pending.pop(0)
-                for out in router.group.update(self.now, inst, ts):
-                    if isinstance(out, Order):
-                        local.append((router, out.member, out.event))
-                    else:
-                        self.log.append((self.now, router.name, "", out))
-            else:
-                local.append(wire.pop(0))
-
-    def _handle(self, item, wire: list) -> None:
-        router, inst, ev = item
-        mc = router.m[inst]
-        ts = []
-        for a in mc.handle(self.now, ev):
-            self.log.append((self.now, router.name, inst, a))
-            if isinstance(a, Transition):
-                assert a.reason in REASONS and a.detail
-                ts.append(a)
-            if isinstance(a, SendAdvert):
-                wire += [(other, n, adv(router.addr, mc.params.vrid, a.priority))
-                         for other in self.r.values() if other is not router
-                         for n, y in other.m.items() if y.params.vrid == mc.params.vrid]
-        if router.group is not None:
-            self._pending.append((router, inst, tuple(ts)))
-
-    def run_until(self, end: float) -> None:
-        while True:
-            due = [(d, rn, n) for rn, x in sorted(self.r.items()) for n, y in sorted(x.m.items())
-                   if (d := y.next_deadline()) is not None]
-            if not due or min(due)[0] > end:
-                self.now = end
-                return
-            self.now, rn, n = min(due)
-            self._run([(self.r[rn], n, Timer())])
-
-    def fault(self, router: str, inst: str, on: bool) -> None:
-        self.do(router, inst, TrackChanged(fault=on, detail="ff " + ("FAULT" if on else "ok")))
-
-
-def mdi(prio: int, interval: float = 1.0) -> float:
-    return 3 * interval + (256 - prio) * interval / 256
-
-
-def settled_pair(k_group: bool, k_prio: int = 100, v_prio: int = 90, until: float = 20.0) -> Lan:
-    lan = Lan(Router("K", K_ADDR, {"VI_51": k_prio, "VI_52": k_prio}, k_group),
-              Router("V", V_ADDR, {"VI_51": v_prio, "VI_52": v_prio}, True))
-    lan.start_all()
-    lan.run_until(until)
-    return lan
-
-
-def only_configured(lan: Lan, router: str, prio: int, since: float = -1.0) -> None:
-    bad = [p for p in lan.sent(router, since=since) if p[2] != prio]
-    assert not bad, f"{router} advertised a priority other than {prio}: {bad}"
+from tests.support.vrrp_lan import K_ADDR, V_ADDR, Lan, Router, adv, machine, mdi, only_configured, settled_pair
 
 
 # ---- the issue's scenario: our group beside ungrouped keepalived masters ----------------------------
@@ -286,6 +147,8 @@ def test_master_to_backup_pushes_the_others_down_without_priority_zero():
 
 
 def test_operator_resign_of_one_member_moves_the_group_and_only_it_sends_priority_zero():
+    """The core's rule for a Resign that reaches one member; the control API gives it to
+    every member (engine.operator.scope, tests/unit/test_operator_sync_group.py)."""
     lan = settled_pair(k_group=False, k_prio=90, v_prio=100)
     t0 = lan.now
     lan.do("V", "VI_51", Resign(hold_until=t0 + 60))
@@ -370,7 +233,8 @@ def test_all_owner_group_starts_master_a_mixed_one_holds_the_owner():
 
 
 def test_operator_takeover_of_a_member_pulls_the_group_at_its_own_priorities():
-    """The operator forges VI_51's priority (that is what takeover is); the group does not forge VI_52's."""
+    """The operator forges VI_51's priority (that is what takeover is); the group does not forge VI_52's.
+    (The control API gives a takeover to every member: engine.operator.scope.)"""
     lan = settled_pair(k_group=True)
     t0 = lan.now
     lan.do("V", "VI_51", Takeover(True))
