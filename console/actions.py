@@ -135,58 +135,130 @@ def _instance(sv: SnapView, name: str | None) -> dict:
     return inst
 
 
+def _scope(sv: SnapView, i: dict) -> tuple[str | None, list[dict]]:
+    """(sync group, instances) an action on ``i`` acts on, as the engine states it
+    (``operator.scope`` of the snapshot: a member of a sync group moves its whole
+    group); (None, [i]) for an instance alone or a snapshot that does not say."""
+    names = (i.get("operator") or {}).get("scope") or [i["name"]]
+    members = [sv.instances_by_name[n] for n in names if n in sv.instances_by_name]
+    if len(members) < 2 or i not in members:
+        return None, [i]
+    return i.get("sync_group") or "?", members
+
+
+def _vips(i: dict) -> str:
+    return ", ".join(v.get("address", "?") for v in i.get("vips") or []) or "no VIPs"
+
+
+def _group_intro(body: Text, group: str, members: list[dict], what: str) -> None:
+    body.append(f"{', '.join(x['name'] for x in members)} are sync group {group}, which moves as one "
+                f"(as keepalived's does): {what} every member.\n\n", style="bold")
+
+
 def plan_failover(sv: SnapView, name: str | None) -> ChangePlan:
     i = _instance(sv, name)
-    if i.get("state") != "MASTER":
+    group, members = _scope(sv, i)
+    masters = [x for x in members if x.get("state") == "MASTER"]
+    if not masters:
+        if group:
+            states = ", ".join(f"{x['name']} {x.get('state')}" for x in members)
+            raise NotApplicable(f"sync group {group} has no MASTER member here ({states}); failover resigns "
+                                "a master (use t to take over)")
         raise NotApplicable(f"{i['name']} is {i.get('state')} here; failover resigns a master (use t to take over)")
-    peer = sv.peer(i)
-    vips = ", ".join(v.get("address", "?") for v in i.get("vips") or []) or "no VIPs"
     body = Text()
-    body.append(f"{i['name']} (VRID {i.get('vrid')}) resigns now with a priority-0 advert and removes {vips}.\n")
-    body.append("Expected new master: ")
-    body.append_text(_peer_text(peer))
-    body.append("\nPreemption back to this node is held off for the hold time "
+    if group:
+        _group_intro(body, group, members, "failover resigns and holds")
+    alone = []
+    for x in members:
+        if x.get("state") != "MASTER":
+            body.append(f"{x['name']} (VRID {x.get('vrid')}) is {x.get('state')} here: it is held too.\n")
+            continue
+        peer = sv.peer(x)
+        body.append(f"{x['name']} (VRID {x.get('vrid')}) resigns now with a priority-0 advert and removes "
+                    f"{_vips(x)}.\n")
+        body.append("Expected new master: ")
+        body.append_text(_peer_text(peer))
+        body.append("\n")
+        if peer is None:
+            alone.append(x)
+    body.append("Preemption back to this node is held off for the hold time "
                 "(empty: until cleared with c).\n")
     typed: tuple[str, ...] = ()
-    if peer is None:
-        body.append(f"\nWARNING: no peer has been heard for VRID {i.get('vrid')} (a backup stays silent "
-                    f"while this node is master): if none is running, {vips} is left with NOBODY.\n",
+    for x in alone:
+        body.append(f"\nWARNING: no peer has been heard for VRID {x.get('vrid')} (a backup stays silent "
+                    f"while this node is master): if none is running, {_vips(x)} is left with NOBODY.\n",
                     style="bold white on red")
         typed = (i["name"], "failover")
     hold = Field("hold", "Hold seconds", "empty = until cleared", integer=True, minimum=0, maximum=86400 * 365)
-    return ChangePlan("failover", {"instance": i["name"]}, f"Fail over {i['name']}?", body,
-                      danger=peer is None, typed=typed, fields=(hold, REASON))
+    title = f"Fail over sync group {group} ({', '.join(x['name'] for x in members)})?" if group \
+        else f"Fail over {i['name']}?"
+    return ChangePlan("failover", {"instance": i["name"]}, title, body,
+                      danger=bool(alone), typed=typed, fields=(hold, REASON))
 
 
 def plan_takeover(sv: SnapView, name: str | None) -> ChangePlan:
     i = _instance(sv, name)
-    if i.get("state") == "MASTER":
-        raise NotApplicable(f"{i['name']} is already MASTER here (use f to fail over)")
-    if i.get("state") not in ("BACKUP",):
-        raise NotApplicable(f"{i['name']} is {i.get('state')} here and cannot take over")
-    m = sv.master_of(i) or {}
-    vips = ", ".join(v.get("address", "?") for v in i.get("vips") or []) or "no VIPs"
+    group, members = _scope(sv, i)
+    if all(x.get("state") == "MASTER" for x in members):
+        raise NotApplicable(f"sync group {group}: every member is already MASTER here (use f to fail over)"
+                            if group else f"{i['name']} is already MASTER here (use f to fail over)")
+    for x in members:
+        if x.get("state") not in ("BACKUP", "MASTER"):
+            raise NotApplicable(f"{'sync group ' + group + ': ' if group else ''}{x['name']} is "
+                                f"{x.get('state')} here and cannot take over")
+        m = sv.master_of(x) or {}
+        if m.get("priority") == 255:
+            raise NotApplicable(f"{'sync group ' + group + ': ' if group else ''}{x['name']}'s master "
+                                f"{m.get('address')} is the address owner (priority 255): it cannot be taken over")
     body = Text()
-    who = f"{m.get('address')} (priority {m.get('priority')})" if m else "no master heard"
-    body.append(f"{i['name']} (VRID {i.get('vrid')}): this node raises its effective priority above the "
-                f"current master {who} and takes over {vips}.\n")
-    body.append("It stays master until released (c).\n")
-    return ChangePlan("takeover", {"instance": i["name"]}, f"Take over {i['name']}?", body, fields=(REASON,))
+    if group:
+        _group_intro(body, group, members, "takeover raises the priority of")
+    for x in members:
+        if x.get("state") == "MASTER":
+            body.append(f"{x['name']} (VRID {x.get('vrid')}) is MASTER here already and stays master.\n")
+            continue
+        m = sv.master_of(x) or {}
+        who = f"{m.get('address')} (priority {m.get('priority')})" if m else "no master heard"
+        body.append(f"{x['name']} (VRID {x.get('vrid')}): this node raises its effective priority above the "
+                    f"current master {who} and takes over {_vips(x)}.\n")
+    body.append("They stay master until released (c).\n" if group else "It stays master until released (c).\n")
+    title = f"Take over sync group {group} ({', '.join(x['name'] for x in members)})?" if group \
+        else f"Take over {i['name']}?"
+    return ChangePlan("takeover", {"instance": i["name"]}, title, body, fields=(REASON,))
 
 
 def plan_clear(sv: SnapView, name: str | None) -> ChangePlan:
     i = _instance(sv, name)
-    op = i.get("operator") or {}
-    if op.get("takeover"):
+    group, members = _scope(sv, i)
+    ops = [(x, x.get("operator") or {}) for x in members]
+    names = ", ".join(x["name"] for x in members)
+    took = [(x, op) for x, op in ops if op.get("takeover")]
+    if took:
+        if group:
+            body = Text(f"Sync group {group} ({names}) moves as one: every member drops its raised priority; "
+                        "normal election decides the master again:\n")
+            for x, _op in ops:
+                body.append(f"  {x['name']}: base {x.get('base_priority')}, effective "
+                            f"{x.get('effective_priority')}\n")
+            return ChangePlan("release", {"instance": i["name"]}, f"Release takeover of sync group {group} ({names})?",
+                              body)
         body = Text(f"{i['name']} drops its raised priority; normal election decides the master again "
                     f"(base {i.get('base_priority')}, effective {i.get('effective_priority')}).\n")
         return ChangePlan("release", {"instance": i["name"]}, f"Release takeover of {i['name']}?", body)
-    if op.get("hold_until") or op.get("held"):
+    held = [(x, op) for x, op in ops if op.get("hold_until") or op.get("held")]
+    if held:
+        _x, op = held[0]
         left = f"{fmt.age(op['hold_until'] - sv.now)} left" if op.get("hold_until") else "until cleared"
+        if group:
+            body = Text(f"Sync group {group} ({names}) moves as one: the hold set by {op.get('who')} ({left}) "
+                        "is cleared on every member; this node may preempt again if its priority is higher.\n")
+            return ChangePlan("clear_hold", {"instance": i["name"]}, f"Clear hold on sync group {group} ({names})?",
+                              body)
         body = Text(f"{i['name']}: the hold set by {op.get('who')} ({left}) "
                     "is cleared; this node may preempt again if its priority is higher.\n")
         return ChangePlan("clear_hold", {"instance": i["name"]}, f"Clear hold on {i['name']}?", body)
-    raise NotApplicable(f"{i['name']} has no operator hold or takeover to clear")
+    raise NotApplicable(f"sync group {group} has no operator hold or takeover to clear" if group
+                        else f"{i['name']} has no operator hold or takeover to clear")
 
 
 def _rs(sv: SnapView, sel: tuple[str, str] | None) -> tuple[dict, dict]:

@@ -128,8 +128,9 @@ def synthetic_snapshot(vrids: int = 255, sources: int = 2, now: float = 1_700_00
             "last_transition": {"from": "BACKUP" if master else "INIT", "to": "MASTER" if master else "BACKUP",
                                 "reason": "master_down" if master else "startup", "detail": "", "time": now - 60},
             "sync_group": None, "preempt": True, "preempt_delay": 0.0,
-            "operator": {"drained": False, "hold_until": None, "takeover": False, "who": None, "when": None,
-                         "why": None},
+            "operator": {"drained": False, "hold_until": None, "held": False, "takeover": False,
+                         "takeover_pending": False, "who": None, "when": None, "why": None, "group": None,
+                         "scope": [f"VI_{vrid}"]},
         })
         srcs = []
         for s in range(sources):

@@ -68,12 +68,14 @@ def node_text(sv: SnapView) -> Text:
         holds = []
         for i in sv.instances:
             op = i.get("operator") or {}
+            grp = f" (sync group {op['group']})" if op.get("group") else ""
             if op.get("takeover"):
-                holds.append(f"{i['name']} takeover by {op.get('who')} {fmt.ago(sv.now, op.get('when'))}"
+                holds.append(f"{i['name']} takeover{' PENDING' if op.get('takeover_pending') else ''}{grp} "
+                             f"by {op.get('who')} {fmt.ago(sv.now, op.get('when'))}"
                              + (f" ({op['why']})" if op.get("why") else ""))
             elif op.get("hold_until") or op.get("held"):
                 left = f"for {fmt.age(op['hold_until'] - sv.now)}" if op.get("hold_until") else "until cleared"
-                holds.append(f"{i['name']} held backup {left} by {op.get('who')}"
+                holds.append(f"{i['name']} held backup {left}{grp} by {op.get('who')}"
                              + (f" ({op['why']})" if op.get("why") else ""))
         if holds:
             t.append("; ".join(holds), style="yellow")
@@ -150,7 +152,8 @@ def operator_cell(sv: SnapView, i: dict) -> Text:
     if op.get("drained"):
         return Text("drained", style="bold yellow")
     if op.get("takeover"):
-        return Text(f"takeover ({op.get('who')})", style="bold yellow")
+        pending = " pending" if op.get("takeover_pending") else ""
+        return Text(f"takeover{pending} ({op.get('who')})", style="bold yellow")
     if op.get("hold_until"):
         return Text(f"hold {fmt.age(op['hold_until'] - sv.now)} ({op.get('who')})", style="yellow")
     if op.get("held"):

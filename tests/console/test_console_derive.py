@@ -113,3 +113,54 @@ def test_formatting():
         ["-", "<1s", "5s", "2m11s", "2h03m", "2d07h"]
     assert fmt.signed(-3) == "−3" and fmt.signed(0) == "+0"
     assert held_vips(SnapView(snap())) == [("VI_1", "198.18.0.198/32")]
+
+
+def grouped(states=("BACKUP", "BACKUP"), **op) -> dict:
+    """node1 with VI_1 and VI_2 in sync group G, as the engine's snapshot says it
+    (``operator.scope``: an action on either acts on both)."""
+    raw = snap()
+    for i, st in zip(raw["instances"], states):
+        i["state"], i["sync_group"] = st, "G"
+        i["operator"].update(scope=["VI_1", "VI_2"], **op)
+        if st == "BACKUP":
+            i["master"] = {"address": "198.18.0.2", "priority": 100, "interval": 1.0, "last_advert_age": 0.3,
+                           "mac": None}
+    return raw
+
+
+def test_group_plans_say_the_whole_sync_group_moves():
+    sv = SnapView(grouped())
+    plan = actions.plan_takeover(sv, "VI_2")
+    assert plan.title == "Take over sync group G (VI_1, VI_2)?" and plan.args == {"instance": "VI_2"}
+    text = plan.body.plain
+    assert "VI_1, VI_2 are sync group G, which moves as one" in text
+    assert "VI_1 (VRID 51): this node raises its effective priority above the current master 198.18.0.2" in text
+    assert "VI_2 (VRID 52): this node raises" in text and "They stay master until released" in text
+    with pytest.raises(NotApplicable, match="sync group G has no MASTER member here"):
+        actions.plan_failover(sv, "VI_1")
+
+    sv = SnapView(grouped(("MASTER", "MASTER")))
+    plan = actions.plan_failover(sv, "VI_1")
+    assert plan.title == "Fail over sync group G (VI_1, VI_2)?"
+    assert "VI_1 (VRID 51) resigns now" in plan.body.plain and "VI_2 (VRID 52) resigns now" in plan.body.plain
+    with pytest.raises(NotApplicable, match="sync group G: every member is already MASTER"):
+        actions.plan_takeover(sv, "VI_2")
+
+    raw = grouped(("BACKUP", "FAULT"))
+    with pytest.raises(NotApplicable, match="sync group G: VI_2 is FAULT here and cannot take over"):
+        actions.plan_takeover(SnapView(raw), "VI_1")
+
+    plan = actions.plan_clear(SnapView(grouped(("MASTER", "MASTER"), takeover=True, who="ops", group="G")), "VI_2")
+    assert (plan.op, plan.title) == ("release", "Release takeover of sync group G (VI_1, VI_2)?")
+    assert "every member drops its raised priority" in plan.body.plain
+    plan = actions.plan_clear(SnapView(grouped(held=True, who="ops", group="G")), "VI_1")
+    assert (plan.op, plan.title) == ("clear_hold", "Clear hold on sync group G (VI_1, VI_2)?")
+    with pytest.raises(NotApplicable, match="sync group G has no operator hold or takeover"):
+        actions.plan_clear(SnapView(grouped()), "VI_1")
+
+
+def test_a_takeover_of_an_address_owner_is_not_offered():
+    raw = snap()
+    raw["instances"][1]["master"]["priority"] = 255
+    with pytest.raises(NotApplicable, match="address owner"):
+        actions.plan_takeover(SnapView(raw), "VI_2")

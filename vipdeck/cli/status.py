@@ -45,7 +45,10 @@ def render(snap: dict) -> str:
             out.append(f"  last       {t['from']} -> {t['to']} {age(now - t['time'])} ago: {t['reason']} ({t.get('detail', '')})")
         op = i.get("operator") or {}
         if op.get("hold_until") or op.get("takeover"):
-            out.append(f"  operator   {'takeover' if op.get('takeover') else 'hold until ' + str(op.get('hold_until'))} by {op.get('who')} ({op.get('why') or ''})")
+            what = ("takeover" + (" PENDING (no master heard to take over from yet)" if op.get("takeover_pending")
+                                  else "") if op.get("takeover") else f"hold until {op.get('hold_until')}")
+            grp = f" for sync group {op['group']} ({', '.join(op.get('scope') or [])})" if op.get("group") else ""
+            out.append(f"  operator   {what}{grp} by {op.get('who')} ({op.get('why') or ''})")
     ipvs = snap.get("ipvs") or {}
     if snap.get("virtual_servers"):
         out.append("\nIPVS: " + ("available" if ipvs.get("available") else f"UNAVAILABLE ({ipvs.get('error')})"))
