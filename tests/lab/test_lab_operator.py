@@ -17,7 +17,7 @@ import pytest
 from vipdeck.engine.lab import wait_until
 from vipdeck.engine.lab.peers import instance, start_vipdeck, status
 from tests.support.labconf import VIP1, seed_pair
-from tests.support.vipdeck_cli import cli
+from tests.support.vipdeck_cli import cli, restart_with_state
 
 pytestmark = pytest.mark.lab
 
@@ -52,7 +52,7 @@ def test_drain_moves_the_vip_with_a_priority_zero_advert_and_survives_restart(pa
 
     # the intent is persisted: a restarted daemon stays drained and does not preempt
     assert r1.stop() == 0
-    r1 = _restart_with_state(n1, r1)
+    r1 = restart_with_state(n1, r1)
     wait_until(lambda: instance(r1, "VI_1")["state"] == "BACKUP", 5)
     mark = sn.last(vrid=51, src=n2.ip).time
     wait_until(lambda: (sn.last(vrid=51, src=n2.ip).time - mark) > 1.0, 5, what="a second of node2 adverts")
@@ -66,21 +66,6 @@ def test_drain_moves_the_vip_with_a_priority_zero_advert_and_survives_restart(pa
     audit = [json.loads(x) for x in open(os.path.join(r1.state_dir, "audit.log"))]
     assert [(a["op"], a["ok"]) for a in audit][-2:] == [("drain", True), ("undrain", True)]
     assert audit[-2]["uid"] == 0 and audit[-2]["args"]["reason"] == "kernel upgrade"
-
-
-def _restart_with_state(node, old):
-    """Start a daemon on the same config *and state dir* as ``old``."""
-    from vipdeck.engine.lab.peers import Router
-
-    log = open(old.log_path, "a")
-    proc = node.popen(sys.executable, "-m", "vipdeck", "daemon", "-l", "-f", old.conf_path, "--socket",
-                      old.socket_path, "--state-dir", old.state_dir, "--pid-file",
-                      os.path.join(old.workdir, "vipdeck.pid"), stdout=log, stderr=subprocess.STDOUT)
-    log.close()
-    r = Router(node, "vipdeck", old.conf_path, old.workdir, old.log_path, proc, {}, old.socket_path, old.state_dir)
-    wait_until(lambda: os.path.exists(old.socket_path) and proc.poll() is None, 20, what="restarted daemon")
-    node.lab.on_close(r.crash)
-    return r
 
 
 def test_failover_with_hold_and_takeover(pair):
@@ -105,6 +90,30 @@ def test_failover_with_hold_and_takeover(pair):
     assert instance(r2, "VI_1")["effective_priority"] == 101
     assert cli(r2, "takeover", "VI_1", "--release").returncode == 0
     wait_until(lambda: n1.has_address(VIP1), 5, what="node1 preempts after release")
+
+
+def test_a_takeover_survives_a_daemon_restart(pair):
+    """The persisted takeover reaches the restarted daemon's machine before it has heard
+    any master; it must take over again at node1's first advert (it used to stay BACKUP)."""
+    n1, n2, r1, r2, sn = pair
+    r = cli(r2, "takeover", "VI_1", "--reason", "move traffic")
+    assert r.returncode == 0, r.stderr
+    wait_until(lambda: n2.has_address(VIP1) and not n1.has_address(VIP1), 5, what="takeover")
+    assert r2.stop() == 0                       # priority 0: node1 takes the VIP back at once
+    wait_until(lambda: n1.has_address(VIP1) and instance(r1, "VI_1")["state"] == "MASTER", 5,
+               what="node1 master while node2 is down")
+    down = sn.last(vrid=51, src=n1.ip).time
+    r2 = restart_with_state(n2, r2)
+    wait_until(lambda: n2.has_address(VIP1) and not n1.has_address(VIP1), 5, what="node2 takes over again")
+    i = instance(r2, "VI_1")
+    assert i["state"] == "MASTER" and i["effective_priority"] == 101
+    assert i["last_transition"]["reason"] == "operator" and "takeover: priority 101 > 100" in i["last_transition"]["detail"]
+    assert i["operator"]["takeover"] and not i["operator"]["takeover_pending"]
+    mark = sn.last(vrid=51, src=n2.ip).time
+    wait_until(lambda: sn.last(vrid=51, src=n2.ip).time - mark > 1.0, 5, what="a second of node2 adverts")
+    assert instance(r1, "VI_1")["state"] == "BACKUP" and n2.has_address(VIP1)
+    assert {p.priority for p in sn.snapshot(vrid=51, src=n2.ip) if p.time > down} == {101}
+    assert "takeover by" in cli(r2, "status").stdout
 
 
 def test_changes_need_root_reads_do_not_and_bad_requests_are_named(pair):
