@@ -65,12 +65,15 @@ Operator actions (design notes, principle 4):
   overriding nopreempt and any hold.  A master of priority 255, or of 254
   with a higher address, cannot be beaten and nothing happens.  Ignored while
   drained (undrain first).  The takeover lasts until ``Takeover(False)``
-  (or a drain or resign): every advert heard from another master while it
-  is on raises the floor again, so a takeover given before any master is
-  known (the daemon restarted with it persisted, the instance in INIT or
-  FAULT) is *pending* (``takeover_pending``) and takes effect on the first
-  advert heard, and a master that hears a higher (beatable) priority raises
-  itself above it and stays master instead of yielding.
+  (or a drain or resign).  One given before any master is known (the
+  daemon restarted with it persisted, the instance in INIT or FAULT) is
+  *pending* (``takeover_pending``): the first advert heard from a master
+  sets the priority above it and, if that wins, makes the instance master
+  at once — also when it has become master meanwhile (its sync group
+  pulled it up) and then hears the master it is to take over from.  The
+  raise happens once per takeover, so two routers taking over the same
+  VRID do not outbid each other: the later one wins.  While a takeover is
+  on, a BACKUP that beats the master it hears becomes master at once.
 
 Sync groups (``engine.vrrp.sync`` decides, these events carry it out; none
 of them is an operator action, so nothing here forges a priority and every
@@ -742,8 +745,8 @@ class VrrpMachine:
         if adv.priority == 0:
             self._adver_deadline = now + self.params.advert_int
             return [self._advert()]
-        if adv.priority >= mine and self._takeover_raise(adv.priority):
-            mine = self.effective_priority      # taken over: stay above it (re-asserted below)
+        if adv.priority >= mine and self._takeover_prio is None and self._takeover_raise(adv.priority):
+            mine = self.effective_priority      # the master a pending takeover waited for: stay above it
         if self._peer_wins(adv) or self._drained:
             if adv.priority > mine:
                 reason, detail = HIGHER_PRIORITY_SEEN, f"advert from {adv.src} prio {adv.priority} > {mine}"
@@ -818,7 +821,7 @@ class VrrpMachine:
             return []
         if self._drained:
             return []
-        self._takeover = True
+        self._takeover, self._takeover_prio = True, None      # a (repeated) takeover raises afresh
         self._hold, self._hold_until = False, None
         if self._state is State.MASTER:
             self._takeover_prio = self.effective_priority
@@ -831,10 +834,12 @@ class VrrpMachine:
         return self._takeover_rx(now, self._master_addr, mp) or []
 
     def _takeover_raise(self, prio: int) -> bool:
-        """With a takeover on, our priority is at least ``prio`` + 1 (at most 254)."""
+        """With a takeover on: the first master heard (at ``prio``) sets our priority
+        floor to ``prio`` + 1 (at most 254).  True if a takeover is on."""
         if not self._takeover or self._drained or prio <= 0:
             return False
-        self._takeover_prio = max(self._takeover_prio or 0, min(254, prio + 1))
+        if self._takeover_prio is None:
+            self._takeover_prio = min(254, prio + 1)
         return True
 
     def _takeover_rx(self, now: float, src: str, prio: int) -> list[Action] | None:

@@ -840,21 +840,36 @@ def test_a_takeover_that_cannot_beat_an_owner_stays_pending_and_takes_the_next_m
     assert (t.new, t.reason) == (State.MASTER, "operator") and not m.takeover_pending
 
 
-def test_a_taken_over_master_hearing_a_higher_priority_stays_above_it():
+def test_a_pending_takeover_of_a_master_stays_above_the_master_it_then_hears():
+    """A sync group member pulled up before it heard its own master (the group's other
+    member took over first): when that master's advert comes, it stays above it."""
     m = started(priority=90)
-    m.handle(0.5, adv(PEER, 100))
-    m.handle(1.0, Takeover(True))
+    m.handle(0.5, Takeover(True))
+    m.handle(m.next_deadline(), Timer())               # nobody heard: master anyway (or pulled up)
+    assert m.state is State.MASTER and m.effective_priority == 90
+    assert m.handle(5.0, adv(PEER, 100)) == [SendAdvert(101, 1.0)]
     assert m.state is State.MASTER and m.effective_priority == 101
-    # the peer's trackers raise it to 120: a takeover holds (it was not released)
-    assert m.handle(1.5, adv(PEER, 120)) == [SendAdvert(121, 1.0)]
-    assert m.state is State.MASTER and m.effective_priority == 121
-    out = m.handle(2.0, adv(PEER, 255))             # an owner cannot be beaten: yield as usual
+    # once: a takeover somewhere else that outbids it now wins (no bidding war)
+    out = m.handle(6.0, adv(PEER, 102))
     assert only_transition(out).reason == "higher_priority_seen" and m.state is State.BACKUP
-    assert m.effective_priority == 254 and m.takeover_pending
-    # without a takeover the same master yields (unchanged)
+    assert m.effective_priority == 101 and m.takeover_pending
+    assert m.handle(7.0, adv(PEER, 102)) == [] and m.state is State.BACKUP
+    # without a takeover the same master yields at once (unchanged)
     n = started(priority=90)
     n.handle(n.next_deadline(), Timer())
-    assert only_transition(n.handle(5.0, adv(PEER, 120))).reason == "higher_priority_seen"
+    assert only_transition(n.handle(5.0, adv(PEER, 100))).reason == "higher_priority_seen"
+
+
+def test_a_taken_over_backup_beats_a_returning_lower_master_at_once():
+    """Taken over at 101, pushed down (its sync group, an owner that came and went): a
+    master at 100 is beaten at once, nopreempt or not."""
+    m = started(priority=90, preempt=False)
+    m.handle(0.5, adv(PEER, 100))
+    m.handle(1.0, Takeover(True))
+    m.handle(2.0, adv(HIGH_PEER, 255))
+    assert m.state is State.BACKUP
+    t = only_transition(m.handle(3.0, adv(PEER, 100)))
+    assert (t.new, t.reason) == (State.MASTER, "operator") and m.effective_priority == 101
 
 
 def test_release_of_a_pending_takeover_leaves_normal_election():
@@ -894,3 +909,19 @@ def test_a_restarted_router_with_a_persisted_takeover_becomes_master_again():
     t = net.transitions("node2")[-1]
     assert (t.reason, t.at) == ("operator", took_over + 2.0)       # node1's first advert after the restart
     assert net["node2"].effective_priority == 101 and not net["node2"].takeover_pending
+
+
+def test_two_takeovers_of_one_vrid_do_not_outbid_each_other():
+    net = Net(mk(name="node1", primary_address=PEER, priority=100),
+              mk(name="node2", primary_address=ME, priority=96))
+    net.start_all()
+    net.run_until(10.0)
+    net.do(net["node2"], Takeover(True))
+    assert net.states() == {"node1": State.BACKUP, "node2": State.MASTER}
+    before = len(net.log)
+    net.do(net["node1"], Takeover(True))               # the later takeover wins, at once
+    assert net.states() == {"node1": State.MASTER, "node2": State.BACKUP}
+    assert (net["node1"].effective_priority, net["node2"].effective_priority) == (102, 101)
+    assert len([a for _n, a in net.log[before:] if isinstance(a, SendAdvert)]) == 1     # no bidding war
+    net.run_until(30.0)
+    assert net.states() == {"node1": State.MASTER, "node2": State.BACKUP}
