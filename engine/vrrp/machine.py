@@ -73,7 +73,11 @@ Operator actions (design notes, principle 4):
   pulled it up) and then hears the master it is to take over from.  The
   raise happens once per takeover, so two routers taking over the same
   VRID do not outbid each other: the later one wins.  While a takeover is
-  on, a BACKUP that beats the master it hears becomes master at once.
+  on, a BACKUP that beats the master it hears becomes master at once; a
+  sync group member does so only through its group's gate (it wants
+  MASTER and is held, cause ``operator``), except for the request itself
+  and a pending takeover's first master, so a group whose other member
+  cannot hold MASTER stays BACKUP instead of flapping.
 
 Sync groups (``engine.vrrp.sync`` decides, these events carry it out; none
 of them is an operator action, so nothing here forges a priority and every
@@ -338,7 +342,7 @@ class SyncHeld:
     """The Master_Down_Timer expired but the sync group keeps this member in
     BACKUP (reported once per wish, not at every re-armed expiry)."""
 
-    cause: str        # what would have made it master: master_down_timer, priority_zero_received, preempt
+    cause: str        # what would have made it master: master_down_timer, priority_zero_received, preempt, operator (a takeover)
     detail: str       # the cause's detail, then why the group holds it
     at: float
 
@@ -844,7 +848,15 @@ class VrrpMachine:
 
     def _takeover_rx(self, now: float, src: str, prio: int) -> list[Action] | None:
         """A BACKUP with a takeover on sees master ``src`` at ``prio``: become master
-        at once if the raised priority beats it (None: it does not, or no takeover)."""
+        at once if the raised priority beats it (None: it does not, or no takeover).
+
+        The request itself (or the first master a pending one hears) overrides the
+        sync group's gate, like the operator's request it is: the control API gives
+        it to every member, so the group goes MASTER as one.  Later, a member the
+        group took down again waits for the gate like a timer expiry does (it wants
+        MASTER): otherwise a member that cannot hold MASTER against its peer would
+        make the group flap up and down at every one of the other's adverts."""
+        first = self._takeover_prio is None
         if not self._takeover_raise(prio):
             return None
         mine = self.effective_priority
@@ -852,9 +864,12 @@ class VrrpMachine:
             tie_won = mine == prio and self._own_ip > ipaddress.ip_address(src)
         except (ValueError, TypeError):
             tie_won = False
-        if mine > prio or tie_won:
-            return self._become_master(now, OPERATOR, f"takeover: priority {mine} > {prio} of {src}")
-        return None
+        if not (mine > prio or tie_won):
+            return None
+        detail = f"takeover: priority {mine} > {prio} of {src}"
+        if first or self._sync_gate:
+            return self._become_master(now, OPERATOR, detail)
+        return self._hold_for_group(now, OPERATOR, detail)
 
     # ---- sync group ----------------------------------------------------------
 

@@ -32,7 +32,7 @@ from vipdeck.engine.lab.peers import vrrp_conf
 from vipdeck.engine.state import StateStore
 from vipdeck.engine.vrrp.machine import Shutdown, Startup, State
 
-from tests.support.vrrp_lan import K_ADDR, V_ADDR, Lan, Router, mdi, settled_pair
+from tests.support.vrrp_lan import K_ADDR, V_ADDR, Lan, Router, machine, mdi, settled_pair
 
 WALL = 1_800_000_000.0
 GROUP = "vrrp_sync_group G {\n    group {\n        VI_51\n        VI_52\n    }\n}\n"
@@ -232,3 +232,35 @@ def test_a_persisted_group_takeover_is_reapplied_to_new_machines_and_waits_for_t
     late = lan.sent("V", since=t1 + 5)
     assert late and {p for _t, _v, p in late} == {101}
     assert [t for t in lan.transitions("K") if t.at > t1 and t.new is State.MASTER] == []
+
+
+def test_a_group_takeover_one_member_cannot_hold_leaves_the_group_backup_without_flapping(tmp_path):
+    """keepalived's VI_52 rises above our takeover (its trackers: 110 > 101): our VI_52
+    yields and the group follows it down; our VI_51 still beats keepalived's VI_51 but
+    waits for its group (held, wanting MASTER) instead of pulling the group up at every
+    advert, and the group takes both again once VI_52 can win."""
+    lan = settled_pair(k_group=False)
+    eng = LanEngine(lan, str(tmp_path))
+    request(eng, "takeover", instance="VI_51")
+    lan.run_until(lan.now + 5)
+    assert lan.states("V") == {"VI_51": State.MASTER, "VI_52": State.MASTER}
+    k = lan.r["K"]
+    t0 = lan.now
+    k.m["VI_52"] = machine("VI_52", K_ADDR, 110)          # keepalived's VI_52, reloaded at 110
+    lan.do("K", "VI_52", Startup())
+    lan.run_until(t0 + 30)
+    assert lan.states("V") == {"VI_51": State.BACKUP, "VI_52": State.BACKUP}
+    assert lan.states("K") == {"VI_51": State.MASTER, "VI_52": State.MASTER}
+    ups = [t for t in lan.transitions("V") if t.at > t0 and t.new is State.MASTER]
+    assert ups == []                                        # no flapping
+    v51 = lan.r["V"].m["VI_51"]
+    assert v51.wants_master and v51.takeover_pending
+    [held] = lan.held("V", "VI_51")
+    assert held.cause == "operator" and "VI_52 still hears its master 198.18.0.1" in held.detail
+    t1 = lan.now
+    k.m["VI_52"] = machine("VI_52", K_ADDR, 100)          # and back to 100
+    lan.do("K", "VI_52", Startup())
+    lan.run_until(t1 + 30)
+    assert lan.states("V") == {"VI_51": State.MASTER, "VI_52": State.MASTER}
+    assert lan.states("K") == {"VI_51": State.BACKUP, "VI_52": State.BACKUP}
+    assert len([t for t in lan.transitions("V") if t.at > t1]) == 2
