@@ -25,6 +25,12 @@ The control socket is the only way in besides signals.
 ``run`` goes through phases a supervisor integration can hook into:
 ``_install_signals``, ``_open`` (state, pid file), ``_start`` (engine, then
 the control socket), ``_serve`` (until a stop), ``_shutdown``.
+
+Under systemd (``Type=notify``) it says READY once the VRRP sockets and the
+control socket are up, RELOADING then READY around every reload, STOPPING
+when it starts to leave, and pings the watchdog (``engine.sdnotify``).
+``--metrics`` serves Prometheus metrics from a thread (``engine.metrics``);
+its port is taken before anything else starts.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from vipdeck.engine.control.api import EngineApi
 from vipdeck.engine.control.server import (DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_PER_ROOT, DEFAULT_MAX_PER_UID,
                                            ControlServer)
 from vipdeck.engine.events import EventBus
+from vipdeck.engine.sdnotify import SystemdNotifier
 from vipdeck.engine.state import StateReadError, StateStore
 
 log = logging.getLogger("vipdeck.daemon")
@@ -64,7 +71,8 @@ class Daemon:
                  run_vrrp: bool = True, run_checkers: bool = True,
                  control_idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
                  control_max_per_uid: int = DEFAULT_MAX_PER_UID,
-                 control_max_per_root: int = DEFAULT_MAX_PER_ROOT):
+                 control_max_per_root: int = DEFAULT_MAX_PER_ROOT,
+                 metrics: tuple[str, int] | None = None):
         self.config_path = os.path.abspath(config_path)
         self.socket_path = socket_path
         self.state_dir = state_dir
@@ -76,6 +84,10 @@ class Daemon:
         self.socket_group = socket_group
         self.control_limits = dict(idle_timeout=control_idle_timeout, max_per_uid=control_max_per_uid,
                                    max_per_root=control_max_per_root)
+        self.metrics = metrics                        # (address, port) for /metrics, None: off
+        self.systemd = SystemdNotifier()
+        self.exporter = None
+        self._watchdog: asyncio.Task | None = None
         self.engine = None
         self.server: ControlServer | None = None
         # keepalived's dump signals: dump name ("data", "stats", "json", "stats_clear",
@@ -98,16 +110,22 @@ class Daemon:
         if config is None:
             n = sum(1 for d in diags if d.severity == "error")
             log.error("%s: %d error(s); not starting", self.config_path, n)
+            self.systemd.status(f"{self.config_path}: {n} error(s); not starting")
             return 1
         try:
             store = StateStore(self.state_dir)
         except StateReadError as exc:
             log.error("%s; not starting (starting without it could undo an operator's drain)", exc)
+            self.systemd.status(f"{exc}; not starting")
+            return 1
+        if not self._open_metrics():
             return 1
         try:
             self._write_pid(config)
         except PidFileError as exc:
             log.error("%s", exc)
+            self.systemd.status(str(exc))
+            self._close_metrics_now()
             return 1
         try:
             await self._start(config, store)
@@ -115,6 +133,28 @@ class Daemon:
         finally:
             await self._shutdown()
         return self.exit_status()
+
+    def _open_metrics(self) -> bool:
+        """Take the metrics port before anything starts: a port in use leaves the VIPs alone."""
+        if not self.metrics:
+            return True
+        from vipdeck.engine.metrics import MetricsServer
+
+        self.exporter = MetricsServer()
+        try:
+            self.exporter.start(*self.metrics)
+        except OSError as exc:
+            msg = f"--metrics {self.metrics[0]}:{self.metrics[1]}: {exc.strerror or exc}; not starting"
+            log.error("%s", msg)
+            self.systemd.status(msg)
+            self.exporter = None
+            return False
+        return True
+
+    def _close_metrics_now(self) -> None:
+        if self.exporter is not None:
+            self.exporter.close()
+            self.exporter = None
 
     def _install_signals(self) -> None:
         signals.install(asyncio.get_running_loop(), on_reload=self._on_reload_signal, on_stop=self._on_stop_signal,
@@ -128,11 +168,16 @@ class Daemon:
         from vipdeck.engine.dumps import dumper
 
         self.dump_hooks.update({kind: functools.partial(dumper.write, self.engine, kind) for kind in dumper.KINDS})
+        if self.exporter is not None:
+            self.exporter.attach(self.engine)          # before start: the first transitions count
         api = EngineApi(self.engine, reload=self.reload)
         self.server = ControlServer(self.socket_path, api, group=self.socket_group, **self.control_limits)
         await self.engine.start()
         await self.server.start()
-        log.info("vipdeck daemon running: %s, control socket %s", config.summary(), self.socket_path)
+        log.info("vipdeck daemon running: %s, control socket %s%s", config.summary(), self.socket_path,
+                 f", metrics on {self.exporter.url}" if self.exporter else "")
+        self.systemd.ready(f"running: {config.summary()}")
+        self._watchdog = asyncio.get_running_loop().create_task(self.systemd.run_watchdog(), name="systemd watchdog")
 
     async def _serve(self) -> None:
         self._serving = True
@@ -143,13 +188,19 @@ class Daemon:
     async def _shutdown(self) -> None:
         self._stopping = True
         log.info("stopping: resigning masters")
+        self.systemd.stopping("stopping: resigning masters")
         try:
             if self.server is not None:
                 await self.server.stop()
             if self.engine is not None:
                 await self.engine.stop(resign=True)
         finally:
+            if self.exporter is not None:
+                await self.exporter.stop()
             self._remove_pid()
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+            self.systemd.close()
 
     def exit_status(self) -> int:
         """0 after SIGTERM/SIGINT, 128 + N after a clean stop on another signal N."""
@@ -222,16 +273,23 @@ class Daemon:
         from vipdeck.engine.control.schema import ControlError
 
         async with self._reloading:
-            config, diags = load_config(self.config_path, self.config_id)
-            if config is None:
-                errors = [str(d) for d in diags if d.severity == "error"]
-                msg = f"reload refused, keeping the running config: {'; '.join(errors[:5])}"
-                log.error("%s", msg)
-                self.engine.emit("config", msg, "error", accepted=False, diagnostics=errors)
-                raise ControlError("bad_request", msg)
-            summary = await self.engine.apply(config)
-            self.engine.emit("config", f"reload accepted: {summary}", accepted=True)
-            return f"reloaded: {summary}"
+            self.systemd.reloading(f"reloading {self.config_path}")
+            status = "running: the reload failed (see the log)"
+            try:
+                config, diags = load_config(self.config_path, self.config_id)
+                if config is None:
+                    errors = [str(d) for d in diags if d.severity == "error"]
+                    msg = f"reload refused, keeping the running config: {'; '.join(errors[:5])}"
+                    log.error("%s", msg)
+                    self.engine.emit("config", msg, "error", accepted=False, diagnostics=errors)
+                    status = f"running: reload refused ({len(errors)} error(s)), keeping the running config"
+                    raise ControlError("bad_request", msg)
+                summary = await self.engine.apply(config)
+                self.engine.emit("config", f"reload accepted: {summary}", accepted=True)
+                status = f"running: {config.summary()}"
+                return f"reloaded: {summary}"
+            finally:
+                self.systemd.ready(status)   # the old or the new config runs either way
 
     # ------------------------------------------------------------------ pid file
 

@@ -259,9 +259,10 @@ class LvsManager:
                                                           "why": ov.why},
                     "drain": None if drained is None else vars(drained),
                     "state": state, "alive": r["alive"],
-                    "checkers": [{"kind": ch.get("kind"), "ok": ch.get("ok"), "latency": ch.get("latency"),
+                    "checkers": [{"kind": ch.get("kind"), "label": ch.get("label"), "ok": ch.get("ok"), "latency": ch.get("latency"),
                                   "error": ch.get("error"), "failures": ch.get("failures"),
-                                  "last_check": ch.get("last_check")} for ch in r.get("checkers", [])],
+                                  "last_check": ch.get("last_check"), "runs": ch.get("runs"),
+                                  "total_failures": ch.get("total_failures")} for ch in r.get("checkers", [])],
                     "active_conn": active, "inactive_conn": kdest.inactive_conns if kdest else None,
                     **_rates(kdest),
                 })
@@ -286,11 +287,15 @@ def _with_port(rs: RealServer, vs: VirtualServer) -> RealServer:
     return rs
 
 
+_STATS = ("cps", "inpps", "outpps", "inbps", "outbps",        # the kernel's rate estimates
+          "conns", "inpkts", "outpkts", "inbytes", "outbytes")  # totals since the destination was added
+
+
 def _rates(kdest) -> dict[str, Any]:
+    """A destination's kernel counters, all None when the kernel has none."""
     if kdest is None:
-        return {"cps": None, "inpps": None, "outpps": None, "inbps": None, "outbps": None}
-    s = kdest.stats
-    return {"cps": s.cps, "inpps": s.inpps, "outpps": s.outpps, "inbps": s.inbps, "outbps": s.outbps}
+        return dict.fromkeys(_STATS)
+    return {k: getattr(kdest.stats, k) for k in _STATS}
 
 
 

@@ -73,6 +73,9 @@ class Engine:
         self.notifier = None
         self.lvs = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        # called with (instance, source, priority, interval, loop time) for every advert an
+        # instance accepted; the metrics exporter times them (None: nobody does)
+        self.advert_heard = None
 
     # ------------------------------------------------------------------ helpers
 
@@ -266,8 +269,11 @@ class Engine:
             return
         accepted = d.counters.adverts_received
         d.on_advert(adv)
-        if adv.priority == 0 and d.counters.adverts_received > accepted:
-            self.vrrp_stats[d.inst.name].pri_zero_rcvd += 1
+        if d.counters.adverts_received > accepted:
+            if adv.priority == 0:
+                self.vrrp_stats[d.inst.name].pri_zero_rcvd += 1
+            if self.advert_heard is not None:
+                self.advert_heard(d.inst.name, adv.src, adv.priority, adv.interval, self.loop.time())
 
     # ------------------------------------------------------------------ hooks for drivers
 

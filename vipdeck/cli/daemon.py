@@ -25,6 +25,9 @@ def add_arguments(p) -> None:
     p.add_argument("-i", "--config-id", default=None, help="config id for @conditional lines")
     p.add_argument("--socket-group", default=None, metavar="GROUP",
                    help="group allowed to read status through the socket (default: root's)")
+    p.add_argument("--metrics", default=None, metavar="ADDR:PORT",
+                   help="serve Prometheus metrics on http://ADDR:PORT/metrics, e.g. 127.0.0.1:9650 "
+                        "or [::1]:9650 (default: off)")
     kaflags.add_keepalived_arguments(p)
     p.add_argument("--control-idle-timeout", type=_positive(float), default=60.0, metavar="SECONDS",
                    help="close a control connection that sends no complete request for this long (default 60)")
@@ -96,11 +99,19 @@ def run(args) -> int:
             group = grp.getgrnam(args.socket_group).gr_gid
         except KeyError:
             raise SystemExit(f"vipdeck daemon: --socket-group {args.socket_group}: no such group")
+    metrics = None
+    if args.metrics:
+        from vipdeck.engine.metrics import parse_listen
+
+        try:
+            metrics = parse_listen(args.metrics)
+        except ValueError as exc:
+            raise SystemExit(f"vipdeck daemon: --metrics {exc}")
     d = Daemon(args.config, socket_path=args.socket, state_dir=args.state_dir, pid_file=args.pid_file,
                config_id=args.config_id, socket_group=group,
                vrrp_pid_file=args.vrrp_pid_file, checkers_pid_file=args.checkers_pid_file,
                run_vrrp=settings.run_vrrp, run_checkers=settings.run_checkers,
                control_idle_timeout=args.control_idle_timeout,
                control_max_per_uid=args.control_max_connections,
-               control_max_per_root=max(64, 4 * args.control_max_connections))
+               control_max_per_root=max(64, 4 * args.control_max_connections), metrics=metrics)
     return asyncio.run(d.run())
