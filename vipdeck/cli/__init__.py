@@ -1,10 +1,15 @@
 """The `vipdeck` command line.
 
-Each sub-command lives in its own module (``engine/cli/<name>.py``) exposing
+Each sub-command lives in its own module (``vipdeck/cli/<name>.py``) exposing
 ``add_arguments(parser)`` and ``run(args) -> int``.  Modules are imported only
 when their command runs, so ``vipdeck check`` does not pay for Textual or
 scapy, and a command whose module is not there yet says so instead of
 breaking the others.
+
+This parser is the one source of the command line's documentation: every
+sub-command's ``--help`` ends with its ``EXAMPLES``, and the man page and
+the bash and zsh completions in ``vipdeck/share`` are generated from it
+(``vipdeck generate-docs``, hidden; a unit test keeps them up to date).
 """
 
 from __future__ import annotations
@@ -29,17 +34,68 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rs-undrain": ("actions", "undo rs-drain"),
     "console": ("console", "open the operator console"),
     "demo": ("demo", "open the console on a self-built demo lab"),
+    "install-unit": ("install_unit", "install the systemd unit (vipdeck.service)"),
 }
+
+# not listed in --help: for maintainers
+HIDDEN: dict[str, tuple[str, str]] = {
+    "generate-docs": ("docgen", "regenerate the man page and shell completions from this parser"),
+}
+
+# command -> (command line, what it does); shown in --help, the man page and the README
+EXAMPLES: dict[str, list[tuple[str, str]]] = {
+    "check": [("vipdeck check -f /etc/keepalived/keepalived.conf", "check a config before a reload"),
+              ("vipdeck check -f keepalived.conf --json", "the parsed model, secrets masked")],
+    "daemon": [("vipdeck daemon -f /etc/keepalived/keepalived.conf -D --metrics 127.0.0.1:9650",
+                "run in the foreground with detailed logs and Prometheus metrics")],
+    "status": [("vipdeck status", "instances, priorities, VIPs, masters heard"),
+               ("vipdeck status --json", "the whole snapshot as JSON")],
+    "events": [("vipdeck events --follow", "transitions, anomalies, checker results as they happen")],
+    "ipvs": [("vipdeck ipvs -ln --stats", "the kernel IPVS table with counters, as ipvsadm -ln --stats"),
+             ("vipdeck ipvs -ln --checks", "each real server with its checker state")],
+    "drain": [('vipdeck drain --reason "kernel upgrade"', "every master here resigns; the peer takes over")],
+    "undrain": [("vipdeck undrain", "back to normal election (preemption may move VIPs back)")],
+    "failover": [('vipdeck failover VI_1 --hold 600 --reason "move VI_1 to node2"',
+                  "this master resigns VI_1 and does not preempt for 10 minutes"),
+                 ("vipdeck failover VI_1 --clear", "end the hold")],
+    "takeover": [('vipdeck takeover VI_1 --reason "node1 maintenance"', "this backup takes VI_1 over"),
+                 ("vipdeck takeover VI_1 --release", "give it back to normal election")],
+    "weight": [('vipdeck weight 198.18.0.100:80 198.18.1.10:80 5 --reason canary', "override a weight"),
+               ("vipdeck weight 198.18.0.100:80 198.18.1.10:80 --clear", "back to the configured weight")],
+    "rs-drain": [('vipdeck rs-drain 198.18.0.100:80 198.18.1.10:80 --reason "patching"',
+                  "no new connections; DRAINED once the existing ones are gone")],
+    "rs-undrain": [("vipdeck rs-undrain 198.18.0.100:80 198.18.1.10:80", "back into service")],
+    "console": [("vipdeck console", "attach to the local daemon (quitting leaves the VIPs alone)"),
+                ("vipdeck console -f /etc/keepalived/keepalived.conf", "run the engine inside the console")],
+    "demo": [("vipdeck demo", "the console on a two-node lab in network namespaces (root)")],
+    "install-unit": [("vipdeck install-unit && systemctl enable --now vipdeck",
+                      "install /etc/systemd/system/vipdeck.service and start it")],
+    "generate-docs": [("vipdeck generate-docs", "rewrite vipdeck/share/{man,bash-completion,zsh}")],
+}
+
+
+def examples_epilog(name: str) -> str:
+    lines = ["example:" if len(EXAMPLES.get(name, [])) == 1 else "examples:"]
+    for cmd, what in EXAMPLES.get(name, []):
+        lines += [f"  {cmd}", f"      {what}"]
+    return "\n".join(lines)
 
 DEFAULT_SOCKET = "/run/vipdeck/control.sock"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vipdeck", description=__doc__.splitlines()[0])
+    from vipdeck import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="vipdeck", description="A keepalived-class VRRP + IPVS engine with a Textual operator console.",
+        epilog="Run `vipdeck COMMAND --help` for a command's options and examples; man vipdeck(8).")
+    parser.add_argument("--version", action="version", version=f"vipdeck {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name, (module, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+    for name, (module, help_text) in {**COMMANDS, **HIDDEN}.items():
+        kw = {"help": help_text} if name in COMMANDS else {}   # no help=: not listed
+        p = sub.add_parser(name, description=help_text, epilog=examples_epilog(name),
+                           formatter_class=argparse.RawDescriptionHelpFormatter, **kw)
         p.set_defaults(_module=module)
         try:
             mod = importlib.import_module(f"vipdeck.cli.{module}")
