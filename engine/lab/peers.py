@@ -170,9 +170,10 @@ def start_keepalived(node, conf: str, binary: str = "keepalived", extra_args: tu
 
 
 def start_vipdeck(node, conf: str, extra_args: tuple[str, ...] = ("-D",), env: dict | None = None,
-                  state_dir: str | None = None) -> Router:
+                  state_dir: str | None = None, prefix: tuple[str, ...] = ()) -> Router:
     """A vipdeck daemon in ``node``; ``state_dir`` puts its state elsewhere
-    than the per-run directory (e.g. on a tiny tmpfs for disk-full tests)."""
+    than the per-run directory (e.g. on a tiny tmpfs for disk-full tests);
+    ``prefix`` goes before the interpreter (e.g. setpriv with a capability bounding set)."""
     wd = _workdir(node, "vd")
     conf_path = os.path.join(wd, "keepalived.conf")
     with open(conf_path, "w") as f:
@@ -184,7 +185,7 @@ def start_vipdeck(node, conf: str, extra_args: tuple[str, ...] = ("-D",), env: d
     # TMPDIR: keepalived's dump signals write there (the per-run directory, removed with the lab)
     e = dict(os.environ, PYTHONUNBUFFERED="1", TMPDIR=wd, **(env or {}))
     # -l: the log on stdout for r.log() even where a /dev/log exists (syslog is the default)
-    proc = node.popen(sys.executable, "-m", "vipdeck", "daemon", "-l", "-f", conf_path, "--socket", sock,
+    proc = node.popen(*prefix, sys.executable, "-m", "vipdeck", "daemon", "-l", "-f", conf_path, "--socket", sock,
                       "--state-dir", state, "--pid-file", os.path.join(wd, "vipdeck.pid"), *extra_args,
                       stdout=logf, stderr=subprocess.STDOUT, env=e)
     logf.close()
