@@ -167,7 +167,7 @@ NOT_EXPORTED: dict[str, str] = {
         "keepalived's script process state (idle, running, ...); vipdeck runs scripts differently "
         "and reports results only (keepalived_script_status, vipdeck_vrrp_tracker_state)",
     "keepalived_exporter_check_script_status":
-        "the exporter's own --ka.check-script feature, not keepalived's; use the checkers",
+        "the exporter's own -cs check script, run per VIP, not keepalived's; use the checkers",
 }
 
 # (kernel field in the snapshot's real server, metric)

@@ -51,8 +51,12 @@ def test_every_help_has_an_example_that_parses(name):
 
 
 def test_generated_files_are_up_to_date():
+    from vipdeck.cli.docgen import PAGES
+
     stale = [rel for rel, text in generate().items()
              if not (SHARE / rel).is_file() or (SHARE / rel).read_text() != text]
+    stale += [rel for rel, make in PAGES.items()
+              if not (ROOT / rel).is_file() or (ROOT / rel).read_text() != make()]
     assert not stale, f"run `vipdeck generate-docs` and commit: {stale} are out of date"
 
 
