@@ -83,7 +83,10 @@ if [ "$MODE" = test ]; then
     "$PREFIX/bin/python" -m pip install -q -e "$SRC[test]"
 else
     say "installing $SRC into $PREFIX"
+    # setuptools builds in $SRC/build and would carry a module deleted since the last run
+    rm -rf "$SRC/build"
     "$PREFIX/bin/python" -m pip install -q "$SRC"
+    rm -rf "$SRC/build"
 fi
 
 mkdir -p "$(dirname "$LINK")" "$SHARE_DIR/man/man8" "$SHARE_DIR/bash-completion/completions" \

@@ -234,3 +234,16 @@ def test_listen_address(text, want):
 def test_bad_listen_address_is_named(text, why):
     with pytest.raises(ValueError, match=why):
         parse_listen(text)
+
+
+def test_daemon_refuses_a_bad_metrics_address_before_anything_starts(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.support.paths import ROOT
+
+    r = subprocess.run([sys.executable, "-m", "vipdeck", "daemon", "-f", str(tmp_path / "none.conf"),
+                        "--state-dir", str(tmp_path), "--metrics", "9650"],
+                       capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert r.returncode != 0
+    assert "vipdeck daemon: --metrics '9650': expected ADDR:PORT, e.g. 127.0.0.1:9650" in r.stderr

@@ -53,6 +53,8 @@ NODE3, NODE4, SORRY = "198.18.0.21", "198.18.0.22", "198.18.0.30"
 NAMES = {NODE3: "node3", NODE4: "node4", SORRY: "sorry"}
 RS3, RS4, RS_SORRY = f"{NODE3}:80", f"{NODE4}:80", f"{SORRY}:80"
 
+METRICS_PORT = 9650
+
 # checker timing: small, and the bound a failure must be seen within
 DELAY_LOOP, RETRY, DELAY_BEFORE_RETRY, CONNECT_TIMEOUT = 1, 1, 0.5, 1
 DETECT_BOUND = DELAY_LOOP + RETRY * DELAY_BEFORE_RETRY + CONNECT_TIMEOUT
@@ -325,7 +327,7 @@ def lvs():
             web[ip].start()
             lab.on_close(web[ip].stop)
         t0 = time.monotonic()
-        router = start_vipdeck(director, conf(), extra_args=())
+        router = start_vipdeck(director, conf(), extra_args=("--metrics", f"127.0.0.1:{METRICS_PORT}"))
         d = Director(lab, director, client, web, router)
         d.wait(lambda: director.has_address(VIP_DR) and director.has_address(VIP_NAT), 30,
                "the director to become MASTER and hold both VIPs")
@@ -596,3 +598,50 @@ def _reload(lvs: Director, text: str) -> None:
     with open(lvs.router.conf_path, "w") as f:
         f.write(text)
     lvs.router.signal(signal.SIGHUP)
+
+
+def _kernel_counters(stats: str, vs: str) -> dict[str, tuple[int, ...]]:
+    """Per destination of one service in ``ipvsadm -ln --stats --exact``: conns, inpkts, outpkts, inbytes, outbytes."""
+    out, inside = {}, False
+    for line in stats.splitlines():
+        if line.startswith(("TCP", "UDP", "FWM", "SCTP")):
+            inside = line.split()[1] == vs
+        elif inside and line.startswith("  ->"):
+            words = line.split()
+            out[words[1]] = tuple(int(w) for w in words[2:7])
+    return out
+
+
+def test_metrics_carry_the_kernel_counters_and_weights(lab_clean):
+    """`--metrics` on a real kernel: IPVS weights and per-real-server counters, equal to ipvsadm's."""
+    from tests.support.scrape import scrape
+
+    lvs = lab_clean
+    for _ in range(6):
+        assert lvs.get(VIP_NAT) in ("node3", "node4")
+    names = ("connections", "incoming_packets", "outgoing_packets", "incoming_bytes", "outgoing_bytes")
+
+    # the kernel folds its per-CPU counters every 2 s and the daemon reads them every second:
+    # compare when two ipvsadm reads around the scrape agree
+    def agree():
+        before = lvs.table("--stats", "--exact")
+        s = scrape(lvs.director, METRICS_PORT)
+        if lvs.table("--stats", "--exact") != before:
+            return None
+        kernel = _kernel_counters(before, VS_NAT)
+        ours = {rs: tuple(int(s.value(f"vipdeck_real_server_{n}_total", vs=VS_NAT, rs=rs) or -1) for n in names)
+                for rs in (RS3, RS4)}
+        return s if ours == kernel and sum(c[0] for c in kernel.values()) >= 6 else None
+
+    s = lvs.wait(agree, 20, "metrics equal to ipvsadm --stats --exact")
+    assert s.value("vipdeck_ipvs_available") == 1
+    for vs, rs in ((VS_NAT, RS3), (VS_NAT, RS4), (VS_DR, RS3)):
+        labels = {"vs": vs, "protocol": "TCP", "rs": rs}
+        assert s.value("vipdeck_virtual_server_in_kernel", vs=vs) == 1
+        assert s.value("vipdeck_real_server_weight_configured", **labels) == 1
+        assert s.value("vipdeck_real_server_weight_effective", **labels) == 1
+        assert s.value("vipdeck_real_server_weight_kernel", **labels) == 1
+        assert s.value("vipdeck_real_server_state", **labels, state="UP") == 1
+    # NAT carries both directions through the director
+    assert s.value("vipdeck_real_server_outgoing_bytes_total", vs=VS_NAT, rs=RS3) > 0
+    assert s.value("keepalived_vrrp_state", iname="VI_1", ip_address=VIP_DR) == 2
