@@ -12,16 +12,18 @@ than exported as a fake zero.  docs/metrics.md is generated from both.
 
 Thread safety.  prometheus_client serves ``/metrics`` from its own thread,
 while the engine lives on the asyncio loop and is not thread-safe.  At each
-scrape the HTTP thread asks the loop (``call_soon_threadsafe``) to take a
-snapshot and turn it into metric families; those are fresh objects the loop
-never touches again, and the thread only serialises them.  The loop does
-the same small amount of work per scrape as one ``vipdeck status``; the
-thread waits at most ``SCRAPE_TIMEOUT`` and then answers ``keepalived_up 0``
-alone, so a stalled engine is visible and a scrape never blocks the loop.
-The counters kept here (transitions to and from MASTER, reload results,
-advert intervals, priority-0 adverts) are updated on the loop by bus events
-and the engine's ``advert_heard`` hook, and read on the loop too: nothing
-here needs a lock.
+scrape the HTTP thread asks the loop (``call_soon_threadsafe``) for a
+snapshot and a copy of the counters kept here; the snapshot is made of
+containers built for that call, which the loop never touches again, so the
+thread then turns both into metric families and text on its own.  The loop
+pays what one ``vipdeck status`` pays, and no more: building the families
+for 255 instances costs tens of milliseconds (benchmarks/metrics_scrape.py),
+which must not stall adverts.  The thread waits at most ``SCRAPE_TIMEOUT``
+and then answers ``keepalived_up 0`` alone, so a stalled engine is visible
+and a scrape never blocks the loop.  The counters kept here (transitions to
+and from MASTER, reload results, advert intervals, priority-0 adverts) are
+updated on the loop by bus events and the engine's ``advert_heard`` hook and
+copied on the loop: nothing here needs a lock.
 
 Secrets: labels and values come from names, addresses, states and counts;
 no field that can hold a password (``auth_pass``, SMTP credentials,
@@ -225,6 +227,11 @@ class _Histogram:
         self.sum += v
         self.count += 1
 
+    def copy(self) -> "_Histogram":
+        h = _Histogram()
+        h.counts, h.sum, h.count = list(self.counts), self.sum, self.count
+        return h
+
     def buckets(self) -> list[tuple[str, float]]:
         out, acc = [], 0
         for bound, n in zip(INTERVAL_BUCKETS, self.counts):
@@ -246,6 +253,15 @@ class EngineCounters:
         self._last_heard: dict[tuple[str, str], float] = {}   # (instance, source) -> loop time
         self.reload_ok = True
         self.config_loaded_at = started_at
+
+    def copy(self) -> "EngineCounters":
+        """A copy for another thread (made on the loop)."""
+        c = EngineCounters(self.config_loaded_at)
+        c.become_master, c.release_master = dict(self.become_master), dict(self.release_master)
+        c.priority_zero_received = dict(self.priority_zero_received)
+        c.intervals = {k: h.copy() for k, h in self.intervals.items()}
+        c.reload_ok = self.reload_ok
+        return c
 
     def on_event(self, ev: dict) -> None:
         kind = ev.get("kind")
@@ -431,7 +447,7 @@ class EngineCollector:
             fut.set_exception(RuntimeError("the engine is not running yet"))
             return
         try:
-            fut.set_result(families(self.snapshot(), self.counters))
+            fut.set_result((self.snapshot(), self.counters.copy()))
         except BaseException as exc:
             fut.set_exception(exc)
 
@@ -439,7 +455,8 @@ class EngineCollector:
         fut: concurrent.futures.Future = concurrent.futures.Future()
         try:
             self.loop.call_soon_threadsafe(self._on_loop, fut)
-            result = fut.result(timeout=self.timeout)
+            snap, counters = fut.result(timeout=self.timeout)
+            result = families(snap, counters)          # here, on the HTTP thread
         except Exception as exc:
             fut.cancel()
             log.warning("metrics scrape: the engine did not answer: %s",

@@ -398,12 +398,14 @@ Not exported, because vipdeck has no source for them (a fake zero would hide tha
 ## How a scrape works
 
 prometheus_client serves HTTP from its own thread. At each scrape that thread
-asks the event loop to take a snapshot (the same one `vipdeck status --json`
-shows) and turn it into metric families; the loop never waits for the HTTP
-side, and the families it hands over are never touched by it again, so no lock
-is needed. The counters the snapshot lacks (transitions to and from MASTER,
-priority-0 adverts received, advert interval errors, reload results) are kept
-on the loop from the engine's events. No secret is ever read: labels are names,
+asks the event loop for a snapshot (the same one `vipdeck status --json`
+shows) and a copy of the counters the snapshot lacks (transitions to and from
+MASTER, priority-0 adverts received, advert interval errors, reload results,
+all kept on the loop from the engine's events); the loop never waits for the
+HTTP side and never touches what it handed over again, so no lock is needed.
+The thread then builds the metric families and the text: for 255 instances
+and 80 real servers that is about 16,000 series and 150 ms of work, all off
+the event loop (`python benchmarks/metrics_scrape.py`). No secret is ever read: labels are names,
 addresses, states and reasons; free text (tracker and checker details, operator
 reasons) is never exported. The process's own metrics (`process_*`,
 `python_*`) come from prometheus_client.
