@@ -20,10 +20,11 @@ pays what one ``vipdeck status`` pays, and no more: building the families
 for 255 instances costs tens of milliseconds (benchmarks/metrics_scrape.py),
 which must not stall adverts.  The thread waits at most ``SCRAPE_TIMEOUT``
 and then answers ``keepalived_up 0`` alone, so a stalled engine is visible
-and a scrape never blocks the loop.  The counters kept here (transitions to
-and from MASTER, reload results, advert intervals, priority-0 adverts) are
-updated on the loop by bus events and the engine's ``advert_heard`` hook and
-copied on the loop: nothing here needs a lock.
+and a scrape never blocks the loop.  Transitions to and from MASTER and
+priority-0 adverts come from the engine's own counters (``vrrp_stats``, the
+same as keepalived's stats dump), advert intervals and reload results are
+counted here from the engine's ``advert_heard`` hook and events; all of it
+is updated and copied on the loop: nothing here needs a lock.
 
 Secrets: labels and values come from names, addresses, states and counts;
 no field that can hold a password (``auth_pass``, SMTP credentials,
@@ -96,6 +97,8 @@ CATALOGUE: tuple[Spec, ...] = (
     *(_s(n, "counter", VRRP, f"Adverts dropped for: {', '.join(r)}") for n, r in KEEPALIVED_ERRORS.items()),
     _s("keepalived_priority_zero_received_total", "counter", VRRP,
        "Accepted adverts with priority 0 (a master resigning)"),
+    _s("keepalived_priority_zero_sent_total", "counter", VRRP,
+       "Priority-0 adverts sent (this master stopping or resigning)"),
     _s("keepalived_script_status", "gauge", ("name",), "vrrp_script result: GOOD 1, BAD 0 (no series before the first result)"),
     # ---- vipdeck: the node
     _s("vipdeck_build_info", "gauge", ("version", "python"), "Always 1; the labels say what runs"),
@@ -159,9 +162,6 @@ SPECS = {s.name: s for s in CATALOGUE}
 
 # keepalived-exporter metrics that have no source in vipdeck: not exported (why)
 NOT_EXPORTED: dict[str, str] = {
-    "keepalived_priority_zero_sent_total":
-        "the VRRP driver does not count the priority-0 adverts it sends yet; "
-        "vipdeck_vrrp_transitions_total and keepalived_release_master_total show the resignations",
     "keepalived_gratuitous_arp_delay_total":
         "keepalived-exporter exports the configured garp_master_delay under this name; "
         "it is configuration, not a counter (see `vipdeck check --json`)",
@@ -241,39 +241,47 @@ class _Histogram:
         return out
 
 
-class EngineCounters:
-    """What the snapshot does not count, counted from the engine's events and
-    heard adverts, per instance name.  Lives on the loop."""
+@dataclass(frozen=True)
+class Transitions:
+    """keepalived's counters the driver lacks, as the engine keeps them for its
+    stats dump (``Engine.vrrp_stats``, engine/dumps/stats.py), copied on the loop.
+    Never the dump's cleared view: a Prometheus counter does not go back."""
 
-    def __init__(self, started_at: float):
-        self.become_master: dict[str, int] = {}
-        self.release_master: dict[str, int] = {}
-        self.priority_zero_received: dict[str, int] = {}
+    become_master: int = 0
+    release_master: int = 0
+    pri_zero_sent: int = 0
+    pri_zero_rcvd: int = 0
+
+
+class EngineCounters:
+    """What the snapshot does not carry, per instance name: the engine's
+    transition counters (read from ``vrrp_stats``, the engine's own dict),
+    advert interval timing and reload results (counted here from the
+    engine's hook and events).  Lives on the loop; ``copy`` is for the
+    HTTP thread."""
+
+    def __init__(self, started_at: float, vrrp_stats: dict | None = None):
+        self.vrrp_stats = {} if vrrp_stats is None else vrrp_stats   # name -> counters with Transitions' fields
         self.intervals: dict[str, _Histogram] = {}
         self._last_heard: dict[tuple[str, str], float] = {}   # (instance, source) -> loop time
         self.reload_ok = True
         self.config_loaded_at = started_at
 
+    def transitions(self, name: str) -> Transitions:
+        t = self.vrrp_stats.get(name)
+        if t is None:
+            return Transitions()
+        return Transitions(t.become_master, t.release_master, t.pri_zero_sent, t.pri_zero_rcvd)
+
     def copy(self) -> "EngineCounters":
         """A copy for another thread (made on the loop)."""
-        c = EngineCounters(self.config_loaded_at)
-        c.become_master, c.release_master = dict(self.become_master), dict(self.release_master)
-        c.priority_zero_received = dict(self.priority_zero_received)
+        c = EngineCounters(self.config_loaded_at, {n: self.transitions(n) for n in self.vrrp_stats})
         c.intervals = {k: h.copy() for k, h in self.intervals.items()}
         c.reload_ok = self.reload_ok
         return c
 
     def on_event(self, ev: dict) -> None:
-        kind = ev.get("kind")
-        if kind == "transition":
-            name, old, new = ev.get("instance"), ev.get("from"), ev.get("to")
-            if name is None or old == new:
-                return
-            if new == "MASTER":
-                self.become_master[name] = self.become_master.get(name, 0) + 1
-            elif old == "MASTER":
-                self.release_master[name] = self.release_master.get(name, 0) + 1
-        elif kind == "config" and "accepted" in ev:
+        if ev.get("kind") == "config" and "accepted" in ev:
             self.reload_ok = bool(ev["accepted"])
             if self.reload_ok:
                 self.config_loaded_at = ev.get("time", self.config_loaded_at)
@@ -281,7 +289,6 @@ class EngineCounters:
     def on_advert(self, instance: str, source: str, priority: int, interval: float, now: float) -> None:
         """An advert an instance accepted (the engine's ``advert_heard`` hook)."""
         if priority == 0:
-            self.priority_zero_received[instance] = self.priority_zero_received.get(instance, 0) + 1
             self._last_heard.pop((instance, source), None)   # a resigning master: its next advert starts afresh
             return
         key = (instance, source)
@@ -353,11 +360,13 @@ def families(snap: dict, counters: EngineCounters | None = None) -> list:
         rejects = cnt.get("rejects", {})
         put("keepalived_advertisements_received_total", lab, cnt.get("adverts_received", 0))
         put("keepalived_advertisements_sent_total", lab, cnt.get("adverts_sent", 0))
-        put("keepalived_become_master_total", lab, c.become_master.get(i["name"], 0))
-        put("keepalived_release_master_total", lab, c.release_master.get(i["name"], 0))
+        tr = c.transitions(i["name"])
+        put("keepalived_become_master_total", lab, tr.become_master)
+        put("keepalived_release_master_total", lab, tr.release_master)
         for name, reasons in KEEPALIVED_ERRORS.items():
             put(name, lab, sum(rejects.get(r, 0) for r in reasons))
-        put("keepalived_priority_zero_received_total", lab, c.priority_zero_received.get(i["name"], 0))
+        put("keepalived_priority_zero_received_total", lab, tr.pri_zero_rcvd)
+        put("keepalived_priority_zero_sent_total", lab, tr.pri_zero_sent)
         put("vipdeck_vrrp_transitions_total", lab, cnt.get("transitions", 0))
         for reason, n in sorted(rejects.items()):
             put("vipdeck_vrrp_rejects_total", (*lab, reason), n)
@@ -492,7 +501,7 @@ class MetricsServer:
     def attach(self, engine) -> None:
         """Count the engine's events and heard adverts from now on (call it on the loop,
         before the engine starts, so its first transitions count)."""
-        counters = EngineCounters(engine.started_at)
+        counters = EngineCounters(engine.started_at, engine.vrrp_stats)
         engine.bus.add_listener(counters.on_event)
         engine.advert_heard = counters.on_advert
         self.collector.counters = counters

@@ -2,7 +2,7 @@
 
 The text is parsed with prometheus_client's own parser.  Checks: the
 keepalived-exporter names, labels and types; values that follow the state
-(a takeover moves ``keepalived_vrrp_state`` and the become/release counters,
+(a drain moves ``keepalived_vrrp_state``, the become/release and priority-0 counters,
 a refused reload shows in ``vipdeck_config_last_reload_successful``);
 checker metrics of a real server; no secret anywhere in the text; a port in
 use stops the daemon before it touches a VIP.
@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -127,15 +129,22 @@ def test_scrape_follows_a_takeover(lab):
     for s in (s1, s2):
         assert SECRET not in s.text
 
-    # the master leaves cleanly (priority 0): the backup takes over and its metrics say so
-    assert r1.stop() == 0
+    # the master is drained (it resigns with priority 0): the backup takes over, and both say so
+    r = subprocess.run([sys.executable, "-m", "vipdeck", "drain", "--reason", "metrics test",
+                        "--socket", r1.socket_path], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
     wait_until(lambda: n2.has_address(VIP1), 5, what="takeover")
     s2 = wait_until(lambda: (s := scrape(n2, PORT)).value("keepalived_vrrp_state", **STATE) == 2 and s, 5,
                     what="keepalived_vrrp_state moves to MASTER")
     assert s2.value("keepalived_become_master_total", **VRRP_LABELS) == 1
     assert s2.value("keepalived_priority_zero_received_total", **VRRP_LABELS) == 1
-    assert s2.value("vipdeck_vrrp_master_priority", **VRRP_LABELS) is None or \
-        s2.value("vipdeck_vrrp_master_priority", **VRRP_LABELS) == 98   # itself
+    s1 = scrape(n1, PORT)
+    assert s1.value("keepalived_vrrp_state", **STATE) == KEEPALIVED_STATE["BACKUP"]
+    assert s1.value("keepalived_release_master_total", **VRRP_LABELS) == 1
+    assert s1.value("keepalived_priority_zero_sent_total", **VRRP_LABELS) == 1
+    assert s1.value("vipdeck_operator_drained") == 1
+    assert s1.value("vipdeck_vrrp_master_priority", **VRRP_LABELS) == 98      # node2 now, with its tracker
+    assert r1.stop() == 0
 
     # a refused reload keeps the running config and says so
     assert s2.value("vipdeck_config_last_reload_successful") == 1

@@ -87,6 +87,7 @@ def test_man_page_renders_without_warnings():
     for name in COMMANDS:
         assert f"vipdeck {name}" in text
     assert "--metrics ADDR:PORT" in text
+    assert "SUPPRESS" not in text          # options hidden from --help are named, not dumped
 
 
 def _bash_complete(words: list[str]) -> list[str]:

@@ -127,23 +127,34 @@ def test_reject_reasons_add_up_to_keepalived_s_counters():
     assert sum(len(r) for r in KEEPALIVED_ERRORS.values()) == 10
 
 
-def test_become_and_release_master_come_from_transitions():
-    c = EngineCounters(started_at=0)
-    for old, new in [("INIT", "BACKUP"), ("BACKUP", "MASTER"), ("MASTER", "BACKUP"), ("BACKUP", "MASTER"),
-                     ("MASTER", "FAULT")]:
-        c.on_event({"kind": "transition", "instance": "VI_1", "from": old, "to": new})
+def test_transition_counters_are_the_engines_and_reloads_come_from_events():
+    from vipdeck.engine.dumps.stats import TransitionCounters
+
+    t = TransitionCounters()           # what Engine.vrrp_stats holds, driven as the engine drives it
+    for old, new, reason in [("INIT", "BACKUP", "startup"), ("BACKUP", "MASTER", "master_down"),
+                             ("MASTER", "BACKUP", "operator"), ("BACKUP", "MASTER", "master_down"),
+                             ("MASTER", "FAULT", "interface")]:
+        t.transition(old, new, reason)
+    t.pri_zero_rcvd = 4
+    c = EngineCounters(started_at=0, vrrp_stats={"VI_1": t})
     c.on_event({"kind": "config", "accepted": False, "time": 5.0})
-    f = parse(text_of(snapshot(instance()), c))
-    assert value(f, "keepalived_become_master_total", iname="VI_1") == 2
-    assert value(f, "keepalived_release_master_total", iname="VI_1") == 2
+    f = parse(text_of(snapshot(instance()), c.copy()))
+    lab = {"iname": "VI_1", "intf": "eth0", "vrid": "51"}
+    assert value(f, "keepalived_become_master_total", **lab) == 2
+    assert value(f, "keepalived_release_master_total", **lab) == 2
+    assert value(f, "keepalived_priority_zero_sent_total", **lab) == 1     # the operator resign, not the link loss
+    assert value(f, "keepalived_priority_zero_received_total", **lab) == 4
     assert value(f, "vipdeck_config_last_reload_successful") == 0
+    # a stats clear (SIGUSR2 "and clearing") resets the dump's view, never the metrics
+    t.baseline = object()
+    assert value(parse(text_of(snapshot(instance()), c.copy())), "keepalived_become_master_total", **lab) == 2
     c.on_event({"kind": "config", "accepted": True, "time": 9.0})
     f = parse(text_of(snapshot(instance()), c))
     assert value(f, "vipdeck_config_last_reload_successful") == 1
     assert value(f, "vipdeck_config_last_reload_success_timestamp_seconds") == 9.0
 
 
-def test_interval_errors_and_priority_zero():
+def test_interval_errors_skip_resignations_and_gaps():
     c = EngineCounters(started_at=0)
     for t in (0.0, 1.0003, 2.0018, 3.0418):      # errors 0.3 ms, 1.5 ms, 40 ms
         c.on_advert("VI_1", "198.18.0.2", 100, 1.0, t)
@@ -152,7 +163,6 @@ def test_interval_errors_and_priority_zero():
     c.on_advert("VI_1", "198.18.0.3", 100, 1.0, 20.0)    # someone else, first advert: no sample
     f = parse(text_of(snapshot(instance()), c))
     lab = {"iname": "VI_1", "intf": "eth0", "vrid": "51"}
-    assert value(f, "keepalived_priority_zero_received_total", **lab) == 1
     assert value(f, "vipdeck_vrrp_advert_interval_error_seconds_count", **lab) == 3
     assert value(f, "vipdeck_vrrp_advert_interval_error_seconds_bucket", **lab, le="0.0005") == 1
     assert value(f, "vipdeck_vrrp_advert_interval_error_seconds_bucket", **lab, le="0.001") == 1

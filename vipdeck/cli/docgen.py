@@ -59,12 +59,16 @@ class Command:
     positionals: list[Positional]
     examples: list[tuple[str, str]]
     exclusive: list[set[str]]    # groups of flags that exclude each other
+    accepted: list[str]          # flags hidden from --help (accepted, no effect): named once in the man page
 
 
-def _options(p: argparse.ArgumentParser) -> tuple[list[Option], list[Positional]]:
-    opts, pos = [], []
+def _options(p: argparse.ArgumentParser) -> tuple[list[Option], list[Positional], list[str]]:
+    opts, pos, hidden = [], [], []
     for a in p._actions:
         if isinstance(a, (argparse._HelpAction, argparse._VersionAction)):
+            continue
+        if a.help == argparse.SUPPRESS:
+            hidden.extend(a.option_strings)
             continue
         help_ = " ".join((a.help or "").split())
         if a.option_strings:
@@ -74,7 +78,7 @@ def _options(p: argparse.ArgumentParser) -> tuple[list[Option], list[Positional]
                                [str(c) for c in a.choices] if a.choices else None, help_))
         else:
             pos.append(Positional(a.metavar or a.dest, a.nargs in ("?", "*"), help_))
-    return opts, pos
+    return opts, pos, hidden
 
 
 def commands(parser: argparse.ArgumentParser) -> list[Command]:
@@ -85,9 +89,9 @@ def commands(parser: argparse.ArgumentParser) -> list[Command]:
     for name, p in sub.choices.items():
         if name not in COMMANDS:
             continue                 # hidden commands stay out of the docs too
-        opts, pos = _options(p)
+        opts, pos, hidden = _options(p)
         groups = [{f for a in g._group_actions for f in a.option_strings} for g in p._mutually_exclusive_groups]
-        out.append(Command(name, COMMANDS[name][1], opts, pos, EXAMPLES.get(name, []), groups))
+        out.append(Command(name, COMMANDS[name][1], opts, pos, EXAMPLES.get(name, []), groups, hidden))
     return out
 
 
@@ -187,6 +191,9 @@ def man_page(parser: argparse.ArgumentParser) -> str:
             out += [".TP", head, _roff(o.help + (f" One of: {', '.join(o.choices)}." if o.choices else ""))]
         for p in c.positionals:
             out += [".TP", _i(p.name), _roff(p.help)]
+        if c.accepted:
+            out += [".PP", _roff("Also accepted, for keepalived's command lines, with no effect: ")
+                    + ", ".join(_b(f) for f in c.accepted) + "."]
     out.append(".SH EXAMPLES")
     for c in cmds:
         for cmd, what in c.examples:
@@ -371,7 +378,9 @@ exported), so its dashboard and alerts work unchanged on a vipdeck node:
   `virtual_ipaddress_excluded` addresses are in `keepalived_vrrp_excluded_state`.
 - The per-instance counters have the labels `iname,intf,vrid` (`intf` is the
   instance's interface). `keepalived_become_master_total` and
-  `keepalived_release_master_total` count transitions since the daemon started.
+  `keepalived_release_master_total` count transitions, and the priority-0
+  counters adverts, since the instance started (a reload that changes an
+  instance starts it again, as keepalived does).
 - `keepalived_up` is 1 when the engine answered the scrape. The exporter runs
   inside the daemon: a stopped daemon is a failed scrape (`up == 0` in
   Prometheus), a stalled event loop is `keepalived_up 0` after 5 seconds.
@@ -399,9 +408,11 @@ Not exported, because vipdeck has no source for them (a fake zero would hide tha
 
 prometheus_client serves HTTP from its own thread. At each scrape that thread
 asks the event loop for a snapshot (the same one `vipdeck status --json`
-shows) and a copy of the counters the snapshot lacks (transitions to and from
-MASTER, priority-0 adverts received, advert interval errors, reload results,
-all kept on the loop from the engine's events); the loop never waits for the
+shows) and a copy of the counters the snapshot lacks: transitions to and from
+MASTER and priority-0 adverts sent and received (the engine's own counters,
+the ones keepalived's stats dump shows; a stats clear does not reset the
+metrics), advert interval errors and reload results (counted by the exporter
+on the loop). The loop never waits for the
 HTTP side and never touches what it handed over again, so no lock is needed.
 The thread then builds the metric families and the text: for 255 instances
 and 80 real servers that is about 16,000 series and 150 ms of work, all off
