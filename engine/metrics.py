@@ -40,6 +40,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
+from vipdeck.engine.dumps.stats import REJECT_COUNTERS
+
 log = logging.getLogger("vipdeck.metrics")
 
 SCRAPE_TIMEOUT = 5.0
@@ -47,17 +49,20 @@ SCRAPE_TIMEOUT = 5.0
 # keepalived's numbers for its states (vrrp.h), as keepalived-exporter reports them
 KEEPALIVED_STATE = {"INIT": 0, "BACKUP": 1, "MASTER": 2, "FAULT": 3, "STOP": 98}
 
-# keepalived's per-reason packet counters and the reject reasons (engine/vrrp/packet.py) they add up
-KEEPALIVED_ERRORS: dict[str, tuple[str, ...]] = {
-    "keepalived_packet_length_errors_total": ("truncated", "length"),
-    "keepalived_advertisements_interval_errors_total": ("interval_mismatch", "interval"),
-    "keepalived_ip_ttl_errors_total": ("ttl",),
-    "keepalived_invalid_type_received_total": ("type",),
-    "keepalived_address_list_errors_total": ("addresses",),
-    "keepalived_authentication_invalid_total": ("auth_unsupported",),
-    "keepalived_authentication_mismatch_total": ("auth_type",),
-    "keepalived_authentication_failure_total": ("auth_mismatch",),
+# keepalived's stats names (engine/dumps/stats.py, the one mapping from our reject reasons,
+# engine/vrrp/packet.py) -> keepalived-exporter's metric names
+EXPORTER_NAMES = {
+    "packet_len_err": "keepalived_packet_length_errors_total",
+    "advert_interval_err": "keepalived_advertisements_interval_errors_total",
+    "ip_ttl_err": "keepalived_ip_ttl_errors_total",
+    "invalid_type_rcvd": "keepalived_invalid_type_received_total",
+    "addr_list_err": "keepalived_address_list_errors_total",
+    "invalid_authtype": "keepalived_authentication_invalid_total",
+    "authtype_mismatch": "keepalived_authentication_mismatch_total",
+    "auth_failure": "keepalived_authentication_failure_total",
 }
+KEEPALIVED_ERRORS: dict[str, tuple[str, ...]] = {
+    metric: tuple(r for r, stat in REJECT_COUNTERS.items() if stat == name) for name, metric in EXPORTER_NAMES.items()}
 
 RS_STATES = ("UP", "DOWN", "DRAINING", "DRAINED")
 TRACKER_STATES = ("ok", "failed", "fault", "init", "ignored")
