@@ -87,8 +87,9 @@ def web_server(node: Node, name: str) -> None:
                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def build(with_keepalived: bool = True, advert_int: float = 1) -> Demo:
-    lab = Lab()
+def build(with_keepalived: bool = True, advert_int: float = 1, prefix: str | None = None) -> Demo:
+    """The demo lab; its namespaces are named ``PREFIX-node1`` ... (a fresh prefix when None)."""
+    lab = Lab(prefix)
     try:
         n1 = lab.add_node("node1", "198.18.0.1/24")
         n2 = lab.add_node("node2", "198.18.0.2/24")

@@ -28,7 +28,10 @@ def run(args) -> int:
 
     from vipdeck.engine.lab.demo import build
 
-    print("building the demo lab (node1, node2, two real servers)...", file=sys.stderr)
+    from vipdeck.engine.lab.netns import run_prefix
+
+    prefix = run_prefix()
+    print(f"building the demo lab (node1, node2, two real servers) in namespaces {prefix}-*...", file=sys.stderr)
     app = None
     hung_up = []
 
@@ -45,7 +48,7 @@ def run(args) -> int:
             raise SystemExit(128 + signum)
 
     previous = {sig: signal.signal(sig, hang_up) for sig in (signal.SIGHUP, signal.SIGTERM)}
-    demo = build(with_keepalived=not args.no_keepalived)
+    demo = build(with_keepalived=not args.no_keepalived, prefix=prefix)
     try:
         from vipdeck.engine.control.client import SocketClient
         from vipdeck.engine.lab.wait import wait_until
