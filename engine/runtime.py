@@ -15,8 +15,8 @@ import logging
 import os
 import socket
 import time
-from collections import deque
-from dataclasses import dataclass
+from collections import Counter, deque
+from dataclasses import dataclass, field
 from typing import Any
 
 from vipdeck.engine import operator
@@ -40,6 +40,43 @@ class Group:
 
     sock: Any
     drivers: dict[int, InstanceDriver]
+    # packets dropped before any VRID could be read (too short for the VRRP header,
+    # a broken IP header...), per reject reason; the socket counts its own drops
+    drops: Counter = field(default_factory=Counter)
+    sides: dict[int, "_OurSide"] = field(default_factory=dict)
+
+
+class _OurSide:
+    """One instance as the advert view sees it (read when needed, not per packet)."""
+
+    __slots__ = ("d",)
+
+    def __init__(self, d: InstanceDriver):
+        self.d = d
+
+    @property
+    def name(self) -> str:
+        return self.d.inst.name
+
+    @property
+    def source(self) -> str | None:
+        return self.d.source
+
+    def master_since(self) -> float | None:
+        d = self.d
+        if d.stopped or d.machine.state != m.State.MASTER:
+            return None
+        t = d.machine.last_transition
+        return d.wall(t.at) if t is not None else None
+
+    def priority(self) -> int:
+        return self.d.machine.effective_priority
+
+    def interval(self) -> float:
+        return self.d.inst.advert_int
+
+    def vips(self) -> tuple[str, ...]:
+        return tuple(sorted(v.address for v in self.d.inst.virtual_ipaddresses))
 
 
 class Engine:
@@ -64,8 +101,12 @@ class Engine:
         self._held_in_init: dict[str, asyncio.TimerHandle] = {}   # instance -> start deadline
         self._reinstating: dict[str, asyncio.TimerHandle] = {}    # instance -> pending VIP re-add
         self._reinstated: dict[str, float] = {}                   # instance -> last re-add (loop time)
+        self._lower_logged: dict[str, float] = {}                 # instance -> last "lower priority" log line
         self.groups: dict[tuple[str, int], Group] = {}
-        self.foreign = None            # advert sniffer (per-VRID view), set in start()
+        self.foreign = None            # the advert view (per interface, family and VRID), set in start()
+        self.macs = None               # MAC learning for the advert view (engine.net.macprobe)
+        self._view_tick: asyncio.TimerHandle | None = None
+        self._drops_told: set[tuple[str, int, str]] = set()       # (interface, family, kind) with an event
         self.tasks: set[asyncio.Task] = set()
         self._vip_chain: dict[str, asyncio.Future | None] = {}
         self.host = None
@@ -100,9 +141,13 @@ class Engine:
         from vipdeck.engine.hosting import HostSide
         from vipdeck.engine.sniffer import AdvertView
 
+        from vipdeck.engine.net.macprobe import MacProbe
+
         self.host = HostSide(self)
         self.notifier = self._make_notifier(self.config)
-        self.foreign = AdvertView(self)
+        self.foreign = AdvertView(self.emit, want_mac=self._want_mac)
+        self.macs = MacProbe(self.foreign.learn_mac, loop=self.loop)
+        self._tick_view()
         await self.host.open()
         if self.run_vrrp:
             await self._start_vrrp()
@@ -160,8 +205,24 @@ class Engine:
         text = f"alert '{res.subject}' " + (f"sent to {to}" if res.ok else f"to {to} failed: {res.error}")
         self.emit("smtp", text, "info" if res.ok else "warning", **res.as_fields())
 
+    def _want_mac(self, ifname: str, family: int, address: str) -> None:
+        if self.macs is not None:
+            self.macs.want(ifname, family, address)
+
+    def _tick_view(self) -> None:
+        """The advert view learns that a split brain is over from silence, which
+        no packet reports: look twice a second."""
+        if self.foreign is not None:
+            self.foreign.tick(time.time())
+        self._view_tick = self.loop.call_later(0.5, self._tick_view)
+
     async def stop(self, resign: bool = True) -> None:
         """Every master resigns (priority 0), VIPs go, notify_stop runs."""
+        if self._view_tick is not None:
+            self._view_tick.cancel()
+            self._view_tick = None
+        if self.macs is not None:
+            self.macs.close()
         for timer in [*self._held_in_init.values(), *self._reinstating.values()]:
             timer.cancel()
         self._held_in_init.clear()
@@ -200,7 +261,8 @@ class Engine:
         if g is None:
             from vipdeck.engine.net.vrrp_socket import VrrpSocket
 
-            sock = VrrpSocket(inst.interface, fam, groups=[], local_addresses=self.host.local)
+            sock = VrrpSocket(inst.interface, fam, groups=[], local_addresses=self.host.local,
+                              on_drop=lambda kind, src, key=key: self._socket_drop(key, kind, src))
             g = Group(sock, {})
             sock.add_listener(lambda rx, key=key: self._on_packet(key, rx))
             sock.start(self.loop)
@@ -243,31 +305,86 @@ class Engine:
             d.feed(m.InterfaceChanged(up=False, detail=f"{d.inst.interface} down at start"))
 
     def _on_packet(self, key: tuple[str, int], rx) -> None:
+        """Decode, judge by the instance's rules, feed the machine, then show it in the view."""
         g = self.groups.get(key)
         if g is None:
             return
+        fam = 4 if rx.family == socket.AF_INET else 6
         if rx.family == socket.AF_INET:
             adv = packet.decode_ipv4(rx.packet, expect_ttl=None)
         else:
             adv = packet.decode_vrrp(rx.data, rx.src, rx.dst, rx.ttl, expect_ttl=None)
-        self.foreign.observe(key[0], rx, adv)
         if isinstance(adv, packet.Reject):
-            d = g.drivers.get(adv.vrid) if adv.vrid is not None else None
+            if adv.vrid is None:
+                self._undecodable(key, g, adv)
+                return
+            d = g.drivers.get(adv.vrid)
             if d is not None:
                 d.count_reject(adv)
+            self.foreign.observe_reject((key[0], fam, adv.vrid), adv, self._side(g, d), time.time())
             return
         d = g.drivers.get(adv.vrid)
         if d is None:
-            return  # another VRID: the advert view counts it, we do not act on it
-        # TTL is checked here (not in decode) so unicast peers can be exempt like keepalived
-        if adv.ttl != 255 and not d.inst.unicast_peers:
-            d.count_reject(packet.Reject(packet.RejectReason.TTL, f"ttl {adv.ttl} != 255", adv.src, adv.dst,
-                                         adv.vrid, adv.version))
+            # another VRID: the advert view shows it, we do not act on it; the TTL rule
+            # holds for multicast (a unicast peer may be set up with another TTL)
+            verdict = None
+            if adv.ttl != packet.VRRP_TTL and adv.dst and ipaddress.ip_address(adv.dst).is_multicast:
+                verdict = packet.Reject(packet.RejectReason.TTL, f"ttl {adv.ttl} != 255", adv.src, adv.dst,
+                                        adv.vrid, adv.version)
+        else:
+            verdict = d.check(adv)
+            if verdict is None:
+                d.accept(adv)
+                if adv.priority == 0:
+                    self.vrrp_stats[d.inst.name].pri_zero_rcvd += 1
+        self.foreign.observe((key[0], fam, adv.vrid), adv, verdict, self._side(g, d), time.time())
+
+    def _side(self, g: Group, d: InstanceDriver | None) -> "_OurSide | None":
+        if d is None:
+            return None
+        side = g.sides.get(d.inst.vrid)
+        if side is None or side.d is not d:
+            side = g.sides[d.inst.vrid] = _OurSide(d)
+        return side
+
+    _DROP_WHY = {
+        "own_source": "adverts carrying our own source address {src} (a looping switch, or another router "
+                      "configured with our address)",
+        "malformed": "packets without a usable IP header (from {src})",
+    }
+
+    def _socket_drop(self, key: tuple[str, int], kind: str, src: str | None) -> None:
+        self._tell_drop(key, kind, self._DROP_WHY.get(kind, kind).format(src=src or "?"), src)
+
+    def _undecodable(self, key: tuple[str, int], g: Group, rej: packet.Reject) -> None:
+        """Dropped before its VRID could be read (too short for the VRRP header, a
+        broken IP header): counted per interface, one event per kind."""
+        g.drops[rej.reason.value] += 1
+        self._tell_drop(key, rej.reason.value, str(rej), rej.src)
+
+    def _tell_drop(self, key: tuple[str, int], kind: str, what: str, src: str | None) -> None:
+        fam = 4 if key[1] == socket.AF_INET else 6
+        told = (key[0], fam, kind)
+        if told in self._drops_told:
             return
-        accepted = d.counters.adverts_received
-        d.on_advert(adv)
-        if adv.priority == 0 and d.counters.adverts_received > accepted:
-            self.vrrp_stats[d.inst.name].pri_zero_rcvd += 1
+        self._drops_told.add(told)
+        self.emit("advert", f"{key[0]} (IPv{fam}): dropped {what}; counted under the interface's VRRP drops",
+                  "warning", interface=key[0], family=fam, source=src, flag=kind, vrid=None)
+
+    def vrrp_drops(self) -> dict[str, dict]:
+        """Per interface: packets its VRRP sockets read, and what was dropped before
+        any instance or the advert view saw it, by kind."""
+        out: dict[str, dict] = {}
+        for (ifname, _fam), g in self.groups.items():
+            st = g.sock.stats
+            e = out.setdefault(ifname, {"received": 0, "dropped": Counter()})
+            e["received"] += st.received
+            if st.dropped_own:
+                e["dropped"]["own_source"] += st.dropped_own
+            if st.dropped_malformed:
+                e["dropped"]["malformed"] += st.dropped_malformed
+            e["dropped"].update(g.drops)
+        return {k: {"received": v["received"], "dropped": dict(v["dropped"])} for k, v in out.items()}
 
     # ------------------------------------------------------------------ hooks for drivers
 
@@ -315,9 +432,24 @@ class Engine:
         prev = self._vip_chain.get(d.inst.name)
         self.host.garp_start(d, after=prev)
 
-    def master_rx_lower_pri(self, d: InstanceDriver, priority: int) -> None:
-        """keepalived's notify_master_rx_lower_pri: a master heard a lower-priority master."""
-        self.notifier.master_rx_lower_pri(d.inst, priority)
+    def master_rx_lower_pri(self, d: InstanceDriver, heard: m.LowerPriorityMaster) -> None:
+        """A master heard a lower-priority master, as after a split brain heals
+        (keepalived's vrrp.c does the same): our advert has gone out; the VIPs
+        are announced again (garp_lower_prio_repeat / _delay) so hosts that
+        learnt the other router's MAC come back, so are those of the sync
+        group's other masters, and notify_master_rx_lower_pri runs."""
+        now = self.loop.time()
+        if now - self._lower_logged.get(d.inst.name, -1e9) >= 1.0:   # at most once a second per instance
+            self._lower_logged[d.inst.name] = now
+            vrrp_log.info("%s", logforms.lower_priority_advert(d.inst.name, heard.source, heard.priority,
+                                                              d.machine.effective_priority))
+        self.host.garp_lower_prio(d)
+        grp = self.config.sync_group_of(d.inst.name)
+        for name in grp.group if grp is not None else ():
+            other = self.drivers.get(name)
+            if other is not None and other is not d and other.machine.state == m.State.MASTER:
+                self.host.garp_lower_prio(other)
+        self.notifier.master_rx_lower_pri(d.inst, heard.priority)
 
     def garp_stop(self, d: InstanceDriver) -> None:
         self.host.garp_stop(d)
@@ -559,7 +691,8 @@ class Engine:
 
         old = g.sock
         try:
-            new = VrrpSocket(key[0], key[1], groups=list(old.groups), local_addresses=self.host.local)
+            new = VrrpSocket(key[0], key[1], groups=list(old.groups), local_addresses=self.host.local,
+                             on_drop=lambda kind, src, key=key: self._socket_drop(key, kind, src))
         except OSError as exc:
             self.emit("daemon", f"{key[0]} re-created but its VRRP socket could not be re-opened: {exc}", "error")
             return
@@ -602,23 +735,36 @@ class Engine:
                        "scope": list(operator.scope(self.config, name, self.drivers).members)}
             grp = self.config.sync_group_of(name)
             trackers = self.tracking.describe(d.inst) if self.tracking else []
-            instances.append(d.snapshot(trackers, op_view, grp.name if grp else None))
+            instances.append(d.snapshot(trackers, op_view, grp.name if grp else None, self._master_mac(d)))
         g = self.config.global_defs
+        interfaces = self.host.describe() if self.host else []
+        drops = self.vrrp_drops()
+        for itf in interfaces:
+            itf["vrrp"] = drops.pop(itf["name"], {"received": 0, "dropped": {}})
+        for name, counts in sorted(drops.items()):    # a socket on an interface the link watch lost
+            interfaces.append({"name": name, "up": False, "mac": None, "addresses": [], "vrrp": counts})
         snap = {
             "schema": 1,
             "node": {"hostname": socket.gethostname(), "router_id": g.router_id or socket.gethostname(),
                      "pid": os.getpid(), "version": _version(), "config_file": self.config_path,
                      "started_at": self.started_at, "now": time.time(), "mode": self.mode,
-                     "interfaces": self.host.describe() if self.host else []},
+                     "interfaces": interfaces},
             "instances": instances,
             "virtual_servers": self.lvs.snapshot() if self.lvs else [],
             "ipvs": self.lvs.ipvs_status() if self.lvs else {"available": False, "error": "no virtual_server configured"},
-            "adverts": self.foreign.snapshot() if self.foreign else [],
+            "adverts": self.foreign.snapshot(time.time()) if self.foreign else [],
             "operator": {"drained": vars(st.drained) if st.drained else None,
                          "audit_tail": self.state.audit_tail(10)},
             "read_only": False,
         }
         return snap
+
+    def _master_mac(self, d: InstanceDriver) -> str | None:
+        """Ours while master; else the MAC the master's adverts come from (learnt
+        by the advert view's MAC probe when it became master)."""
+        if d.machine.state == m.State.MASTER:
+            return self.host.mac_of(d.inst.interface) if self.host else None
+        return self.foreign.mac_of(d.inst.interface, d.machine.master_address) if self.foreign else None
 
     # ------------------------------------------------------------------ reload
 
