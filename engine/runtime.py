@@ -814,6 +814,7 @@ class Engine:
         for name in added:
             self._start_driver(self.drivers[name])    # operator intent: operator.prepare/started
         await self._reload_lvs(new)
+        self._refresh_view_sides()
         return (f"kept {len(kept)} instance(s) running unchanged, restarted {len(replaced)}, "
                 f"added {len(added) - len(replaced)}, removed {len(gone)}")
 
@@ -830,6 +831,16 @@ class Engine:
                 await self._start_lvs()
             else:
                 await self.lvs.reload(new)
+
+    def _refresh_view_sides(self) -> None:
+        """After a reload the advert view must not speak for instances that went
+        (or judge a VRID by an instance's old settings)."""
+        if self.foreign is None:
+            return
+        for v in self.foreign.views.values():
+            g = self.groups.get((v.interface, socket.AF_INET if v.family == 4 else socket.AF_INET6))
+            d = g.drivers.get(v.vrid) if g is not None else None
+            v.ours = self._side(g, d) if d is not None else None
 
 
 def _version() -> str:

@@ -116,3 +116,22 @@ def test_master_hearing_a_lower_priority_master_runs_notify_master_rx_lower_pri(
                              and e.get("keyword") == "notify_master_rx_lower_pri"], 5, what="its notify event")
     assert ev[0]["exit_status"] == 0 and ev[0]["state"] == "MASTER_RX_LOWER_PRI"
     assert status(r1)["instances"][0]["state"] == "MASTER" and n1.has_address(VIP1)
+
+
+def test_after_a_reload_the_view_speaks_only_for_the_instances_that_run(lab, keepalived_bin):
+    import signal
+
+    n1 = lab.add_node("n1", "198.18.0.1/24")
+    n2 = lab.add_node("n2", "198.18.0.2/24")
+    start_keepalived(n2, seed_pair("ka", 120, "MASTER", version=3, advert_int=0.1), binary=keepalived_bin)
+    r1 = start_vipdeck(n1, seed_pair("node1", 50, "BACKUP", version=3, advert_int=0.1))
+    v = wait_until(lambda: (vrid_view(r1, 51) or {}).get("sources") and vrid_view(r1, 51), 10)
+    assert (v["ours"], v["instance"]) == (True, "VI_1")
+    # VRID 51 is someone else's now: our instance moves to 52
+    with open(r1.conf_path, "w") as f:
+        f.write(seed_pair("node1", 50, "BACKUP", version=3, advert_int=0.1)
+                .replace("virtual_router_id 51", "virtual_router_id 52").replace("VI_1", "VI_52"))
+    r1.signal(signal.SIGHUP)
+    wait_until(lambda: [i["name"] for i in status(r1)["instances"]] == ["VI_52"], 10, what="the reload")
+    v = wait_until(lambda: (lambda x: x if not x["ours"] else None)(vrid_view(r1, 51)), 5, what="51 foreign now")
+    assert v["instance"] is None and v["flags"] == [] and v["master"] == n2.ip

@@ -263,3 +263,28 @@ def test_frr_dual_stack_vrid_is_two_views_with_the_masters_macs(lab):
 
     text = render(status(r1))
     assert f"master     {frr.ip} ({mac4})" in text and f"master     {frr_v6} ({mac6})" in text
+
+
+def test_the_sync_groups_other_masters_announce_too_when_a_split_brain_heals(lab, keepalived_bin):
+    """keepalived (vrrp.c): hearing a lower-priority master, a sync group member
+    makes the group's other members announce their VIPs as well; the other
+    side's group may have held them too."""
+    n1 = lab.add_node("n1", "198.18.0.1/24")
+    n2 = lab.add_node("n2", "198.18.0.2/24")
+    client = lab.add_node("client", "198.18.0.50/24")
+    arp = ArpWatch(client)
+    vip2 = "198.18.0.197"
+    group = "vrrp_sync_group G {\n    group {\n        VI_1\n        VI_2\n    }\n}\n"
+    r1 = start_vipdeck(n1, vrrp_conf(router_id="node1", mcast_group=SEED_GROUP, version=3, extra=group, instances=[
+        dict(name="VI_1", vrid=51, priority=100, advert_int=0.1, vips=[VIP1]),
+        # one start-up burst only (garp_master_delay 0), so every later frame is the heal's
+        dict(name="VI_2", vrid=52, priority=100, advert_int=0.1, vips=[vip2], more=["garp_master_delay 0"])]))
+    start_keepalived(n2, seed_pair("node2", 90, "BACKUP", more=["higher_prio_send_advert"], **FAST),
+                     binary=keepalived_bin)
+    wait_until(lambda: [i["state"] for i in status(r1)["instances"]] == ["MASTER", "MASTER"], 10)
+    wait_until(lambda: len(arp.announcements(vip2, n1.mac)) >= 5, 5, what="VI_2's start-up GARPs")
+    cut_vrrp(n1)
+    wait_until(lambda: n2.has_address(VIP1), 5, what="keepalived master of VI_1 during the cut")
+    heal(n1)
+    wait_until(lambda: len(arp.announcements(vip2, n1.mac)) >= 10, 2, what="VI_2 announcing at VI_1's heal")
+    assert [i["state"] for i in status(r1)["instances"]] == ["MASTER", "MASTER"]
