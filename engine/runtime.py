@@ -139,9 +139,8 @@ class Engine:
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         from vipdeck.engine.hosting import HostSide
-        from vipdeck.engine.sniffer import AdvertView
-
         from vipdeck.engine.net.macprobe import MacProbe
+        from vipdeck.engine.sniffer import AdvertView
 
         self.host = HostSide(self)
         self.notifier = self._make_notifier(self.config)
@@ -205,9 +204,8 @@ class Engine:
         text = f"alert '{res.subject}' " + (f"sent to {to}" if res.ok else f"to {to} failed: {res.error}")
         self.emit("smtp", text, "info" if res.ok else "warning", **res.as_fields())
 
-    def _want_mac(self, ifname: str, family: int, address: str) -> None:
-        if self.macs is not None:
-            self.macs.want(ifname, family, address)
+    def _want_mac(self, ifname: str, family: int, address: str) -> bool | None:
+        return self.macs.want(ifname, family, address) if self.macs is not None else None
 
     def _tick_view(self) -> None:
         """The advert view learns that a split brain is over from silence, which

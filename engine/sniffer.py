@@ -84,7 +84,7 @@ class OurSide(Protocol):
 
 
 Emit = Callable[..., object]                      # emit(kind, message, severity, **fields)
-WantMac = Callable[[str, int, str], object]       # want_mac(interface, family, address)
+WantMac = Callable[[str, int, str], object]       # want_mac(interface, family, address): False = busy, ask again
 
 
 @dataclass
@@ -282,7 +282,8 @@ class AdvertView:
         if len(self._asked) > 4 * (MAX_SOURCES + MAX_REJECTED):
             for old in [x for x, t in self._asked.items() if now - t >= MAC_RETRY] or [next(iter(self._asked))]:
                 del self._asked[old]
-        self.want_mac(v.interface, v.family, address)
+        if self.want_mac(v.interface, v.family, address) is False:
+            del self._asked[k]                 # busy, nothing opened: the next packet asks again
 
     def learn_mac(self, interface: str, family: int, address: str, mac: str) -> None:
         """The MAC ``address`` sends its adverts from (from the MAC probe)."""

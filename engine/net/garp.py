@@ -232,6 +232,7 @@ class GarpPolicy:
 
 
 SenderFor = Callable[[str], GarpSender]
+LOWER_PRIO_MIN_GAP = 1.0    # seconds between two immediate lower-priority bursts (keepalived: none)
 
 
 class GarpScheduler:
@@ -245,6 +246,7 @@ class GarpScheduler:
         self._task: asyncio.Task | None = None
         self._lower_now: asyncio.Task | None = None     # the burst on hearing a lower priority
         self._lower_later: asyncio.Task | None = None   # ... and the one garp_lower_prio_delay later
+        self._lower_at = float("-inf")                  # loop time of the last immediate one
         self.bursts = 0
         self.lower_prio_bursts = 0
 
@@ -263,14 +265,19 @@ class GarpScheduler:
         VIP now and again ``lower_prio_delay`` later (keepalived's
         vrrp_send_link_update + vrrp_lower_prio_gratuitous_arp_thread).
 
-        keepalived does this for every such advert; a burst still being sent
-        and a second burst still pending are not started twice, so a router
-        that keeps advertising below us cannot make us flood the link."""
+        keepalived does this for every such advert.  We send the first burst
+        at once but the next no sooner than ``LOWER_PRIO_MIN_GAP`` later, and
+        keep one second burst pending at a time: a router that keeps
+        advertising below us (a one-way cut, or anyone who can forge a valid
+        advert) must not turn each of its packets into
+        ``lower_prio_repeat`` frames per VIP from us."""
         p = self.policy
         if p.lower_prio_repeat <= 0:
             return
         vips = list(vips)
-        if self._lower_now is None or self._lower_now.done():
+        now = asyncio.get_running_loop().time()
+        if (self._lower_now is None or self._lower_now.done()) and now - self._lower_at >= LOWER_PRIO_MIN_GAP:
+            self._lower_at = now
             self._lower_now = asyncio.create_task(self._lower_burst(vips), name="garp lower prio")
         if p.lower_prio_delay > 0 and (self._lower_later is None or self._lower_later.done()):
             self._lower_later = asyncio.create_task(self._lower_burst(vips, p.lower_prio_delay),

@@ -17,8 +17,10 @@ MAC is learnt only when it is new to us:
   master advertises every interval, so that takes one interval.  Nothing
   heard within ``timeout`` closes it too (the router went quiet).
 * At most ``max_open`` probes run at once (a flood of forged sources cannot
-  exhaust file descriptors); a request beyond that is refused and asked
-  again later by the caller.
+  exhaust file descriptors); a request beyond that is refused (``want``
+  answers False) and the caller asks again with a later packet; a probe
+  that could not be opened answers None (the caller waits before trying
+  again: no socket per packet).
 
 The cost is one socket, one filter and one frame per new source (or per
 master change), none per advert.
@@ -114,9 +116,10 @@ class MacProbe:
     def pending(self, ifname: str, family: int, address: str) -> bool:
         return (ifname, family, address) in self._open
 
-    def want(self, ifname: str, family: int, address: str, timeout: float | None = None) -> bool:
-        """Learn the MAC ``address`` sends VRRP from on ``ifname``; True when
-        a probe runs for it (already, or now)."""
+    def want(self, ifname: str, family: int, address: str, timeout: float | None = None) -> bool | None:
+        """Learn the MAC ``address`` sends VRRP from on ``ifname``: True when
+        a probe runs for it (already, or now), False when too many run (ask
+        again later), None when it could not be opened."""
         key = (ifname, family, address)
         if key in self._open:
             return True
@@ -127,7 +130,7 @@ class MacProbe:
         try:
             ethertype, prog = vrrp_from(address)
         except ValueError:
-            return False
+            return None
         sock = None
         try:
             sock = self._factory(socket.AF_PACKET, socket.SOCK_RAW, 0)
@@ -141,7 +144,7 @@ class MacProbe:
             log.debug("MAC probe for %s on %s: %s", address, ifname, exc)
             if sock is not None:
                 sock.close()
-            return False
+            return None
         probe.timer = loop.call_later(self.timeout if timeout is None else timeout, self._close, probe)
         self._open[key] = probe
         return True

@@ -54,9 +54,9 @@ async def test_probe_learns_the_senders_mac_from_its_vrrp_only_and_closes(lab):
         # nothing heard: the probe gives up and closes; at most max_open at once
         probe.max_open = 2
         assert probe.want("eth0", 4, "198.18.0.77", timeout=0.2) and probe.want("eth0", 4, "198.18.0.78", timeout=0.2)
-        assert not probe.want("eth0", 4, "198.18.0.79") and probe.refused == 1
+        assert probe.want("eth0", 4, "198.18.0.79") is False and probe.refused == 1     # busy: ask again
         await async_wait_until(lambda: probe.open_count == 0, 3, what="the silent probes to time out")
-        assert not probe.want("nosuch0", 4, "198.18.0.80") and probe.failed == 1 and probe.open_count == 0
+        assert probe.want("nosuch0", 4, "198.18.0.80") is None and probe.failed == 1 and probe.open_count == 0
     finally:
         probe.close()
         anchor.close()

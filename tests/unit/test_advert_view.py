@@ -165,3 +165,18 @@ def test_sources_are_bounded():
         view.observe(K4, adv(f"198.18.2.{k}", 50), None, None, float(k))
     srcs = view.snapshot(100.0)[0]["sources"]
     assert len(srcs) == sniffer.MAX_SOURCES and "198.18.2.0" not in {s["address"] for s in srcs}
+
+
+def test_a_busy_mac_probe_is_asked_again_with_the_next_packet_a_failed_one_later():
+    answers = []
+    asked = []
+    view = AdvertView(lambda *a, **k: None, want_mac=lambda *k: asked.append(k) or answers.pop(0))
+    answers[:] = [False, True]                     # busy, then running
+    view.observe(K4, adv(B, 90), None, None, 0.0)
+    view.observe(K4, adv(B, 90), None, None, 0.1)
+    view.observe(K4, adv(B, 90), None, None, 0.2)  # running: no third ask
+    assert len(asked) == 2
+    answers[:] = [None]                            # could not open one: not again before MAC_RETRY
+    view.observe(K4, adv(C, 90), None, None, 0.3)
+    view.observe(K4, adv(C, 90), None, None, 0.4)
+    assert len(asked) == 3
