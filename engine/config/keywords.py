@@ -65,6 +65,9 @@ def implemented(block: str, names: str) -> tuple[Keyword, ...]:
     return tuple(yes(block, name) for name in names.split())
 
 
+GARP_LOWER_NOTE = "at most once a second; keepalived announces on every lower-priority advert"
+
+
 def no(block: str, name: str, why: str, keepalived: str, origin: str = "both") -> Keyword:
     return Keyword(block, name, Status.NOT_IMPLEMENTED, why, keepalived, origin=origin)
 
@@ -172,10 +175,8 @@ _ROWS: tuple[Keyword | tuple[Keyword, ...], ...] = (
     no("global_defs", "lvs_flush_onstop", "at exit vipdeck removes only the services it made",
        "flush the whole IPVS table at exit (old name)", origin="2.2.7"),
     implemented("global_defs", "vrrp_garp_master_delay vrrp_garp_master_repeat"),
-    no("global_defs", "vrrp_garp_lower_prio_delay", "a master hearing a lower priority sends no gratuitous ARPs",
-       "repeat the gratuitous ARPs after this delay"),
-    no("global_defs", "vrrp_garp_lower_prio_repeat", "a master hearing a lower priority sends no gratuitous ARPs",
-       "send that many gratuitous ARPs/NAs"),
+    yes("global_defs", "vrrp_garp_lower_prio_delay", GARP_LOWER_NOTE),
+    yes("global_defs", "vrrp_garp_lower_prio_repeat", GARP_LOWER_NOTE),
     implemented("global_defs", "vrrp_garp_master_refresh vrrp_garp_master_refresh_repeat vrrp_garp_interval "
                                "vrrp_gna_interval"),
     no("global_defs", "vrrp_min_garp", "the garp_master_* settings apply", "send one gratuitous ARP/NA and no repeat"),
@@ -378,10 +379,8 @@ _ROWS: tuple[Keyword | tuple[Keyword, ...], ...] = (
     no("vrrp_instance", "v3_checksum_as_v2", "VRRPv3 IPv4 checksums include the pseudo-header (RFC 5798)",
        "leave the pseudo-header out, for old peers", origin="man"),
     implemented("vrrp_instance", "garp_master_delay garp_master_repeat"),
-    no("vrrp_instance", "garp_lower_prio_delay", "a master hearing a lower priority sends no gratuitous ARPs",
-       "repeat the gratuitous ARPs after this delay"),
-    no("vrrp_instance", "garp_lower_prio_repeat", "a master hearing a lower priority sends no gratuitous ARPs",
-       "send that many gratuitous ARPs/NAs"),
+    yes("vrrp_instance", "garp_lower_prio_delay", GARP_LOWER_NOTE),
+    yes("vrrp_instance", "garp_lower_prio_repeat", GARP_LOWER_NOTE),
     implemented("vrrp_instance", "garp_master_refresh garp_master_refresh_repeat"),
     no("vrrp_instance", "garp_extra_if", "gratuitous ARPs go out only after a transition and on refresh",
        "send them periodically on the other interfaces of VIPs"),
