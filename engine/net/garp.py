@@ -11,7 +11,7 @@ frames at once, another burst ``garp_master_delay`` later, then optionally
 ``garp_interval`` / ``gna_interval`` space single frames.  A master that
 hears a lower-priority master (a split brain healing) announces again:
 ``garp_lower_prio_repeat`` frames at once and as many
-``garp_lower_prio_delay`` later (keepalived's defaults: the master values).
+``garp_lower_prio_delay`` later (keepalived's defaults: the global master values).
 Everything is cancelled when the instance leaves MASTER.
 """
 
@@ -225,7 +225,7 @@ class GarpPolicy:
     @classmethod
     def from_instance(cls, inst) -> "GarpPolicy":
         """From a config ``VrrpInstance`` (its garp_* fields, already resolved:
-        garp_lower_prio_* default to the garp_master_* values there)."""
+        garp_lower_prio_* default to the global garp_master_* values there)."""
         return cls(inst.garp_master_repeat, inst.garp_master_delay, inst.garp_master_refresh,
                    inst.garp_master_refresh_repeat, inst.garp_interval, inst.gna_interval,
                    inst.garp_lower_prio_repeat, inst.garp_lower_prio_delay)
