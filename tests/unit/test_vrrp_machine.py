@@ -818,7 +818,7 @@ def test_a_pending_takeover_takes_effect_on_the_first_advert_heard():
     t = out[3]
     assert (t.new, t.reason, t.detail) == (State.MASTER, "operator", f"takeover: priority 101 > 100 of {PEER}")
     assert m.takeover and not m.takeover_pending and m.effective_priority == 101
-    assert m.handle(2.0, adv(PEER, 100)) == [SendAdvert(101, 1.0)]      # the old master yields to us
+    assert m.handle(2.0, adv(PEER, 100)) == [SendAdvert(101, 1.0), LowerPriorityMaster(PEER, 100)]  # it yields; we re-announce
 
 
 def test_a_takeover_given_in_init_or_fault_waits_for_a_master():
@@ -864,7 +864,7 @@ def test_a_pending_takeover_of_a_master_stays_above_the_master_it_then_hears():
     m.handle(0.5, Takeover(True))
     m.handle(m.next_deadline(), Timer())               # nobody heard: master anyway (or pulled up)
     assert m.state is State.MASTER and m.effective_priority == 90
-    assert m.handle(5.0, adv(PEER, 100)) == [SendAdvert(101, 1.0)]
+    assert m.handle(5.0, adv(PEER, 100)) == [SendAdvert(101, 1.0), LowerPriorityMaster(PEER, 100)]
     assert m.state is State.MASTER and m.effective_priority == 101
     # once: a takeover somewhere else that outbids it now wins (no bidding war)
     out = m.handle(6.0, adv(PEER, 102))
