@@ -17,7 +17,7 @@ import socket
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from vipdeck.engine import operator
 from vipdeck.engine.config.model import Config, VrrpInstance
@@ -29,6 +29,7 @@ from vipdeck.engine.vrrp import machine as m
 from vipdeck.engine.vrrp import packet
 from vipdeck.engine.vrrp import sync
 from vipdeck.engine.vrrp.driver import InstanceDriver
+from vipdeck.engine.vrrp.startdelay import read_uptime, start_delay
 
 log = logging.getLogger("vipdeck.engine")
 vrrp_log = logging.getLogger("vipdeck.vrrp")
@@ -81,7 +82,8 @@ class _OurSide:
 
 class Engine:
     def __init__(self, config: Config, *, config_path: str, state: StateStore, bus: EventBus | None = None,
-                 mode: str = "daemon", run_vrrp: bool = True, run_checkers: bool = True):
+                 mode: str = "daemon", run_vrrp: bool = True, run_checkers: bool = True,
+                 uptime: Callable[[], float | None] | None = None):
         self.config = config
         # keepalived -P / -C: run only the VRRP half or only the checker half
         self.run_vrrp = run_vrrp
@@ -112,6 +114,11 @@ class Engine:
         self.host = None
         self.tracking = None
         self.notifier = None
+        self.fifos = None              # notify_fifo & co (engine.notify.fifo)
+        self.checker_notices = None    # checkers' mails and FIFO lines (engine.notify.checkers)
+        self.uptime = uptime or read_uptime                        # vrrp_delay_after_boot's clock
+        self._vrrp_delay: asyncio.TimerHandle | None = None       # vrrp_startup_delay running
+        self._delayed: dict[str, InstanceDriver] = {}             # instances waiting for it
         self.lvs = None
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -150,6 +157,7 @@ class Engine:
         await self.host.open()
         if self.run_vrrp:
             await self._start_vrrp()
+            self._delay_vrrp()
         if self.run_checkers:
             await self._start_lvs()
         for d in self.drivers.values():
@@ -189,10 +197,44 @@ class Engine:
         from vipdeck.engine.notify.scripts import NotifyDispatcher
         from vipdeck.engine.notify.smtp import SmtpAlerter
 
+        from vipdeck.engine.notify.checkers import CheckerNotices
+        from vipdeck.engine.notify.fifo import NotifyFifos
+
         gd = config.global_defs
         alerter = SmtpAlerter(gd, self._on_smtp,
                               no_email_faults=any(k == "no_email_faults" for k, _ in gd.other))
-        return NotifyDispatcher(config, self._on_notify, alerter=alerter)
+        self.fifos = NotifyFifos(gd, vrrp=self.run_vrrp, lvs=self.run_checkers, on_problem=self._on_fifo)
+        self.fifos.open()
+        self.checker_notices = CheckerNotices(gd, alerter=alerter, fifo=self.fifos)
+        return NotifyDispatcher(config, self._on_notify, alerter=alerter, fifo=self.fifos)
+
+    def _on_fifo(self, text: str, severity: str) -> None:
+        self.emit("notify", text, severity, fifo=True)
+
+    def _delay_vrrp(self) -> None:
+        """vrrp_startup_delay / vrrp_delay_after_boot: instances wait in INIT."""
+        gd = self.config.global_defs
+        if not gd.vrrp_startup_delay and not gd.vrrp_delay_after_boot:
+            return
+        delay = start_delay(gd.vrrp_startup_delay, gd.vrrp_delay_after_boot,
+                            self.uptime() if gd.vrrp_delay_after_boot else None)
+        if delay.problem:
+            self.emit("daemon", delay.problem, "warning")
+        if delay.seconds <= 0:
+            return
+        self._vrrp_delay = self.loop.call_later(delay.seconds, self._vrrp_delay_over)
+        vrrp_log.info("Delaying startup for %g seconds (%s)", delay.seconds, delay.why)
+        self.emit("daemon", f"VRRP instances wait {delay.seconds:g} s before starting ({delay.why})",
+                  delay=delay.seconds, until=time.time() + delay.seconds)
+
+    def _vrrp_delay_over(self) -> None:
+        self._vrrp_delay = None
+        vrrp_log.info("Delayed start completed")
+        self.emit("daemon", "VRRP start delay over: instances start")
+        delayed, self._delayed = self._delayed, {}
+        for name, d in delayed.items():
+            if self.drivers.get(name) is d and not d.stopped:
+                self._start_driver(d)
 
     def _on_notify(self, ev) -> None:
         self.emit("notify", ev.message(), "info" if ev.ok else "warning", **ev.as_fields())
@@ -225,6 +267,10 @@ class Engine:
             timer.cancel()
         self._held_in_init.clear()
         self._reinstating.clear()
+        if self._vrrp_delay is not None:
+            self._vrrp_delay.cancel()
+            self._vrrp_delay = None
+        self._delayed.clear()
         for d in self.drivers.values():
             if resign:
                 d.shutdown()
@@ -236,6 +282,8 @@ class Engine:
             await self.lvs.stop()
         if self.notifier:
             await self.notifier.close(timeout=5)
+        if self.fifos:
+            await self.fifos.close()             # after the last STOP / shutdown lines
         for g in self.groups.values():
             g.sock.close()
         self.groups.clear()
@@ -283,8 +331,12 @@ class Engine:
         return d
 
     def _start_driver(self, d: InstanceDriver) -> None:
-        """Start the instance, or keep it in INIT while an unweighted tracker
-        has no first result yet (keepalived does not elect on a guess)."""
+        """Start the instance, or keep it in INIT while the start delay runs or
+        an unweighted tracker has no first result yet (keepalived does not
+        elect on a guess)."""
+        if self._vrrp_delay is not None:
+            self._delayed[d.inst.name] = d
+            return
         pending = self.tracking.effective(d.inst).pending if self.tracking else ()
         if pending:
             if d.inst.name not in self._held_in_init:
@@ -447,7 +499,7 @@ class Engine:
             other = self.drivers.get(name)
             if other is not None and other is not d and other.machine.state == m.State.MASTER:
                 self.host.garp_lower_prio(other)
-        self.notifier.master_rx_lower_pri(d.inst, heard.priority)
+        self.notifier.master_rx_lower_pri(d.inst, heard.priority, own_priority=d.machine.effective_priority)
 
     def garp_stop(self, d: InstanceDriver) -> None:
         self.host.garp_stop(d)
@@ -781,11 +833,13 @@ class Engine:
     async def apply(self, new: Config) -> str:
         if not self.run_vrrp:       # -C: the checker half only
             self.config = new
-            self._reload_notifier(new)
+            await self._reload_notifier(new)
             await self._reload_lvs(new)
             return f"checker half reloaded: {len(new.virtual_servers)} virtual server(s)"
         kept, replaced, gone = self.reload_plan(new)
         old_config = self.config
+        states_before = {n: str(d.machine.state) for n, d in self.drivers.items()}
+        groups_before = {n: str(g.state) for n, g in self.sync_groups.items()}
         for name in replaced + gone:
             timer = self._held_in_init.pop(name, None)
             if timer is not None:
@@ -798,7 +852,7 @@ class Engine:
         await self._drain_vip_ops()
         self.config = new
         await self._static(new)
-        self._reload_notifier(new)
+        await self._reload_notifier(new)
         added = []
         for inst in new.vrrp_instances:
             if inst.name in self.drivers:
@@ -811,15 +865,34 @@ class Engine:
             await self.tracking.reload(new)
         for name in added:
             self._start_driver(self.drivers[name])    # operator intent: operator.prepare/started
+        self._states_after_reload(kept, states_before, groups_before)
         await self._reload_lvs(new)
         self._refresh_view_sides()
         return (f"kept {len(kept)} instance(s) running unchanged, restarted {len(replaced)}, "
                 f"added {len(added) - len(replaced)}, removed {len(gone)}")
 
-    def _reload_notifier(self, new: Config) -> None:
+    async def _reload_notifier(self, new: Config) -> None:
+        if self.fifos is not None:
+            await self.fifos.reload(new.global_defs)
         self.notifier.config = new
         if self.notifier.alerter is not None:
             self.notifier.alerter.gd = new.global_defs
+        if self.checker_notices is not None:
+            self.checker_notices.gd = new.global_defs
+
+    def _states_after_reload(self, kept: list[str], before: dict[str, str], groups: dict[str, str]) -> None:
+        """fifo_write_vrrp_states_on_reload: what the reload left as it was goes to the
+        FIFOs once more (a change is written anyway, as its transition)."""
+        settled = ("MASTER", "BACKUP", "FAULT")
+        for name in kept:
+            d = self.drivers.get(name)
+            state = str(d.machine.state) if d is not None else None
+            if state in settled and before.get(name) == state:
+                self.notifier.state_after_reload("INSTANCE", name, state, d.machine.effective_priority)
+        for name, g in self.sync_groups.items():
+            state = str(g.state)
+            if state in settled and groups.get(name) == state:
+                self.notifier.state_after_reload("GROUP", name, state)
 
     async def _reload_lvs(self, new: Config) -> None:
         if not self.run_checkers:   # -P: the VRRP half only
