@@ -54,15 +54,38 @@ class SnapView:
         return {i["name"]: i for i in self.instances}
 
     @cached_property
-    def instances_by_vrid(self) -> dict[int, list[dict]]:
-        out: dict[int, list[dict]] = {}
+    def instances_by_key(self) -> dict[tuple, list[dict]]:
+        """Instances per advert view key (interface, family, VRID)."""
+        out: dict[tuple, list[dict]] = {}
         for i in self.instances:
-            out.setdefault(i.get("vrid"), []).append(i)
+            out.setdefault(instance_key(i), []).append(i)
         return out
 
     @cached_property
-    def adverts_by_vrid(self) -> dict[int, dict]:
-        return {a.get("vrid"): a for a in self.adverts}
+    def adverts_by_key(self) -> dict[tuple, dict]:
+        return {advert_key(a): a for a in self.adverts}
+
+    def advert_of(self, instance: dict) -> dict | None:
+        """The advert view of an instance's link, family and VRID (FRR's dual-stack
+        routers use one VRID for both families: they are two views)."""
+        a = self.adverts_by_key.get(instance_key(instance))
+        if a is None:   # a daemon older than the (interface, family) key
+            a = next((x for x in self.adverts if x.get("interface") is None and x.get("vrid") == instance.get("vrid")
+                      and (x.get("family") or 4) == (instance.get("family") or 4)), None)
+        return a
+
+    def instances_of(self, entry: dict) -> list[dict]:
+        """Our instances for an advert view (none for a foreign VRID)."""
+        if entry.get("interface") is None:
+            return [i for i in self.instances if i.get("vrid") == entry.get("vrid")
+                    and (i.get("family") or 4) == (entry.get("family") or 4)]
+        return self.instances_by_key.get(advert_key(entry)) or []
+
+    @cached_property
+    def vrrp_drops(self) -> dict[str, dict]:
+        """Per interface, VRRP packets dropped before any instance saw them, by kind."""
+        return {i.get("name"): (i.get("vrrp") or {}).get("dropped") or {} for i in self.node.get("interfaces") or []
+                if ((i.get("vrrp") or {}).get("dropped"))}
 
     @cached_property
     def vs_by_key(self) -> dict[str, dict]:
@@ -71,14 +94,15 @@ class SnapView:
     def is_ours(self, address: str | None) -> bool:
         return address is not None and strip_prefix(address) in self.our_addresses
 
-    def flags(self, vrid: int) -> list[dict]:
-        return list((self.adverts_by_vrid.get(vrid) or {}).get("flags") or [])
+    def flags_of(self, instance: dict) -> list[dict]:
+        return list((self.advert_of(instance) or {}).get("flags") or [])
 
     def peer(self, instance: dict) -> dict | None:
         """The router expected to take over if this node resigns: the best
         other source heard for the VRID.  A source whose last advert had
-        priority 0 has itself resigned and does not count."""
-        entry = self.adverts_by_vrid.get(instance.get("vrid")) or {}
+        priority 0 has itself resigned and does not count (nor does one whose
+        adverts we reject: it is not a router we would hand over to)."""
+        entry = self.advert_of(instance) or {}
         best = None
         for s in entry.get("sources") or []:
             if self.is_ours(s.get("address")) or not s.get("priority"):
@@ -94,6 +118,14 @@ class SnapView:
             return None
         m = instance.get("master") or {}
         return m if m.get("address") else None
+
+
+def advert_key(a: dict) -> tuple:
+    return (a.get("interface"), a.get("family") or 4, a.get("vrid"))
+
+
+def instance_key(i: dict) -> tuple:
+    return (i.get("interface"), i.get("family") or 4, i.get("vrid"))
 
 
 # --- drain / failover consequences ------------------------------------------------
@@ -159,7 +191,7 @@ def vip_rows(sv: SnapView) -> list[VipRow]:
     rows = []
     for i in sv.instances:
         state = i.get("state", "?")
-        flags = {f.get("kind") for f in sv.flags(i.get("vrid"))}
+        flags = {f.get("kind") for f in sv.flags_of(i)}
         for v in i.get("vips") or []:
             addr = v.get("address", "?")
             bare = strip_prefix(addr)

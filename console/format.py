@@ -34,6 +34,7 @@ FLAG_LABEL = {
     "vip_mismatch": "VIPS",
     "ttl": "TTL",
     "bad_checksum": "CHECKSUM",
+    "version_mismatch": "VERSION",
     "master_silent": "SILENT",
 }
 

@@ -141,8 +141,9 @@ def synthetic_snapshot(vrids: int = 255, sources: int = 2, now: float = 1_700_00
                          "rate": 10.0 if (s == 0) == master else 0.0,
                          "last_seen_age": (tick % 10) * 0.01 if (s == 0) == master else 60.0 + tick,
                          "ttl": 255, "count": 600 + tick * 10})
-        adverts.append({"vrid": vrid, "master": "198.18.0.1" if master else "198.18.0.2", "ours": True,
-                        "sources": srcs, "flags": [],
+        adverts.append({"vrid": vrid, "family": 4, "interface": "eth0", "instance": f"VI_{vrid}",
+                        "master": "198.18.0.1" if master else "198.18.0.2", "ours": True,
+                        "sources": srcs, "flags": [], "rejected_sources": [], "split_brain": None,
                         "history": [[now - 300 + 5 * j, "198.18.0.1" if master else "198.18.0.2", 100]
                                     for j in range(60)]})
     return {
@@ -151,7 +152,7 @@ def synthetic_snapshot(vrids: int = 255, sources: int = 2, now: float = 1_700_00
                  "config_file": "/etc/keepalived/keepalived.conf", "started_at": now - 3600, "now": now + tick,
                  "mode": "daemon",
                  "interfaces": [{"name": "eth0", "up": True, "mac": "02:00:c6:12:00:01",
-                                 "addresses": ["198.18.0.1/24"]}],
+                                 "addresses": ["198.18.0.1/24"], "vrrp": {"received": tick * 10 * vrids, "dropped": {}}}],
                  "system": {"load": [0.1, 0.1, 0.1], "cpus": 2, "mem_total": 2 << 30, "mem_used": 1 << 30,
                             "disk_path": "/", "disk_total": 20 << 30, "disk_used": 5 << 30}},
         "instances": instances, "virtual_servers": [], "ipvs": {"available": True, "error": None},

@@ -23,8 +23,12 @@ imports, the process holds nothing yet (no pid file, no VIPs, no socket).
 The control socket is the only way in besides signals.
 
 ``run`` goes through phases a supervisor integration can hook into:
-``_install_signals``, ``_open`` (state, pid file), ``_start`` (engine, then
-the control socket), ``_serve`` (until a stop), ``_shutdown``.
+``_install_signals``, ``_open`` (state, pid file), ``_startup_script``
+(keepalived's startup_script, before anything else), ``_start`` (engine,
+then the control socket), ``_serve`` (until a stop), ``_shutdown`` (the
+clean stop, then keepalived's shutdown_script, then the pid file goes).
+A stop signal while the startup script runs kills it; the daemon then
+starts nothing and goes straight to its shutdown (script included).
 
 Under systemd (``Type=notify``) it says READY once the VRRP sockets and the
 control socket are up, RELOADING then READY around every reload, STOPPING
@@ -99,6 +103,7 @@ class Daemon:
         self._serving = False            # started: a SIGHUP now reloads
         self._reload_pending = False     # a SIGHUP came during start-up
         self._stopping = False
+        self._config = None              # the config running (the shutdown_script is read from it)
 
     # ------------------------------------------------------------------ phases
 
@@ -127,9 +132,11 @@ class Daemon:
             self.systemd.status(str(exc))
             self._close_metrics_now()
             return 1
+        self._config = config
         try:
-            await self._start(config, store)
-            await self._serve()
+            if await self._startup_script(config):
+                await self._start(config, store)
+                await self._serve()
         finally:
             await self._shutdown()
         return self.exit_status()
@@ -159,6 +166,26 @@ class Daemon:
     def _install_signals(self) -> None:
         signals.install(asyncio.get_running_loop(), on_reload=self._on_reload_signal, on_stop=self._on_stop_signal,
                         on_dump=self._on_dump_signal, on_ignored=self._on_ignored_signal)
+
+    async def _startup_script(self, config) -> bool:
+        """keepalived's startup_script, waited for (bounded by its timeout); False
+        when a stop signal came first (the script is killed, nothing starts)."""
+        if config.global_defs.startup_script is None:
+            return not self._stop.is_set()
+        from vipdeck.engine.notify import lifecycle
+
+        script = asyncio.ensure_future(lifecycle.run_script("startup", config.global_defs))
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait([script, stop], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if not script.done():
+            script.cancel()                  # the runner kills the script's process group
+            await asyncio.gather(script, return_exceptions=True)
+            log.info("stop requested while the startup script ran: it was killed; not starting")
+            return False
+        return not self._stop.is_set()
 
     async def _start(self, config, store: StateStore) -> None:
         from vipdeck.engine.runtime import Engine
@@ -193,14 +220,21 @@ class Daemon:
             if self.server is not None:
                 await self.server.stop()
             if self.engine is not None:
+                self._config = self.engine.config    # a reload may have changed the shutdown_script
                 await self.engine.stop(resign=True)
         finally:
-            if self.exporter is not None:
-                await self.exporter.stop()
-            self._remove_pid()
-            if self._watchdog is not None:
-                self._watchdog.cancel()
-            self.systemd.close()
+            try:
+                if self.exporter is not None:
+                    await self.exporter.stop()
+                if self._config is not None:
+                    from vipdeck.engine.notify import lifecycle
+
+                    await lifecycle.run_script("shutdown", self._config.global_defs)
+            finally:
+                self._remove_pid()
+                if self._watchdog is not None:
+                    self._watchdog.cancel()
+                self.systemd.close()
 
     def exit_status(self) -> int:
         """0 after SIGTERM/SIGINT, 128 + N after a clean stop on another signal N."""

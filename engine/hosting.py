@@ -168,12 +168,19 @@ class HostSide:
         except OSError:
             return None
 
+    def _schedule(self, inst: VrrpInstance) -> GarpScheduler:
+        sched = self._garp.get(inst.name)
+        policy = GarpPolicy.from_instance(inst)
+        if sched is None:
+            sched = self._garp[inst.name] = GarpScheduler(self._sender, policy)
+        else:
+            sched.policy = policy       # a reload may have changed the garp_* values
+        return sched
+
     def garp_start(self, d, after: asyncio.Future | None = None) -> None:
         """Announce after the VIPs are in place (the same instance's VIP op)."""
         inst = d.inst
-        sched = self._garp.get(inst.name)
-        if sched is None:
-            sched = self._garp[inst.name] = GarpScheduler(self._sender, GarpPolicy.from_instance(inst))
+        sched = self._schedule(inst)
 
         async def go() -> None:
             if after is not None and not after.done():
@@ -182,6 +189,18 @@ class HostSide:
             sched.start(vips_of(inst))
 
         self.engine.spawn(go(), f"{inst.name} GARP")
+
+    def garp_lower_prio(self, d) -> bool:
+        """A master heard a lower-priority master: announce its VIPs again
+        (garp_lower_prio_repeat now, again after garp_lower_prio_delay).
+        False when the instance announces nothing (repeat 0)."""
+        inst = d.inst
+        sched = self._schedule(inst)
+        if sched.policy.lower_prio_repeat <= 0:
+            return False
+        d.last_garp = time.time()
+        sched.lower_prio(vips_of(inst))
+        return True
 
     def garp_stop(self, d) -> None:
         sched = self._garp.get(d.inst.name)

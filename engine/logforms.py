@@ -27,6 +27,11 @@ def transition(name: str, old: str, new: str, reason: str, detail: str) -> str:
     return f"({name}) Entering {new} STATE{init}{_why(why)}"
 
 
+def lower_priority_advert(name: str, source: str | None, priority: int, ours: int) -> str:
+    """vrrp.c, a master hearing a lower-priority master (it re-asserts with an advert)."""
+    return f"({name}) Received advert from {source} with lower priority {priority}, ours {ours}, forcing new election"
+
+
 def sync_group(name: str, state: str, reason: str | None = None) -> str:
     """vrrp_sync.c, when the group as a whole moves to a new state."""
     return f"VRRP_Group({name}) Syncing instances to {state} state{_why(reason)}"

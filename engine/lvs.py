@@ -111,7 +111,8 @@ class LvsManager:
 
         self.runner = CheckRunner(self.config.virtual_servers, env=CheckEnv.from_config(self.config),
                                   run_script=run_script, on_event=on_event,
-                                  on_change=lambda key: self._dirty.set())
+                                  on_change=lambda key: self._dirty.set(),
+                                  notices=getattr(self.engine, "checker_notices", None))
         if previous is not None:
             self.runner.adopt(previous)
         self.runner.start()

@@ -15,9 +15,9 @@ import logging
 import os
 import socket
 import time
-from collections import deque
-from dataclasses import dataclass
-from typing import Any
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from vipdeck.engine import operator
 from vipdeck.engine.config.model import Config, VrrpInstance
@@ -29,6 +29,7 @@ from vipdeck.engine.vrrp import machine as m
 from vipdeck.engine.vrrp import packet
 from vipdeck.engine.vrrp import sync
 from vipdeck.engine.vrrp.driver import InstanceDriver
+from vipdeck.engine.vrrp.startdelay import read_uptime, start_delay
 
 log = logging.getLogger("vipdeck.engine")
 vrrp_log = logging.getLogger("vipdeck.vrrp")
@@ -40,11 +41,49 @@ class Group:
 
     sock: Any
     drivers: dict[int, InstanceDriver]
+    # packets dropped before any VRID could be read (too short for the VRRP header,
+    # a broken IP header...), per reject reason; the socket counts its own drops
+    drops: Counter = field(default_factory=Counter)
+    sides: dict[int, "_OurSide"] = field(default_factory=dict)
+
+
+class _OurSide:
+    """One instance as the advert view sees it (read when needed, not per packet)."""
+
+    __slots__ = ("d",)
+
+    def __init__(self, d: InstanceDriver):
+        self.d = d
+
+    @property
+    def name(self) -> str:
+        return self.d.inst.name
+
+    @property
+    def source(self) -> str | None:
+        return self.d.source
+
+    def master_since(self) -> float | None:
+        d = self.d
+        if d.stopped or d.machine.state != m.State.MASTER:
+            return None
+        t = d.machine.last_transition
+        return d.wall(t.at) if t is not None else None
+
+    def priority(self) -> int:
+        return self.d.machine.effective_priority
+
+    def interval(self) -> float:
+        return self.d.inst.advert_int
+
+    def vips(self) -> tuple[str, ...]:
+        return tuple(sorted(v.address for v in self.d.inst.virtual_ipaddresses))
 
 
 class Engine:
     def __init__(self, config: Config, *, config_path: str, state: StateStore, bus: EventBus | None = None,
-                 mode: str = "daemon", run_vrrp: bool = True, run_checkers: bool = True):
+                 mode: str = "daemon", run_vrrp: bool = True, run_checkers: bool = True,
+                 uptime: Callable[[], float | None] | None = None):
         self.config = config
         # keepalived -P / -C: run only the VRRP half or only the checker half
         self.run_vrrp = run_vrrp
@@ -64,13 +103,22 @@ class Engine:
         self._held_in_init: dict[str, asyncio.TimerHandle] = {}   # instance -> start deadline
         self._reinstating: dict[str, asyncio.TimerHandle] = {}    # instance -> pending VIP re-add
         self._reinstated: dict[str, float] = {}                   # instance -> last re-add (loop time)
+        self._lower_logged: dict[str, float] = {}                 # instance -> last "lower priority" log line
         self.groups: dict[tuple[str, int], Group] = {}
-        self.foreign = None            # advert sniffer (per-VRID view), set in start()
+        self.foreign = None            # the advert view (per interface, family and VRID), set in start()
+        self.macs = None               # MAC learning for the advert view (engine.net.macprobe)
+        self._view_tick: asyncio.TimerHandle | None = None
+        self._drops_told: set[tuple[str, int, str]] = set()       # (interface, family, kind) with an event
         self.tasks: set[asyncio.Task] = set()
         self._vip_chain: dict[str, asyncio.Future | None] = {}
         self.host = None
         self.tracking = None
         self.notifier = None
+        self.fifos = None              # notify_fifo & co (engine.notify.fifo)
+        self.checker_notices = None    # checkers' mails and FIFO lines (engine.notify.checkers)
+        self.uptime = uptime or read_uptime                        # vrrp_delay_after_boot's clock
+        self._vrrp_delay: asyncio.TimerHandle | None = None       # vrrp_startup_delay running
+        self._delayed: dict[str, InstanceDriver] = {}             # instances waiting for it
         self.lvs = None
         self.loop: asyncio.AbstractEventLoop | None = None
         # called with (instance, source, priority, interval, loop time) for every advert an
@@ -101,14 +149,18 @@ class Engine:
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         from vipdeck.engine.hosting import HostSide
+        from vipdeck.engine.net.macprobe import MacProbe
         from vipdeck.engine.sniffer import AdvertView
 
         self.host = HostSide(self)
         self.notifier = self._make_notifier(self.config)
-        self.foreign = AdvertView(self)
+        self.foreign = AdvertView(self.emit, want_mac=self._want_mac)
+        self.macs = MacProbe(self.foreign.learn_mac, loop=self.loop)
+        self._tick_view()
         await self.host.open()
         if self.run_vrrp:
             await self._start_vrrp()
+            self._delay_vrrp()
         if self.run_checkers:
             await self._start_lvs()
         for d in self.drivers.values():
@@ -148,10 +200,44 @@ class Engine:
         from vipdeck.engine.notify.scripts import NotifyDispatcher
         from vipdeck.engine.notify.smtp import SmtpAlerter
 
+        from vipdeck.engine.notify.checkers import CheckerNotices
+        from vipdeck.engine.notify.fifo import NotifyFifos
+
         gd = config.global_defs
         alerter = SmtpAlerter(gd, self._on_smtp,
                               no_email_faults=any(k == "no_email_faults" for k, _ in gd.other))
-        return NotifyDispatcher(config, self._on_notify, alerter=alerter)
+        self.fifos = NotifyFifos(gd, vrrp=self.run_vrrp, lvs=self.run_checkers, on_problem=self._on_fifo)
+        self.fifos.open()
+        self.checker_notices = CheckerNotices(gd, alerter=alerter, fifo=self.fifos)
+        return NotifyDispatcher(config, self._on_notify, alerter=alerter, fifo=self.fifos)
+
+    def _on_fifo(self, text: str, severity: str) -> None:
+        self.emit("notify", text, severity, fifo=True)
+
+    def _delay_vrrp(self) -> None:
+        """vrrp_startup_delay / vrrp_delay_after_boot: instances wait in INIT."""
+        gd = self.config.global_defs
+        if not gd.vrrp_startup_delay and not gd.vrrp_delay_after_boot:
+            return
+        delay = start_delay(gd.vrrp_startup_delay, gd.vrrp_delay_after_boot,
+                            self.uptime() if gd.vrrp_delay_after_boot else None)
+        if delay.problem:
+            self.emit("daemon", delay.problem, "warning")
+        if delay.seconds <= 0:
+            return
+        self._vrrp_delay = self.loop.call_later(delay.seconds, self._vrrp_delay_over)
+        vrrp_log.info("Delaying startup for %g seconds (%s)", delay.seconds, delay.why)
+        self.emit("daemon", f"VRRP instances wait {delay.seconds:g} s before starting ({delay.why})",
+                  delay=delay.seconds, until=time.time() + delay.seconds)
+
+    def _vrrp_delay_over(self) -> None:
+        self._vrrp_delay = None
+        vrrp_log.info("Delayed start completed")
+        self.emit("daemon", "VRRP start delay over: instances start")
+        delayed, self._delayed = self._delayed, {}
+        for name, d in delayed.items():
+            if self.drivers.get(name) is d and not d.stopped:
+                self._start_driver(d)
 
     def _on_notify(self, ev) -> None:
         self.emit("notify", ev.message(), "info" if ev.ok else "warning", **ev.as_fields())
@@ -163,12 +249,31 @@ class Engine:
         text = f"alert '{res.subject}' " + (f"sent to {to}" if res.ok else f"to {to} failed: {res.error}")
         self.emit("smtp", text, "info" if res.ok else "warning", **res.as_fields())
 
+    def _want_mac(self, ifname: str, family: int, address: str) -> bool | None:
+        return self.macs.want(ifname, family, address) if self.macs is not None else None
+
+    def _tick_view(self) -> None:
+        """The advert view learns that a split brain is over from silence, which
+        no packet reports: look twice a second."""
+        if self.foreign is not None:
+            self.foreign.tick(time.time())
+        self._view_tick = self.loop.call_later(0.5, self._tick_view)
+
     async def stop(self, resign: bool = True) -> None:
         """Every master resigns (priority 0), VIPs go, notify_stop runs."""
+        if self._view_tick is not None:
+            self._view_tick.cancel()
+            self._view_tick = None
+        if self.macs is not None:
+            self.macs.close()
         for timer in [*self._held_in_init.values(), *self._reinstating.values()]:
             timer.cancel()
         self._held_in_init.clear()
         self._reinstating.clear()
+        if self._vrrp_delay is not None:
+            self._vrrp_delay.cancel()
+            self._vrrp_delay = None
+        self._delayed.clear()
         for d in self.drivers.values():
             if resign:
                 d.shutdown()
@@ -180,6 +285,8 @@ class Engine:
             await self.lvs.stop()
         if self.notifier:
             await self.notifier.close(timeout=5)
+        if self.fifos:
+            await self.fifos.close()             # after the last STOP / shutdown lines
         for g in self.groups.values():
             g.sock.close()
         self.groups.clear()
@@ -203,7 +310,8 @@ class Engine:
         if g is None:
             from vipdeck.engine.net.vrrp_socket import VrrpSocket
 
-            sock = VrrpSocket(inst.interface, fam, groups=[], local_addresses=self.host.local)
+            sock = VrrpSocket(inst.interface, fam, groups=[], local_addresses=self.host.local,
+                              on_drop=lambda kind, src, key=key: self._socket_drop(key, kind, src))
             g = Group(sock, {})
             sock.add_listener(lambda rx, key=key: self._on_packet(key, rx))
             sock.start(self.loop)
@@ -226,8 +334,12 @@ class Engine:
         return d
 
     def _start_driver(self, d: InstanceDriver) -> None:
-        """Start the instance, or keep it in INIT while an unweighted tracker
-        has no first result yet (keepalived does not elect on a guess)."""
+        """Start the instance, or keep it in INIT while the start delay runs or
+        an unweighted tracker has no first result yet (keepalived does not
+        elect on a guess)."""
+        if self._vrrp_delay is not None:
+            self._delayed[d.inst.name] = d
+            return
         pending = self.tracking.effective(d.inst).pending if self.tracking else ()
         if pending:
             if d.inst.name not in self._held_in_init:
@@ -246,34 +358,88 @@ class Engine:
             d.feed(m.InterfaceChanged(up=False, detail=f"{d.inst.interface} down at start"))
 
     def _on_packet(self, key: tuple[str, int], rx) -> None:
+        """Decode, judge by the instance's rules, feed the machine, then show it in the view."""
         g = self.groups.get(key)
         if g is None:
             return
+        fam = 4 if rx.family == socket.AF_INET else 6
         if rx.family == socket.AF_INET:
             adv = packet.decode_ipv4(rx.packet, expect_ttl=None)
         else:
             adv = packet.decode_vrrp(rx.data, rx.src, rx.dst, rx.ttl, expect_ttl=None)
-        self.foreign.observe(key[0], rx, adv)
         if isinstance(adv, packet.Reject):
-            d = g.drivers.get(adv.vrid) if adv.vrid is not None else None
+            if adv.vrid is None:
+                self._undecodable(key, g, adv)
+                return
+            d = g.drivers.get(adv.vrid)
             if d is not None:
                 d.count_reject(adv)
+            self.foreign.observe_reject((key[0], fam, adv.vrid), adv, self._side(g, d), time.time())
             return
         d = g.drivers.get(adv.vrid)
         if d is None:
-            return  # another VRID: the advert view counts it, we do not act on it
-        # TTL is checked here (not in decode) so unicast peers can be exempt like keepalived
-        if adv.ttl != 255 and not d.inst.unicast_peers:
-            d.count_reject(packet.Reject(packet.RejectReason.TTL, f"ttl {adv.ttl} != 255", adv.src, adv.dst,
-                                         adv.vrid, adv.version))
+            # another VRID: the advert view shows it, we do not act on it; the TTL rule
+            # holds for multicast (a unicast peer may be set up with another TTL)
+            verdict = None
+            if adv.ttl != packet.VRRP_TTL and adv.dst and ipaddress.ip_address(adv.dst).is_multicast:
+                verdict = packet.Reject(packet.RejectReason.TTL, f"ttl {adv.ttl} != 255", adv.src, adv.dst,
+                                        adv.vrid, adv.version)
+        else:
+            verdict = d.check(adv)
+            if verdict is None:
+                d.accept(adv)
+                if adv.priority == 0:
+                    self.vrrp_stats[d.inst.name].pri_zero_rcvd += 1
+                if self.advert_heard is not None:
+                    self.advert_heard(d.inst.name, adv.src, adv.priority, adv.interval, self.loop.time())
+        self.foreign.observe((key[0], fam, adv.vrid), adv, verdict, self._side(g, d), time.time())
+
+    def _side(self, g: Group, d: InstanceDriver | None) -> "_OurSide | None":
+        if d is None:
+            return None
+        side = g.sides.get(d.inst.vrid)
+        if side is None or side.d is not d:
+            side = g.sides[d.inst.vrid] = _OurSide(d)
+        return side
+
+    _DROP_WHY = {
+        "own_source": "adverts carrying our own source address {src} (a looping switch, or another router "
+                      "configured with our address)",
+        "malformed": "packets without a usable IP header (from {src})",
+    }
+
+    def _socket_drop(self, key: tuple[str, int], kind: str, src: str | None) -> None:
+        self._tell_drop(key, kind, self._DROP_WHY.get(kind, kind).format(src=src or "?"), src)
+
+    def _undecodable(self, key: tuple[str, int], g: Group, rej: packet.Reject) -> None:
+        """Dropped before its VRID could be read (too short for the VRRP header, a
+        broken IP header): counted per interface, one event per kind."""
+        g.drops[rej.reason.value] += 1
+        self._tell_drop(key, rej.reason.value, str(rej), rej.src)
+
+    def _tell_drop(self, key: tuple[str, int], kind: str, what: str, src: str | None) -> None:
+        fam = 4 if key[1] == socket.AF_INET else 6
+        told = (key[0], fam, kind)
+        if told in self._drops_told:
             return
-        accepted = d.counters.adverts_received
-        d.on_advert(adv)
-        if d.counters.adverts_received > accepted:
-            if adv.priority == 0:
-                self.vrrp_stats[d.inst.name].pri_zero_rcvd += 1
-            if self.advert_heard is not None:
-                self.advert_heard(d.inst.name, adv.src, adv.priority, adv.interval, self.loop.time())
+        self._drops_told.add(told)
+        self.emit("advert", f"{key[0]} (IPv{fam}): dropped {what}; counted under the interface's VRRP drops",
+                  "warning", interface=key[0], family=fam, source=src, flag=kind, vrid=None)
+
+    def vrrp_drops(self) -> dict[str, dict]:
+        """Per interface: packets its VRRP sockets read, and what was dropped before
+        any instance or the advert view saw it, by kind."""
+        out: dict[str, dict] = {}
+        for (ifname, _fam), g in self.groups.items():
+            st = g.sock.stats
+            e = out.setdefault(ifname, {"received": 0, "dropped": Counter()})
+            e["received"] += st.received
+            if st.dropped_own:
+                e["dropped"]["own_source"] += st.dropped_own
+            if st.dropped_malformed:
+                e["dropped"]["malformed"] += st.dropped_malformed
+            e["dropped"].update(g.drops)
+        return {k: {"received": v["received"], "dropped": dict(v["dropped"])} for k, v in out.items()}
 
     # ------------------------------------------------------------------ hooks for drivers
 
@@ -321,9 +487,24 @@ class Engine:
         prev = self._vip_chain.get(d.inst.name)
         self.host.garp_start(d, after=prev)
 
-    def master_rx_lower_pri(self, d: InstanceDriver, priority: int) -> None:
-        """keepalived's notify_master_rx_lower_pri: a master heard a lower-priority master."""
-        self.notifier.master_rx_lower_pri(d.inst, priority)
+    def master_rx_lower_pri(self, d: InstanceDriver, heard: m.LowerPriorityMaster) -> None:
+        """A master heard a lower-priority master, as after a split brain heals
+        (keepalived's vrrp.c does the same): our advert has gone out; the VIPs
+        are announced again (garp_lower_prio_repeat / _delay) so hosts that
+        learnt the other router's MAC come back, so are those of the sync
+        group's other masters, and notify_master_rx_lower_pri runs."""
+        now = self.loop.time()
+        if now - self._lower_logged.get(d.inst.name, -1e9) >= 1.0:   # at most once a second per instance
+            self._lower_logged[d.inst.name] = now
+            vrrp_log.info("%s", logforms.lower_priority_advert(d.inst.name, heard.source, heard.priority,
+                                                              d.machine.effective_priority))
+        self.host.garp_lower_prio(d)
+        grp = self.config.sync_group_of(d.inst.name)
+        for name in grp.group if grp is not None else ():
+            other = self.drivers.get(name)
+            if other is not None and other is not d and other.machine.state == m.State.MASTER:
+                self.host.garp_lower_prio(other)
+        self.notifier.master_rx_lower_pri(d.inst, heard.priority, own_priority=d.machine.effective_priority)
 
     def garp_stop(self, d: InstanceDriver) -> None:
         self.host.garp_stop(d)
@@ -565,7 +746,8 @@ class Engine:
 
         old = g.sock
         try:
-            new = VrrpSocket(key[0], key[1], groups=list(old.groups), local_addresses=self.host.local)
+            new = VrrpSocket(key[0], key[1], groups=list(old.groups), local_addresses=self.host.local,
+                             on_drop=lambda kind, src, key=key: self._socket_drop(key, kind, src))
         except OSError as exc:
             self.emit("daemon", f"{key[0]} re-created but its VRRP socket could not be re-opened: {exc}", "error")
             return
@@ -608,23 +790,36 @@ class Engine:
                        "scope": list(operator.scope(self.config, name, self.drivers).members)}
             grp = self.config.sync_group_of(name)
             trackers = self.tracking.describe(d.inst) if self.tracking else []
-            instances.append(d.snapshot(trackers, op_view, grp.name if grp else None))
+            instances.append(d.snapshot(trackers, op_view, grp.name if grp else None, self._master_mac(d)))
         g = self.config.global_defs
+        interfaces = self.host.describe() if self.host else []
+        drops = self.vrrp_drops()
+        for itf in interfaces:
+            itf["vrrp"] = drops.pop(itf["name"], {"received": 0, "dropped": {}})
+        for name, counts in sorted(drops.items()):    # a socket on an interface the link watch lost
+            interfaces.append({"name": name, "up": False, "mac": None, "addresses": [], "vrrp": counts})
         snap = {
             "schema": 1,
             "node": {"hostname": socket.gethostname(), "router_id": g.router_id or socket.gethostname(),
                      "pid": os.getpid(), "version": _version(), "config_file": self.config_path,
                      "started_at": self.started_at, "now": time.time(), "mode": self.mode,
-                     "interfaces": self.host.describe() if self.host else []},
+                     "interfaces": interfaces},
             "instances": instances,
             "virtual_servers": self.lvs.snapshot() if self.lvs else [],
             "ipvs": self.lvs.ipvs_status() if self.lvs else {"available": False, "error": "no virtual_server configured"},
-            "adverts": self.foreign.snapshot() if self.foreign else [],
+            "adverts": self.foreign.snapshot(time.time()) if self.foreign else [],
             "operator": {"drained": vars(st.drained) if st.drained else None,
                          "audit_tail": self.state.audit_tail(10)},
             "read_only": False,
         }
         return snap
+
+    def _master_mac(self, d: InstanceDriver) -> str | None:
+        """Ours while master; else the MAC the master's adverts come from (learnt
+        by the advert view's MAC probe when it became master)."""
+        if d.machine.state == m.State.MASTER:
+            return self.host.mac_of(d.inst.interface) if self.host else None
+        return self.foreign.mac_of(d.inst.interface, d.machine.master_address) if self.foreign else None
 
     # ------------------------------------------------------------------ reload
 
@@ -643,11 +838,13 @@ class Engine:
     async def apply(self, new: Config) -> str:
         if not self.run_vrrp:       # -C: the checker half only
             self.config = new
-            self._reload_notifier(new)
+            await self._reload_notifier(new)
             await self._reload_lvs(new)
             return f"checker half reloaded: {len(new.virtual_servers)} virtual server(s)"
         kept, replaced, gone = self.reload_plan(new)
         old_config = self.config
+        states_before = {n: str(d.machine.state) for n, d in self.drivers.items()}
+        groups_before = {n: str(g.state) for n, g in self.sync_groups.items()}
         for name in replaced + gone:
             timer = self._held_in_init.pop(name, None)
             if timer is not None:
@@ -660,7 +857,7 @@ class Engine:
         await self._drain_vip_ops()
         self.config = new
         await self._static(new)
-        self._reload_notifier(new)
+        await self._reload_notifier(new)
         added = []
         for inst in new.vrrp_instances:
             if inst.name in self.drivers:
@@ -673,14 +870,34 @@ class Engine:
             await self.tracking.reload(new)
         for name in added:
             self._start_driver(self.drivers[name])    # operator intent: operator.prepare/started
+        self._states_after_reload(kept, states_before, groups_before)
         await self._reload_lvs(new)
+        self._refresh_view_sides()
         return (f"kept {len(kept)} instance(s) running unchanged, restarted {len(replaced)}, "
                 f"added {len(added) - len(replaced)}, removed {len(gone)}")
 
-    def _reload_notifier(self, new: Config) -> None:
+    async def _reload_notifier(self, new: Config) -> None:
+        if self.fifos is not None:
+            await self.fifos.reload(new.global_defs)
         self.notifier.config = new
         if self.notifier.alerter is not None:
             self.notifier.alerter.gd = new.global_defs
+        if self.checker_notices is not None:
+            self.checker_notices.gd = new.global_defs
+
+    def _states_after_reload(self, kept: list[str], before: dict[str, str], groups: dict[str, str]) -> None:
+        """fifo_write_vrrp_states_on_reload: what the reload left as it was goes to the
+        FIFOs once more (a change is written anyway, as its transition)."""
+        settled = ("MASTER", "BACKUP", "FAULT")
+        for name in kept:
+            d = self.drivers.get(name)
+            state = str(d.machine.state) if d is not None else None
+            if state in settled and before.get(name) == state:
+                self.notifier.state_after_reload("INSTANCE", name, state, d.machine.effective_priority)
+        for name, g in self.sync_groups.items():
+            state = str(g.state)
+            if state in settled and groups.get(name) == state:
+                self.notifier.state_after_reload("GROUP", name, state)
 
     async def _reload_lvs(self, new: Config) -> None:
         if not self.run_checkers:   # -P: the VRRP half only
@@ -690,6 +907,16 @@ class Engine:
                 await self._start_lvs()
             else:
                 await self.lvs.reload(new)
+
+    def _refresh_view_sides(self) -> None:
+        """After a reload the advert view must not speak for instances that went
+        (or judge a VRID by an instance's old settings)."""
+        if self.foreign is None:
+            return
+        for v in self.foreign.views.values():
+            g = self.groups.get((v.interface, socket.AF_INET if v.family == 4 else socket.AF_INET6))
+            d = g.drivers.get(v.vrid) if g is not None else None
+            v.ours = self._side(g, d) if d is not None else None
 
 
 def _version() -> str:

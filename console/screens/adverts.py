@@ -1,8 +1,12 @@
 """Screen 2: what the wire says, per VRID, including routers that are not ours.
 
-The table lists every source heard; the panel below explains the selected
-VRID: its flags in words and a per-source priority timeline with master
-changes marked, so "who was master when" needs no log reading.
+A view is one VRID on one link in one address family (FRR's dual-stack
+routers run VRID 51 for IPv4 and IPv6: two views).  The table lists every
+source heard, and below them the sources whose adverts we reject, with the
+reason (they never count as masters); the panel below explains the selected
+view: its flags in words, the packets the interface dropped before any VRID
+was read, and a per-source priority timeline with master changes marked, so
+"who was master when" needs no log reading.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from vipdeck.console import format as fmt
-from vipdeck.console.derive import SnapView, Timeline, block, timeline
+from vipdeck.console.derive import SnapView, Timeline, advert_key, block, timeline
 from vipdeck.console.screens.base import View
 from vipdeck.console.widgets.keyed_table import KeyedTable
 
@@ -36,13 +40,26 @@ def flags_cell(flags: list[dict]) -> Text:
 
 
 def entries(sv: SnapView) -> list[dict]:
-    """Every VRID heard, plus ours that nobody else advertises (a lone master)."""
+    """Every view heard, plus ours that nobody else advertises (a lone master)."""
     out = list(sv.adverts)
-    heard = {a.get("vrid") for a in out}
-    for vrid, insts in sv.instances_by_vrid.items():
-        if vrid not in heard:
-            out.append({"vrid": vrid, "master": None, "ours": True, "sources": [], "flags": [], "history": []})
+    lone = set()
+    for i in sv.instances:
+        key = (i.get("interface"), i.get("family") or 4, i.get("vrid"))
+        if sv.advert_of(i) is None and key not in lone:
+            lone.add(key)
+            out.append({"vrid": i.get("vrid"), "family": i.get("family") or 4, "interface": i.get("interface"),
+                        "master": None, "ours": True, "instance": i["name"], "sources": [], "flags": [],
+                        "history": []})
     return out
+
+
+def entry_key(entry: dict) -> str:
+    iface, fam, vrid = advert_key(entry)
+    return f"{iface or ''}/{fam}/{vrid}"
+
+
+def vrid_label(entry: dict) -> str:
+    return f"{entry.get('vrid')}{' v6' if (entry.get('family') or 4) == 6 else ''}"
 
 
 def with_ourselves(sv: SnapView, entry: dict) -> list[dict]:
@@ -51,11 +68,11 @@ def with_ourselves(sv: SnapView, entry: dict) -> list[dict]:
     sources = list(entry.get("sources") or [])
     if any(sv.is_ours(s.get("address")) for s in sources):
         return sources
-    mine = [i for i in sv.instances_by_vrid.get(entry.get("vrid")) or [] if i.get("state") == "MASTER"]
+    mine = [i for i in sv.instances_of(entry) if i.get("state") == "MASTER"]
     if not mine:
         return sources
     i = mine[0]
-    address = entry.get("master") if sv.is_ours(entry.get("master")) else None
+    address = entry.get("master") if sv.is_ours(entry.get("master")) else (i.get("wire") or {}).get("source")
     if address is None:
         addrs = [a for itf in sv.node.get("interfaces") or [] if itf.get("name") == i.get("interface")
                  for a in itf.get("addresses") or []]
@@ -71,10 +88,9 @@ def with_ourselves(sv: SnapView, entry: dict) -> list[dict]:
 
 
 def source_row(sv: SnapView, entry: dict, s: dict, flags_text: Text) -> tuple:
-    vrid = entry.get("vrid")
     ours = entry.get("ours")
     vrid_cell = Text()
-    vrid_cell.append(str(vrid), style="bold" if ours else "dim")
+    vrid_cell.append(vrid_label(entry), style="bold" if ours else "dim")
     if not ours:
         vrid_cell.append(" foreign", style="magenta")
     src = Text(str(s.get("address")))
@@ -96,6 +112,33 @@ def source_row(sv: SnapView, entry: dict, s: dict, flags_text: Text) -> tuple:
         vips_cell, fmt.rate(s.get("rate")), fmt.age(s.get("last_seen_age")), ttl_cell,
         fmt.number(s.get("count")), role, flags_text,
     )
+
+
+def rejected_row(entry: dict, r: dict) -> tuple:
+    """A source whose adverts we drop: never a master, shown with why."""
+    vrid_cell = Text(vrid_label(entry), style="dim")
+    if not entry.get("ours"):
+        vrid_cell.append(" foreign", style="magenta")
+    src = Text(str(r.get("address")), style="red")
+    prio = r.get("priority")
+    return (
+        vrid_cell, src, r.get("mac") or "-", fmt.number(prio), "-", "-", "-", Text("-", style="dim"), "-",
+        fmt.age(r.get("last_seen_age")), "-", fmt.number(r.get("count")), Text("REJECTED", style="bold red"),
+        Text(str(r.get("reason") or "?").upper(), style="bold white on dark_red"),
+    )
+
+
+DROP_LABEL = {"own_source": "our own source address", "truncated": "too short", "malformed": "malformed IP",
+              "ip_header": "bad IP header", "auth_unsupported": "IPsec AH", "addr_family": "bad address"}
+
+
+def drops_text(sv: SnapView, interface: str | None) -> Text:
+    t = Text()
+    dropped = sv.vrrp_drops.get(interface) if interface else None
+    if dropped:
+        t.append(f"{interface} dropped before any VRID was read: ", style="red")
+        t.append(", ".join(f"{DROP_LABEL.get(k, k)} {n}" for k, n in sorted(dropped.items())) + "\n", style="red")
+    return t
 
 
 def timeline_text(tl: Timeline, ours: set[str]) -> Text:
@@ -139,8 +182,9 @@ def timeline_width(columns: int) -> int:
 def vrid_detail(sv: SnapView, entry: dict, width: int = WIDTH) -> Text:
     vrid = entry.get("vrid")
     t = Text()
-    t.append(f"VRID {vrid}", style="bold")
-    mine = sv.instances_by_vrid.get(vrid) or []
+    t.append(f"VRID {vrid} IPv{entry.get('family') or 4}" + (f" on {entry['interface']}" if entry.get("interface") else ""),
+             style="bold")
+    mine = sv.instances_of(entry)
     if mine:
         t.append("  ours: " + ", ".join(f"{i['name']} ({i.get('state')} here)" for i in mine))
     else:
@@ -150,8 +194,15 @@ def vrid_detail(sv: SnapView, entry: dict, width: int = WIDTH) -> Text:
         master = "this node"
     t.append(f"  master {master or 'none heard'}\n")
     for f in entry.get("flags") or []:
-        t.append(f" {fmt.FLAG_LABEL.get(f.get('kind'), f.get('kind'))} ", style="bold white on red")
+        t.append(f" {fmt.FLAG_LABEL.get(f.get('kind'), str(f.get('kind')).upper())} ", style="bold white on red")
         t.append(f" {f.get('detail') or ''}\n", style="red")
+    rejected = entry.get("rejected_sources") or []
+    if rejected:
+        t.append(f"{len(rejected)} source{'s' if len(rejected) > 1 else ''} rejected (never counted as master): ",
+                 style="red")
+        t.append(", ".join(f"{r.get('address')} {r.get('reason')}" for r in rejected[:4])
+                 + (" …" if len(rejected) > 4 else "") + "\n", style="red")
+    t.append_text(drops_text(sv, entry.get("interface")))
     t.append_text(timeline_text(timeline(entry, sv.now, WINDOW, width), set(sv.our_addresses)))
     return t
 
@@ -163,34 +214,43 @@ class AdvertsView(View):
 
     def render_view(self, sv: SnapView) -> None:
         rows = []
-        for entry in sorted(entries(sv), key=lambda a: (a.get("vrid") or 0)):
+        self._entries = {entry_key(e): e for e in entries(sv)}
+        for entry in sorted(self._entries.values(),
+                            key=lambda a: (a.get("vrid") or 0, a.get("family") or 4, a.get("interface") or "")):
             flags = entry.get("flags") or []
             ftext = flags_cell(flags)
+            ek = entry_key(entry)
+            tags = [f.get("kind") for f in flags] + ["foreign" if not entry.get("ours") else "ours",
+                                                       f"v{entry.get('family') or 4}"]
             sources = sorted(with_ourselves(sv, entry),
                              key=lambda s: (s.get("address") != entry.get("master"), -(s.get("priority") or 0),
                                             str(s.get("address"))))
             for s in sources:
-                if not self.keep(entry.get("vrid"), s.get("address"), s.get("mac"), *(s.get("vips") or []),
-                                 *(f.get("kind") for f in flags), "foreign" if not entry.get("ours") else "ours"):
+                if not self.keep(entry.get("vrid"), s.get("address"), s.get("mac"), *(s.get("vips") or []), *tags):
                     continue
-                rows.append((f"{entry.get('vrid')}|{s.get('address')}", source_row(sv, entry, s, ftext)))
+                rows.append((f"{ek}|{s.get('address')}", source_row(sv, entry, s, ftext)))
+            for r in entry.get("rejected_sources") or []:
+                if not self.keep(entry.get("vrid"), r.get("address"), r.get("mac"), r.get("reason"), "rejected", *tags):
+                    continue
+                rows.append((f"{ek}|rejected|{r.get('address')}", rejected_row(entry, r)))
         self.query_one("#adverts-table", KeyedTable).sync(rows)
         self._detail()
 
-    def selected_vrid(self) -> int | None:
+    def selected_entry(self) -> dict | None:
         key = self.query_one("#adverts-table", KeyedTable).selected_key
-        if not key:
+        if not key or self.sv is None:
             return None
-        try:
-            return int(key.split("|", 1)[0])
-        except ValueError:
-            return None
+        entries_ = getattr(self, "_entries", None) or {entry_key(e): e for e in entries(self.sv)}
+        return entries_.get(key.split("|", 1)[0])
+
+    def selected_vrid(self) -> int | None:
+        entry = self.selected_entry()
+        return entry.get("vrid") if entry else None
 
     def _detail(self) -> None:
         sv = self.sv
         detail = self.query_one("#advert-detail", Static)
-        vrid = self.selected_vrid()
-        entry = next((e for e in entries(sv) if e.get("vrid") == vrid), None) if (sv and vrid is not None) else None
+        entry = self.selected_entry() if sv else None
         text = vrid_detail(sv, entry, timeline_width(self.app.size.width)) if entry else Text("no advert heard yet", style="dim")
         if getattr(detail, "_last", None) != text:
             detail._last = text
@@ -201,8 +261,8 @@ class AdvertsView(View):
             self._detail()
 
     def selected_instance(self) -> str | None:
-        vrid = self.selected_vrid()
-        if vrid is None or self.sv is None:
+        entry = self.selected_entry()
+        if entry is None or self.sv is None:
             return None
-        mine = self.sv.instances_by_vrid.get(vrid) or []
+        mine = self.sv.instances_of(entry)
         return mine[0]["name"] if mine else None

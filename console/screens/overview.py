@@ -41,6 +41,10 @@ def node_text(sv: SnapView) -> Text:
         t.append(" UP" if up else " DOWN", style="green" if up else "bold red")
         t.append(f" {itf.get('mac') or ''} ", style="dim")
         t.append(" ".join(itf.get("addresses") or []))
+        dropped = (itf.get("vrrp") or {}).get("dropped") or {}
+        if dropped:
+            t.append(f"  VRRP dropped: {', '.join(f'{DROP_SHORT.get(k, k)} {n}' for k, n in sorted(dropped.items()))}",
+                     style="bold red")
     if not itfs:
         t.append("no interfaces reported", style="dim")
     t.append("\n")
@@ -82,6 +86,9 @@ def node_text(sv: SnapView) -> Text:
         else:
             t.append("normal election (not drained, no holds)")
     return t
+
+
+DROP_SHORT = {"own_source": "own address", "truncated": "too short", "malformed": "malformed"}
 
 
 def _used(used, total) -> str:
@@ -198,9 +205,9 @@ def instance_detail(sv: SnapView, i: dict) -> Text:
     t.append(f"  → effective {i.get('effective_priority')}", style="bold")
     t.append("\nmaster    ", style="dim")
     t.append_text(master_cell(sv, i))
-    m = sv.master_of(i)
-    if m and m.get("mac"):
-        t.append(f" {m['mac']}", style="dim")
+    mac = (i.get("master") or {}).get("mac")     # the master's, ours while MASTER (tells which box holds the VIPs)
+    if mac:
+        t.append(f" {mac}", style="dim")
     lt = i.get("last_transition")
     if lt:
         t.append(f"  since {fmt.age(sv.now - lt['time']) if lt.get('time') else '?'}: ", style="")

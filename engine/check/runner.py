@@ -23,12 +23,18 @@ modules; this module feeds them results and turns their changes into:
   keepalived runs these command lines as written).  With ``omega`` the
   down notifiers run on shutdown too.
 
+* keepalived's mails and notify FIFO lines through the injected
+  ``notices`` (an ``engine.notify.checkers.CheckerNotices``): every checker
+  result taken into account (it decides whether to mail), every real
+  server going up or down, every quorum change, and with ``omega`` the
+  shutdown of live real servers and of the quorum.
+
 Timing: the first run of a checker comes after a random delay in
 [0, warmup] (warmup defaults to delay_loop; 0 starts at once).  FILE_CHECK
 has no timing of its own in keepalived (inotify); here the file is read at
 start and then re-read every ``file_poll`` seconds (at most delay_loop).
-Not implemented: ha_suspend, smtp_alert (the notify piece sends mail),
-uthreshold/lthreshold (those are IPVS destination fields for the daemon).
+Not implemented: ha_suspend, uthreshold/lthreshold (those are IPVS
+destination fields for the daemon).
 """
 
 from __future__ import annotations
@@ -75,7 +81,8 @@ class CheckRunner:
                  file_poll: float = 1.0,
                  check: CheckCall | None = None,
                  shutdown_timeout: float = 10.0,
-                 log_all_failures: bool = False):
+                 log_all_failures: bool = False,
+                 notices: Any = None):
         self.env = env or CheckEnv()
         self.run_script = run_script
         self.on_event = on_event
@@ -85,6 +92,7 @@ class CheckRunner:
         self._check = check or run_check
         self.shutdown_timeout = shutdown_timeout
         self.log_all_failures = log_all_failures      # global_defs checker_log_all_failures
+        self.notices = notices                        # mails and FIFO lines (engine.notify.checkers)
         self.internal_errors = 0
         self.vs_states: dict[str, VirtualServerState] = {}
         supported = set(CHECKS)
@@ -251,8 +259,10 @@ class CheckRunner:
                                vs=vs.key, rs=rs.key, state="DOWN", reason="shutdown")
                     if rs.config.notify_down is not None:
                         pending.append(self._spawn(rs.config.notify_down))
+                    self._notice("real_server_shutdown", vs.config, rs.config, rs.port)
             self._emit("rs_state", f"{vs.key}: quorum down: shutting down", "info",
                        vs=vs.key, rs=None, state="QUORUM_DOWN", reason="shutdown")
+            self._notice("quorum_shutdown", vs.config)
             if vs.config.quorum_down is not None:
                 pending.append(self._spawn(vs.config.quorum_down))
         pending = [t for t in pending if t is not None]
@@ -334,6 +344,7 @@ class CheckRunner:
         weight_before = rs.weight
         first_run = not cs.has_run
         up_before = cs.up
+        alive_before = rs.alive
         delay = cs.record(result)
         self._result_event(vs, rs, cs, result)
         self._log_checker(vs, rs, cs, result, first_run, up_before)
@@ -354,6 +365,11 @@ class CheckRunner:
             self._quorum_changed(vs, qc)
         if vs.destinations() != before:
             self._changed(vs.key)
+        # keepalived mails after the real server and quorum changes it caused;
+        # a first run "settles" when it succeeds or fails past its retries
+        self._notice("checker_changed", vs.config, rs.config, rs.port, cs.checker.kind, up=cs.up,
+                     was_up=up_before, first_run=first_run and (result.ok or not cs.up), alive=rs.alive,
+                     alive_before=alive_before, reason=result.error)
         return delay
 
     def _result_event(self, vs: VirtualServerState, rs: RealServerState, cs: CheckerState,
@@ -402,6 +418,7 @@ class CheckRunner:
         notify = rs.config.notify_up if alive else rs.config.notify_down
         if notify is not None:
             self._spawn(notify)
+        self._notice("real_server_changed", vs.config, rs.config, rs.port, alive)
 
     def _quorum_changed(self, vs: VirtualServerState, qc: QuorumChange) -> None:
         c = vs.config
@@ -422,6 +439,7 @@ class CheckRunner:
         script = c.quorum_up if qc.up else c.quorum_down
         if script is not None:
             self._spawn(script)
+        self._notice("quorum_changed", c, qc.up, init=qc.init, weight_sum=qc.weight_sum, threshold=qc.threshold)
 
     # ------------------------------------------------------------------ outputs
 
@@ -432,6 +450,15 @@ class CheckRunner:
             self.on_event(CheckEvent(event_kind, message, severity, fields))
         except Exception:
             log.exception("check event listener failed")
+
+    def _notice(self, what: str, *args: Any, **kw: Any) -> None:
+        """Tell ``notices``; its trouble is logged, never the runner's."""
+        if self.notices is None:
+            return
+        try:
+            getattr(self.notices, what)(*args, **kw)
+        except Exception:
+            log.exception("checker notice %s failed", what)
 
     def _changed(self, vs_key: str) -> None:
         if self.on_change is None:

@@ -14,8 +14,8 @@ from vipdeck.engine.config import model as m
 from vipdeck.engine.config.context import BLOCK, LINE, State, loc
 from vipdeck.engine.config.lexer import show
 from vipdeck.engine.config.tree import Stmt
-from vipdeck.engine.config.values import (bool_arg, flag_arg, float_arg, int_arg, need, parse_ip, str_arg, to_ip,
-                                          to_port)
+from vipdeck.engine.config.values import (bool_arg, flag_arg, float_arg, int_arg, need, notify_arg, parse_ip, str_arg,
+                                          to_ip, to_port)
 
 _HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?\Z")
 
@@ -100,7 +100,58 @@ def parse_global_defs(s: State, st: Stmt) -> None:
             g.other.append((x.keyword, tuple(t.text for t in x.args)))
         return (LINE, fn)
 
+    def recorded(x: Stmt) -> None:
+        g.other.append((x.keyword, tuple(t.text for t in x.args)))      # the data dump reads these
+
+    def once(key: str, conv):  # type: ignore[no-untyped-def]
+        """keepalived keeps the first startup_script / notify_fifo ... and reports the next."""
+        def fn(x: Stmt) -> None:
+            if key in g.where:
+                first = g.where[key]
+                d.warning(x.words[0], f"'{x.keyword}' is given again (first at {first.file}:{first.line}); "
+                          "the first is used, as keepalived does")
+                return
+            g.set(d, key, conv(x), x.words[0])
+            recorded(x)
+        return (LINE, fn)
+
+    def fifo(x: Stmt) -> tuple | None:
+        if not need(d, x, 1, 3, "a FIFO path"):
+            return None
+        if not x.args[0].text.strip():
+            d.error(x.args[0], f"'{x.keyword}' has an empty path")
+            return None
+        return (x.args[0].text, *(t.text for t in x.args[1:]), None, None)[:3] + (loc(x),)
+
+    def script_timeout(x: Stmt) -> float | None:
+        v = int_arg(d, x, 1, 1000)             # keepalived: whole seconds in [1, 1000]
+        return None if v is None else float(v)
+
+    def start_delay(x: Stmt) -> float | None:
+        v = float_arg(d, x, 0, 4294.967295)    # keepalived's timer range
+        if v is not None and v >= 60:
+            d.note(x.args[0], f"{x.keyword} {v:g} is very large (keepalived says so too)")
+        return v
+
     table = {
+        "startup_script": once("startup_script", lambda x: notify_arg(d, x)),
+        "shutdown_script": once("shutdown_script", lambda x: notify_arg(d, x)),
+        "startup_script_timeout": (LINE, lambda x: (g.set(d, "startup_script_timeout", script_timeout(x),
+                                                          x.words[0]), recorded(x))),
+        "shutdown_script_timeout": (LINE, lambda x: (g.set(d, "shutdown_script_timeout", script_timeout(x),
+                                                           x.words[0]), recorded(x))),
+        "notify_fifo": once("_notify_fifo", fifo),
+        "vrrp_notify_fifo": once("_vrrp_notify_fifo", fifo),
+        "lvs_notify_fifo": once("_lvs_notify_fifo", fifo),
+        "notify_fifo_script": once("_notify_fifo_script", lambda x: notify_arg(d, x)),
+        "vrrp_notify_fifo_script": once("_vrrp_notify_fifo_script", lambda x: notify_arg(d, x)),
+        "lvs_notify_fifo_script": once("_lvs_notify_fifo_script", lambda x: notify_arg(d, x)),
+        "fifo_write_vrrp_states_on_reload": (LINE, lambda x: (g.set(d, "fifo_write_vrrp_states_on_reload",
+                                                                    flag_arg(d, x), x.words[0]), recorded(x))),
+        "vrrp_startup_delay": (LINE, lambda x: (g.set(d, "vrrp_startup_delay", start_delay(x), x.words[0]),
+                                                recorded(x))),
+        # no maximum: the delay is counted from boot, and a host may have been up longer than 4294 s
+        "vrrp_delay_after_boot": put("vrrp_delay_after_boot", lambda x: float_arg(d, x, 0)),
         "router_id": put("router_id", lambda x: str_arg(d, x)),
         "lvs_id": (LINE, lvs_id),
         "notification_email": (BLOCK, emails),
@@ -148,6 +199,39 @@ def finish_globals(s: State) -> tuple[m.GlobalDefs, bool]:
     values = {k: v for k, v in g.values.items() if not k.startswith("_")}
     if "lvs_id" in values and "router_id" not in values:
         values["router_id"] = values["lvs_id"]
+    values.update(_fifos(s))
     emails = g.items("notification_email")
     gd = m.GlobalDefs(**values, notification_email=tuple(emails), other=tuple(g.other), loc=g.loc)
     return gd, bool(g.get("_log_all_failures", False))
+
+
+def _fifos(s: State) -> dict[str, m.NotifyFifo | None]:
+    """notify_fifo / vrrp_notify_fifo / lvs_notify_fifo with their scripts, and
+    keepalived's rules for FIFOs named twice (global_data.c): the global FIFO
+    gets every line, so a vrrp_ or lvs_ FIFO of the same path is dropped (its
+    lines would be written twice); VRRP and LVS sharing one FIFO keep the VRRP
+    script only."""
+    g, d = s.globals, s.d
+    out: dict[str, m.NotifyFifo | None] = {}
+    for key in ("notify_fifo", "vrrp_notify_fifo", "lvs_notify_fifo"):
+        spec, script = g.get(f"_{key}"), g.get(f"_{key}_script")
+        if spec is None:
+            if script is not None:
+                d.warning(g.where[f"_{key}_script"], f"'{key}_script' without '{key}': there is no FIFO to "
+                          "read, so it is not run (as keepalived)")
+            continue
+        path, user, group, where = spec
+        out[key] = m.NotifyFifo(path=path, user=user, group=group, script=script, loc=where)
+    glob = out.get("notify_fifo")
+    for key in ("vrrp_notify_fifo", "lvs_notify_fifo"):
+        f = out.get(key)
+        if glob is not None and f is not None and f.path == glob.path:
+            d.warning(g.where[f"_{key}"], f"{key} {show(f.path)} is also the notify_fifo, which gets every line: "
+                      f"the {key} (and its script) is ignored, as keepalived does")
+            out[key] = None
+    v, lv = out.get("vrrp_notify_fifo"), out.get("lvs_notify_fifo")
+    if v is not None and lv is not None and v.path == lv.path and v.script and lv.script:
+        d.warning(g.where["_lvs_notify_fifo_script"], "vrrp_notify_fifo and lvs_notify_fifo are the same FIFO and "
+                  "both have a script: the lvs_notify_fifo_script is ignored, as keepalived does")
+        out["lvs_notify_fifo"] = m.NotifyFifo(path=lv.path, user=lv.user, group=lv.group, loc=lv.loc)
+    return out

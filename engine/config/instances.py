@@ -315,8 +315,22 @@ def _finish_instance(s: State, g: m.GlobalDefs, dr: Draft) -> m.VrrpInstance | N
 
     garp_delay = v.get("garp_master_delay", g.vrrp_garp_master_delay)
     garp_repeat = v.get("garp_master_repeat", g.vrrp_garp_master_repeat)
-    lower_delay = v.get("garp_lower_prio_delay", g.vrrp_garp_lower_prio_delay)
-    lower_repeat = v.get("garp_lower_prio_repeat", g.vrrp_garp_lower_prio_repeat)
+    # keepalived 2.2.7 (vrrp.c, checked with its data dump): an instance's garp_lower_prio_*
+    # default to the global ones, which default to the *global* garp_master_* values (not
+    # the instance's); strict mode sends none
+    lower_delay = v.get("garp_lower_prio_delay")
+    lower_repeat = v.get("garp_lower_prio_repeat")
+    if strict:
+        for key, value in (("garp_lower_prio_repeat", lower_repeat), ("garp_lower_prio_delay", lower_delay)):
+            if value:
+                d.warning(dr.where.get(key, dr.loc), f"{where}: strict mode requires no {key}; resetting to 0")
+        lower_delay, lower_repeat = 0.0, 0
+    if lower_delay is None:
+        lower_delay = (g.vrrp_garp_master_delay if g.vrrp_garp_lower_prio_delay is None
+                       else g.vrrp_garp_lower_prio_delay)
+    if lower_repeat is None:
+        lower_repeat = (g.vrrp_garp_master_repeat if g.vrrp_garp_lower_prio_repeat is None
+                        else g.vrrp_garp_lower_prio_repeat)
     return m.VrrpInstance(
         name=name, interface=interface, vrid=v["vrid"], state=state, priority=priority,
         advert_int=advert, version=version, nopreempt=v.get("nopreempt", False),
@@ -333,8 +347,7 @@ def _finish_instance(s: State, g: m.GlobalDefs, dr: Draft) -> m.VrrpInstance | N
         garp_master_refresh=v.get("garp_master_refresh", g.vrrp_garp_master_refresh),
         garp_master_refresh_repeat=v.get("garp_master_refresh_repeat", g.vrrp_garp_master_refresh_repeat),
         garp_interval=g.vrrp_garp_interval, gna_interval=g.vrrp_gna_interval,
-        garp_lower_prio_delay=garp_delay if lower_delay is None else lower_delay,
-        garp_lower_prio_repeat=garp_repeat if lower_repeat is None else lower_repeat,
+        garp_lower_prio_delay=lower_delay, garp_lower_prio_repeat=lower_repeat,
         notify_master=v.get("notify_master"), notify_backup=v.get("notify_backup"),
         notify_fault=v.get("notify_fault"), notify_stop=v.get("notify_stop"),
         notify_master_rx_lower_pri=v.get("notify_master_rx_lower_pri"), notify=v.get("notify"),

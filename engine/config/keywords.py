@@ -65,6 +65,9 @@ def implemented(block: str, names: str) -> tuple[Keyword, ...]:
     return tuple(yes(block, name) for name in names.split())
 
 
+GARP_LOWER_NOTE = "at most once a second; keepalived announces on every lower-priority advert"
+
+
 def no(block: str, name: str, why: str, keepalived: str, origin: str = "both") -> Keyword:
     return Keyword(block, name, Status.NOT_IMPLEMENTED, why, keepalived, origin=origin)
 
@@ -83,7 +86,6 @@ _NO_SCHED = "vipdeck runs with the scheduling, priority and memory it was starte
 _SCHED = "set that process's scheduling, priority, CPU affinity or memory locking"
 _SNMP = "vipdeck has no SNMP agent (vipdeck status --json and the control socket carry the state)"
 _DBUS = "vipdeck has no D-Bus service (the control socket carries the state)"
-_FIFO = "vipdeck writes no notify FIFO (vipdeck events --follow is the stream)"
 _NLBUF = "kernel socket buffers keep their default sizes"
 _NLSET, _NLFORCE = "size that netlink receive buffer", "size it even beyond net.core.rmem_max"
 _PROCS = "vipdeck is one process; its name is vipdeck"
@@ -147,16 +149,15 @@ _ROWS: tuple[Keyword | tuple[Keyword, ...], ...] = (
     no("global_defs", "lvs_process_name", _PROCS, "name its checker process (old name)", origin="2.2.7"),
     no("global_defs", "bfd_process_name", _PROCS, "name its BFD process"),
     yes("global_defs", "use_symlink_paths", "scripts always run by the path written", origin="man"),
-    no("global_defs", "startup_script", "no start-up script is run", "run it once at start, before the rest"),
-    no("global_defs", "startup_script_timeout", "no start-up script is run", "kill the start-up script after it"),
-    no("global_defs", "shutdown_script", "no shutdown script is run", "run it once at exit, after the rest"),
-    no("global_defs", "shutdown_script_timeout", "no shutdown script is run", "kill the shutdown script after it"),
+    yes("global_defs", "startup_script", "run once before anything else starts; a failure is logged, start goes on"),
+    yes("global_defs", "startup_script_timeout", "then the script's process group is killed (default 10 s)"),
+    yes("global_defs", "shutdown_script", "run once after the clean shutdown, before the pid file goes"),
+    yes("global_defs", "shutdown_script_timeout", "then the script's process group is killed (default 10 s)"),
     implemented("global_defs", "notification_email notification_email_from smtp_server smtp_helo_name "
                                "smtp_connect_timeout"),
-    yes("global_defs", "smtp_alert", "VRRP mails; real-server mails are not sent, see smtp_alert_checker"),
+    yes("global_defs", "smtp_alert", "the default for VRRP and checker mails"),
     yes("global_defs", "smtp_alert_vrrp"),
-    no("global_defs", "smtp_alert_checker", "real-server UP/DOWN mails are not sent",
-       "mail 'Real server ... DOWN/UP' for checker transitions"),
+    yes("global_defs", "smtp_alert_checker", "the default for real- and virtual-server mails"),
     implemented("global_defs", "checker_log_all_failures no_email_faults router_id"),
     yes("global_defs", "lvs_id", "keepalived 1.x's name of router_id", origin="vipdeck"),
     implemented("global_defs", "vrrp_mcast_group4 vrrp_mcast_group6"),
@@ -172,10 +173,8 @@ _ROWS: tuple[Keyword | tuple[Keyword, ...], ...] = (
     no("global_defs", "lvs_flush_onstop", "at exit vipdeck removes only the services it made",
        "flush the whole IPVS table at exit (old name)", origin="2.2.7"),
     implemented("global_defs", "vrrp_garp_master_delay vrrp_garp_master_repeat"),
-    no("global_defs", "vrrp_garp_lower_prio_delay", "a master hearing a lower priority sends no gratuitous ARPs",
-       "repeat the gratuitous ARPs after this delay"),
-    no("global_defs", "vrrp_garp_lower_prio_repeat", "a master hearing a lower priority sends no gratuitous ARPs",
-       "send that many gratuitous ARPs/NAs"),
+    yes("global_defs", "vrrp_garp_lower_prio_delay", GARP_LOWER_NOTE),
+    yes("global_defs", "vrrp_garp_lower_prio_repeat", GARP_LOWER_NOTE),
     implemented("global_defs", "vrrp_garp_master_refresh vrrp_garp_master_refresh_repeat vrrp_garp_interval "
                                "vrrp_gna_interval"),
     no("global_defs", "vrrp_min_garp", "the garp_master_* settings apply", "send one gratuitous ARP/NA and no repeat"),
@@ -209,8 +208,8 @@ _ROWS: tuple[Keyword | tuple[Keyword, ...], ...] = (
     yes("global_defs", "vrrp_skip_check_adv_addr", "vipdeck never checks the address list of adverts"),
     no("global_defs", "vrrp_strict", "only checked (authentication dropped, no unicast ...); " + _FW,
        "drop traffic to a non-owner master's VIPs and enforce RFC behaviour"),
-    no("global_defs", "vrrp_notify_priority_changes", "notify scripts run on state changes only",
-       "run them on priority changes too"),
+    no("global_defs", "vrrp_notify_priority_changes", "the notify FIFOs get state changes only",
+       "write MASTER_PRIORITY / BACKUP_PRIORITY lines to them when the priority changes"),
     no("global_defs", "max_auto_priority", _NO_SCHED, "raise its real-time priority when it runs late"),
     no("global_defs", "min_auto_priority_delay", _NO_SCHED, "raise its priority after that delay"),
     no("global_defs", "vrrp_priority", _NO_SCHED, _SCHED),
@@ -249,13 +248,13 @@ _ROWS: tuple[Keyword | tuple[Keyword, ...], ...] = (
     no("global_defs", "dbus_no_interface_name", _DBUS, "leave the interface name out of D-Bus paths",
        origin="man"),
     implemented("global_defs", "script_user enable_script_security"),
-    no("global_defs", "notify_fifo", _FIFO, "write every state change to this FIFO"),
-    no("global_defs", "notify_fifo_script", _FIFO, "start this script reading the FIFO"),
-    no("global_defs", "vrrp_notify_fifo", _FIFO, "write VRRP state changes to this FIFO"),
-    no("global_defs", "vrrp_notify_fifo_script", _FIFO, "start this script reading the FIFO"),
-    no("global_defs", "lvs_notify_fifo", _FIFO, "write checker state changes to this FIFO"),
-    no("global_defs", "lvs_notify_fifo_script", _FIFO, "start this script reading the FIFO"),
-    no("global_defs", "fifo_write_vrrp_states_on_reload", _FIFO, "write every instance's state after a reload"),
+    yes("global_defs", "notify_fifo", "keepalived's lines; a reader that is slow or gone never blocks the daemon"),
+    yes("global_defs", "notify_fifo_script", "started with the FIFO path; ended at exit"),
+    yes("global_defs", "vrrp_notify_fifo", "INSTANCE and GROUP lines"),
+    yes("global_defs", "vrrp_notify_fifo_script", "started with the FIFO path; ended at exit"),
+    yes("global_defs", "lvs_notify_fifo", "VS and RS lines"),
+    yes("global_defs", "lvs_notify_fifo_script", "started with the FIFO path; ended at exit"),
+    yes("global_defs", "fifo_write_vrrp_states_on_reload", "for the instances and groups a reload left as they were"),
     no("global_defs", "dynamic_interfaces", "an instance's interface must exist when vipdeck starts",
        "keep instances whose interface appears later in FAULT until it does"),
     no("global_defs", "vrrp_netlink_cmd_rcv_bufs", _NLBUF, _NLSET),
@@ -272,11 +271,11 @@ _ROWS: tuple[Keyword | tuple[Keyword, ...], ...] = (
     no("global_defs", "vrrp_rx_bufs_multiplier", _NLBUF, "multiply VRRP receive buffers"),
     no("global_defs", "rs_init_notifies", "notify_up/notify_down run on changes only",
        "run them for every real server's first state too"),
-    yes("global_defs", "no_checker_emails", "vipdeck sends no checker mails at all yet"),
+    yes("global_defs", "no_checker_emails", "a checker mails only when its real server goes up or down"),
     no("global_defs", "umask", "files are made with the umask vipdeck was started with", "set its umask"),
-    no("global_defs", "vrrp_startup_delay", "instances start at once", "wait that long before starting VRRP"),
-    no("global_defs", "vrrp_delay_after_boot", "instances start at once",
-       "wait until that long after boot before starting VRRP", origin="man"),
+    yes("global_defs", "vrrp_startup_delay", "instances stay in INIT, sending and hearing nothing, until then"),
+    yes("global_defs", "vrrp_delay_after_boot", "counted from boot (/proc/uptime) at start; the longer delay wins",
+        origin="man"),
     no("global_defs", "log_unknown_vrids", "adverts for other VRIDs are shown in the advert view, not logged",
        "log each of them"),
     no("global_defs", "vmac_prefix", "use_vmac is not implemented", "name VMAC interfaces with that prefix"),
@@ -344,8 +343,8 @@ _ROWS: tuple[Keyword | tuple[Keyword, ...], ...] = (
     implemented("vrrp_sync_group", "notify_master notify_backup notify_fault notify_stop notify"),
     no("vrrp_sync_group", "notify_deleted", "a group removed by a reload gets STOP", "tell its scripts DELETED",
        origin="man"),
-    no("vrrp_sync_group", "notify_priority_changes", "notify scripts run on state changes only",
-       "run them on priority changes too"),
+    no("vrrp_sync_group", "notify_priority_changes", "the notify FIFOs get state changes only",
+       "write MASTER_PRIORITY / BACKUP_PRIORITY lines to them when the priority changes"),
     yes("vrrp_sync_group", "smtp_alert"),
     yes("vrrp_sync_group", "global_tracking", "the old name of sync_group_tracking_weight"),
     yes("vrrp_sync_group", "sync_group_tracking_weight"),
@@ -378,10 +377,8 @@ _ROWS: tuple[Keyword | tuple[Keyword, ...], ...] = (
     no("vrrp_instance", "v3_checksum_as_v2", "VRRPv3 IPv4 checksums include the pseudo-header (RFC 5798)",
        "leave the pseudo-header out, for old peers", origin="man"),
     implemented("vrrp_instance", "garp_master_delay garp_master_repeat"),
-    no("vrrp_instance", "garp_lower_prio_delay", "a master hearing a lower priority sends no gratuitous ARPs",
-       "repeat the gratuitous ARPs after this delay"),
-    no("vrrp_instance", "garp_lower_prio_repeat", "a master hearing a lower priority sends no gratuitous ARPs",
-       "send that many gratuitous ARPs/NAs"),
+    yes("vrrp_instance", "garp_lower_prio_delay", GARP_LOWER_NOTE),
+    yes("vrrp_instance", "garp_lower_prio_repeat", GARP_LOWER_NOTE),
     implemented("vrrp_instance", "garp_master_refresh garp_master_refresh_repeat"),
     no("vrrp_instance", "garp_extra_if", "gratuitous ARPs go out only after a transition and on refresh",
        "send them periodically on the other interfaces of VIPs"),
@@ -418,8 +415,8 @@ _ROWS: tuple[Keyword | tuple[Keyword, ...], ...] = (
     no("vrrp_instance", "notify_deleted", "an instance removed by a reload gets STOP", "tell its scripts DELETED",
        origin="2.2.7"),
     yes("vrrp_instance", "notify_master_rx_lower_pri"),
-    no("vrrp_instance", "notify_priority_changes", "notify scripts run on state changes only",
-       "run them on priority changes too"),
+    no("vrrp_instance", "notify_priority_changes", "the notify FIFOs get state changes only",
+       "write MASTER_PRIORITY / BACKUP_PRIORITY lines to them when the priority changes"),
     yes("vrrp_instance", "smtp_alert"),
     no("vrrp_instance", "lvs_sync_daemon_interface", "no IPVS connection sync: connections break on failover",
        "run the IPVS sync daemon on that interface (old form of lvs_sync_daemon)", origin="2.2.7"),
@@ -449,8 +446,7 @@ _ROWS: tuple[Keyword | tuple[Keyword, ...], ...] = (
     yes("virtual_server", "protocol", "an address service without it is UDP, as in keepalived, with a warning"),
     no("virtual_server", "ha_suspend", "checkers run whatever the VRRP state",
        "suspend the checkers while the virtual server's address is not on this node"),
-    no("virtual_server", "smtp_alert", "real-server UP/DOWN mails are not sent",
-       "mail 'Real server ... DOWN/UP' for this virtual server"),
+    yes("virtual_server", "smtp_alert", "'Virtualserver ... UP/DOWN' mails when the quorum changes"),
     yes("virtual_server", "virtualhost"),
     no("virtual_server", "snmp_name", _SNMP, "name the virtual server in SNMP"),
     implemented("virtual_server", "alpha omega quorum hysteresis quorum_up quorum_down"),
@@ -468,8 +464,7 @@ _ROWS: tuple[Keyword | tuple[Keyword, ...], ...] = (
     no("real_server", "lthreshold", "IPVS gets no connection limit", "let new connections in again below it"),
     implemented("real_server", "inhibit_on_failure notify_up notify_down alpha retry delay_before_retry warmup "
                                "connect_timeout delay_loop"),
-    no("real_server", "smtp_alert", "real-server UP/DOWN mails are not sent",
-       "mail 'Real server ... DOWN/UP' for this real server"),
+    yes("real_server", "smtp_alert", "'Realserver ... UP/DOWN' mails when a checker changes (on by default)"),
     yes("real_server", "virtualhost"),
     no("real_server", "snmp_name", _SNMP, "name the real server in SNMP"),
     implemented("real_server", "HTTP_GET SSL_GET TCP_CHECK SMTP_CHECK DNS_CHECK MISC_CHECK UDP_CHECK PING_CHECK "

@@ -78,6 +78,18 @@ class GlobalDefs:
     dynamic_interfaces: bool = False
     default_interface: str | None = None     # for static addresses without dev
     lvs_id: str | None = None
+    # the daemon's own scripts, the notify FIFOs and the VRRP start delay
+    # (engine/daemon.py, engine/notify/fifo.py, engine/vrrp/startdelay.py)
+    startup_script: Notify | None = None
+    startup_script_timeout: float = 10.0    # keepalived: 10 s, 1-1000
+    shutdown_script: Notify | None = None
+    shutdown_script_timeout: float = 10.0
+    notify_fifo: NotifyFifo | None = None   # every line
+    vrrp_notify_fifo: NotifyFifo | None = None   # INSTANCE / GROUP lines
+    lvs_notify_fifo: NotifyFifo | None = None    # VS / RS lines
+    fifo_write_vrrp_states_on_reload: bool = False
+    vrrp_startup_delay: float = 0.0         # seconds after start before VRRP runs
+    vrrp_delay_after_boot: float = 0.0      # ... or until this long after boot (the longer wins)
     # keywords keepalived knows that vipdeck accepts but does not act on
     other: tuple[tuple[str, tuple[str, ...]], ...] = ()
     loc: Loc = where()
@@ -230,6 +242,19 @@ class Notify:
     command: str
     user: str | None = None
     group: str | None = None
+    loc: Loc = where()
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotifyFifo:
+    """``notify_fifo PATH [username [groupname]]`` (or vrrp_/lvs_) and its
+    ``*_notify_fifo_script``, which is started with PATH appended.  The
+    user/group own the FIFO when vipdeck creates it (default: script_user)."""
+
+    path: str
+    user: str | None = None
+    group: str | None = None
+    script: Notify | None = None
     loc: Loc = where()
 
 
@@ -408,7 +433,7 @@ from vipdeck.engine.config.lvs_model import (BfdCheck, Checker, DnsCheck, FileCh
 __all__ = [
     "MASK", "NOWHERE", "SECRET_FIELDS", "AuthHmac", "AuthType", "Authentication", "BfdCheck", "Checker", "Config",
     "DnsCheck", "FileCheck", "Forward", "GlobalDefs", "GroupEntry", "HmacKey", "HttpCheck", "HttpUrl", "Loc",
-    "MiscCheck", "Notify", "PingCheck", "RealServer", "RouteSpec", "SmtpCheck", "SorryServer", "SslContext",
-    "SyncGroup", "TcpCheck", "TrackFile", "TrackProcess", "TrackRef", "UdpCheck", "VirtualIp", "VirtualServer",
-    "VirtualServerGroup", "VrrpInstance", "VrrpScript", "hostport", "to_jsonable", "where",
+    "MiscCheck", "Notify", "NotifyFifo", "PingCheck", "RealServer", "RouteSpec", "SmtpCheck", "SorryServer",
+    "SslContext", "SyncGroup", "TcpCheck", "TrackFile", "TrackProcess", "TrackRef", "UdpCheck", "VirtualIp",
+    "VirtualServer", "VirtualServerGroup", "VrrpInstance", "VrrpScript", "hostport", "to_jsonable", "where",
 ]

@@ -31,7 +31,13 @@ SNAPSHOT::
       "schema": 1,
       "node": {"hostname", "router_id", "pid", "version", "config_file",
                "started_at" (unix time), "now" (unix time), "mode": "daemon"|"embedded",
-               "interfaces": [{"name", "up", "mac", "addresses": ["198.18.0.1/24"]}],
+               "interfaces": [{"name", "up", "mac", "addresses": ["198.18.0.1/24"],
+                               "vrrp": {"received": int,     # packets its VRRP sockets read
+                                        # dropped before any instance or the advert view saw them:
+                                        # own_source (one of our addresses), malformed (no sane IP
+                                        # header), truncated (shorter than the VRRP header), ip_header,
+                                        # auth_unsupported (IPsec AH), addr_family
+                                        "dropped": {KIND: count}}}],
                "system": {"load": [1m, 5m, 15m], "cpus", "mem_total", "mem_used",   # optional; bytes.
                           "disk_path", "disk_total", "disk_used"}},   # absent: the console asks psutil
       "instances": [{
@@ -44,7 +50,9 @@ SNAPSHOT::
                     "last_garp": unix time|None,
                     "excluded": bool}],       # virtual_ipaddress_excluded: held, not advertised
           "master": {"address"|None, "priority"|None, "interval"|None,
-                     "last_advert_age": seconds|None, "mac": str|None},
+                     "last_advert_age": seconds|None,
+                     "mac": str|None},       # ours while MASTER, else the MAC the master's adverts
+                                             # come from (learnt when it became master; None until then)
           "counters": {"adverts_sent", "adverts_received", "transitions",
                        "rejects": {REASON: count}},
           "last_transition": {"from", "to", "reason", "detail", "time"} | None,
@@ -75,12 +83,20 @@ SNAPSHOT::
               "active_conn"|None, "inactive_conn"|None,
               "cps"|None, "inpps"|None, "outpps"|None, "inbps"|None, "outbps"|None }] }],
       "ipvs": {"available": bool, "error": str|None},
-      "adverts": [{                        # the sniffer, per VRID, also foreign VRIDs
-          "vrid", "master": address|None, "ours": bool,
-          "sources": [{"address", "mac", "priority", "interval", "version",
+      "adverts": [{                        # the advert view: one entry per (interface, family, VRID),
+                                           # foreign VRIDs too (FRR's dual-stack VRID is two entries)
+          "vrid", "family": 4|6, "interface",
+          "master": address|None,          # the highest-priority accepted source advertising now (us too)
+          "ours": bool, "instance": name|None,
+          "sources": [{"address", "mac"|None, "priority", "interval", "version",   # accepted adverts only
                        "auth_type", "vips": [...], "rate", "last_seen_age", "ttl", "count"}],
-          "flags": [{"kind": "split_brain"|"auth_mismatch"|"interval_mismatch"|
-                      "vip_mismatch"|"ttl"|"bad_checksum"|"master_silent", "detail"}],
+          "rejected_sources": [{"address", "mac"|None, "reason": REJECT_REASON, "detail",   # never masters;
+                                "priority"|None, "count", "last_seen_age"}],                # at most 64
+          "split_brain": {"sources": [a, b], "since": unix time}|None,
+          "flags": [{"kind": "split_brain"|"auth_mismatch"|"interval_mismatch"|"version_mismatch"|
+                      "vip_mismatch"|"ttl"|"bad_checksum"|"master_silent"|REJECT_REASON,
+                     "detail", "source": address|"a+b"|None}],   # None: many sources (rejects)
+          "rejected": {REJECT_REASON: count},
           "history": [[unix time, source address, priority], ...] }],   # bounded
       "operator": {"drained": {"who", "when", "why"}|None, "audit_tail": [AUDIT...]},
       "read_only": bool
@@ -92,7 +108,10 @@ EVENT::
      "message": human text, ...kind-specific fields}
 
 KIND is one of ``transition`` (instance, from, to, reason, detail),
-``advert`` (anomalies only: vrid, source, flag), ``tracker`` (instance,
+``advert`` (anomalies only: vrid, family, interface, source, flag; flag
+``split_brain_resolved`` (info) when a split brain ends; vrid None and
+flag own_source / truncated / ... for what an interface dropped, once per
+interface and kind), ``tracker`` (instance,
 tracker, state, contribution), ``notify`` (script, args, exit_status,
 duration, error), ``smtp`` (to, subject, ok, error), ``check`` (vs, rs,
 checker, ok, latency, error, failures), ``rs_state`` (vs, rs, state),

@@ -1,4 +1,4 @@
-"""Start VRRP routers in lab nodes: a real keepalived, or a vipdeck daemon.
+"""Start VRRP routers in lab nodes: a real keepalived, FRR vrrpd, or a vipdeck daemon.
 
 Both get their own config file, pid files, socket and state directory in
 a per-run directory, so several can run side by side and a leftover from
@@ -67,7 +67,7 @@ class Router:
     """A VRRP router process running in a lab node."""
 
     node: object
-    kind: str                       # "keepalived" | "vipdeck"
+    kind: str                       # "keepalived" | "vipdeck" | "frr"
     conf_path: str
     workdir: str
     log_path: str
@@ -209,3 +209,92 @@ def status(router: Router) -> dict:
 def instance(router: Router, name: str) -> dict:
     return next(i for i in status(router)["instances"] if i["name"] == name)
 
+
+
+FRR_DIR = "/usr/lib/frr"
+
+
+def frr_missing() -> str | None:
+    """Why FRR's vrrpd cannot be started here, or None."""
+    for d in ("zebra", "vrrpd"):
+        if not os.access(os.path.join(FRR_DIR, d), os.X_OK):
+            return f"{FRR_DIR}/{d} is not installed (Debian package frr)"
+    if shutil.which("vtysh") is None:
+        return "vtysh is not installed (Debian package frr)"
+    return None
+
+
+def frr_vrrp_conf(vrid: int, *, priority: int, interval_ms: int = 1000, ipv4: list[str] = (),
+                  ipv6: list[str] = (), interface: str = "eth0", version: int = 3, preempt: bool = True) -> str:
+    """vrrpd's configuration of one virtual router (both families share the VRID,
+    FRR's usual dual-stack setup)."""
+    lines = [f"interface {interface}", f" vrrp {vrid} version {version}", f" vrrp {vrid} priority {priority}",
+             f" vrrp {vrid} advertisement-interval {interval_ms}"]
+    if not preempt:
+        lines.append(f" no vrrp {vrid} preempt")
+    lines += [f" vrrp {vrid} ip {a}" for a in ipv4] + [f" vrrp {vrid} ipv6 {a}" for a in ipv6]
+    return "\n".join(lines) + "\n"
+
+
+def frr_macvlans(node, vrid: int, *, ipv4: list[str] = (), ipv6: list[str] = (), parent: str = "eth0") -> None:
+    """vrrpd needs one macvlan per VRID and family carrying the virtual MAC
+    (00:00:5e:00:01:VRID, 00:00:5e:00:02:VRID for IPv6) and the VIPs; it keeps
+    the macvlan down (protodown) while backup."""
+    for fam, addrs in (("4", ipv4), ("6", ipv6)):
+        if not addrs:
+            continue
+        dev = f"vrrp{fam}-{vrid}"
+        mac = f"00:00:5e:00:0{1 if fam == '4' else 2}:{vrid:02x}"
+        node.run("ip", "link", "add", dev, "link", parent, "type", "macvlan", "mode", "bridge")
+        node.run("ip", "link", "set", dev, "address", mac)
+        node.run("ip", "link", "set", dev, "addrgenmode", "random")     # a link-local address for IPv6
+        for a in addrs:
+            node.run("ip", "addr", "add", a if "/" in a else a + ("/32" if fam == "4" else "/128"), "dev", dev)
+        node.run("ip", "link", "set", dev, "up")
+
+
+def start_frr(node, conf: str) -> Router:
+    """zebra + vrrpd in ``node``, with their own pid files, sockets and logs.
+    Query it with ``vtysh(router, "show vrrp")``."""
+    import pwd
+
+    wd = _workdir(node, "frr")
+    frr = pwd.getpwnam("frr")
+    os.chown(wd, frr.pw_uid, frr.pw_gid)       # the daemons run as frr and write here
+    os.chmod(wd, 0o755)
+    conf_path = os.path.join(wd, "vrrpd.conf")
+    with open(conf_path, "w") as f:
+        f.write(conf)
+    os.chown(conf_path, frr.pw_uid, frr.pw_gid)
+    common = ["-N", node.netns, "-z", os.path.join(wd, "zserv.api"), "--vty_socket", wd,
+              "-A", "127.0.0.1", "-P", "0"]
+    zlog = os.path.join(wd, "zebra.log")
+    zebra = node.popen(os.path.join(FRR_DIR, "zebra"), *common, "-i", os.path.join(wd, "zebra.pid"),
+                       "-f", "/dev/null", "--log", f"file:{zlog}",
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until(lambda: os.path.exists(os.path.join(wd, "zserv.api")) or zebra.poll() is not None, 10,
+               what="zebra's zserv socket")
+    if zebra.poll() is not None:
+        raise RuntimeError(f"zebra exited at start (log {zlog})")
+    log_path = os.path.join(wd, "vrrpd.log")
+    proc = node.popen(os.path.join(FRR_DIR, "vrrpd"), *common, "-i", os.path.join(wd, "vrrpd.pid"),
+                      "-f", conf_path, "--log", f"file:{log_path}",
+                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    r = Router(node, "frr", conf_path, wd, log_path, proc, {"zebra": os.path.join(wd, "zebra.pid")})
+    node.lab.on_close(r.crash)
+    node.lab.on_close(lambda: _kill(zebra))
+    wait_until(lambda: os.path.exists(os.path.join(wd, "vrrpd.vty")) or proc.poll() is not None, 10,
+               what="vrrpd's vty socket")
+    if proc.poll() is not None:
+        raise RuntimeError(f"vrrpd exited at start:\n{r.log()}")
+    return r
+
+
+def vtysh(router: Router, command: str) -> str:
+    return router.node.run("vtysh", "--vty_socket", router.workdir, "-c", command, check=False).stdout
+
+
+def _kill(p: subprocess.Popen) -> None:
+    if p.poll() is None:
+        p.kill()
+        p.wait(timeout=10)

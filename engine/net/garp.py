@@ -8,8 +8,11 @@ on one open AF_PACKET socket bound to the interface.
 ``GarpScheduler`` implements keepalived's timing: ``garp_master_repeat``
 frames at once, another burst ``garp_master_delay`` later, then optionally
 ``garp_master_refresh_repeat`` frames every ``garp_master_refresh``;
-``garp_interval`` / ``gna_interval`` space single frames.  It is cancelled
-when the instance leaves MASTER.
+``garp_interval`` / ``gna_interval`` space single frames.  A master that
+hears a lower-priority master (a split brain healing) announces again:
+``garp_lower_prio_repeat`` frames at once and as many
+``garp_lower_prio_delay`` later (keepalived's defaults: the global master values).
+Everything is cancelled when the instance leaves MASTER.
 """
 
 from __future__ import annotations
@@ -203,26 +206,33 @@ class GarpPolicy:
     refresh_repeat: int = 1   # garp_master_refresh_repeat
     interval: float = 0.0     # garp_interval
     na_interval: float = 0.0  # gna_interval
+    lower_prio_repeat: int = 5      # garp_lower_prio_repeat (0: no announcement)
+    lower_prio_delay: float = 5.0   # garp_lower_prio_delay (0: no second burst)
 
     def __post_init__(self) -> None:
-        for name, kw in (("repeat", "garp_master_repeat"), ("refresh_repeat", "garp_master_refresh_repeat")):
+        for name, kw in (("repeat", "garp_master_repeat"), ("refresh_repeat", "garp_master_refresh_repeat"),
+                         ("lower_prio_repeat", "garp_lower_prio_repeat")):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 0:
                 raise ValueError(f"{kw}: {v!r} must be a non-negative integer")
         for name, kw in (("delay", "garp_master_delay"), ("refresh", "garp_master_refresh"),
-                         ("interval", "garp_interval"), ("na_interval", "gna_interval")):
+                         ("interval", "garp_interval"), ("na_interval", "gna_interval"),
+                         ("lower_prio_delay", "garp_lower_prio_delay")):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or v < 0:
                 raise ValueError(f"{kw}: {v!r} must be a non-negative number of seconds")
 
     @classmethod
     def from_instance(cls, inst) -> "GarpPolicy":
-        """From a config ``VrrpInstance`` (its garp_* fields, already resolved)."""
+        """From a config ``VrrpInstance`` (its garp_* fields, already resolved:
+        garp_lower_prio_* default to the global garp_master_* values there)."""
         return cls(inst.garp_master_repeat, inst.garp_master_delay, inst.garp_master_refresh,
-                   inst.garp_master_refresh_repeat, inst.garp_interval, inst.gna_interval)
+                   inst.garp_master_refresh_repeat, inst.garp_interval, inst.gna_interval,
+                   inst.garp_lower_prio_repeat, inst.garp_lower_prio_delay)
 
 
 SenderFor = Callable[[str], GarpSender]
+LOWER_PRIO_MIN_GAP = 1.0    # seconds between two immediate lower-priority bursts (keepalived: none)
 
 
 class GarpScheduler:
@@ -234,7 +244,11 @@ class GarpScheduler:
         self._senders = senders
         self.policy = policy
         self._task: asyncio.Task | None = None
+        self._lower_now: asyncio.Task | None = None     # the burst on hearing a lower priority
+        self._lower_later: asyncio.Task | None = None   # ... and the one garp_lower_prio_delay later
+        self._lower_at = float("-inf")                  # loop time of the last immediate one
         self.bursts = 0
+        self.lower_prio_bursts = 0
 
     @property
     def running(self) -> bool:
@@ -246,17 +260,51 @@ class GarpScheduler:
         self._task = asyncio.create_task(self._run(list(vips)), name="garp")
         return self._task
 
+    def lower_prio(self, vips: Iterable[Address]) -> None:
+        """A lower-priority master was heard: ``lower_prio_repeat`` frames per
+        VIP now and again ``lower_prio_delay`` later (keepalived's
+        vrrp_send_link_update + vrrp_lower_prio_gratuitous_arp_thread).
+
+        keepalived does this for every such advert.  We send the first burst
+        at once but the next no sooner than ``LOWER_PRIO_MIN_GAP`` later, and
+        keep one second burst pending at a time: a router that keeps
+        advertising below us (a one-way cut, or anyone who can forge a valid
+        advert) must not turn each of its packets into
+        ``lower_prio_repeat`` frames per VIP from us."""
+        p = self.policy
+        if p.lower_prio_repeat <= 0:
+            return
+        vips = list(vips)
+        now = asyncio.get_running_loop().time()
+        if (self._lower_now is None or self._lower_now.done()) and now - self._lower_at >= LOWER_PRIO_MIN_GAP:
+            self._lower_at = now
+            self._lower_now = asyncio.create_task(self._lower_burst(vips), name="garp lower prio")
+        if p.lower_prio_delay > 0 and (self._lower_later is None or self._lower_later.done()):
+            self._lower_later = asyncio.create_task(self._lower_burst(vips, p.lower_prio_delay),
+                                                    name="garp lower prio (delayed)")
+
+    async def _lower_burst(self, vips: list, delay: float = 0.0) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        await self.burst(vips, self.policy.lower_prio_repeat)
+        self.lower_prio_bursts += 1
+
+    def _tasks(self) -> list[asyncio.Task]:
+        return [t for t in (self._task, self._lower_now, self._lower_later) if t is not None and not t.done()]
+
     def cancel_nowait(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+        for t in self._tasks():
+            t.cancel()
 
     async def cancel(self) -> None:
         """Stop the schedule (on leaving MASTER) and wait until it has."""
-        task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
+        tasks = self._tasks()
+        self._task = self._lower_now = self._lower_later = None
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
             try:
-                await task
+                await t
             except asyncio.CancelledError:
                 pass
 

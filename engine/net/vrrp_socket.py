@@ -82,6 +82,7 @@ class SocketStats:
 
 
 Listener = Callable[[Received], None]
+DropListener = Callable[[str, str | None], None]    # (kind: "own_source" | "malformed", source or None)
 LocalAddrs = Container[str] | Callable[[str], bool]
 
 
@@ -105,12 +106,15 @@ class VrrpSocket:
                  sock: socket.socket | None = None,
                  factory: SocketFactory | None = None,
                  local_addresses: LocalAddrs | None = None,
-                 on_packet: Listener | None = None) -> None:
+                 on_packet: Listener | None = None,
+                 on_drop: DropListener | None = None) -> None:
         """``groups`` None joins the RFC group (224.0.0.18 / ff02::12); an
         empty list joins nothing (unicast only).  ``src`` is the default
         source (mcast_src_ip); without it the interface's primary IPv4
         address / IPv6 link-local address is used.  ``sock`` is an already
         made raw socket (AF, SOCK_RAW, 112); otherwise ``factory`` makes one.
+        ``on_drop(kind, source)`` hears of each packet dropped here (counted
+        in ``stats`` too), so the drops can be shown, not only counted.
         """
         if family not in (socket.AF_INET, socket.AF_INET6):
             raise ValueError(f"family: {family!r} is neither AF_INET nor AF_INET6")
@@ -119,6 +123,7 @@ class VrrpSocket:
         self.family = family
         self.stats = SocketStats()
         self._listeners: list[Listener] = [on_packet] if on_packet else []
+        self.on_drop = on_drop
         self._local = local_addresses
         self._local_is_pred = callable(local_addresses) and not isinstance(local_addresses, Container)
         self._groups: dict[str, int] = {}
@@ -295,9 +300,11 @@ class VrrpSocket:
             rx = self._parse(data, cmsgs, addr, flags)
             if rx is None:
                 self.stats.dropped_malformed += 1
+                self._dropped("malformed", addr[0] if addr else None)
                 continue
             if self._is_own(rx.src):
                 self.stats.dropped_own += 1
+                self._dropped("own_source", rx.src)
                 continue
             self.stats.delivered += 1
             for fn in list(self._listeners):
@@ -305,6 +312,13 @@ class VrrpSocket:
                     fn(rx)
                 except Exception:  # a listener's bug must not stop the socket
                     log.exception("VRRP listener failed on %s", self.ifname)
+
+    def _dropped(self, kind: str, src: str | None) -> None:
+        if self.on_drop is not None:
+            try:
+                self.on_drop(kind, src)
+            except Exception:  # a listener's bug must not stop the socket
+                log.exception("VRRP drop listener failed on %s", self.ifname)
 
     def _parse(self, data: bytes, cmsgs: list, addr: tuple, flags: int) -> Received | None:
         if flags & socket.MSG_TRUNC:

@@ -17,6 +17,10 @@ a missing or failing script is an event with an error, never an exception.
 Scripts run through :class:`engine.track.runner.ScriptRunner` (same rules as
 vrrp_script: exec or shell, own process group, user/group or the global
 ``script_user``).
+
+The same calls write keepalived's lines to the notify FIFOs (``fifo``, an
+:class:`engine.notify.fifo.NotifyFifos`) at once, in call order, and queue
+the SMTP alerts (``alerter``).
 """
 
 from __future__ import annotations
@@ -113,7 +117,7 @@ class NotifyDispatcher:
 
     def __init__(self, config: Config, on_event: Callable[[NotifyEvent], None] | None = None, *,
                  runner: ScriptRunner | None = None, timeout: float | None = NOTIFY_TIMEOUT,
-                 stop_timeout: float | None = STOP_TIMEOUT, alerter=None):
+                 stop_timeout: float | None = STOP_TIMEOUT, alerter=None, fifo=None):
         self.config = config
         self.on_event = on_event
         gd = config.global_defs
@@ -122,6 +126,7 @@ class NotifyDispatcher:
         self.timeout = timeout
         self.stop_timeout = stop_timeout
         self.alerter = alerter           # engine.notify.smtp.SmtpAlerter, optional
+        self.fifo = fifo                 # engine.notify.fifo.NotifyFifos, optional
         self._queues: dict[str, asyncio.Queue[NotifyJob | None]] = {}
         self._workers: dict[str, asyncio.Task] = {}
         self._seq = 0
@@ -137,6 +142,8 @@ class NotifyDispatcher:
         jobs = plan(obj, state, priority)
         for job in jobs:
             self._enqueue(f"instance {obj.name}", job)
+        if self.fifo is not None:
+            self.fifo.instance(obj.name, state.upper(), priority)
         if self.alerter is not None and obj.smtp_alert:
             self.alerter.instance_transition(obj.name, state.upper())
         return jobs
@@ -149,18 +156,35 @@ class NotifyDispatcher:
         jobs = plan(obj, state)
         for job in jobs:
             self._enqueue(f"group {obj.name}", job)
+        if self.fifo is not None:
+            self.fifo.group(obj.name, state.upper())
         if self.alerter is not None and obj.smtp_alert:
             self.alerter.group_transition(obj.name, state.upper())
         return jobs
 
-    def master_rx_lower_pri(self, inst: VrrpInstance | str, priority: int) -> list[NotifyJob]:
+    def master_rx_lower_pri(self, inst: VrrpInstance | str, priority: int,
+                            own_priority: int | None = None) -> list[NotifyJob]:
+        """``priority``: the lower one heard; the FIFO line carries ``own_priority``
+        (the master's effective priority, as keepalived writes it)."""
         obj = self.config.instance(inst) if isinstance(inst, str) else inst
         if obj is None:
             return []
         jobs = plan(obj, "MASTER_RX_LOWER_PRI", priority)
         for job in jobs:
             self._enqueue(f"instance {obj.name}", job)
+        if self.fifo is not None:
+            self.fifo.instance(obj.name, "MASTER_RX_LOWER_PRI", priority if own_priority is None else own_priority)
         return jobs
+
+    def state_after_reload(self, scope: str, name: str, state: str, priority: int = 0) -> None:
+        """fifo_write_vrrp_states_on_reload: the state of an instance ("INSTANCE") or
+        group ("GROUP") the reload left as it was, on the FIFOs only (keepalived)."""
+        if self.fifo is None or not self.config.global_defs.fifo_write_vrrp_states_on_reload:
+            return
+        if scope == "GROUP":
+            self.fifo.group(name, state.upper())
+        else:
+            self.fifo.instance(name, state.upper(), priority)
 
     # -- queues ------------------------------------------------------------
 

@@ -9,7 +9,7 @@ filters written for keepalived's mails keep working::
     [node1] VRRP Instance VI_1 - Entering MASTER state
     => VRRP Instance is now owning VRRP VIPs <=
 
-    [node1] Realserver [198.18.1.10]:80 of virtual server [198.18.0.100]:80 - DOWN
+    [node1] Realserver [198.18.1.10]:tcp:80 of virtual server [198.18.0.100]:tcp:80 - DOWN
     => TCP CHECK failed on service <=
 
 Headers are From, To, Subject, Date and ``X-Mailer: vipdeck``.  Sending runs
@@ -83,7 +83,7 @@ _CHECK = {
     "UDP_CHECK": ("=> UDP CHECK succeed on service <=", "=> UDP CHECK failed on service <="),
     "PING_CHECK": ("=> ICMP CHECK succeed on service <=", "=> ICMP CHECK failed on service <="),
     "DNS_CHECK": ("=> DNS_CHECK: succeed on service <=", "=> DNS_CHECK: failed on service <="),
-    "MISC_CHECK": ("=> MISC CHECK succeed on service <=", "=> MISC CHECK failed on service <="),
+    "MISC_CHECK": ("=> MISC CHECK succeeded on service <=", "=> MISC CHECK failed on service <="),
     "SMTP_CHECK": ("=> CHECK succeed on service <=", "=> CHECK failed on service <="),
 }
 
@@ -108,34 +108,46 @@ def vrrp_group_alert(router_id: str | None, group: str, state: str) -> Alert | N
 
 
 def fmt_endpoint(address: str, port: int | None = None) -> str:
-    """keepalived's FMT_RS/FMT_VS look: ``[198.18.1.10]:80``."""
+    """``[198.18.1.10]:80`` (keepalived's FMT_RS/FMT_VS, with the protocol, are
+    ``engine.logforms.service`` / ``virtual_service``)."""
     return f"[{address}]" + (f":{port}" if port is not None else "")
 
 
 def check_body(kind: str, up: bool, reason: str | None = None) -> str:
-    """The body keepalived uses for a checker's success or failure."""
-    if reason and not up:
-        return f"=> CHECK failed on service : {reason} <="
-    pair = _CHECK.get(kind.upper(), ("=> CHECK succeed on service <=", "=> CHECK failed on service <="))
+    """The body keepalived uses for a checker's success or failure.  Only
+    SMTP_CHECK puts its reason in (check_smtp.c); a MISC_CHECK killed at its
+    timeout "timed out"; the others have fixed words."""
+    kind = kind.upper()
+    if not up and reason:
+        if kind == "SMTP_CHECK":
+            return f"=> CHECK failed on service : {reason} <="
+        if kind == "MISC_CHECK" and "timed out" in reason:
+            return "=> MISC CHECK timed out on service <="
+    pair = _CHECK.get(kind, ("=> CHECK succeed on service <=", "=> CHECK failed on service <="))
     return pair[0] if up else pair[1]
 
 
 def realserver_alert(router_id: str | None, rs: str, vs: str, up: bool, body: str | None = None,
                      kind: str = "TCP_CHECK") -> Alert:
-    """``rs``/``vs`` as keepalived prints them: ``fmt_endpoint(ip, port)``, ``FWM 5``..."""
+    """``rs``/``vs`` as keepalived prints them: ``[198.18.0.2]:tcp:8080``, ``FWM 5``...
+    ``up`` is the real server's state after the change (keepalived's rs->alive)."""
     return Alert(f"[{_rid(router_id)}] Realserver {rs} of virtual server {vs} - {'UP' if up else 'DOWN'}",
                  body or check_body(kind, up))
 
 
 def virtualserver_alert(router_id: str | None, vs: str, up: bool, *, quorum: int = 1, hysteresis: int = 0,
-                        weight_sum: int = 0, init: bool = False, stopping: bool = False) -> Alert:
-    """A virtual server's quorum gained or lost (keepalived's SMTP_MSG_VS)."""
+                        weight_sum: int = 0, init: bool = False, stopping: bool = False,
+                        threshold: int | None = None) -> Alert:
+    """A virtual server's quorum gained or lost (keepalived's SMTP_MSG_VS);
+    ``threshold`` is the one the decision used (keepalived prints it after
+    ``quorum+hysteresis=`` whichever way it went)."""
     if stopping:
         body = "=> Shutting down <="
     else:
         what = ("Starting with quorum up" if init else "Gained quorum") if up else (
             "Starting with quorum down" if init else "Lost quorum")
-        threshold = quorum + hysteresis if up else quorum - hysteresis
+        if threshold is None:
+            threshold = quorum + hysteresis if up else quorum - hysteresis
         body = f"=> {what} {quorum}+{hysteresis}={threshold} <= {weight_sum} <="
     return Alert(f"[{_rid(router_id)}] Virtualserver {vs} - {'UP' if up else 'DOWN'}", body)
 

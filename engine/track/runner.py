@@ -50,7 +50,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 OUTPUT_LIMIT = 4096          # bytes kept per stream
@@ -263,7 +263,10 @@ class ScriptRunner:
 
     async def run(self, command: str | Command | Sequence[str], *, timeout: float | None = None,
                   user: str | None = None, group: str | None = None, extra_args: Sequence[str] = (),
-                  env: Mapping[str, str] | None = None) -> ScriptResult:
+                  env: Mapping[str, str] | None = None,
+                  on_start: Callable[[int], None] | None = None) -> ScriptResult:
+        """``on_start(pid)`` is told the process (group) id once it runs: a caller that
+        runs a script for the daemon's life (notify_fifo_script) stops it with that."""
         text = command if isinstance(command, str) else (
             command.text if isinstance(command, Command) else shlex.join(command))
         started = time.time()
@@ -300,12 +303,13 @@ class ScriptRunner:
         if env:
             full_env.update(env)
         try:
-            return await self._spawn(text, argv, timeout, ident, full_env, started)
+            return await self._spawn(text, argv, timeout, ident, full_env, started, on_start)
         except OSError as e:
             if e.errno == errno.ENOEXEC and not cmd.shell:
                 # no #! line: run it with the shell, as execvp() does
                 try:
-                    return await self._spawn(text, [self.shell, *argv], timeout, ident, full_env, started)
+                    return await self._spawn(text, [self.shell, *argv], timeout, ident, full_env, started,
+                                             on_start)
                 except OSError as e2:
                     e = e2
             return ScriptResult(command=text, argv=tuple(argv), error=_oserror_text(e, argv[0]),
@@ -315,7 +319,8 @@ class ScriptRunner:
                                 started_at=started)
 
     async def _spawn(self, text: str, argv: list[str], timeout: float | None, ident: _Identity,
-                     env: dict[str, str], started: float) -> ScriptResult:
+                     env: dict[str, str], started: float,
+                     on_start: Callable[[int], None] | None = None) -> ScriptResult:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         transport, proto = await loop.subprocess_exec(
@@ -326,6 +331,8 @@ class ScriptRunner:
         pid = transport.get_pid()
         timed_out = False
         try:
+            if on_start is not None:
+                on_start(pid)
             try:
                 await asyncio.wait_for(asyncio.shield(proto.exited), timeout)
             except (asyncio.TimeoutError, TimeoutError):

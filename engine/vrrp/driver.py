@@ -44,8 +44,8 @@ def machine_params(inst: VrrpInstance, primary: str | None) -> m.InstanceParams:
 class InstanceDriver:
     """Runs one ``vrrp_instance``.  ``hooks`` is the daemon's side of things:
 
-    ``send(driver, payload, dst, src)``, ``vips_add(driver)``,
-    ``vips_remove(driver)``, ``garp_start(driver)``, ``garp_stop(driver)``,
+    ``vips_add(driver)``, ``vips_remove(driver)``, ``garp_start(driver)``,
+    ``garp_stop(driver)``, ``master_rx_lower_pri(driver, LowerPriorityMaster)``,
     ``transition(driver, Transition)``, ``emit(kind, message, **fields)``,
     ``sync_held(driver, SyncHeld)`` and ``fed(driver, transitions)`` (after
     every input, with the transitions it made: the sync group's cue).
@@ -62,7 +62,6 @@ class InstanceDriver:
         self._auth_type = packet.AUTH_PASS if (inst.authentication and inst.authentication.auth_type == AuthType.PASS
                                               and inst.version == 2) else packet.AUTH_NONE
         self._adverts: dict[tuple[int, str], bytes] = {}     # (priority, destination) -> payload
-        self.master_mac: str | None = None
         self.vips_present: dict[str, bool] = {str(v): False for v in inst.held_vips}
         self.last_garp: float | None = None
         self.stopped = False
@@ -95,27 +94,35 @@ class InstanceDriver:
     def start(self) -> None:
         self.feed(m.Startup())
 
-    def on_advert(self, adv: packet.Advert) -> None:
-        auth_pass = self.inst.authentication.auth_pass if self.inst.authentication else None
-        rej = packet.validate(adv, vrid=self.inst.vrid, version=self.inst.version, auth_type=self._auth_type,
-                              auth_pass=auth_pass if self._auth_type == packet.AUTH_PASS else None,
-                              interval=self.inst.advert_int)
+    def check(self, adv: packet.Advert) -> packet.Reject | None:
+        """This instance's receive rules (TTL, version, auth, v2 interval):
+        None when the advert is acceptable, else the reject (already counted)."""
+        if adv.ttl != packet.VRRP_TTL and not self.inst.unicast_peers:
+            # checked here, not in decode, so unicast peers can be exempt like keepalived's
+            rej = packet.Reject(packet.RejectReason.TTL, f"ttl {adv.ttl} != 255", adv.src, adv.dst,
+                                adv.vrid, adv.version)
+        else:
+            auth_pass = self.inst.authentication.auth_pass if self.inst.authentication else None
+            rej = packet.validate(adv, vrid=self.inst.vrid, version=self.inst.version, auth_type=self._auth_type,
+                                  auth_pass=auth_pass if self._auth_type == packet.AUTH_PASS else None,
+                                  interval=self.inst.advert_int)
         if rej is not None:
             self.count_reject(rej)
-            return
+        return rej
+
+    def accept(self, adv: packet.Advert) -> None:
+        """An advert that passed ``check``: the machine's input."""
         self.counters.adverts_received += 1
-        if (self.machine.state == m.State.MASTER and 0 < adv.priority < self.machine.effective_priority
-                and hasattr(self.hooks, "master_rx_lower_pri")):
-            self.hooks.master_rx_lower_pri(self, adv.priority)
         self.feed(m.AdvertReceived(adv))
 
+    def on_advert(self, adv: packet.Advert) -> None:
+        if self.check(adv) is None:
+            self.accept(adv)
+
     def count_reject(self, rej: packet.Reject) -> None:
-        first = self.counters.rejects[rej.reason.value] == 0
+        """Counted per reason; the advert view reports it (once per reason and
+        view, with the source, so a flood never floods the log)."""
         self.counters.rejects[rej.reason.value] += 1
-        if first:  # one event per reason, not one per packet (floods must not flood the log)
-            self.hooks.emit("advert", f"{self.inst.name}: {rej}", severity="warning",
-                            instance=self.inst.name, vrid=self.inst.vrid, source=rej.src,
-                            flag=rej.reason.value)
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -191,6 +198,8 @@ class InstanceDriver:
             self.hooks.vips_remove(self)
         elif isinstance(action, m.SendGarp):
             self.hooks.garp_start(self)
+        elif isinstance(action, m.LowerPriorityMaster):
+            self.hooks.master_rx_lower_pri(self, action)
         elif isinstance(action, m.Transition):
             self.counters.transitions += 1
             self.hooks.transition(self, action)
@@ -212,7 +221,8 @@ class InstanceDriver:
 
     # ---------------------------------------------------------------- status
 
-    def snapshot(self, trackers: list[dict], operator: dict, sync_group: str | None) -> dict:
+    def snapshot(self, trackers: list[dict], operator: dict, sync_group: str | None,
+                 master_mac: str | None = None) -> dict:
         mc = self.machine
         t = mc.last_transition
         now = self.now()
@@ -230,7 +240,7 @@ class InstanceDriver:
                 "address": mc.master_address, "priority": mc.master_priority,
                 "interval": mc.master_interval,
                 "last_advert_age": None if mc.last_advert_at is None else round(now - mc.last_advert_at, 3),
-                "mac": self.master_mac,
+                "mac": master_mac,
             },
             "counters": {"adverts_sent": self.counters.adverts_sent,
                          "adverts_received": self.counters.adverts_received,

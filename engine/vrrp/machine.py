@@ -30,9 +30,15 @@ these choices were checked against keepalived 2.2.7 in a namespace lab:
   after the delay ran out — keepalived measured: first lower advert + 2 s +
   3.61 s with ``preempt_delay 2``, priority 100.  Alone on the link the delay
   does not apply (plain Master_Down_Interval, measured 3.64 s).
-* **Master seeing a lower priority** sends an advert at once and restarts its
-  advert timer (RFC 9568 6.4.3; keepalived's default, unless
-  ``lower_prio_no_advert``), so a confused peer hears the real master soon.
+* **Master seeing a lower priority** (or an equal priority from a lower
+  address) sends an advert at once and restarts its advert timer (RFC 9568
+  6.4.3; keepalived's default, unless ``lower_prio_no_advert``), so a
+  confused peer hears the real master soon.  It then asks for
+  ``LowerPriorityMaster``: another router believed it was master, so hosts
+  may hold that router's MAC for our VIPs (a split brain that just healed);
+  the driver re-announces them (``garp_lower_prio_repeat`` /
+  ``garp_lower_prio_delay``) and runs ``notify_master_rx_lower_pri``, as
+  keepalived does.
 * **Master seeing priority 0** sends an advert at once (RFC 5798).
 * **Effective priority** = base + tracker delta clamped to 1..254; an owner
   (255) stays 255 and nothing else reaches 255 (keepalived man page).
@@ -124,7 +130,7 @@ __all__ = [
     "Startup", "Shutdown", "Timer", "AdvertReceived", "TrackChanged", "InterfaceChanged",
     "Drain", "Resign", "ClearHold", "Takeover",
     "SyncGate", "SyncMaster", "SyncBackup", "SyncFault", "Event",
-    "SendAdvert", "AddVips", "RemoveVips", "SendGarp", "Transition", "SyncHeld", "Action",
+    "SendAdvert", "AddVips", "RemoveVips", "SendGarp", "LowerPriorityMaster", "Transition", "SyncHeld", "Action",
 ]
 
 
@@ -326,6 +332,20 @@ class SendGarp:
 
 
 @dataclass(frozen=True)
+class LowerPriorityMaster:
+    """A router with a lower priority advertised as master while we are.
+
+    Our advert (listed before this action) makes it step down, but hosts may
+    still send to its MAC: announce the VIPs again, the way keepalived's
+    ``garp_lower_prio_repeat`` / ``garp_lower_prio_delay`` do, and run
+    ``notify_master_rx_lower_pri``.
+    """
+
+    source: str | None
+    priority: int
+
+
+@dataclass(frozen=True)
 class Transition:
     old: State
     new: State
@@ -350,7 +370,7 @@ class SyncHeld:
         return f"held in BACKUP by its sync group ({self.cause}: {self.detail})"
 
 
-Action = SendAdvert | AddVips | RemoveVips | SendGarp | Transition | SyncHeld
+Action = SendAdvert | AddVips | RemoveVips | SendGarp | LowerPriorityMaster | Transition | SyncHeld
 
 
 class VrrpMachine:
@@ -763,9 +783,10 @@ class VrrpMachine:
             self._master_addr, self._master_prio = adv.src, adv.priority
             self._accept_master(now, adv)
             return out
-        # A lower-priority router thinks it is master: re-assert at once.
+        # A lower-priority router thinks it is master: re-assert at once, then
+        # re-announce the VIPs (hosts may have learnt its MAC meanwhile).
         self._adver_deadline = now + self.params.advert_int
-        return [self._advert()]
+        return [self._advert(), LowerPriorityMaster(adv.src, adv.priority)]
 
     def _on_track(self, now: float, ev: TrackChanged) -> list[Action]:
         was_own = self.own_fault

@@ -136,17 +136,28 @@ async def test_adverts_screen_lists_sources_flags_and_timeline():
         await settle(app, c)
         await pilot.press("2")
         t = table(app, "adverts-table")
-        assert t.keys == ["51|198.18.0.1", "51|198.18.0.2", "52|198.18.0.2", "60|198.18.0.9"]
-        r = row(app, "adverts-table", "51|198.18.0.1")
-        assert r[1] == "198.18.0.1 (here)" and r[-2] == "MASTER" and r[-1] == "SPLIT-BRAIN"
-        r = row(app, "adverts-table", "60|198.18.0.9")
-        assert r[0] == "60 foreign" and r[10] == "64" and r[-1] == "TTL CHECKSUM VIPS"
+        v6 = "fe80::c6:12ff:fe00:9"
+        assert t.keys == ["eth0/4/51|198.18.0.1", "eth0/4/51|198.18.0.2", "eth0/4/51|rejected|198.18.0.77",
+                          "eth0/4/52|198.18.0.2", "eth0/4/60|198.18.0.9", "eth0/4/60|rejected|198.18.0.9",
+                          f"eth0/6/60|{v6}"]
+        r = row(app, "adverts-table", "eth0/4/51|198.18.0.1")
+        assert r[1] == "198.18.0.1 (here)" and r[-2] == "MASTER" and r[-1] == "SPLIT-BRAIN TTL"
+        # a source whose adverts we reject is listed apart, with why: never a master
+        r = row(app, "adverts-table", "eth0/4/51|rejected|198.18.0.77")
+        assert r[1:4] == ["198.18.0.77", "02:00:c6:12:00:4d", "200"] and r[-2:] == ["REJECTED", "TTL"]
+        r = row(app, "adverts-table", "eth0/4/60|198.18.0.9")
+        assert r[0] == "60 foreign" and r[-1] == "CHECKSUM"
+        # FRR's dual-stack VRID 60: its IPv6 half is a view of its own, no flag
+        r = row(app, "adverts-table", f"eth0/6/60|{v6}")
+        assert r[0] == "60 v6 foreign" and r[2] == "00:00:5e:00:02:3c" and r[-2] == "MASTER" and r[-1] == ""
         detail = app.query_one("#advert-detail").render().plain
-        assert "both advertise VRID 51 as master" in detail
+        assert "198.18.0.1 (here) and 198.18.0.2 have both advertised as master for 41.0 s" in detail
+        assert "1 source rejected (never counted as master): 198.18.0.77 ttl" in detail
+        assert "eth0 dropped before any VRID was read: our own source address 2, too short 1" in detail
         assert "2m11s ago: 198.18.0.2 → 198.18.0.1" in detail and "▲" in detail
-        await pilot.press("down", "down", "down")
+        await pilot.press("down", "down", "down", "down")
         detail = app.query_one("#advert-detail").render().plain
-        assert detail.startswith("VRID 60  foreign") and "TTL 64 from 198.18.0.9" in detail
+        assert detail.startswith("VRID 60 IPv4 on eth0  foreign") and "checksum 0x1234 is wrong" in detail
 
 
 async def test_vips_screen_shows_holders_and_conflicts():

@@ -92,7 +92,7 @@ def test_vip_rows_flag_conflicts():
 def test_timeline_marks_master_change():
     raw = snap()
     sv = SnapView(raw)
-    tl = timeline(sv.adverts_by_vrid[51], sv.now, window=300, width=100)
+    tl = timeline(sv.advert_of(sv.instances_by_name["VI_1"]), sv.now, window=300, width=100)
     assert [s for s, _, _ in tl.sources] == ["198.18.0.1", "198.18.0.2"]
     assert [(old, new) for _, _, old, new in tl.changes] == [("198.18.0.2", "198.18.0.1")]
     when, bucket, _, _ = tl.changes[0]
@@ -164,3 +164,32 @@ def test_a_takeover_of_an_address_owner_is_not_offered():
     raw["instances"][1]["master"]["priority"] = 255
     with pytest.raises(NotApplicable, match="address owner"):
         actions.plan_takeover(SnapView(raw), "VI_2")
+
+
+def test_overview_and_status_show_vrrp_drops_masters_macs_and_rejected_sources():
+    """Issue 9.5 and 9.10: the master's MAC and the packets an interface dropped
+    before any VRID was read are on screen and in `vipdeck status`."""
+    from vipdeck.cli.status import render
+    from vipdeck.console.screens.overview import instance_detail, node_text
+
+    raw = snap("node1-split-brain")
+    sv = SnapView(raw)
+    assert "eth0 UP 02:00:c6:12:00:01" in node_text(sv).plain
+    assert "VRRP dropped: own address 2, too short 1" in node_text(sv).plain
+    assert "VRRP dropped" not in node_text(SnapView(snap())).plain
+    assert "master    198.18.0.2 (100, <1s) 02:00:c6:12:00:02" in instance_detail(sv, sv.instances_by_name["VI_2"]).plain
+    assert "master    this node 02:00:c6:12:00:01" in instance_detail(sv, sv.instances_by_name["VI_1"]).plain
+    text = render(raw)
+    assert "eth0: VRRP packets dropped before any instance saw them: our own source address 2, too short 1" in text
+    assert "master     this node (02:00:c6:12:00:01)" in text
+    assert "master     198.18.0.2 (02:00:c6:12:00:02) prio 100" in text
+    assert "adverts vrid 51 IPv4 on eth0 (VI_1): master 198.18.0.1" in text
+    assert "SPLIT_BRAIN" in text and "rejected from 198.18.0.77 (02:00:c6:12:00:4d): ttl x37" in text
+    assert "vrid 60 IPv6" not in text                  # FRR's IPv6 half of VRID 60: nothing wrong there
+    # a daemon without the new fields still renders
+    old = snap()
+    for a in old["adverts"]:
+        for k in ("family", "interface", "instance", "rejected_sources", "split_brain"):
+            a.pop(k, None)
+    old["node"]["interfaces"][0].pop("vrrp")
+    assert "VI_1" in render(old) and SnapView(old).advert_of(old["instances"][0])["vrid"] == 51

@@ -34,6 +34,21 @@ def test_vrrp_defaults_are_keepalived_defaults():
     assert i.smtp_alert is False and i.family == 4
 
 
+def test_garp_lower_prio_defaults_follow_keepalived():
+    """keepalived 2.2.7's SIGUSR1 data dump of this config: V has lower priority delay 2 and
+    repeat 3 (the global garp_master values, not its own 9 and 4); the strict S has 0 and 0."""
+    text = ("global_defs {\n vrrp_garp_master_delay 2\n vrrp_garp_master_repeat 3\n}\n"
+            + vi(" garp_master_delay 9\n garp_master_repeat 4")
+            + vi(" strict_mode", name="S").replace("virtual_router_id 7", "virtual_router_id 8"))
+    c = ok(text)
+    v, s = c.instance("V"), c.instance("S")
+    assert (v.garp_lower_prio_delay, v.garp_lower_prio_repeat) == (2.0, 3)
+    assert (s.garp_lower_prio_delay, s.garp_lower_prio_repeat) == (0.0, 0)
+    r = loads(text.replace(" strict_mode", " strict_mode\n garp_lower_prio_repeat 2"), path="s.conf")
+    assert any("strict mode requires no garp_lower_prio_repeat" in str(x) for x in r.diagnostics)
+    assert r.config.instance("S").garp_lower_prio_repeat == 0
+
+
 def test_global_defs_resolve_into_instances():
     text = ("global_defs {\n vrrp_version 3\n vrrp_mcast_group4 224.0.0.99\n vrrp_garp_master_delay 2\n"
             " vrrp_garp_master_repeat 3\n vrrp_garp_lower_prio_repeat 1\n vrrp_garp_interval 0.001\n"
@@ -41,7 +56,9 @@ def test_global_defs_resolve_into_instances():
     c = ok(text + vi(" garp_master_delay 9"))
     i = c.instance("V")
     assert (i.version, i.mcast_group, i.garp_master_delay, i.garp_master_repeat) == (3, "224.0.0.99", 9.0, 3)
-    assert (i.garp_lower_prio_delay, i.garp_lower_prio_repeat, i.garp_interval, i.gna_interval) == (9.0, 1, 0.001, 0.002)
+    # the lower-priority delay follows the *global* master delay (2), not the instance's 9:
+    # keepalived 2.2.7's data dump says so
+    assert (i.garp_lower_prio_delay, i.garp_lower_prio_repeat, i.garp_interval, i.gna_interval) == (2.0, 1, 0.001, 0.002)
     assert i.smtp_alert is True and i.garp_master_refresh == 60.0
     # global_defs may come after the instance, keepalived reads the whole file first
     i2 = ok(vi() + text).instance("V")

@@ -61,11 +61,18 @@ def test_keepalived_wording():
     assert vrrp_alert("node1", "VI_1", "STOP").subject == "[node1] VRRP Instance VI_1 - Stopping"
     assert vrrp_alert("node1", "VI_1", "INIT") is None
     assert vrrp_group_alert("node1", "G", "MASTER").body == "=> All VRRP group instances are now in MASTER state <="
-    rs = realserver_alert("node1", fmt_endpoint("198.18.1.10", 80), fmt_endpoint("198.18.0.100", 80), False)
-    assert rs.subject == "[node1] Realserver [198.18.1.10]:80 of virtual server [198.18.0.100]:80 - DOWN"
+    rs = realserver_alert("node1", "[198.18.1.10]:tcp:80", "[198.18.0.100]:tcp:80", False)
+    assert rs.subject == "[node1] Realserver [198.18.1.10]:tcp:80 of virtual server [198.18.0.100]:tcp:80 - DOWN"
     assert rs.body == "=> TCP CHECK failed on service <="
+    assert fmt_endpoint("198.18.1.10", 80) == "[198.18.1.10]:80"
     assert check_body("HTTP_GET", True) == "=> CHECK succeed on service <="
-    assert check_body("HTTP_GET", False, "HTTP status code") == "=> CHECK failed on service : HTTP status code <="
+    # keepalived 2.2.7's fixed words: only SMTP_CHECK puts its reason in (check_http.c, check_smtp.c)
+    assert check_body("HTTP_GET", False, "HTTP status code") == "=> CHECK failed on service : HTTP request failed <="
+    assert check_body("SMTP_CHECK", False, "bad greeting") == "=> CHECK failed on service : bad greeting <="
+    assert check_body("TCP_CHECK", False, "connection refused") == "=> TCP CHECK failed on service <="
+    assert check_body("MISC_CHECK", True) == "=> MISC CHECK succeeded on service <="
+    assert check_body("MISC_CHECK", False, "timed out after 1 s") == "=> MISC CHECK timed out on service <="
+    assert check_body("DNS_CHECK", False) == "=> DNS_CHECK: failed on service <="
     vs = virtualserver_alert("node1", "[198.18.0.100]:80", False, quorum=2, hysteresis=1, weight_sum=1)
     assert vs.subject == "[node1] Virtualserver [198.18.0.100]:80 - DOWN"
     assert vs.body == "=> Lost quorum 2+1=1 <= 1 <="

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from vipdeck.engine.vrrp.machine import (
     REASONS, AddVips, AdvertReceived, ClearHold, Drain, InstanceParams, InterfaceChanged,
-    RemoveVips, Resign, SendAdvert, SendGarp, Shutdown, Startup, State, Takeover, Timer,
+    LowerPriorityMaster, RemoveVips, Resign, SendAdvert, SendGarp, Shutdown, Startup, State, Takeover, Timer,
     TrackChanged, Transition, VrrpMachine,
 )
 from vipdeck.engine.vrrp.packet import Advert
@@ -269,8 +269,8 @@ def test_master_v3_learns_interval_when_yielding():
 
 def test_master_tie_break_on_primary_address():
     m = master_at(priority=100)
-    out = m.handle(4.0, adv(PEER, 100))              # PEER < ME: we stay, and re-assert
-    assert out == [SendAdvert(100, 1.0)] and m.state is State.MASTER
+    out = m.handle(4.0, adv(PEER, 100))              # PEER < ME: we stay, re-assert and re-announce
+    assert out == [SendAdvert(100, 1.0), LowerPriorityMaster(PEER, 100)] and m.state is State.MASTER
     out = m.handle(4.5, adv(HIGH_PEER, 100))          # HIGH_PEER > ME: we yield
     t = only_transition(out)
     assert (t.new, t.reason) == (State.BACKUP, "higher_priority_seen")
@@ -280,13 +280,30 @@ def test_master_tie_break_on_primary_address():
 def test_master_tie_break_is_numeric_not_textual():
     m = master_at(priority=100, primary_address="198.18.0.10")
     out = m.handle(4.0, adv("198.18.0.9", 100))      # "198.18.0.9" > "198.18.0.10" as text
-    assert m.state is State.MASTER and out == [SendAdvert(100, 1.0)]
+    assert m.state is State.MASTER and out == [SendAdvert(100, 1.0), LowerPriorityMaster("198.18.0.9", 100)]
 
 
 def test_master_reasserts_on_lower_priority_advert():
+    """keepalived: an advert at once, then the VIPs announced again (garp_lower_prio_*)."""
     m = master_at(priority=100)
     out = m.handle(4.0, adv(PEER, 50))
-    assert out == [SendAdvert(100, 1.0)] and m.next_deadline() == 5.0
+    assert out == [SendAdvert(100, 1.0), LowerPriorityMaster(PEER, 50)] and m.next_deadline() == 5.0
+
+
+def test_master_hearing_priority_zero_or_a_higher_master_announces_nothing_again():
+    m = master_at(priority=100)
+    assert m.handle(4.0, adv(PEER, 0)) == [SendAdvert(100, 1.0)]       # a resign: nobody else claims the VIPs
+    out = m.handle(4.5, adv(PEER, 150))
+    assert not any(isinstance(a, (LowerPriorityMaster, SendGarp)) for a in out) and m.state is State.BACKUP
+
+
+def test_drained_master_yields_instead_of_reannouncing():
+    m = master_at(priority=100)
+    m.handle(4.0, Drain(True))
+    m.handle(m.next_deadline(), Timer())              # alone on the link: master again, at priority 1
+    assert m.state is State.MASTER
+    out = m.handle(20.0, adv(PEER, 50))
+    assert not any(isinstance(a, LowerPriorityMaster) for a in out) and m.state is State.BACKUP
 
 
 def test_master_shutdown_sends_priority_zero_and_removes_vips():
@@ -551,7 +568,7 @@ def test_takeover_raises_priority_above_master_and_wins_at_once():
     assert (t.new, t.reason, t.detail) == (State.MASTER, "operator", f"takeover: priority 101 > 100 of {PEER}")
     assert m.effective_priority == 101 and m.takeover
     # the old master hears 101 and yields; we keep winning against it
-    assert m.handle(2.0, adv(PEER, 100)) == [SendAdvert(101, 1.0)]
+    assert m.handle(2.0, adv(PEER, 100)) == [SendAdvert(101, 1.0), LowerPriorityMaster(PEER, 100)]
     m.handle(3.0, Takeover(False))
     assert m.effective_priority == 90 and not m.takeover
 
@@ -801,7 +818,7 @@ def test_a_pending_takeover_takes_effect_on_the_first_advert_heard():
     t = out[3]
     assert (t.new, t.reason, t.detail) == (State.MASTER, "operator", f"takeover: priority 101 > 100 of {PEER}")
     assert m.takeover and not m.takeover_pending and m.effective_priority == 101
-    assert m.handle(2.0, adv(PEER, 100)) == [SendAdvert(101, 1.0)]      # the old master yields to us
+    assert m.handle(2.0, adv(PEER, 100)) == [SendAdvert(101, 1.0), LowerPriorityMaster(PEER, 100)]  # it yields; we re-announce
 
 
 def test_a_takeover_given_in_init_or_fault_waits_for_a_master():
@@ -847,7 +864,7 @@ def test_a_pending_takeover_of_a_master_stays_above_the_master_it_then_hears():
     m.handle(0.5, Takeover(True))
     m.handle(m.next_deadline(), Timer())               # nobody heard: master anyway (or pulled up)
     assert m.state is State.MASTER and m.effective_priority == 90
-    assert m.handle(5.0, adv(PEER, 100)) == [SendAdvert(101, 1.0)]
+    assert m.handle(5.0, adv(PEER, 100)) == [SendAdvert(101, 1.0), LowerPriorityMaster(PEER, 100)]
     assert m.state is State.MASTER and m.effective_priority == 101
     # once: a takeover somewhere else that outbids it now wins (no bidding war)
     out = m.handle(6.0, adv(PEER, 102))

@@ -17,6 +17,13 @@ def render(snap: dict) -> str:
     node = snap.get("node", {})
     now = node.get("now") or 0
     out = [f"node {node.get('hostname')} router_id {node.get('router_id')} pid {node.get('pid')}"]
+    for itf in node.get("interfaces", []):
+        vr = itf.get("vrrp") or {}
+        dropped = vr.get("dropped") or {}
+        if dropped:
+            what = ", ".join(f"{DROP_LABEL.get(k, k)} {n}" for k, n in sorted(dropped.items()))
+            out.append(f"{itf['name']}: VRRP packets dropped before any instance saw them: {what} "
+                       f"(of {vr.get('received', 0)} received)")
     drained = (snap.get("operator") or {}).get("drained")
     if drained:
         out.append(f"DRAINED by {drained['who']} ({drained.get('why') or 'no reason given'})")
@@ -33,10 +40,14 @@ def render(snap: dict) -> str:
         vips = ", ".join(f"{v['address']}{'' if v['present'] else ' (not in kernel)'}" if i['state'] == 'MASTER' else v['address'] for v in i.get("vips", []))
         out.append(f"  vips       {vips}")
         m = i.get("master") or {}
-        if m.get("address"):
-            out.append(f"  master     {m['address']} prio {m.get('priority')} last advert {age(m.get('last_advert_age'))} ago")
+        mac = f" ({m['mac']})" if m.get("mac") else ""
+        if i["state"] == "MASTER":
+            out.append(f"  master     this node{mac}")
+        elif m.get("address"):
+            out.append(f"  master     {m['address']}{mac} prio {m.get('priority')} "
+                       f"last advert {age(m.get('last_advert_age'))} ago")
         else:
-            out.append("  master     " + ("this node" if i["state"] == "MASTER" else "none heard"))
+            out.append("  master     none heard")
         c = i.get("counters", {})
         rej = ", ".join(f"{k} {v}" for k, v in sorted(c.get("rejects", {}).items())) or "none"
         out.append(f"  counters   sent {c.get('adverts_sent', 0)}, received {c.get('adverts_received', 0)}, transitions {c.get('transitions', 0)}, rejected: {rej}")
@@ -49,6 +60,7 @@ def render(snap: dict) -> str:
                                   else "") if op.get("takeover") else f"hold until {op.get('hold_until')}")
             grp = f" for sync group {op['group']} ({', '.join(op.get('scope') or [])})" if op.get("group") else ""
             out.append(f"  operator   {what}{grp} by {op.get('who')} ({op.get('why') or ''})")
+    out += adverts_lines(snap.get("adverts") or [])
     ipvs = snap.get("ipvs") or {}
     if snap.get("virtual_servers"):
         out.append("\nIPVS: " + ("available" if ipvs.get("available") else f"UNAVAILABLE ({ipvs.get('error')})"))
@@ -62,6 +74,32 @@ def render(snap: dict) -> str:
                 err = next((c.get("error") for c in rs.get("checkers", []) if c.get("error")), "")
                 out.append(f"    -> {rs['key']:<22} {rs['state']:<9} weight {w:<12} kernel {kern} {err}")
     return "\n".join(out)
+
+
+DROP_LABEL = {"own_source": "our own source address", "truncated": "too short", "malformed": "malformed IP",
+              "ip_header": "bad IP header", "auth_unsupported": "IPsec AH", "addr_family": "bad address"}
+
+
+def adverts_lines(adverts: list[dict]) -> list[str]:
+    """What the wire shows that needs an operator: split brains, other flags,
+    and the sources whose adverts were rejected (with why and from which MAC)."""
+    out = []
+    for a in adverts:
+        flags = a.get("flags") or []
+        rejected = a.get("rejected_sources") or []
+        if not flags and not rejected:
+            continue
+        where = f"vrid {a['vrid']} IPv{a.get('family', 4)} on {a.get('interface')}"
+        whose = f" ({a['instance']})" if a.get("instance") else " (foreign)"
+        out.append(f"\nadverts {where}{whose}: master {a.get('master') or 'none heard'}")
+        for f in flags:
+            out.append(f"  {f['kind'].upper():<18} {f.get('detail', '')}")
+        for r in rejected[:10]:
+            out.append(f"  rejected from {r['address']}{' (' + r['mac'] + ')' if r.get('mac') else ''}: "
+                       f"{r['reason']} x{r['count']}, last {age(r.get('last_seen_age'))} ago: {r.get('detail', '')}")
+        if len(rejected) > 10:
+            out.append(f"  ... and {len(rejected) - 10} more rejected sources")
+    return out
 
 
 def run(args) -> int:

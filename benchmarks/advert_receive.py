@@ -1,0 +1,102 @@
+"""What one received advert costs in the engine's receive path, by stage.
+
+A backup spends its life receiving its master's adverts (255 instances at
+0.1 s: 2550 a second), so each stage of ``Engine._on_packet`` is timed on
+its own with the real code, no sockets: decode (``packet.decode_ipv4``),
+the instance's receive rules (``InstanceDriver.check`` equivalent:
+``packet.validate`` and the TTL test), and the advert view
+(``AdvertView.observe``) in steady state (one master, heard before) and
+while a second master advertises (the split-brain judgement runs).  The
+MAC of a source is learnt outside this path (engine/net/macprobe.py), so
+nothing here stands for it.
+
+Numbers only; no thresholds.  Run: python benchmarks/advert_receive.py
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+
+from vipdeck.engine.sniffer import AdvertView
+from vipdeck.engine.vrrp import packet
+
+N = 200_000
+
+
+class Us:
+    name = "VI_1"
+    source = "198.18.0.1"
+
+    def master_since(self):
+        return None
+
+    def priority(self):
+        return 100
+
+    def interval(self):
+        return 0.1
+
+    def vips(self):
+        return ("198.18.0.199",)
+
+
+def ipv4(payload: bytes, src: str) -> bytes:
+    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0xC0, 20 + len(payload), 0, 0, 255, 112, 0,
+                      socket.inet_aton(src), socket.inet_aton("224.0.0.18"))
+    return hdr + payload
+
+
+def per_call(fn, n: int = N) -> float:
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - t0) / n * 1e6
+
+
+def main() -> None:
+    adv = packet.Advert(3, 51, 200, 0.1, ("198.18.0.199",))
+    raw = ipv4(packet.encode(adv, "198.18.0.2", "224.0.0.18"), "198.18.0.2")
+    decoded = packet.decode_ipv4(raw, expect_ttl=None)
+    assert isinstance(decoded, packet.Advert)
+    print(f"decode_ipv4            {per_call(lambda: packet.decode_ipv4(raw, expect_ttl=None)):6.2f} us/advert")
+
+    def rules():
+        if decoded.ttl != 255:
+            return None
+        return packet.validate(decoded, vrid=51, version=3, interval=0.1)
+
+    print(f"receive rules          {per_call(rules):6.2f} us/advert")
+    view = AdvertView(lambda *a, **k: None, want_mac=lambda *a: None)
+    us = Us()
+    clock = [0.0]
+
+    def steady():
+        clock[0] += 0.1
+        view.observe(("eth0", 4, 51), decoded, None, us, clock[0])
+
+    print(f"view, one master       {per_call(steady):6.2f} us/advert")
+    other = packet.decode_ipv4(ipv4(packet.encode(packet.Advert(3, 51, 90, 0.1, ("198.18.0.199",)), "198.18.0.3",
+                                                  "224.0.0.18"), "198.18.0.3"), expect_ttl=None)
+    view2 = AdvertView(lambda *a, **k: None, want_mac=lambda *a: None)
+    flip = [0]
+
+    def two():
+        clock[0] += 0.05
+        flip[0] ^= 1
+        view2.observe(("eth0", 4, 51), decoded if flip[0] else other, None, us, clock[0])
+
+    print(f"view, two masters      {per_call(two):6.2f} us/advert (split-brain judgement on every advert)")
+    rej = packet.Reject(packet.RejectReason.TTL, "ttl 64 != 255", "198.18.0.9", "224.0.0.18", 51, 3)
+    view3 = AdvertView(lambda *a, **k: None, want_mac=lambda *a: None)
+
+    def rejected():
+        clock[0] += 0.01
+        view3.observe(("eth0", 4, 51), decoded, rej, us, clock[0])
+
+    print(f"view, rejected advert  {per_call(rejected):6.2f} us/advert")
+
+
+if __name__ == "__main__":
+    main()
