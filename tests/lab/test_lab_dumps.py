@@ -34,6 +34,13 @@ def locations(d) -> str:
             f"    json_file_location {d}/")
 
 
+def identity(path: str) -> tuple[int, int]:
+    """Which write a dump file is: every write is an atomic rename of a new file, so
+    the inode changes even when two writes fall within one tick of the file clock."""
+    st = os.stat(path)
+    return st.st_ino, st.st_mtime_ns
+
+
 def wait_file(path: str, after: float = 0.0) -> str:
     wait_until(lambda: os.path.exists(path) and os.stat(path).st_mtime >= after, 10, what=path)
     with open(path) as f:
@@ -93,13 +100,13 @@ def test_dump_signals_write_keepalived_s_files_and_the_pair_keeps_its_roles(lab,
                for e in status_events(r1))
 
     # STATS_CLEAR: written, then counted from zero
-    before = os.stat(f"{d1}/ka.stats").st_mtime
+    before = identity(f"{d1}/ka.stats")
     r1.signal(SIGSTATS_CLEAR)
-    wait_until(lambda: os.stat(f"{d1}/ka.stats").st_mtime > before, 10, what="stats written on STATS_CLEAR")
+    wait_until(lambda: identity(f"{d1}/ka.stats") != before, 10, what="stats written on STATS_CLEAR")
     sent_before_clear = exporter_parse_stats(open(f"{d1}/ka.stats").read())["VI_1"]["Advertisements/Sent"]
-    mark = os.stat(f"{d1}/ka.stats").st_mtime
+    mark = identity(f"{d1}/ka.stats")
     r1.signal(signal.SIGUSR2)
-    wait_until(lambda: os.stat(f"{d1}/ka.stats").st_mtime > mark, 10, what="stats after the clear")
+    wait_until(lambda: identity(f"{d1}/ka.stats") != mark, 10, what="stats after the clear")
     after = exporter_parse_stats(open(f"{d1}/ka.stats").read())["VI_1"]
     assert after["Became master"] == 0 and after["Advertisements/Sent"] < sent_before_clear
     assert instance(r1, "VI_1")["counters"]["adverts_sent"] >= sent_before_clear   # the console's never go back
