@@ -12,6 +12,12 @@ Two pyroute2 details shape the code:
   :meth:`IpvsKernel.set_weight` reads the current destination first.
 * ``from_message()`` drops the forwarding method, so replies are read from
   the raw netlink attributes and requests are built from our own values.
+* pyroute2 types the GUE tunnel port as a host-order u16 but the kernel
+  reads it big-endian (``nla_get_be16``): it is swapped both ways here.
+* pyroute2 has no sync-daemon, timeout or flush requests (its message class
+  types ``IPVS_CMD_ATTR_DAEMON`` and the timeouts as opaque hex), so those
+  are sent and read with :class:`_CtlMsg`, our own description of the same
+  generic-netlink family (attribute numbers from ``linux/ip_vs.h``).
 
 A kernel without ip_vs raises :class:`IpvsUnavailable` on open; callers keep
 running and report "IPVS unavailable".
@@ -29,6 +35,7 @@ from typing import Any
 from vipdeck.engine.ipvs.model import (
     FORWARD_CODES,
     FORWARD_NAMES,
+    SYNC_STATES,
     TUNNEL_TYPES,
     Dest,
     DestKey,
@@ -38,6 +45,8 @@ from vipdeck.engine.ipvs.model import (
     ServiceStatus,
     Snapshot,
     Stats,
+    SyncDaemon,
+    Timeouts,
     with_weight,
 )
 
@@ -49,7 +58,15 @@ F_SCHED_BITS = {"flag-1": 0x0008, "flag-2": 0x0010, "flag-3": 0x0020}
 PROTO_NUMBERS = {"TCP": socket.IPPROTO_TCP, "UDP": socket.IPPROTO_UDP, "SCTP": 132}
 PROTO_NAMES = {v: k for k, v in PROTO_NUMBERS.items()}
 AF = {4: socket.AF_INET, 6: socket.AF_INET6}
+# IPVS_CMD_* (include/uapi/linux/ip_vs.h) that pyroute2's IPVS class does not send
+IPVS_CMD_NEW_DAEMON = 9
+IPVS_CMD_DEL_DAEMON = 10
+IPVS_CMD_GET_DAEMON = 11
+IPVS_CMD_SET_CONFIG = 12
+IPVS_CMD_GET_CONFIG = 13
 IPVS_CMD_GET_INFO = 15
+IPVS_CMD_FLUSH = 17
+SYNC_STATE_NAMES = {v: k for k, v in SYNC_STATES.items()}
 _STAT_FIELDS = ("conns", "inpkts", "outpkts", "inbytes", "outbytes",
                 "cps", "inpps", "outpps", "inbps", "outbps")
 
@@ -132,7 +149,7 @@ def dest_from_nla(nla: Any) -> DestStatus:
         u_threshold=nla.get("IPVS_DEST_ATTR_U_THRESH") or 0,
         l_threshold=nla.get("IPVS_DEST_ATTR_L_THRESH") or 0,
         tunnel_type=tun_types.get(nla.get("IPVS_DEST_ATTR_TUN_TYPE") or 0, "ipip"),
-        tunnel_port=nla.get("IPVS_DEST_ATTR_TUN_PORT") or 0,
+        tunnel_port=socket.ntohs(nla.get("IPVS_DEST_ATTR_TUN_PORT") or 0),     # be16 on the wire
         tunnel_flags=nla.get("IPVS_DEST_ATTR_TUN_FLAGS") or 0,
     )
     return DestStatus(
@@ -190,10 +207,85 @@ def dest_fields(dest: Dest | DestKey) -> dict[str, Any]:
         u_thresh=dest.u_threshold,
         l_thresh=dest.l_threshold,
         tun_type=TUNNEL_TYPES[dest.tunnel_type],
-        tun_port=dest.tunnel_port,
+        tun_port=socket.htons(dest.tunnel_port),      # the kernel reads it big-endian
         tun_flags=dest.tunnel_flags,
     )
     return fields
+
+
+def _ctl_msg_class():
+    """The IPVS family's commands pyroute2 leaves out, typed (built on first use:
+    pyroute2 is imported lazily so the module loads without it)."""
+    global _CTL_MSG
+    if _CTL_MSG is None:
+        from pyroute2.netlink import genlmsg, nla
+
+        class _CtlMsg(genlmsg):
+            prefix = "IPVS_CMD_ATTR_"
+            nla_map = (
+                ("IPVS_CMD_ATTR_UNSPEC", "none"),
+                ("IPVS_CMD_ATTR_SERVICE", "hex"),
+                ("IPVS_CMD_ATTR_DEST", "hex"),
+                ("IPVS_CMD_ATTR_DAEMON", "daemon"),
+                ("IPVS_CMD_ATTR_TIMEOUT_TCP", "uint32"),
+                ("IPVS_CMD_ATTR_TIMEOUT_TCP_FIN", "uint32"),
+                ("IPVS_CMD_ATTR_TIMEOUT_UDP", "uint32"),
+            )
+
+            class daemon(nla):
+                prefix = "IPVS_DAEMON_ATTR_"
+                nla_map = (
+                    ("IPVS_DAEMON_ATTR_UNSPEC", "none"),
+                    ("IPVS_DAEMON_ATTR_STATE", "uint32"),
+                    ("IPVS_DAEMON_ATTR_MCAST_IFN", "asciiz"),
+                    ("IPVS_DAEMON_ATTR_SYNC_ID", "uint32"),
+                    ("IPVS_DAEMON_ATTR_SYNC_MAXLEN", "uint16"),
+                    ("IPVS_DAEMON_ATTR_MCAST_GROUP", "ip4addr"),
+                    ("IPVS_DAEMON_ATTR_MCAST_GROUP6", "ip6addr"),
+                    ("IPVS_DAEMON_ATTR_MCAST_PORT", "uint16"),       # host order (nla_get_u16)
+                    ("IPVS_DAEMON_ATTR_MCAST_TTL", "uint8"),
+                )
+
+        _CTL_MSG = _CtlMsg
+    return _CTL_MSG
+
+
+_CTL_MSG = None
+
+
+def daemon_attrs(d: SyncDaemon) -> list[tuple[str, Any]]:
+    """IPVS_CMD_ATTR_DAEMON's attributes for starting ``d``; kernel defaults are left out."""
+    attrs: list[tuple[str, Any]] = [
+        ("IPVS_DAEMON_ATTR_STATE", SYNC_STATES[d.state]),
+        ("IPVS_DAEMON_ATTR_MCAST_IFN", d.interface),
+        ("IPVS_DAEMON_ATTR_SYNC_ID", d.syncid),
+    ]
+    if d.maxlen:
+        attrs.append(("IPVS_DAEMON_ATTR_SYNC_MAXLEN", d.maxlen))
+    if d.group:
+        attrs.append(("IPVS_DAEMON_ATTR_MCAST_GROUP6" if ":" in d.group else "IPVS_DAEMON_ATTR_MCAST_GROUP",
+                      d.group))
+    if d.port:
+        attrs.append(("IPVS_DAEMON_ATTR_MCAST_PORT", d.port))
+    if d.ttl:
+        attrs.append(("IPVS_DAEMON_ATTR_MCAST_TTL", d.ttl))
+    return attrs
+
+
+def daemon_from_nla(nla: Any) -> SyncDaemon | None:
+    """A sync daemon from a raw IPVS_CMD_ATTR_DAEMON (None for a state we do not know)."""
+    state = SYNC_STATE_NAMES.get(nla.get("IPVS_DAEMON_ATTR_STATE"))
+    if state is None:
+        return None
+    return SyncDaemon(
+        state=state,
+        interface=nla.get("IPVS_DAEMON_ATTR_MCAST_IFN") or "",
+        syncid=nla.get("IPVS_DAEMON_ATTR_SYNC_ID") or 0,
+        maxlen=nla.get("IPVS_DAEMON_ATTR_SYNC_MAXLEN") or 0,
+        group=nla.get("IPVS_DAEMON_ATTR_MCAST_GROUP") or nla.get("IPVS_DAEMON_ATTR_MCAST_GROUP6") or "",
+        port=nla.get("IPVS_DAEMON_ATTR_MCAST_PORT") or 0,
+        ttl=nla.get("IPVS_DAEMON_ATTR_MCAST_TTL") or 0,
+    )
 
 
 def _netlink_fd_in_netns(netns: str) -> int:
@@ -301,6 +393,29 @@ class IpvsKernel:
                 raise IpvsError(f"{what}: {exc.args[1] if len(exc.args) > 1 else exc} "
                                 f"(errno {exc.code})", exc.code) from None
 
+    async def _ctl(self, what: str, cmd: int, attrs: list, *, dump: bool = False) -> list:
+        """One request of the commands pyroute2 does not cover, replies parsed as _CtlMsg."""
+        from pyroute2.netlink import NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST
+        from pyroute2.netlink.generic.ipvs import GENL_VERSION
+
+        cls = _ctl_msg_class()
+        sock = self._sock
+
+        async def request():
+            saved = sock.marshal.msg_map[sock.prid]
+            sock.marshal.msg_map[sock.prid] = cls
+            try:
+                msg = cls()
+                msg["cmd"] = cmd
+                msg["version"] = GENL_VERSION
+                msg["attrs"] = attrs
+                flags = NLM_F_REQUEST | (NLM_F_DUMP if dump else NLM_F_ACK)
+                return await sock._do_request(msg, msg_flags=flags)
+            finally:
+                sock.marshal.msg_map[sock.prid] = saved
+
+        return await self._call(what, request)
+
     # ---------------------------------------------------------------- reads
 
     async def info(self) -> tuple[str, int]:
@@ -367,7 +482,46 @@ class IpvsKernel:
                 return d
         return None
 
+    async def daemons(self) -> list[SyncDaemon]:
+        """The running connection-sync daemons (``ipvsadm -L --daemon``)."""
+        out = []
+        for m in await self._ctl("list sync daemons", IPVS_CMD_GET_DAEMON, [], dump=True):
+            nla = m.get("IPVS_CMD_ATTR_DAEMON")
+            d = daemon_from_nla(nla) if nla is not None else None
+            if d is not None:
+                out.append(d)
+        return out
+
+    async def timeouts(self) -> Timeouts:
+        """tcp / tcpfin / udp connection timeouts (``ipvsadm -L --timeout``)."""
+        replies = await self._ctl("get timeouts", IPVS_CMD_GET_CONFIG, [])
+        for m in replies:
+            if m.get("IPVS_CMD_ATTR_TIMEOUT_TCP") is not None or m.get("IPVS_CMD_ATTR_TIMEOUT_UDP") is not None:
+                return Timeouts(m.get("IPVS_CMD_ATTR_TIMEOUT_TCP") or 0, m.get("IPVS_CMD_ATTR_TIMEOUT_TCP_FIN") or 0,
+                                m.get("IPVS_CMD_ATTR_TIMEOUT_UDP") or 0)
+        raise IpvsError("get timeouts: the kernel sent none")
+
     # ---------------------------------------------------------------- writes
+
+    async def start_daemon(self, d: SyncDaemon) -> None:
+        await self._ctl(f"start {d.state} sync daemon on {d.interface}", IPVS_CMD_NEW_DAEMON,
+                        [("IPVS_CMD_ATTR_DAEMON", {"attrs": daemon_attrs(d)})])
+
+    async def stop_daemon(self, state: str) -> None:
+        await self._ctl(f"stop {state} sync daemon", IPVS_CMD_DEL_DAEMON,
+                        [("IPVS_CMD_ATTR_DAEMON", {"attrs": [("IPVS_DAEMON_ATTR_STATE", SYNC_STATES[state])]})])
+
+    async def set_timeouts(self, t: Timeouts) -> None:
+        """Set the non-zero ones; the others keep their value (as ``ipvsadm --set`` with 0)."""
+        attrs = [(name, v) for name, v in (("IPVS_CMD_ATTR_TIMEOUT_TCP", t.tcp),
+                                           ("IPVS_CMD_ATTR_TIMEOUT_TCP_FIN", t.tcpfin),
+                                           ("IPVS_CMD_ATTR_TIMEOUT_UDP", t.udp)) if v]
+        if attrs:
+            await self._ctl(f"set timeouts {t.tcp} {t.tcpfin} {t.udp}", IPVS_CMD_SET_CONFIG, attrs)
+
+    async def flush(self) -> None:
+        """Every service and destination of this namespace, ours or not (``ipvsadm -C``)."""
+        await self._ctl("flush", IPVS_CMD_FLUSH, [])
 
     async def add_service(self, svc: Service) -> None:
         from pyroute2 import IPVSService
@@ -427,7 +581,17 @@ def read_snapshot(netns: str | None = None) -> Snapshot:
     return asyncio.run(main())
 
 
+def read_extras(netns: str | None = None) -> tuple[list[SyncDaemon], Timeouts]:
+    """Synchronous one-shot read of the sync daemons and the timeouts (command-line tools)."""
+
+    async def main() -> tuple[list[SyncDaemon], Timeouts]:
+        async with IpvsKernel(netns) as k:
+            return await k.daemons(), await k.timeouts()
+
+    return asyncio.run(main())
+
+
 __all__ = [
-    "IpvsError", "IpvsUnavailable", "IpvsKernel", "read_snapshot",
-    "service_from_nla", "dest_from_nla", "service_fields", "dest_fields",
+    "IpvsError", "IpvsUnavailable", "IpvsKernel", "read_snapshot", "read_extras",
+    "service_from_nla", "dest_from_nla", "service_fields", "dest_fields", "daemon_attrs", "daemon_from_nla",
 ]

@@ -20,6 +20,14 @@ FORWARD_CODES = {"masq": 0, "local": 1, "tunnel": 2, "route": 3, "bypass": 4}
 FORWARD_NAMES = {v: k for k, v in FORWARD_CODES.items()}
 FORWARD_LABELS = {"masq": "Masq", "local": "Local", "tunnel": "Tunnel", "route": "Route"}
 TUNNEL_TYPES = {"ipip": 0, "gue": 1, "gre": 2}
+# IP_VS_TUNNEL_ENCAP_FLAG_* (a value, not a bit set: remcsum is 2 alone) and ipvsadm's --tun-info text
+TUNNEL_CSUM = {"nocsum": 0, "csum": 1, "remcsum": 2}
+TUNNEL_CSUM_LABELS = {0: "-c", 1: "+c", 2: "r+c"}
+# IP_VS_STATE_*: the connection sync daemons, and the kernel's defaults for what is left unset
+SYNC_STATES = {"master": 1, "backup": 2}
+SYNC_DEFAULT_GROUP = "224.0.0.81"
+SYNC_DEFAULT_PORT = 8848
+SYNC_DEFAULT_TTL = 1
 SCHED_FLAGS = ("flag-1", "flag-2", "flag-3")
 # scheduler-specific aliases ipvsadm accepts and prints for the three flags
 SCHED_FLAG_ALIASES = {
@@ -297,6 +305,58 @@ class Snapshot:
             if s.key == key:
                 return s
         return None
+
+
+@dataclass(frozen=True)
+class SyncDaemon:
+    """One kernel connection-sync daemon (``ipvsadm --start-daemon``).
+
+    The kernel runs at most one master and one backup per network namespace.
+    ``maxlen``, ``group``, ``port`` and ``ttl`` at 0 / "" mean the kernel's
+    default (maxlen from the interface MTU, 224.0.0.81, 8848, 1); what the
+    kernel reports back has them filled in.
+    """
+
+    state: str                      # master / backup
+    interface: str
+    syncid: int = 0
+    maxlen: int = 0
+    group: str = ""
+    port: int = 0
+    ttl: int = 0
+
+    def __post_init__(self) -> None:
+        if self.state not in SYNC_STATES:
+            raise ModelError(f"state: {self.state!r} is not master or backup")
+        if not self.interface or len(self.interface) > 15 or not self.interface.isprintable():
+            raise ModelError(f"interface: {self.interface!r} is not an interface name (1-15 characters)")
+        if not isinstance(self.syncid, int) or not 0 <= self.syncid <= 255:
+            raise ModelError(f"syncid: {self.syncid!r} is out of range (0-255)")
+        if not isinstance(self.maxlen, int) or not 0 <= self.maxlen <= 65535 - 28:
+            raise ModelError(f"maxlen: {self.maxlen!r} is out of range (1-65507)")
+        _port(self.port, "port")
+        if not isinstance(self.ttl, int) or not 0 <= self.ttl <= 255:
+            raise ModelError(f"ttl: {self.ttl!r} is out of range (1-255)")
+        if self.group:
+            addr, _ = _addr(self.group, "group")
+            if not ipaddress.ip_address(addr).is_multicast:
+                raise ModelError(f"group: {self.group!r} is not a multicast address")
+            object.__setattr__(self, "group", addr)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """IPVS connection timeouts in seconds (``ipvsadm --set``); 0 leaves one unchanged."""
+
+    tcp: int = 0
+    tcpfin: int = 0
+    udp: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("tcp", "tcpfin", "udp"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= 0x7FFFFFFF:
+                raise ModelError(f"{name} timeout: {v!r} is out of range")
 
 
 def with_weight(dest: Dest, weight: int) -> Dest:

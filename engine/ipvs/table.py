@@ -22,9 +22,10 @@ import socket
 from dataclasses import dataclass
 from typing import Callable
 
-from vipdeck.engine.ipvs.model import FORWARD_LABELS, DestStatus, ServiceStatus, Snapshot
+from vipdeck.engine.ipvs.model import (FORWARD_LABELS, TUNNEL_CSUM_LABELS, DestStatus, ServiceStatus, Snapshot,
+                                       SyncDaemon, Timeouts)
 
-MODES = ("list", "stats", "rate", "thresholds", "persistent-conn")
+MODES = ("list", "stats", "rate", "thresholds", "persistent-conn", "tun-info")
 _AF = {4: socket.AF_INET, 6: socket.AF_INET6}
 _PROTO_NUM = {"TCP": 6, "UDP": 17, "SCTP": 132}
 _SCHED_FLAG_NAMES = {
@@ -192,6 +193,9 @@ def title(mode: str) -> str:
     if mode == "persistent-conn":
         return (col + f" {'Weight':<9} {'PersistConn':<11} {'ActiveConn':<10} {'InActConn':<10}"
                 + "\n  -> RemoteAddress:Port\n")
+    if mode == "tun-info":
+        return ("Prot LocalAddress:Port Scheduler Flags\n"
+                "  -> RemoteAddress:Port           Forward TunnelInfo    Weight ActiveConn InActConn\n")
     return ("Prot LocalAddress:Port Scheduler Flags\n"
             "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n")
 
@@ -229,7 +233,48 @@ def dest_line(s: ServiceStatus, d: DestStatus, mode: str = "list", *, numeric: b
         return (f"  -> {name:<28} {d.dest.weight:<9d} {d.persist_conns:<11d} "
                 f"{d.active_conns:<10d} {d.inactive_conns:<10d}\n")
     fwd = FORWARD_LABELS.get(d.dest.forward, "(null)")
+    if mode == "tun-info":
+        return (f"  -> {name:<28} {fwd:<7} {tunnel_info(d):<13} {d.dest.weight:<6d} {d.active_conns:<10d} "
+                f"{d.inactive_conns:<10d}\n")
     return f"  -> {name:<28} {fwd:<7} {d.dest.weight:<6d} {d.active_conns:<10d} {d.inactive_conns:<10d}\n"
+
+
+def tunnel_info(d: DestStatus) -> str:
+    """ipvsadm's TunnelInfo column: ``ipip``, ``gue:PORT:FLAGS``, ``gre:FLAGS`` or ``n/a``."""
+    dest = d.dest
+    if dest.forward != "tunnel":
+        return "n/a"
+    csum = TUNNEL_CSUM_LABELS.get(dest.tunnel_flags, "?")
+    if dest.tunnel_type == "gue":
+        return f"gue:{dest.tunnel_port}:{csum}"
+    if dest.tunnel_type == "gre":
+        return f"gre:{csum}"
+    return dest.tunnel_type
+
+
+def daemon_lines(daemons: list[SyncDaemon]) -> str:
+    """``ipvsadm -L --daemon``: the master first, then the backup."""
+    out = []
+    for state in ("master", "backup"):
+        for d in daemons:
+            if d.state != state:
+                continue
+            line = f"{state} sync daemon (mcast={d.interface}, syncid={d.syncid}"
+            if d.maxlen:
+                line += f", maxlen={d.maxlen}"
+            if d.group:
+                line += f", group={d.group}"
+            if d.port:
+                line += f", port={d.port}"
+            if d.ttl:
+                line += f", ttl={d.ttl}"
+            out.append(line + ")\n")
+    return "".join(out)
+
+
+def timeout_line(t: Timeouts) -> str:
+    """``ipvsadm -L --timeout``."""
+    return f"Timeout (tcp tcpfin udp): {t.tcp} {t.tcpfin} {t.udp}\n"
 
 
 def render(snapshot: Snapshot, mode: str = "list", *, numeric: bool = True, exact: bool = False,

@@ -28,6 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="show upper/lower connection thresholds")
     fmt.add_argument("--persistent-conn", action="store_const", const="persistent-conn", dest="mode",
                      help="show persistent connection counts")
+    fmt.add_argument("--tun-info", action="store_const", const="tun-info", dest="mode",
+                     help="show each tunnelled real server's tunnel type, port and checksum option")
+    fmt.add_argument("--daemon", action="store_const", const="daemon", dest="mode",
+                     help="show the connection sync daemons instead of the table")
+    fmt.add_argument("--timeout", action="store_const", const="timeout", dest="mode",
+                     help="show the tcp, tcpfin and udp connection timeouts instead of the table")
     parser.add_argument("--exact", action="store_true", help="print exact numbers (no K/M/G)")
     parser.add_argument("--nosort", action="store_true", help="kernel order, as ipvsadm --nosort")
     parser.add_argument("--netns", metavar="NAME", help="read the IPVS table of this network namespace")
@@ -149,10 +155,15 @@ def checks_column(summaries: CheckerSummaries) -> Callable:
 # ------------------------------------------------------------------ command
 
 def run(args: argparse.Namespace) -> int:
-    from vipdeck.engine.ipvs.kernel import IpvsError, IpvsUnavailable, read_snapshot
-    from vipdeck.engine.ipvs.table import render
+    from vipdeck.engine.ipvs.kernel import IpvsError, IpvsUnavailable, read_extras, read_snapshot
+    from vipdeck.engine.ipvs.table import daemon_lines, render, timeout_line
 
     try:
+        if args.mode in ("daemon", "timeout"):
+            # as ipvsadm -L --daemon / --timeout: that alone, no table
+            daemons, timeouts = read_extras(args.netns)
+            sys.stdout.write(daemon_lines(daemons) if args.mode == "daemon" else timeout_line(timeouts))
+            return 0
         snapshot = read_snapshot(args.netns)
     except IpvsUnavailable as exc:
         print(f"vipdeck ipvs: {exc}", file=sys.stderr)

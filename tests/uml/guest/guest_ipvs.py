@@ -30,6 +30,7 @@ MODES = {
     "rate": ("-ln", "--rate"),
     "thresholds": ("-ln", "--thresholds"),
     "persistent-conn": ("-ln", "--persistent-conn"),
+    "tun-info": ("-ln", "--tun-info"),
 }
 
 
@@ -296,3 +297,87 @@ async def test_nat_traffic_counters_and_a_surviving_connection(kernel, director,
     assert {d.key: d.dest.weight for d in after.dests}[other.key] == 5
     assert http_get(held) == {"198.18.0.21": "rs1", "198.18.0.22": "rs2"}[busy[0].dest.address]
     held.close()
+
+
+# ------------------------------------------------------------------ sync daemons, timeouts, flush, tunnels
+
+async def test_sync_daemons_timeouts_and_flush_match_ipvsadm(kernel, director, capsys):
+    """The generic-netlink requests pyroute2 lacks (sync daemons, timeouts,
+    flush), judged by ipvsadm -L --daemon / --timeout / -ln, and the CLI's
+    --daemon / --timeout printing the same."""
+    from vipdeck.cli import main
+    from vipdeck.engine.ipvs.model import SyncDaemon, Timeouts
+    from vipdeck.engine.ipvs.table import daemon_lines, timeout_line
+
+    async def cli(*args: str) -> str:
+        capsys.readouterr()
+        code = await asyncio.to_thread(main, ["ipvs", *args, "--netns", director.netns])
+        out = capsys.readouterr()
+        assert code == 0, out.err
+        return out.out
+
+    assert await kernel.daemons() == [] and ipvsadm(director, "-L", "--daemon") == ""
+    master = SyncDaemon("master", "eth0", syncid=7, maxlen=1200, group="224.0.0.90", port=9000, ttl=3)
+    await kernel.start_daemon(master)
+    await kernel.start_daemon(SyncDaemon("backup", "eth0", syncid=7))
+    try:
+        theirs = ipvsadm(director, "-L", "--daemon")
+        assert theirs == ("master sync daemon (mcast=eth0, syncid=7, maxlen=1200, group=224.0.0.90, port=9000, "
+                          "ttl=3)\n"
+                          "backup sync daemon (mcast=eth0, syncid=7, maxlen=1472, group=224.0.0.81, port=8848, "
+                          "ttl=1)\n")
+        got = await kernel.daemons()
+        assert got[0] == master and daemon_lines(got) == theirs
+        assert await cli("--daemon") == theirs
+        await kernel.stop_daemon("master")
+        assert [d.state for d in await kernel.daemons()] == ["backup"]
+        assert ipvsadm(director, "-L", "--daemon").startswith("backup sync daemon (mcast=eth0, syncid=7,")
+    finally:
+        for d in await kernel.daemons():
+            await kernel.stop_daemon(d.state)
+
+    # timeouts: 0 leaves one as it is, as ipvsadm --set does
+    orig = await kernel.timeouts()
+    assert timeout_line(orig) == ipvsadm(director, "-L", "--timeout") == "Timeout (tcp tcpfin udp): 900 120 300\n"
+    await kernel.set_timeouts(Timeouts(tcp=100, udp=30))
+    assert ipvsadm(director, "-L", "--timeout") == "Timeout (tcp tcpfin udp): 100 120 30\n"
+    assert await cli("--timeout") == "Timeout (tcp tcpfin udp): 100 120 30\n"
+    await kernel.set_timeouts(orig)
+    assert await kernel.timeouts() == orig
+
+    # flush takes everything, ours or not
+    await program(kernel, EVERYTHING[:2])
+    ipvsadm(director, "-A", "-t", "198.19.0.200:8080", "-s", "lc")
+    await kernel.flush()
+    assert ipvsadm(director, "-Sn") == "" and (await kernel.snapshot()).services == ()
+
+
+async def test_thresholds_and_tunnel_options_reach_the_kernel(kernel, director, capsys):
+    """uthreshold/lthreshold and TUN type/port/checksum, as ipvsadm --thresholds,
+    --tun-info and -S read them back (the GUE port is big-endian on the wire)."""
+    svc = tcp("198.19.0.110", 80)
+    desired = [VirtualService(Service(svc, "rr"), (
+        Dest("198.18.0.31", 80, 1, "tunnel", tunnel_type="gue", tunnel_port=6080, tunnel_flags=1,
+             u_threshold=10, l_threshold=2),
+        Dest("198.18.0.32", 80, 1, "tunnel", tunnel_type="gre", tunnel_flags=0),
+        Dest("198.18.0.33", 80, 1, "tunnel", tunnel_type="gue", tunnel_port=6081, tunnel_flags=2),
+        Dest("198.18.0.34", 80, 1, "tunnel"),
+        Dest("198.18.0.35", 80, 1, "masq", u_threshold=500),
+    ))]
+    await program(kernel, desired)
+    saved = ipvsadm(director, "-Sn")
+    assert "-a -t 198.19.0.110:80 -r 198.18.0.31:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum" in saved
+    assert "-a -t 198.19.0.110:80 -r 198.18.0.32:80 -i -w 1 --tun-type gre --tun-nocsum" in saved
+    assert "-a -t 198.19.0.110:80 -r 198.18.0.33:80 -i -w 1 --tun-type gue --tun-port 6081 --tun-remcsum" in saved
+    # read back exactly as written: nothing to change
+    assert plan(desired, await kernel.snapshot()) == []
+    text = await assert_same_as_ipvsadm(kernel, director, "tun-info")
+    assert row("198.18.0.31:80", "Tunnel  gue:6080:+c   1 ") in text and row("198.18.0.35:80", "Masq    n/a ") in text
+    text = await assert_same_as_ipvsadm(kernel, director, "thresholds")
+    assert row("198.18.0.31:80", "10         2          ") in text
+
+    from vipdeck.cli import main
+
+    capsys.readouterr()
+    code = await asyncio.to_thread(main, ["ipvs", "-ln", "--tun-info", "--netns", director.netns])
+    assert code == 0 and capsys.readouterr().out == ipvsadm(director, "-ln", "--tun-info")
