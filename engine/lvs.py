@@ -10,6 +10,15 @@ re-creates a destination, so connections survive.
 When the kernel has no ip_vs the checkers still run and the snapshot shows
 their live state beside the configured table; status says IPVS is
 unavailable instead of failing.
+
+The global IPVS settings follow keepalived's check daemon: ``lvs_flush``
+flushes the whole table at start (not on a reload), ``lvs_timeouts`` sets
+the connection timeouts at start and reload (unset ones, and all of them
+once a reload drops the keyword, go back to what the kernel had when we
+started, as they do at exit), and at exit either our services are deleted
+(the default, and ``lvs_flush_on_stop VS``: the kernel drops their real
+servers with them) or, with ``lvs_flush_on_stop``, the whole table is
+flushed.
 """
 
 from __future__ import annotations
@@ -78,6 +87,7 @@ class LvsManager:
         self.ipvs_error: str | None = None
         self.kernel_snapshot = None
         self.owned: set = set()
+        self._orig_timeouts = None       # the kernel's timeouts before lvs_timeouts changed them
         self._dirty = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._stats_task: asyncio.Task | None = None
@@ -93,6 +103,10 @@ class LvsManager:
             self.kernel = None
             self.ipvs_error = str(exc)
             self.engine.emit("ipvs", f"IPVS unavailable: {exc}; checkers keep running", "warning")
+        if self.kernel is not None:
+            if self.config.global_defs.lvs_flush:
+                await self._flush("lvs_flush: flushed the whole IPVS table at start")
+            await self._timeouts()
         self._start_runner()
         self._task = self.engine.spawn(self._reconcile_loop(), "IPVS reconcile")
         if self.kernel is not None:
@@ -124,8 +138,14 @@ class LvsManager:
             if t:
                 t.cancel()
         if self.kernel is not None:
-            # keepalived removes the virtual servers it made when it stops
-            await self._apply(desired=[])
+            if self.config.global_defs.lvs_flush_on_stop == "full":
+                await self._flush("lvs_flush_on_stop: flushed the whole IPVS table at exit")
+                self.owned = set()
+            else:
+                # keepalived removes the virtual servers it made when it stops
+                # (their real servers go with them, as with lvs_flush_on_stop VS)
+                await self._apply(desired=[])
+            await self._timeouts(restore=True)
             await self.kernel.close()
 
     async def reload(self, config: Config) -> None:
@@ -133,8 +153,43 @@ class LvsManager:
         if previous:
             await previous.stop(omega=False)
         self.config = config
+        if self.kernel is not None:
+            await self._timeouts()
         self._start_runner(previous)
         self._dirty.set()
+
+    async def _flush(self, what: str) -> None:
+        from vipdeck.engine.ipvs.kernel import IpvsError
+
+        try:
+            await self.kernel.flush()
+        except IpvsError as exc:
+            self.engine.emit("ipvs", f"{what.split(':')[0]}: flush failed: {exc}", "error")
+            return
+        self.engine.emit("ipvs", what, change="flush")
+
+    async def _timeouts(self, restore: bool = False) -> None:
+        """lvs_timeouts: set what is configured, the kernel's own values for the rest."""
+        from vipdeck.engine.ipvs.kernel import IpvsError
+        from vipdeck.engine.ipvs.model import Timeouts
+
+        to = None if restore else self.config.global_defs.lvs_timeouts
+        if to is None and self._orig_timeouts is None:
+            return                       # never changed: nothing to put back
+        try:
+            if self._orig_timeouts is None:
+                self._orig_timeouts = await self.kernel.timeouts()
+            orig = self._orig_timeouts
+            want = orig if to is None else Timeouts(to.tcp or orig.tcp, to.tcpfin or orig.tcpfin, to.udp or orig.udp)
+            await self.kernel.set_timeouts(want)
+        except IpvsError as exc:
+            self.engine.emit("ipvs", f"lvs_timeouts: {exc}", "error")
+            return
+        if to is None:
+            self._orig_timeouts = None
+        what = "restored" if to is None else "set"
+        self.engine.emit("ipvs", f"lvs_timeouts: {what} tcp {want.tcp} tcpfin {want.tcpfin} udp {want.udp}",
+                         change=f"timeouts {want.tcp} {want.tcpfin} {want.udp}")
 
     # ------------------------------------------------------------------ desired state
 
@@ -155,7 +210,8 @@ class LvsManager:
                             w = 0
                         elif k in weights and d.alive:
                             w = weights[k].weight
-                    dests.append(Dest(d.address, d.port or vs.port or 0, w, FORWARD[d.forward]))
+                    dests.append(Dest(d.address, d.port or vs.port or 0, w, FORWARD[d.forward],
+                                      **_dest_options(vs, d)))
                 for key in service_keys(vs, self.config):
                     out.append(VirtualService(service_of(vs, key), tuple(dests)))
             except (ModelError, KeyError) as exc:
@@ -278,6 +334,26 @@ class LvsManager:
                 "in_kernel": in_kernel, "real_servers": rss,
             })
         return out
+
+
+def _dest_options(vs: VirtualServer, d) -> dict[str, Any]:
+    """What the configuration says of a destination beyond its weight and
+    method: uthreshold / lthreshold and the tunnel's type, port and checksum."""
+    from vipdeck.engine.ipvs.model import TUNNEL_CSUM
+
+    if d.sorry:
+        server, limits = vs.sorry_server, None
+    else:
+        server = next((r for r in vs.real_servers if r.address == d.address
+                       and (r.port if r.port is not None else vs.port or 0) == d.port), None)
+        limits = server
+    out: dict[str, Any] = {}
+    if limits is not None:
+        out.update(u_threshold=limits.uthreshold or 0, l_threshold=limits.lthreshold or 0)
+    tunnel = getattr(server, "tunnel", None)
+    if tunnel is not None and d.forward is Forward.TUN:
+        out.update(tunnel_type=tunnel.type, tunnel_port=tunnel.port, tunnel_flags=TUNNEL_CSUM[tunnel.csum])
+    return out
 
 
 def _with_port(rs: RealServer, vs: VirtualServer) -> RealServer:

@@ -120,6 +120,7 @@ class Engine:
         self._vrrp_delay: asyncio.TimerHandle | None = None       # vrrp_startup_delay running
         self._delayed: dict[str, InstanceDriver] = {}             # instances waiting for it
         self.lvs = None
+        self.syncd = None              # lvs_sync_daemon: the kernel's connection sync (ipvs/syncd.py)
         self.loop: asyncio.AbstractEventLoop | None = None
         # called with (instance, source, priority, interval, loop time) for every advert an
         # instance accepted; the metrics exporter times them (None: nobody does)
@@ -163,6 +164,7 @@ class Engine:
             self._delay_vrrp()
         if self.run_checkers:
             await self._start_lvs()
+        await self._start_syncd()        # before the instances start: their first state decides it
         for d in self.drivers.values():
             self._start_driver(d)
         if self.state.problem:
@@ -279,6 +281,8 @@ class Engine:
                 d.shutdown()
         self._sync_flush()               # group STOP notifies, before the notifier closes
         await self._drain_vip_ops()
+        if self.syncd:
+            await self.syncd.stop()
         if self.tracking:
             await self.tracking.stop()
         if self.lvs:
@@ -520,6 +524,8 @@ class Engine:
         vrrp_log.info("%s", logforms.transition(d.inst.name, str(t.old), str(t.new), t.reason, t.detail))
         if t.new in (m.State.MASTER, m.State.BACKUP, m.State.FAULT, m.State.STOP) and t.old != t.new:
             self.notifier.instance_transition(d.inst, str(t.new), d.machine.effective_priority)
+        if self.syncd is not None and self.syncd.config is not None and self.syncd.config.instance == d.inst.name:
+            self.syncd.changed()
 
     # ------------------------------------------------------------------ sync groups
 
@@ -771,6 +777,37 @@ class Engine:
         self.lvs = LvsManager(self)
         await self.lvs.start()
 
+    def _syncd_config(self, config: Config):
+        """lvs_sync_daemon, if this process runs its half: the VRRP half when
+        it follows an instance, the checker half otherwise (as keepalived)."""
+        cfg = config.global_defs.lvs_sync_daemon
+        if cfg is None or not (self.run_vrrp if cfg.instance else self.run_checkers):
+            return None
+        return cfg
+
+    def _instance_state(self, name: str) -> str | None:
+        d = self.drivers.get(name)
+        return None if d is None else str(d.machine.state)
+
+    async def _start_syncd(self) -> None:
+        cfg = self._syncd_config(self.config)
+        if cfg is None:
+            return
+        from vipdeck.engine.ipvs.syncd import SyncDaemons
+
+        self.syncd = SyncDaemons(cfg, self._instance_state, self.emit)
+        await self.syncd.start()
+
+    async def _reload_syncd(self, new: Config) -> None:
+        cfg = self._syncd_config(new)
+        if self.syncd is None:
+            await self._start_syncd()
+        elif cfg is None:
+            await self.syncd.stop()
+            self.syncd = None
+        else:
+            await self.syncd.reload(cfg)
+
     # ------------------------------------------------------------------ snapshot
 
     def snapshot(self) -> dict:
@@ -807,6 +844,7 @@ class Engine:
             "instances": instances,
             "virtual_servers": self.lvs.snapshot() if self.lvs else [],
             "ipvs": self.lvs.ipvs_status() if self.lvs else {"available": False, "error": "no virtual_server configured"},
+            "sync_daemon": self.syncd.snapshot() if self.syncd else None,
             "adverts": self.foreign.snapshot(time.time()) if self.foreign else [],
             "operator": {"drained": vars(st.drained) if st.drained else None,
                          "audit_tail": self.state.audit_tail(10)},
@@ -840,6 +878,7 @@ class Engine:
             self.config = new
             await self._reload_notifier(new)
             await self._reload_lvs(new)
+            await self._reload_syncd(new)
             return f"checker half reloaded: {len(new.virtual_servers)} virtual server(s)"
         kept, replaced, gone = self.reload_plan(new)
         old_config = self.config
@@ -873,6 +912,7 @@ class Engine:
         self._states_after_reload(kept, states_before, groups_before)
         await self._reload_lvs(new)
         self._refresh_view_sides()
+        await self._reload_syncd(new)
         return (f"kept {len(kept)} instance(s) running unchanged, restarted {len(replaced)}, "
                 f"added {len(added) - len(replaced)}, removed {len(gone)}")
 

@@ -8,6 +8,7 @@ alerts.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from vipdeck.engine.config import model as m
@@ -15,8 +16,10 @@ from vipdeck.engine.config.context import BLOCK, LINE, State, loc
 from vipdeck.engine.config.lexer import show
 from vipdeck.engine.config.tree import Stmt
 from vipdeck.engine.config.values import (bool_arg, flag_arg, float_arg, int_arg, need, notify_arg, parse_ip, str_arg,
-                                          to_ip, to_port)
+                                          to_int, to_ip, to_port)
 
+IFNAME_MAX = 15                 # IP_VS_IFNAME_MAXLEN - 1: the kernel's sync daemon interface name
+LVS_MAX_TIMEOUT = 86400 * 31    # keepalived's limit for lvs_timeouts
 _HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?\Z")
 
 
@@ -89,6 +92,16 @@ def parse_global_defs(s: State, st: Stmt) -> None:
         d.note(x.words[0], "'lvs_id' is the old name of 'router_id'")
         g.set(d, "lvs_id", str_arg(d, x), x.words[0])
 
+    def flush_on_stop(x: Stmt) -> None:
+        if x.keyword == "lvs_flush_onstop":
+            d.note(x.words[0], "'lvs_flush_onstop' is the old name of 'lvs_flush_on_stop'")
+        if not x.args:
+            g.set(d, "lvs_flush_on_stop", "full", x.words[0])
+        elif need(d, x, 1, 1) and x.args[0].text == "VS":
+            g.set(d, "lvs_flush_on_stop", "VS", x.words[0])
+        else:
+            d.error(x.args[0], f"{x.keyword} '{show(x.args[0].text)}' is not 'VS' (or nothing, for a full flush)")
+
     def log_all(x: Stmt) -> None:
         g.set(d, "_log_all_failures", bool_arg(d, x), x.words[0])
         g.other.append((x.keyword, tuple(t.text for t in x.args)))
@@ -152,6 +165,11 @@ def parse_global_defs(s: State, st: Stmt) -> None:
                                                 recorded(x))),
         # no maximum: the delay is counted from boot, and a host may have been up longer than 4294 s
         "vrrp_delay_after_boot": put("vrrp_delay_after_boot", lambda x: float_arg(d, x, 0)),
+        "lvs_sync_daemon": (LINE, lambda x: parse_lvs_sync_daemon(s, x)),
+        "lvs_timeouts": (LINE, lambda x: parse_lvs_timeouts(s, x)),
+        "lvs_flush": put("lvs_flush", lambda x: flag_arg(d, x)),
+        "lvs_flush_on_stop": (LINE, lambda x: flush_on_stop(x)),
+        "lvs_flush_onstop": (LINE, lambda x: flush_on_stop(x)),
         "router_id": put("router_id", lambda x: str_arg(d, x)),
         "lvs_id": (LINE, lvs_id),
         "notification_email": (BLOCK, emails),
@@ -192,6 +210,131 @@ def parse_global_defs(s: State, st: Stmt) -> None:
         "json_file_location": keep(lambda x: need(d, x, 1, 1)),
     }
     s.walk(st.block or [], table, "global_defs", kind="global_defs", other=g.other)
+
+
+# --------------------------------------------------------------------------- LVS globals
+
+
+def parse_lvs_sync_daemon(s: State, x: Stmt) -> None:
+    """``lvs_sync_daemon IF [[inst] INSTANCE] [id N] [maxlen N] [port N] [ttl N] [group ADDR]``.
+
+    Also keepalived's older positional form ``lvs_sync_daemon IF INSTANCE [SYNCID]``.
+    The instance is resolved (and the sync id defaulted to its VRID) once
+    every instance is read: :func:`finish_sync_daemon`.
+    """
+    d, g = s.d, s.globals
+    if "_lvs_syncd" in g.values:
+        first = g.where["_lvs_syncd"]
+        d.warning(x.words[0], f"lvs_sync_daemon is already set (at {first.file}:{first.line}); "
+                  "this one is ignored, as keepalived does")
+        return
+    if not need(d, x, 1, None, "an interface"):
+        return
+    ifname = x.args[0].text
+    if len(ifname) > IFNAME_MAX:
+        d.error(x.args[0], f"lvs_sync_daemon interface name '{show(ifname)}' is longer than {IFNAME_MAX} characters")
+        return
+    cfg: dict = {"interface": ifname}
+    toks: dict = {}
+    limits = {"id": (0, 255), "maxlen": (1, 65535 - 20 - 8), "port": (1, 65535), "ttl": (1, 255)}
+    args = x.args
+    i = 1
+    while i < len(args):
+        tok = args[i]
+        word = tok.text
+        if word in ("inst", "id", "maxlen", "port", "ttl", "group"):
+            if i + 1 >= len(args):
+                d.error(tok, f"lvs_sync_daemon '{word}' needs a value")
+                break
+            val = args[i + 1]
+            if word == "inst":
+                if "instance" in cfg:
+                    d.warning(tok, f"lvs_sync_daemon instance is already {show(cfg['instance'])}; ignored")
+                else:
+                    cfg["instance"], toks["instance"] = val.text, val
+            elif word == "group":
+                a = to_ip(d, val, "lvs_sync_daemon group")
+                if a is not None and not a.is_multicast:
+                    d.error(val, f"lvs_sync_daemon group {a} is not a multicast address")
+                elif a is not None:
+                    cfg["group"] = str(a)
+            else:
+                lo, hi = limits[word]
+                n = to_int(d, val, f"lvs_sync_daemon {word}", lo, hi)
+                if n is not None:
+                    cfg["syncid" if word == "id" else word] = n
+            i += 2
+            continue
+        if i == 1 and "instance" not in cfg:          # the old positional form: IF INSTANCE [SYNCID]
+            cfg["instance"], toks["instance"] = word, tok
+        elif i == 2 and "syncid" not in cfg and word.isdigit():
+            d.note(tok, "lvs_sync_daemon: write the sync id as 'id N' (the positional form is deprecated)")
+            n = to_int(d, tok, "lvs_sync_daemon id", 0, 255)
+            if n is not None:
+                cfg["syncid"] = n
+        else:
+            d.error(tok, f"'{show(word)}' is not an lvs_sync_daemon option "
+                    "(inst NAME, id N, maxlen N, port N, ttl N, group ADDR)")
+        i += 1
+    g.set(d, "_lvs_syncd", (cfg, toks, loc(x)), x.words[0])
+
+
+def parse_lvs_timeouts(s: State, x: Stmt) -> None:
+    """``lvs_timeouts [tcp SECS] [tcpfin SECS] [udp SECS]`` (at least one)."""
+    d, g = s.d, s.globals
+    if not need(d, x, 2, None, "at least one of tcp SECS, tcpfin SECS, udp SECS"):
+        return
+    values: dict = {}
+    args = x.args
+    i = 0
+    while i < len(args):
+        tok = args[i]
+        if tok.text not in ("tcp", "tcpfin", "udp"):
+            d.error(tok, f"'{show(tok.text)}' is not an lvs_timeouts option (tcp, tcpfin, udp)")
+            i += 2 if i + 1 < len(args) and args[i + 1].text.isdigit() else 1    # and its value
+            continue
+        if i + 1 >= len(args):
+            d.error(tok, f"lvs_timeouts '{tok.text}' needs a number of seconds")
+            break
+        n = to_int(d, args[i + 1], f"lvs_timeouts {tok.text}", 1, LVS_MAX_TIMEOUT)
+        if n is not None:
+            values[tok.text] = n
+        i += 2
+    if values:
+        g.set(d, "lvs_timeouts", m.LvsTimeouts(**values, loc=loc(x)), x.words[0])
+
+
+def finish_sync_daemon(s: State, g: m.GlobalDefs, instances: list) -> m.GlobalDefs:
+    """Resolve lvs_sync_daemon against the instances: global form first, then
+    the first instance's old ``lvs_sync_daemon_interface``; the sync id is
+    the instance's VRID unless given (keepalived)."""
+    d = s.d
+    by_name = {i.name: i for i in instances}
+    found = s.globals.get("_lvs_syncd")
+    cfg: dict | None = None
+    if found is not None:
+        cfg, toks, where_ = found
+        name = cfg.get("instance")
+        if name is not None and name not in by_name:
+            d.error(toks["instance"], f"lvs_sync_daemon: no vrrp_instance named '{show(name)}'")
+            return g
+    for dr in s.instances:
+        tok = dr.where.get("lvs_sync_daemon_interface")
+        if tok is None or dr.name not in by_name:
+            continue
+        if cfg is not None:
+            d.warning(tok, f"lvs_sync_daemon_interface in vrrp_instance {show(dr.name)} is ignored: the sync "
+                      f"daemon is already set ({cfg['interface']}{' for ' + cfg['instance'] if cfg.get('instance') else ''})")
+            continue
+        cfg, where_ = {"interface": dr.values["lvs_sync_daemon_interface"], "instance": dr.name}, loc(tok)
+    if cfg is None:
+        return g
+    inst = by_name.get(cfg.get("instance"))
+    syncid = cfg.get("syncid", inst.vrid if inst is not None else 0)
+    daemon = m.LvsSyncDaemon(interface=cfg["interface"], instance=cfg.get("instance"), syncid=syncid,
+                             maxlen=cfg.get("maxlen"), port=cfg.get("port"), ttl=cfg.get("ttl"),
+                             group=cfg.get("group"), loc=where_)
+    return dataclasses.replace(g, lvs_sync_daemon=daemon)
 
 
 def finish_globals(s: State) -> tuple[m.GlobalDefs, bool]:

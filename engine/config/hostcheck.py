@@ -51,6 +51,9 @@ def check(config: m.Config, interfaces: Iterable[str] | None = None) -> list[Dia
             need(ref.name, ref.loc, f"track_interface in vrrp_sync_group {grp.name}", "it counts as down")
     for vip in config.static_ipaddresses:
         need(vip.dev, vip.loc, f"static_ipaddress {vip}", "the address cannot be added")
+    sd = config.global_defs.lvs_sync_daemon
+    if sd is not None:
+        need(sd.interface, sd.loc, "lvs_sync_daemon", "the kernel cannot start the sync daemon: no connection sync")
     for vs in config.virtual_servers:
         for rs in vs.real_servers:
             for chk in rs.checkers:

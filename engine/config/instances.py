@@ -50,6 +50,13 @@ def parse_vrrp_instance(s: State, st: Stmt) -> None:
             return None if a is None else str(a)
         return conv
 
+    def sync_ifname(x: Stmt) -> str | None:
+        name = str_arg(d, x)
+        if name is not None and len(name) > 15:
+            d.error(x.args[0], f"lvs_sync_daemon_interface '{show(name)}' is longer than 15 characters")
+            return None
+        return name
+
     def mcast(x: Stmt) -> None:
         a = ip("mcast_dst_ip")(x)
         if a is not None and not parse_ip(a).is_multicast:  # type: ignore[union-attr]
@@ -155,6 +162,8 @@ def parse_vrrp_instance(s: State, st: Stmt) -> None:
         "debug": put("debug", lambda x: int_arg(d, x, 0, 4)),
         "no_virtual_ipaddress": put("_no_vips_ok", lambda x: flag_arg(d, x)),
         "skip_check_adv_addr": (LINE, lambda x: bool_arg(d, x)),   # vipdeck never checks advert addresses
+        # the old form of global lvs_sync_daemon: resolved in global_defs.finish_sync_daemon
+        "lvs_sync_daemon_interface": put("lvs_sync_daemon_interface", lambda x: sync_ifname(x)),
     }
     for key in NOTIFY_KEYS:
         table[key] = put(key, lambda x: notify_arg(d, x))

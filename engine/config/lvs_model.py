@@ -130,11 +130,23 @@ class Forward(str, enum.Enum):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Tunnel:
+    """``lvs_method TUN type ipip|gue port N|gre [nocsum|csum|remcsum]``:
+    the encapsulation of a tunnelled real server (Linux 5.2+ for GUE,
+    5.3+ for GRE and the checksum options).  The default is plain IPIP."""
+
+    type: str = "ipip"                      # ipip / gue / gre
+    port: int = 0                           # GUE's UDP port (required for gue, 0 otherwise)
+    csum: str = "nocsum"                    # nocsum / csum / remcsum (ipip: nocsum only)
+
+
+@dataclass(frozen=True, kw_only=True)
 class RealServer:
     address: str
     port: int | None
     weight: int = 1
     forward: Forward = Forward.NAT          # inherited from the virtual server
+    tunnel: Tunnel | None = None            # forward TUN only; inherited with it
     inhibit_on_failure: bool = False
     notify_up: Notify | None = None
     notify_down: Notify | None = None
@@ -155,6 +167,7 @@ class SorryServer:
     address: str
     port: int | None
     forward: Forward = Forward.NAT
+    tunnel: Tunnel | None = None
     inhibit: bool = False
     loc: Loc = where()
 
@@ -196,6 +209,7 @@ class VirtualServer:
     scheduler: str = "wlc"                  # lvs_sched / lb_algo
     sched_flags: tuple[str, ...] = ()       # flag-1, sh-port, mh-fallback, ...
     forward: Forward = Forward.NAT          # lvs_method / lb_kind
+    tunnel: Tunnel | None = None            # lvs_method TUN's options (None: plain IPIP)
     persistence_timeout: int | None = None  # seconds; None = not persistent
     persistence_granularity: str | None = None
     persistence_engine: str | None = None

@@ -47,6 +47,37 @@ def where():
 
 
 @dataclass(frozen=True, kw_only=True)
+class LvsSyncDaemon:
+    """``lvs_sync_daemon`` (or an instance's old ``lvs_sync_daemon_interface``):
+    the kernel's IPVS connection sync.  With ``instance`` the daemon follows
+    that instance (master daemon while it is MASTER, backup otherwise);
+    without, both run while vipdeck runs.  ``syncid`` is resolved: the
+    instance's VRID unless given, 0 without an instance.  ``None`` fields
+    are the kernel's defaults (maxlen from the MTU, port 8848, ttl 1, group
+    224.0.0.81)."""
+
+    interface: str
+    instance: str | None = None
+    syncid: int = 0
+    maxlen: int | None = None
+    port: int | None = None
+    ttl: int | None = None
+    group: str | None = None
+    loc: Loc = where()
+
+
+@dataclass(frozen=True, kw_only=True)
+class LvsTimeouts:
+    """``lvs_timeouts``: IPVS connection timeouts in seconds; ``None`` leaves
+    that one as the kernel had it when vipdeck started."""
+
+    tcp: int | None = None
+    tcpfin: int | None = None
+    udp: int | None = None
+    loc: Loc = where()
+
+
+@dataclass(frozen=True, kw_only=True)
 class GlobalDefs:
     router_id: str | None = None
     notification_email: tuple[str, ...] = ()
@@ -90,6 +121,10 @@ class GlobalDefs:
     fifo_write_vrrp_states_on_reload: bool = False
     vrrp_startup_delay: float = 0.0         # seconds after start before VRRP runs
     vrrp_delay_after_boot: float = 0.0      # ... or until this long after boot (the longer wins)
+    lvs_sync_daemon: LvsSyncDaemon | None = None
+    lvs_timeouts: LvsTimeouts | None = None
+    lvs_flush: bool = False                  # flush the whole IPVS table at start
+    lvs_flush_on_stop: str | None = None     # "full": flush at exit; "VS": delete our services only
     # keywords keepalived knows that vipdeck accepts but does not act on
     other: tuple[tuple[str, tuple[str, ...]], ...] = ()
     loc: Loc = where()
@@ -427,13 +462,14 @@ def to_jsonable(obj: Any, *, mask_secrets: bool = True) -> Any:
 # re-exported here (imported last: it builds on Loc, Notify and where above).
 from vipdeck.engine.config.lvs_model import (BfdCheck, Checker, DnsCheck, FileCheck, Forward,  # noqa: E402
                                              GroupEntry, HttpCheck, HttpUrl, MiscCheck, PingCheck, RealServer,
-                                             SmtpCheck, SorryServer, SslContext, TcpCheck, UdpCheck,
+                                             SmtpCheck, SorryServer, SslContext, TcpCheck, Tunnel, UdpCheck,
                                              VirtualServer, VirtualServerGroup)
 
 __all__ = [
-    "MASK", "NOWHERE", "SECRET_FIELDS", "AuthHmac", "AuthType", "Authentication", "BfdCheck", "Checker", "Config",
-    "DnsCheck", "FileCheck", "Forward", "GlobalDefs", "GroupEntry", "HmacKey", "HttpCheck", "HttpUrl", "Loc",
-    "MiscCheck", "Notify", "NotifyFifo", "PingCheck", "RealServer", "RouteSpec", "SmtpCheck", "SorryServer",
-    "SslContext", "SyncGroup", "TcpCheck", "TrackFile", "TrackProcess", "TrackRef", "UdpCheck", "VirtualIp",
-    "VirtualServer", "VirtualServerGroup", "VrrpInstance", "VrrpScript", "hostport", "to_jsonable", "where",
+    "MASK", "NOWHERE", "SECRET_FIELDS", "Authentication", "AuthHmac", "AuthType", "BfdCheck", "Checker", "Config",
+    "DnsCheck", "FileCheck", "Forward", "GlobalDefs", "GroupEntry", "HmacKey", "hostport", "HttpCheck", "HttpUrl",
+    "Loc", "LvsSyncDaemon", "LvsTimeouts", "MiscCheck", "Notify", "NotifyFifo", "PingCheck", "RealServer",
+    "RouteSpec", "SmtpCheck", "SorryServer", "SslContext", "SyncGroup", "TcpCheck", "to_jsonable", "TrackFile",
+    "TrackProcess", "TrackRef", "Tunnel", "UdpCheck", "VirtualIp", "VirtualServer", "VirtualServerGroup",
+    "VrrpInstance", "VrrpScript", "where",
 ]

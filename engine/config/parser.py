@@ -93,6 +93,7 @@ def parse_tokens(lexer: Lexer, diags: Diags) -> m.Config:
     s.walk(tree, _top_table(s), "the top level of the configuration", kind="top", other=s.other)
     g, log_all = global_defs.finish_globals(s)
     insts, broken = instances.finish_instances(s, g)
+    g = global_defs.finish_sync_daemon(s, g, insts)
     groups = sync_groups.finish_sync_groups(s, g, insts, broken)
     servers = virtual_servers.finish_lvs(s, g, log_all)
     return m.Config(

@@ -39,37 +39,72 @@ def _host_port(s: State, st: Stmt, what: str) -> tuple[str, int | None] | None:
     return addr, port
 
 
-def _method(s: State, st: Stmt) -> m.Forward | None:
-    """``lvs_method NAT|DR|TUN [type ipip|gue port N|gre] [nocsum|csum|remcsum]``."""
+def _method(s: State, st: Stmt) -> tuple[m.Forward, m.Tunnel | None] | None:
+    """``lvs_method NAT|DR|TUN [type ipip|gue port N|gre] [nocsum|csum|remcsum]``.
+
+    keepalived's rules: GUE needs a port and only GUE takes one; IPIP takes
+    no checksum option; GRE no remote checksum.  A TUN without options is
+    plain IPIP (tunnel ``None``)."""
     if not need(s.d, st, 1):
         return None
     word = st.args[0].text.upper()
     if word in ("NAT", "DR"):
         need(s.d, st, 1, 1)
-        return m.Forward(word)
+        return m.Forward(word), None
     if word != "TUN":
         s.d.error(st.args[0], f"{st.keyword} '{show(st.args[0].text)}' is not one of NAT|DR|TUN")
         return None
     rest = st.args[1:]
+    if not rest:
+        return m.Forward.TUN, None
+    kind, port, csum = "ipip", 0, "nocsum"
+    port_tok = csum_tok = None
     k = 0
     while k < len(rest):
-        t = rest[k].text
+        tok = rest[k]
+        t = tok.text
         if t in ("type", "port", "nocsum", "csum", "remcsum"):
-            s.option("lvs_method", rest[k])
-        if t == "type" and k + 1 < len(rest):
+            s.option("lvs_method", tok)
+        if t in ("type", "port") and k + 1 >= len(rest):
+            s.d.error(tok, f"{st.keyword} TUN: '{t}' needs a value")
+            k += 1
+        elif t == "type":
             kind = rest[k + 1].text
             if kind not in ("ipip", "gue", "gre"):
                 s.d.error(rest[k + 1], f"tunnel type '{show(kind)}' is not one of ipip|gue|gre")
+                kind = "ipip"
             k += 2
-        elif t == "port" and k + 1 < len(rest):
-            to_port(s.d, rest[k + 1], "tunnel port")
+        elif t == "port":
+            port = to_port(s.d, rest[k + 1], "gue tunnel port") or 0
+            port_tok = tok
             k += 2
         elif t in ("nocsum", "csum", "remcsum"):
+            csum, csum_tok = t, tok
             k += 1
         else:
-            s.d.warning(rest[k], f"unexpected word '{show(t)}' in {st.keyword} TUN options; ignored")
+            s.d.error(tok, f"'{show(t)}' is not a tunnel option of {st.keyword} TUN "
+                      "(type ipip|gue|gre, port N, nocsum|csum|remcsum)")
             k += 1
-    return m.Forward.TUN
+    if kind == "gue" and not port:
+        s.d.error(st.words[0], f"{st.keyword} TUN type gue needs 'port N' (the GUE UDP port)")
+    elif kind != "gue" and port_tok is not None:
+        s.d.error(port_tok, f"{st.keyword} TUN: only gue tunnels take a port")
+        port = 0
+    if kind == "ipip" and csum != "nocsum":
+        s.d.error(csum_tok, f"{st.keyword} TUN: ipip tunnels take no checksum option ('{csum}')")
+        csum = "nocsum"
+    if kind == "gre" and csum == "remcsum":
+        s.d.error(csum_tok, f"{st.keyword} TUN: gre tunnels do not support remcsum")
+        csum = "nocsum"
+    return m.Forward.TUN, m.Tunnel(type=kind, port=port, csum=csum)
+
+
+def _set_method(s: State, dr: Draft, x: Stmt, forward_key: str, tunnel_key: str) -> None:
+    """Store one lvs_method line: the forwarding method and its tunnel options (the last line wins)."""
+    got = _method(s, x)
+    dr.set(s.d, forward_key, None if got is None else got[0], x.words[0])
+    if got is not None:
+        dr.values[tunnel_key] = got[1]
 
 
 def _inherited_table(s: State, dr: Draft) -> dict[str, tuple[str, Any]]:
@@ -262,7 +297,7 @@ def parse_virtual_server(s: State, st: Stmt) -> None:
         **_inherited_table(s, dr),
         "lvs_sched": (LINE, sched),
         "ops": put("ops", lambda x: flag_arg(d, x)),
-        "lvs_method": put("forward", lambda x: _method(s, x)),
+        "lvs_method": (LINE, lambda x: _set_method(s, dr, x, "forward", "tunnel")),
         "persistence_engine": put("persistence_engine", lambda x: str_arg(d, x)),
         "persistence_timeout": (LINE, persistence),
         "persistence_granularity": (LINE, granularity),
@@ -278,7 +313,7 @@ def parse_virtual_server(s: State, st: Stmt) -> None:
         "weight": put("weight", lambda x: int_arg(d, x, 1, 65535)),
         "sorry_server": (LINE, sorry),
         "sorry_server_inhibit": put("sorry_server_inhibit", lambda x: bool_arg(d, x)),
-        "sorry_server_lvs_method": put("sorry_forward", lambda x: _method(s, x)),
+        "sorry_server_lvs_method": (LINE, lambda x: _set_method(s, dr, x, "sorry_forward", "sorry_tunnel")),
         "real_server": (ANY, real_server),
     }
     for flag in SCHED_FLAGS:
@@ -307,11 +342,11 @@ def parse_real_server(s: State, st: Stmt, vs_where: str) -> Draft | None:
     table: dict[str, Any] = {
         **_inherited_table(s, rs),
         "weight": put("weight", lambda x: int_arg(d, x, 0, 65535)),
-        "lvs_method": put("forward", lambda x: _method(s, x)),
+        "lvs_method": (LINE, lambda x: _set_method(s, rs, x, "forward", "tunnel")),
         "notify_up": put("notify_up", lambda x: notify_arg(d, x)),
         "notify_down": put("notify_down", lambda x: notify_arg(d, x)),
-        "uthreshold": put("uthreshold", lambda x: int_arg(d, x, 0, 2 ** 31 - 1)),
-        "lthreshold": put("lthreshold", lambda x: int_arg(d, x, 0, 2 ** 31 - 1)),
+        "uthreshold": put("uthreshold", lambda x: int_arg(d, x, 0, 2 ** 32 - 1)),
+        "lthreshold": put("lthreshold", lambda x: int_arg(d, x, 0, 2 ** 32 - 1)),
         "smtp_alert": put("smtp_alert", lambda x: bool_arg(d, x)),
     }
     for kind in CHECKERS:
@@ -388,7 +423,7 @@ def finish_lvs(s: State, g: m.GlobalDefs, log_all_failures: bool) -> list[m.Virt
                 d.error(rs.loc, f"real_server {rs.values['address']} in {where} has no port; give one "
                         f"(e.g. 'real_server {rs.values['address']} {v['port']}')")
             real = _finish_real_server(s, g, rs, inherit, forward, where, log_all_failures, not no_port,
-                                       v.get("weight", 1))
+                                       v.get("weight", 1), v.get("tunnel"))
             if any(r.address == real.address and r.port == real.port for r in reals):
                 d.warning(rs.loc, f"real_server {real} is listed twice in {where}; the second is ignored")
                 continue
@@ -409,7 +444,11 @@ def finish_lvs(s: State, g: m.GlobalDefs, log_all_failures: bool) -> list[m.Virt
         sorry = None
         if "sorry_server" in v:
             addr, port = v["sorry_server"]
-            sorry = m.SorryServer(address=addr, port=port, forward=v.get("sorry_forward", forward),
+            # the sorry server's own lvs_method with its tunnel options, or the virtual server's
+            s_forward, s_tunnel = ((v["sorry_forward"], v.get("sorry_tunnel")) if "sorry_forward" in v
+                                   else (forward, v.get("tunnel")))
+            sorry = m.SorryServer(address=addr, port=port, forward=s_forward,
+                                  tunnel=s_tunnel if s_forward is m.Forward.TUN else None,
                                   inhibit=bool(v.get("sorry_server_inhibit", False)),
                                   loc=m.Loc(dr.where["sorry_server"].file, dr.where["sorry_server"].line))
         smtp = v.get("smtp_alert")
@@ -418,7 +457,8 @@ def finish_lvs(s: State, g: m.GlobalDefs, log_all_failures: bool) -> list[m.Virt
         out.append(m.VirtualServer(
             address=v.get("address"), port=v.get("port"), fwmark=v.get("fwmark"), group=v.get("group"),
             protocol=protocol, scheduler=v.get("scheduler", "wlc"), sched_flags=tuple(dr.items("sched_flags")),
-            forward=forward, persistence_timeout=v.get("persistence_timeout"),
+            forward=forward, tunnel=v.get("tunnel") if forward is m.Forward.TUN else None,
+            persistence_timeout=v.get("persistence_timeout"),
             persistence_granularity=v.get("persistence_granularity"),
             persistence_engine=v.get("persistence_engine"), ops=v.get("ops", False),
             ip_family=v.get("ip_family"), delay_loop=v.get("delay_loop", 60.0),
@@ -432,7 +472,7 @@ def finish_lvs(s: State, g: m.GlobalDefs, log_all_failures: bool) -> list[m.Virt
 
 def _finish_real_server(s: State, g: m.GlobalDefs, rs: Draft, vs_inherit: dict[str, Any],
                         vs_forward: m.Forward, vs_where: str, log_all_failures: bool,
-                        check_ports: bool, vs_weight: int = 1) -> m.RealServer:
+                        check_ports: bool, vs_weight: int = 1, vs_tunnel: m.Tunnel | None = None) -> m.RealServer:
     v = rs.values
     inherit = {**vs_inherit, **{k: v[k] for k in INHERITED if k in v}}
     address, port = v["address"], v["port"]
@@ -448,8 +488,11 @@ def _finish_real_server(s: State, g: m.GlobalDefs, rs: Draft, vs_inherit: dict[s
     if smtp is None:
         smtp = g.smtp_alert_checker if g.smtp_alert_checker is not None else (
             g.smtp_alert if g.smtp_alert is not None else True)
+    # lvs_method is inherited whole: a real server's own line brings its own tunnel options
+    forward, tunnel = (v["forward"], v.get("tunnel")) if "forward" in v else (vs_forward, vs_tunnel)
     return m.RealServer(
-        address=address, port=port, weight=v.get("weight", vs_weight), forward=v.get("forward", vs_forward),
+        address=address, port=port, weight=v.get("weight", vs_weight), forward=forward,
+        tunnel=tunnel if forward is m.Forward.TUN else None,
         inhibit_on_failure=bool(inherit.get("inhibit_on_failure", False)), notify_up=v.get("notify_up"),
         notify_down=v.get("notify_down"), uthreshold=v.get("uthreshold"), lthreshold=v.get("lthreshold"),
         smtp_alert=bool(smtp), virtualhost=inherit.get("virtualhost"), alpha=bool(inherit.get("alpha", False)),

@@ -83,6 +83,10 @@ SNAPSHOT::
               "active_conn"|None, "inactive_conn"|None,
               "cps"|None, "inpps"|None, "outpps"|None, "inbps"|None, "outbps"|None }] }],
       "ipvs": {"available": bool, "error": str|None},
+      "sync_daemon": {"interface", "instance"|None, "syncid",     # lvs_sync_daemon; None when not set
+                      "wanted": ["master"|"backup"],                # what the instance's state asks for
+                      "kernel": [{"state", "interface", "syncid", "maxlen", "group", "port", "ttl"}],
+                      "error": str|None} | None,
       "adverts": [{                        # the advert view: one entry per (interface, family, VRID),
                                            # foreign VRIDs too (FRR's dual-stack VRID is two entries)
           "vrid", "family": 4|6, "interface",

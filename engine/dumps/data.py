@@ -195,12 +195,30 @@ def global_lines(config: Config, facts: Facts, *, vrrp: bool) -> list[str]:
     out.append(f" Dynamic interfaces = {onoff(gd.dynamic_interfaces)}")
     if _gflag(config, "no_email_faults"):
         out.append(" Send emails for fault transitions = off")
+    to = gd.lvs_timeouts
+    if to is not None:
+        # keepalived 2.2.7 labels the UDP timeout "LVS TCP timeout" too; kept for its readers
+        out += [f" {label} = {v}" for label, v in (("LVS TCP timeout", to.tcp), ("LVS TCP FIN timeout", to.tcpfin),
+                                                  ("LVS TCP timeout", to.udp)) if v]
     if vrrp:
         out.append(f" Default interface = {g('default_interface', 'eth0')}")
+    out.append(f" Disable local IGMP = {onoff(_gflag(config, 'disable_local_igmp'), 'yes', 'no')}")
+    sd = gd.lvs_sync_daemon
+    if sd is not None:
+        if sd.instance:
+            out.append(f" LVS syncd vrrp instance = {sd.instance}")
+        out += [f" LVS syncd interface = {sd.interface}", f" LVS syncd syncid = {sd.syncid}"]
+        if sd.maxlen:
+            out.append(f" LVS syncd maxlen = {sd.maxlen}")
+        if sd.group:
+            out.append(f" LVS mcast group {sd.group}")
+        if sd.port:
+            out.append(f" LVS syncd mcast port = {sd.port}")
+        if sd.ttl:
+            out.append(f" LVS syncd mcast ttl = {sd.ttl}")
     out += [
-        f" Disable local IGMP = {onoff(_gflag(config, 'disable_local_igmp'), 'yes', 'no')}",
-        f" LVS flush = {onoff(_gflag(config, 'lvs_flush'))}",
-        f" LVS flush on stop = {'full' if _gflag(config, 'lvs_flush_on_stop') else 'disabled'}",
+        f" LVS flush = {onoff(gd.lvs_flush)}",
+        f" LVS flush on stop = {gd.lvs_flush_on_stop or 'disabled'}",
         f" FIFO write vrrp states on reload = {onoff(_gflag(config, 'fifo_write_vrrp_states_on_reload'))}",
         f" VRRP notify priority changes = {onoff(_gflag(config, 'vrrp_notify_priority_changes'))}",
         f" VRRP IPv4 mcast group = {gd.vrrp_mcast_group4}",

@@ -173,8 +173,9 @@ def test_options_on_an_entry_line_are_flagged_at_that_line():
             "virtual_server 10.0.0.1 80 {\n protocol TCP\n lvs_method TUN type gre\n}\n")
     r = loads(text, path="k.conf")
     assert [(d.line, d.message.split(":")[0]) for d in r.not_implemented] == [
-        (5, "'min_ttl' is not implemented by vipdeck"), (8, "'no_track' is not implemented by vipdeck"),
-        (14, "'type' is not implemented by vipdeck")]
+        (5, "'min_ttl' is not implemented by vipdeck"), (8, "'no_track' is not implemented by vipdeck")]
+    # an implemented option (the tunnel type) is read, and says nothing
+    assert r.config.virtual_servers[0].tunnel.type == "gre" and not [d for d in r.diagnostics if d.line == 14]
 
 
 def test_refusals_keep_the_model_but_fail_the_verdict():
@@ -246,13 +247,13 @@ def test_the_daemon_logs_them_at_start(tmp_path, caplog):
     from vipdeck.engine.daemon import load_config
 
     conf = tmp_path / "keepalived.conf"
-    conf.write_text("global_defs {\n lvs_sync_daemon eth0 VI_1\n}\nvrrp_instance VI_1 {\n interface vipdeck-none0\n"
+    conf.write_text("global_defs {\n vrrp_min_garp\n}\nvrrp_instance VI_1 {\n interface vipdeck-none0\n"
                     " virtual_router_id 5\n virtual_ipaddress {\n  10.0.0.1\n }\n}\n")
     with caplog.at_level(logging.WARNING, logger="vipdeck.daemon"):
         config, _ = load_config(str(conf))
     assert config is not None
     lines = [rec.getMessage() for rec in caplog.records]
-    assert f"{conf}:2: warning: 'lvs_sync_daemon' is not implemented by vipdeck: no IPVS connection sync" \
+    assert f"{conf}:2: warning: 'vrrp_min_garp' is not implemented by vipdeck: the garp_master_* settings apply" \
         in "\n".join(lines)
     assert any(line.startswith(f"{conf}:4: warning: interface 'vipdeck-none0' of vrrp_instance VI_1 does not "
                                "exist on this host") for line in lines)

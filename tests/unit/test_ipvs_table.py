@@ -301,3 +301,44 @@ def test_extra_column_hook_appends_to_dest_lines():
 def test_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="mode"):
         render(Snapshot(), "json")
+
+
+# ipvsadm 1.31 -ln --tun-info, printed in the guest for these destinations
+TUNNELS = (
+    Dest("198.18.0.5", 80, 1, "tunnel", tunnel_type="gue", tunnel_port=6080, tunnel_flags=1),
+    Dest("198.18.0.6", 80, 1, "tunnel", tunnel_type="gre", tunnel_flags=0),
+    Dest("198.18.0.7", 80, 1, "tunnel", tunnel_type="gue", tunnel_port=6081, tunnel_flags=2),
+    Dest("198.18.0.8", 80, 1, "tunnel"),
+    Dest("198.18.0.9", 80, 1, "masq"),
+    Dest("198.18.0.10", 80, 1, "tunnel", tunnel_type="gre", tunnel_flags=1),
+)
+TUN_INFO = (
+    'IP Virtual Server version 1.2.1 (size=4096)\n'
+    'Prot LocalAddress:Port Scheduler Flags\n'
+    '  -> RemoteAddress:Port           Forward TunnelInfo    Weight ActiveConn InActConn\n'
+    'TCP  198.18.0.1:80 rr\n'
+    '  -> 198.18.0.5:80                Tunnel  gue:6080:+c   1      0          0         \n'
+    '  -> 198.18.0.6:80                Tunnel  gre:-c        1      0          0         \n'
+    '  -> 198.18.0.7:80                Tunnel  gue:6081:r+c  1      0          0         \n'
+    '  -> 198.18.0.8:80                Tunnel  ipip          1      0          0         \n'
+    '  -> 198.18.0.9:80                Masq    n/a           1      0          0         \n'
+    '  -> 198.18.0.10:80               Tunnel  gre:+c        1      0          0         \n'
+)
+
+
+def test_tun_info_matches_ipvsadm():
+    svc = ServiceStatus(Service(ServiceKey.of("TCP", "198.18.0.1", 80), "rr"), tuple(DestStatus(d) for d in TUNNELS))
+    assert render(Snapshot((svc,)), "tun-info", sort=False) == TUN_INFO
+
+
+def test_daemon_and_timeout_lines_match_ipvsadm():
+    from vipdeck.engine.ipvs.model import SyncDaemon, Timeouts
+    from vipdeck.engine.ipvs.table import daemon_lines, timeout_line
+
+    daemons = [SyncDaemon("backup", "br0", 7, 1472, "224.0.0.81", 8848, 1),
+               SyncDaemon("master", "br0", 7, 1200, "224.0.0.90", 9000, 3)]
+    assert daemon_lines(daemons) == (
+        "master sync daemon (mcast=br0, syncid=7, maxlen=1200, group=224.0.0.90, port=9000, ttl=3)\n"
+        "backup sync daemon (mcast=br0, syncid=7, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n")
+    assert daemon_lines([]) == ""
+    assert timeout_line(Timeouts(900, 120, 300)) == "Timeout (tcp tcpfin udp): 900 120 300\n"
