@@ -276,13 +276,14 @@ class Engine:
             self._vrrp_delay.cancel()
             self._vrrp_delay = None
         self._delayed.clear()
+        if self.syncd:
+            # first, as keepalived: the STOP transitions below must not restart a backup daemon
+            await self.syncd.stop()
         for d in self.drivers.values():
             if resign:
                 d.shutdown()
         self._sync_flush()               # group STOP notifies, before the notifier closes
         await self._drain_vip_ops()
-        if self.syncd:
-            await self.syncd.stop()
         if self.tracking:
             await self.tracking.stop()
         if self.lvs:

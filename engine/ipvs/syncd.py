@@ -37,6 +37,14 @@ from vipdeck.engine.ipvs.model import (SYNC_DEFAULT_GROUP, SYNC_DEFAULT_PORT, SY
 
 log = logging.getLogger("vipdeck.lvs")
 
+# The kernel (seen on Linux 6.1) never answers IPVS_CMD_DEL_DAEMON for a sync
+# thread that has not run yet: a stop sent right after its start hangs the
+# request (and, keepalived-style, whoever waits for it).  On one CPU a new
+# kernel thread first runs when we next sleep, so a daemon we started gets
+# this long before we stop it (a flap MASTER -> BACKUP -> MASTER, a reload
+# or an exit right after a transition).
+MIN_DAEMON_AGE = 0.1
+
 
 @dataclass(frozen=True)
 class StopDaemon:
@@ -139,9 +147,11 @@ class SyncDaemons:
         self.error: str | None = None
         self.running: list[SyncDaemon] = []          # as last read from the kernel
         self._started: dict[str, tuple[SyncDaemon, SyncDaemon]] = {}
+        self._started_at: dict[str, float] = {}     # state -> loop time we started it
         self._dirty = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
+        self._closing = False
 
     async def start(self) -> None:
         from vipdeck.engine.ipvs.kernel import IpvsError, IpvsKernel
@@ -160,16 +170,21 @@ class SyncDaemons:
 
     def changed(self) -> None:
         """The instance may have changed state: look again (coalesced)."""
-        self._dirty.set()
+        if not self._closing:
+            self._dirty.set()
 
     async def reload(self, config: Any) -> None:
         self.config = config
         await self.apply()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        """Stop the daemons.  An update in flight is let finish first: a netlink
+        request cancelled half-way is never worth the doubt."""
+        self._closing = True
+        async with self._lock:
+            if self._task is not None:
+                self._task.cancel()
+                self._task = None
         if self.kernel is None:
             return
         await self.apply(stopping=True)
@@ -177,7 +192,7 @@ class SyncDaemons:
         self.kernel = None
 
     async def _loop(self) -> None:
-        while True:
+        while not self._closing:
             await self._dirty.wait()
             self._dirty.clear()
             try:
@@ -198,6 +213,8 @@ class SyncDaemons:
         if self.kernel is None:
             return []
         async with self._lock:
+            if self._closing and not stopping:
+                return []
             try:
                 have = await self.kernel.daemons()
             except IpvsError as exc:
@@ -211,10 +228,12 @@ class SyncDaemons:
             for ch in changes:
                 try:
                     if isinstance(ch, StopDaemon):
+                        await self._let_it_run(ch.state)
                         await self.kernel.stop_daemon(ch.state)
                         self._started.pop(ch.state, None)
                     else:
                         await self.kernel.start_daemon(ch.daemon)
+                        self._started_at[ch.daemon.state] = asyncio.get_running_loop().time()
                 except IpvsError as exc:
                     self.error = f"{ch}: {exc}"
                     self.emit("ipvs", f"lvs_sync_daemon: {ch} failed: {exc}", "error", change=str(ch))
@@ -231,6 +250,14 @@ class SyncDaemons:
                     if now is not None:
                         self._started[ch.daemon.state] = (ch.daemon, now)
             return done
+
+    async def _let_it_run(self, state: str) -> None:
+        """See MIN_DAEMON_AGE: never stop a sync thread before it has run."""
+        started = self._started_at.pop(state, None)
+        if started is not None:
+            left = started + MIN_DAEMON_AGE - asyncio.get_running_loop().time()
+            if left > 0:
+                await asyncio.sleep(left)
 
     def snapshot(self) -> dict:
         cfg = self.config

@@ -381,3 +381,39 @@ async def test_thresholds_and_tunnel_options_reach_the_kernel(kernel, director, 
     capsys.readouterr()
     code = await asyncio.to_thread(main, ["ipvs", "-ln", "--tun-info", "--netns", director.netns])
     assert code == 0 and capsys.readouterr().out == ipvsadm(director, "-ln", "--tun-info")
+
+
+async def test_the_sync_daemons_follow_a_flapping_instance(director):
+    """The driver on the real kernel: master while MASTER, backup otherwise,
+    back to back (each round stops what the one before just started: the
+    kernel never answers a stop for a sync thread that has not run yet, so
+    the driver lets it run first), a reload that changes a setting restarts
+    it, and stop() leaves nothing running."""
+    from vipdeck.engine.config.model import LvsSyncDaemon
+    from vipdeck.engine.ipvs.kernel import IpvsKernel
+    from vipdeck.engine.ipvs.syncd import SyncDaemons
+
+    state = {"VI_1": "BACKUP"}
+    events: list[str] = []
+    cfg = LvsSyncDaemon(interface="eth0", instance="VI_1", syncid=9)
+    sd = SyncDaemons(cfg, state.get, lambda kind, message, *a, **kw: events.append(message),
+                     kernel=IpvsKernel(netns=director.netns))
+    await asyncio.wait_for(sd.start(), 10)
+    try:
+        assert ipvsadm(director, "-L", "--daemon").startswith("backup sync daemon (mcast=eth0, syncid=9,")
+        for s in ("MASTER", "BACKUP", "MASTER", "FAULT", "MASTER"):
+            state["VI_1"] = s
+            await asyncio.wait_for(sd.apply(), 10)
+            assert [d.state for d in sd.running] == ["master" if s == "MASTER" else "backup"], (s, events)
+        assert ipvsadm(director, "-L", "--daemon").startswith("master sync daemon (mcast=eth0, syncid=9,")
+        await asyncio.wait_for(sd.reload(LvsSyncDaemon(interface="eth0", instance="VI_1", syncid=10, port=8900)), 10)
+        assert ipvsadm(director, "-L", "--daemon") == (
+            "master sync daemon (mcast=eth0, syncid=10, maxlen=1472, group=224.0.0.81, port=8900, ttl=1)\n")
+        await asyncio.wait_for(sd.reload(LvsSyncDaemon(interface="eth0", syncid=10)), 10)     # no instance: both
+        assert [d.state for d in sd.running] == ["master", "backup"]
+    finally:
+        await asyncio.wait_for(sd.stop(), 10)
+    assert ipvsadm(director, "-L", "--daemon") == ""
+    assert events[:3] == ["lvs_sync_daemon: start backup sync daemon (mcast=eth0, syncid=9)",
+                          "lvs_sync_daemon: stop backup sync daemon (not wanted)",
+                          "lvs_sync_daemon: start master sync daemon (mcast=eth0, syncid=9)"]

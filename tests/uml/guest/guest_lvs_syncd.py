@@ -16,7 +16,10 @@ Addresses, one bridge::
     rs     198.18.0.21 (echo on port 7; the VIP on lo, arp_ignore/arp_announce)
     VIP    198.18.0.100 on the master's eth0
 
-The same lab also shows the other global LVS settings at work on dir1:
+The same lab shows the configuration's destination details reaching the
+kernel (``uthreshold``/``lthreshold``, ``lvs_method TUN type gue port N csum``
+and ``type gre``: ``ipvsadm --thresholds`` / ``--tun-info``, and ``vipdeck
+ipvs`` printing the same) and the other global LVS settings at work on dir1:
 ``lvs_flush`` (a service added by hand before the start is gone),
 ``lvs_timeouts`` (set while running, the kernel's own values back at exit)
 and ``lvs_flush_on_stop`` (the whole table gone at exit, the hand-made
@@ -38,6 +41,7 @@ from tests.support.ipvsadm import ipvsadm
 from tests.support.paths import require_root_netns
 
 VIP, RS, CLIENT = "198.18.0.100", "198.18.0.21", "198.18.0.10"
+TUN_VIP = "198.18.0.101"          # a tunnelled service: thresholds and tunnel options from the config
 SYNCD = "lvs_sync_daemon eth0 VI_1 id 7 maxlen 1400 port 8850 ttl 2 group 224.0.0.82"
 SYNCD_TEXT = "sync daemon (mcast=eth0, syncid=7, maxlen=1400, group=224.0.0.82, port=8850, ttl=2)\n"
 KERNEL_TIMEOUTS = "Timeout (tcp tcpfin udp): 900 120 300\n"
@@ -72,6 +76,18 @@ virtual_server {VIP} 7 {{
         TCP_CHECK {{
             connect_timeout 1
         }}
+    }}
+}}
+virtual_server {TUN_VIP} 80 {{
+    protocol TCP
+    lvs_sched wrr
+    lvs_method TUN type gue port 6080 csum
+    real_server 198.18.0.31 80 {{
+        uthreshold 100
+        lthreshold 10
+    }}
+    real_server 198.18.0.32 80 {{
+        lvs_method TUN type gre csum
     }}
 }}
 """
@@ -184,7 +200,18 @@ def fail_over(client, dirs, routers) -> None:
          "the client's ARP entry for the VIP pointing at dir2")
 
 
-def test_with_lvs_sync_daemon_a_connection_survives_the_failover(pair):
+def vipdeck_ipvs(capsys, node, *args: str) -> str:
+    """``vipdeck ipvs`` in this process (a new interpreter costs seconds in the guest)."""
+    from vipdeck.cli import main
+
+    capsys.readouterr()
+    code = main(["ipvs", *args, "--netns", node.netns])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    return out.out
+
+
+def test_with_lvs_sync_daemon_a_connection_survives_the_failover(pair, capsys):
     lab, client, dirs = pair
     dir1, dir2 = dirs
     ipvsadm(dir1, "-A", "-t", "198.18.0.200:80", "-s", "rr")         # lvs_flush must remove it
@@ -196,6 +223,13 @@ def test_with_lvs_sync_daemon_a_connection_survives_the_failover(pair):
         assert status(routers[1])["sync_daemon"]["wanted"] == ["backup"]
         assert "198.18.0.200" not in ipvsadm(dir1, "-Sn")                                  # lvs_flush
         assert ipvsadm(dir1, "-L", "--timeout") == "Timeout (tcp tcpfin udp): 600 30 60\n"  # lvs_timeouts
+        # the tunnelled service as configured: thresholds, GUE port and checksum, GRE
+        tun = ipvsadm(dir1, "-ln", "--tun-info")
+        assert f"  -> {'198.18.0.31:80':<28} Tunnel  gue:6080:+c   1      " in tun, tun
+        assert f"  -> {'198.18.0.32:80':<28} Tunnel  gre:+c        1      " in tun, tun
+        assert f"  -> {'198.18.0.31:80':<28} 100        10         " in ipvsadm(dir1, "-ln", "--thresholds")
+        for args in (("-ln", "--tun-info"), ("-ln", "--thresholds"), ("-L", "--daemon"), ("-L", "--timeout")):
+            assert vipdeck_ipvs(capsys, dir1, *args) == ipvsadm(dir1, *args), args
         ipvsadm(dir1, "-A", "-t", "198.18.0.201:80", "-s", "rr")     # not ours: lvs_flush_on_stop takes it too
 
         talk = Conversation(client)
@@ -218,7 +252,7 @@ def test_with_lvs_sync_daemon_a_connection_survives_the_failover(pair):
         assert status(routers[1])["sync_daemon"]["wanted"] == ["master"]
         # dir1 at exit: no daemons, the whole table flushed, the kernel's timeouts back
         assert ipvsadm(dir1, "-L", "--daemon") == ""
-        assert ipvsadm(dir1, "-Sn") == ""
+        assert ipvsadm(dir1, "-Sn") == "", routers[0].log()[-6000:]
         assert ipvsadm(dir1, "-L", "--timeout") == KERNEL_TIMEOUTS
 
         # a reload without lvs_sync_daemon stops it
