@@ -296,8 +296,8 @@ def parse_lvs_timeouts(s: State, x: Stmt) -> None:
         if i + 1 >= len(args):
             d.error(tok, f"lvs_timeouts '{tok.text}' needs a number of seconds")
             break
-        n = to_int(d, args[i + 1], f"lvs_timeouts {tok.text}", 1, LVS_MAX_TIMEOUT)
-        if n is not None:
+        n = to_int(d, args[i + 1], f"lvs_timeouts {tok.text}", 0, LVS_MAX_TIMEOUT)
+        if n:                   # 0, as in keepalived: leave that one as the kernel has it
             values[tok.text] = n
         i += 2
     if values:

@@ -98,13 +98,17 @@ def test_lvs_timeouts_leave_unset_ones_alone():
     g = ok(gd("lvs_timeouts tcp 600 udp 60")).global_defs
     assert (g.lvs_timeouts.tcp, g.lvs_timeouts.tcpfin, g.lvs_timeouts.udp) == (600, None, 60)
     assert ok("").global_defs.lvs_timeouts is None
+    # 0 leaves that one alone, as keepalived reads it
+    zero = ok(gd("lvs_timeouts tcp 0 tcpfin 20")).global_defs.lvs_timeouts
+    assert (zero.tcp, zero.tcpfin, zero.udp) == (None, 20, None)
+    assert ok(gd("lvs_timeouts tcp 0")).global_defs.lvs_timeouts is None
 
 
 def test_lvs_timeouts_mistakes():
     for line, text in (("lvs_timeouts", "needs at least one of tcp SECS"),
                        ("lvs_timeouts tcp", "needs at least one"),
                        ("lvs_timeouts tcp 10 udp", "lvs_timeouts 'udp' needs a number of seconds"),
-                       ("lvs_timeouts tcp 0", "lvs_timeouts tcp 0 is outside 1-2678400"),
+                       ("lvs_timeouts tcp -1", "lvs_timeouts tcp -1 is outside 0-2678400"),
                        ("lvs_timeouts tcp 10 sctp 5", "'sctp' is not an lvs_timeouts option")):
         r = parse(gd(line))
         assert [text in e.message for e in r.errors] == [True], (line, [str(d) for d in r.diagnostics])

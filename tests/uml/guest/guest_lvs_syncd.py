@@ -47,12 +47,12 @@ SYNCD_TEXT = "sync daemon (mcast=eth0, syncid=7, maxlen=1400, group=224.0.0.82, 
 KERNEL_TIMEOUTS = "Timeout (tcp tcpfin udp): 900 120 300\n"
 
 
-def conf(name: str, priority: int, *, sync: bool) -> str:
+def conf(name: str, priority: int, *, sync: bool, timeouts: bool = True) -> str:
     return f"""
 global_defs {{
     router_id {name}
     {SYNCD if sync else ""}
-    lvs_timeouts tcp 600 tcpfin 30 udp 60
+    {"lvs_timeouts tcp 600 tcpfin 30 udp 60" if timeouts else ""}
     lvs_flush
     lvs_flush_on_stop
 }}
@@ -255,12 +255,15 @@ def test_with_lvs_sync_daemon_a_connection_survives_the_failover(pair, capsys):
         assert ipvsadm(dir1, "-Sn") == "", routers[0].log()[-6000:]
         assert ipvsadm(dir1, "-L", "--timeout") == KERNEL_TIMEOUTS
 
-        # a reload without lvs_sync_daemon stops it
+        # a reload without lvs_sync_daemon stops it; without lvs_timeouts puts the kernel's back
+        assert ipvsadm(dir2, "-L", "--timeout") == "Timeout (tcp tcpfin udp): 600 30 60\n"
         with open(routers[1].conf_path, "w") as f:
-            f.write(conf("dir2", 100, sync=False))
+            f.write(conf("dir2", 100, sync=False, timeouts=False))
         routers[1].signal(signal.SIGHUP)
         wait(routers, lambda: ipvsadm(dir2, "-L", "--daemon") == "", 10, "no sync daemon on dir2 after the reload")
         assert status(routers[1])["sync_daemon"] is None
+        wait(routers, lambda: ipvsadm(dir2, "-L", "--timeout") == KERNEL_TIMEOUTS, 10,
+             "the kernel's timeouts back on dir2 after the reload")
     finally:
         for r in routers:
             r.stop()
