@@ -27,15 +27,16 @@ from vipdeck.console import actions
 from vipdeck.console.actions import ChangePlan, NotApplicable
 from vipdeck.console.derive import SnapView, held_vips
 from vipdeck.console.modals import ConfirmScreen
-from vipdeck.console.screens.adverts import AdvertsView
-from vipdeck.console.screens.base import View
-from vipdeck.console.screens.events import EventsView
-from vipdeck.console.screens.help import HelpScreen
-from vipdeck.console.screens.ipvs import IpvsView
-from vipdeck.console.screens.overview import OverviewView
-from vipdeck.console.screens.vips import VipsView
+from vipdeck.console.views.adverts import AdvertsView
+from vipdeck.console.views.base import View
+from vipdeck.console.views.events import EventsView
+from vipdeck.console.help import HelpScreen
+from vipdeck.console.views.ipvs import IpvsView
+from vipdeck.console.views.overview import OverviewView
+from vipdeck.console.views.vips import VipsView
 from vipdeck.console.system import local_system
 from vipdeck.console.widgets.key_bar import KeyBar
+from vipdeck.console.widgets.update import update_if_changed
 from vipdeck.engine.control.schema import ControlError
 
 StopFn = Callable[..., Awaitable[Any]]
@@ -368,9 +369,7 @@ class ConsoleApp(App[int]):
         except Exception:
             return
         text = self.status_text()
-        if getattr(status, "_last", None) != text:
-            status._last = text
-            status.update(text)
+        update_if_changed(status, text)
 
     # -- navigation ------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from textual.widgets import TabbedContent
 
 from vipdeck.console.app import ConsoleApp
 from vipdeck.console.modals import ConfirmScreen
-from vipdeck.console.screens.help import HelpScreen
+from vipdeck.console.help import HelpScreen
 from vipdeck.console.testing import ScriptedClient, settle, synthetic_snapshot, wait_for
 from vipdeck.console.widgets.keyed_table import KeyedTable
 from vipdeck.engine.control.schema import ControlError

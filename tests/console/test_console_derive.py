@@ -170,7 +170,7 @@ def test_overview_and_status_show_vrrp_drops_masters_macs_and_rejected_sources()
     """Issue 9.5 and 9.10: the master's MAC and the packets an interface dropped
     before any VRID was read are on screen and in `vipdeck status`."""
     from vipdeck.cli.status import render
-    from vipdeck.console.screens.overview import instance_detail, node_text
+    from vipdeck.console.views.overview import instance_detail, node_text
 
     raw = snap("node1-split-brain")
     sv = SnapView(raw)

@@ -17,8 +17,9 @@ from textual.widgets import Static
 
 from vipdeck.console import format as fmt
 from vipdeck.console.derive import SnapView, Timeline, advert_key, block, timeline
-from vipdeck.console.screens.base import View
+from vipdeck.console.views.base import View
 from vipdeck.console.widgets.keyed_table import KeyedTable
+from vipdeck.console.widgets.update import update_if_changed
 
 COLUMNS = [
     ("vrid", "VRID"), ("source", "Source"), ("mac", "MAC"), ("prio", "Prio"), ("int", "Int"),
@@ -252,9 +253,7 @@ class AdvertsView(View):
         detail = self.query_one("#advert-detail", Static)
         entry = self.selected_entry() if sv else None
         text = vrid_detail(sv, entry, timeline_width(self.app.size.width)) if entry else Text("no advert heard yet", style="dim")
-        if getattr(detail, "_last", None) != text:
-            detail._last = text
-            detail.update(text)
+        update_if_changed(detail, text)
 
     def on_keyed_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
         if self.sv is not None:

@@ -14,8 +14,9 @@ from textual.widgets import Static
 
 from vipdeck.console import format as fmt
 from vipdeck.console.derive import SnapView
-from vipdeck.console.screens.base import View
+from vipdeck.console.views.base import View
 from vipdeck.console.widgets.keyed_table import KeyedTable
+from vipdeck.console.widgets.update import update_if_changed
 
 COLUMNS = [
     ("name", "Service / -> Real server"), ("fwd", "Fwd"),
@@ -148,9 +149,7 @@ class IpvsView(View):
     def render_view(self, sv: SnapView) -> None:
         b = banner(sv)
         ban = self.query_one("#ipvs-banner", Static)
-        if getattr(ban, "_last", None) != b:
-            ban._last = b
-            ban.update(b)
+        update_if_changed(ban, b)
         rows = []
         for vs in sv.virtual_servers:
             rss = [rs for rs in vs.get("real_servers") or []
@@ -183,9 +182,7 @@ class IpvsView(View):
         detail = self.query_one("#ipvs-detail", Static)
         sel = self._selection()
         text = detail_text(self.sv, *sel) if sel else Text("no virtual server selected", style="dim")
-        if getattr(detail, "_last", None) != text:
-            detail._last = text
-            detail.update(text)
+        update_if_changed(detail, text)
 
     def on_keyed_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
         if self.sv is not None:

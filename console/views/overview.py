@@ -8,8 +8,9 @@ from textual.widgets import Static
 
 from vipdeck.console import format as fmt
 from vipdeck.console.derive import SnapView
-from vipdeck.console.screens.base import View
+from vipdeck.console.views.base import View
 from vipdeck.console.widgets.keyed_table import KeyedTable
+from vipdeck.console.widgets.update import update_if_changed
 
 COLUMNS = [
     ("name", "Instance"), ("vrid", "VRID"), ("state", "State"),
@@ -253,9 +254,7 @@ class OverviewView(View):
     def render_view(self, sv: SnapView) -> None:
         node = self.query_one("#node", Static)
         text = node_text(sv)
-        if getattr(node, "_last", None) != text:
-            node._last = text
-            node.update(text)
+        update_if_changed(node, text)
         rows = []
         for i in sv.instances:
             if not self.keep(i["name"], i.get("vrid"), i.get("state"), i.get("interface"),
@@ -271,9 +270,7 @@ class OverviewView(View):
         name = self.selected_instance()
         i = sv.instances_by_name.get(name) if (sv and name) else None
         text = instance_detail(sv, i) if i else Text("no instance selected", style="dim")
-        if getattr(detail, "_last", None) != text:
-            detail._last = text
-            detail.update(text)
+        update_if_changed(detail, text)
 
     def on_keyed_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
         if self.sv is not None:

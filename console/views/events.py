@@ -21,7 +21,7 @@ from textual.widgets import Static
 
 from vipdeck.console import format as fmt
 from vipdeck.console.derive import event_subject
-from vipdeck.console.screens.base import View
+from vipdeck.console.views.base import View
 from vipdeck.console.widgets.keyed_table import KeyedTable
 
 COLUMNS = [("time", "Time"), ("sev", "Severity"), ("kind", "Kind"), ("subject", "Subject", 30), ("message", "Message")]

@@ -8,8 +8,9 @@ from textual.widgets import Static
 
 from vipdeck.console import format as fmt
 from vipdeck.console.derive import SnapView, VipRow, vip_rows
-from vipdeck.console.screens.base import View
+from vipdeck.console.views.base import View
 from vipdeck.console.widgets.keyed_table import KeyedTable
+from vipdeck.console.widgets.update import update_if_changed
 
 COLUMNS = [
     ("vip", "VIP"), ("dev", "Dev"), ("instance", "Instance"), ("vrid", "VRID"), ("state", "State here"),
@@ -48,9 +49,7 @@ class VipsView(View):
         t = Text(f"{len(all_rows)} VIPs, {held} held by this node, ")
         t.append(f"{bad} with issues" if bad else "no conflicts", style="bold red" if bad else "green")
         summary = self.query_one("#vip-summary", Static)
-        if getattr(summary, "_last", None) != t:
-            summary._last = t
-            summary.update(t)
+        update_if_changed(summary, t)
         self._rows = {r.key: r for r in all_rows}
         self._detail()
 
@@ -70,9 +69,7 @@ class VipsView(View):
                 text.append(f"\n⚠ {issue}", style="bold red")
             if not r.issues:
                 text.append("\nno conflict", style="green")
-        if getattr(detail, "_last", None) != text:
-            detail._last = text
-            detail.update(text)
+        update_if_changed(detail, text)
 
     def on_keyed_table_row_highlighted(self, event) -> None:
         if self.sv is not None:
