@@ -125,8 +125,8 @@ async def measure(client, title: str, generate=None, seconds: float = SECONDS) -
         stop = time.perf_counter() + seconds
         costs: list[float] = []
         versions_at_start = app.version
-        fetches_at_start = app.fetch_count
-        seq_at_start = app.last_seq
+        fetches_at_start = app.feed.fetch_count
+        seq_at_start = app.feed.last_seq
 
         async def lag() -> None:
             while time.perf_counter() < stop:
@@ -174,8 +174,8 @@ async def measure(client, title: str, generate=None, seconds: float = SECONDS) -
         wall = time.perf_counter() - wall0
         cpu = time.process_time() - cpu0
         shown = app.version - versions_at_start
-        fetched = app.fetch_count - fetches_at_start
-        received = app.last_seq - seq_at_start
+        fetched = app.feed.fetch_count - fetches_at_start
+        received = app.feed.last_seq - seq_at_start
         probe.close()
 
     print(f"== {title}, {SIZE[0]}x{SIZE[1]} terminal")

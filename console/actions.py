@@ -15,7 +15,7 @@ from typing import Any
 from rich.text import Text
 
 from vipdeck.console import format as fmt
-from vipdeck.console.derive import SnapView, drain_moves, orphaned
+from vipdeck.console.derive import SnapView, drain_moves, orphaned, rs_shown_state
 
 
 class NotApplicable(Exception):
@@ -128,7 +128,8 @@ def plan_undrain(sv: SnapView) -> ChangePlan:
 
 def _instance(sv: SnapView, name: str | None) -> dict:
     if not name:
-        raise NotApplicable("select an instance first (Overview screen, key 1)")
+        raise NotApplicable("no instance selected on this screen: f, t and c act on the instance under the "
+                            "cursor on screens 1-3 (Overview, Adverts, VIPs)")
     inst = sv.instances_by_name.get(name)
     if inst is None:
         raise NotApplicable(f"instance {name} is not in the current snapshot")
@@ -263,7 +264,8 @@ def plan_clear(sv: SnapView, name: str | None) -> ChangePlan:
 
 def _rs(sv: SnapView, sel: tuple[str, str] | None) -> tuple[dict, dict]:
     if not sel:
-        raise NotApplicable("select a real server first (IPVS screen, key 4)")
+        raise NotApplicable("no real server selected: w, W, r and R act on the real server under the cursor "
+                            "on the IPVS screen (key 4)")
     vs = sv.vs_by_key.get(sel[0])
     rs = next((r for r in (vs or {}).get("real_servers") or [] if r.get("key") == sel[1]), None)
     if vs is None or rs is None:
@@ -273,8 +275,9 @@ def _rs(sv: SnapView, sel: tuple[str, str] | None) -> tuple[dict, dict]:
 
 def _ipvs_note(sv: SnapView, body: Text) -> None:
     if not sv.ipvs.get("available", True):
-        body.append(f"\nIPVS is unavailable here ({sv.ipvs.get('error') or 'unknown error'}): "
-                    "the kernel table cannot be changed now.\n", style="bold yellow")
+        body.append(f"\nIPVS is unavailable here ({sv.ipvs.get('error') or 'unknown error'}): nothing reaches "
+                    "the kernel now. The engine only records the change (it applies when the daemon next "
+                    "starts with IPVS).\n", style="bold yellow")
 
 
 def plan_weight(sv: SnapView, sel: tuple[str, str] | None) -> ChangePlan:
@@ -307,7 +310,7 @@ def plan_clear_weight(sv: SnapView, sel: tuple[str, str] | None) -> ChangePlan:
 def plan_rs_drain(sv: SnapView, sel: tuple[str, str] | None) -> ChangePlan:
     vs, rs = _rs(sv, sel)
     if rs.get("state") in ("DRAINING", "DRAINED"):
-        raise NotApplicable(f"{rs['key']} is already {rs['state']} (R to undrain)")
+        raise NotApplicable(f"{rs['key']} is drained already ({rs_shown_state(rs)}; R to undrain)")
     ac = rs.get("active_conn")
     body = Text(f"{rs['key']} in {vs['key']}: weight ")
     body.append_text(fmt.weight_text(rs))

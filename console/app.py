@@ -1,36 +1,38 @@
 """The operator console: a Textual app that is only a client of the engine.
 
-It reads snapshots and the event stream through one ``Client`` (a daemon's
-Unix socket or an embedded engine) and sends changes as control requests,
-each after a confirmation that states its consequence.  Updates are
-coalesced: events mark the snapshot dirty, a 0.25 s tick fetches at most one
-snapshot (and at least one per ``refresh_interval``), and only the visible
-screen is brought up to date, by diffing table cells, never by refilling.
+It hears the engine through a ``NodeFeed`` (``feed.py``: the event stream,
+paced snapshots and the link's state, posted as messages) over one
+``Client`` (a daemon's Unix socket or an embedded engine), and sends changes
+as control requests, each after a confirmation that states its consequence
+(the changes are one table, ``changes.py``).  Only the visible screen is
+brought up to date with a snapshot, by diffing table cells, never by
+refilling.
 """
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import time
 from functools import partial
 from typing import Any, Awaitable, Callable, Iterable
 
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
-from textual.screen import Screen
-from textual.widgets import Static, TabbedContent, TabPane
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Input, Static, TabbedContent, TabPane
 
-from vipdeck.console import actions
 from vipdeck.console.actions import ChangePlan, NotApplicable
+from vipdeck.console.changes import BY_NAME, CHANGES, INSTANCE, IPVS_OPS, REAL_SERVER, Change
 from vipdeck.console.derive import SnapView, held_vips
+from vipdeck.console.feed import LinkState, NodeFeed
+from vipdeck.console.help import HelpScreen
 from vipdeck.console.modals import ConfirmScreen
 from vipdeck.console.views.adverts import AdvertsView
 from vipdeck.console.views.base import View
 from vipdeck.console.views.events import EventsView
-from vipdeck.console.help import HelpScreen
 from vipdeck.console.views.ipvs import IpvsView
 from vipdeck.console.views.overview import OverviewView
 from vipdeck.console.views.vips import VipsView
@@ -49,11 +51,6 @@ TABS: list[tuple[str, str, type[View]]] = [
     ("ipvs", "4 IPVS", IpvsView),
     ("events", "5 Events", EventsView),
 ]
-
-# event kinds that do not change what a snapshot shows; every other kind
-# (including ones added to the engine later) triggers a coalesced refresh
-QUIET_KINDS = frozenset({"notify", "smtp"})
-
 
 class ScreenTabs(TabbedContent):
     """Tabs that change only when the operator (or the app) says so.
@@ -80,23 +77,18 @@ class ConsoleApp(App[int]):
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
-        Binding("slash", "filter", "Filter"),
-        Binding("colon", "command_palette", "Commands", show=False),
+        # priority: run as the key is read, not after it bubbled up from the table,
+        # so the keys typed after it (already queued) reach the filter (check_action)
+        Binding("slash", "filter", "Filter", priority=True),
+        # naming one key for the palette drops Textual's own Ctrl+P: name both
+        Binding("colon,ctrl+p", "command_palette", "Commands", show=False),
         Binding("1", "show_tab('overview')", "Overview", show=False),
         Binding("2", "show_tab('adverts')", "Adverts", show=False),
         Binding("3", "show_tab('vips')", "VIPs", show=False),
         Binding("4", "show_tab('ipvs')", "IPVS", show=False),
         Binding("5", "show_tab('events')", "Events", show=False),
-        Binding("d", "drain", "Drain"),
-        Binding("u", "undrain", "Undrain"),
-        Binding("f", "failover", "Failover"),
-        Binding("t", "takeover", "Takeover"),
-        Binding("c", "clear_hold", "Clear hold"),
-        # shown in the footer by the IPVS screen only; elsewhere they explain themselves
-        Binding("w", "set_weight", "Weight", show=False),
-        Binding("W", "clear_weight", "Clear weight", show=False),
-        Binding("r", "rs_drain", "RS drain", show=False),
-        Binding("R", "rs_undrain", "RS undrain", show=False),
+        # the IPVS keys work everywhere (elsewhere they explain themselves); the IPVS screen shows them
+        *(Binding(c.key, f"change('{c.name}')", c.label, show=c.on_bar) for c in CHANGES if c.key),
     ]
 
     def __init__(
@@ -112,12 +104,14 @@ class ConsoleApp(App[int]):
         localtime: Callable[[float], time.struct_time] = time.localtime,
         frozen: bool = False,
         max_events: int = 2000,
+        confirm_delay: float = ConfirmScreen.ARM_DELAY,
     ):
         """``client``: an ``engine.control.client.Client``.  ``starter``: for an
         embedded engine, a callable returning ``(client, stop)`` (or an awaitable
         of it); ``stop(resign=True)`` is awaited when the console quits.
         ``frozen`` stops cursor blinking for reproducible pictures;
-        ``localtime`` formats event times (tests pass ``time.gmtime``)."""
+        ``localtime`` formats event times (tests pass ``time.gmtime``);
+        ``confirm_delay``: how long a confirmation ignores keys after it opens."""
         super().__init__()
         if client is None and starter is None:
             raise ValueError("ConsoleApp needs a client or a starter")
@@ -134,20 +128,14 @@ class ConsoleApp(App[int]):
         self.localtime = localtime
         self.frozen = frozen
         self.max_events = max_events
+        self.confirm_delay = confirm_delay
+        self.feed: NodeFeed | None = None
+        self.link: LinkState | None = None   # the feed's last word on the connection
+        self.starting: str | None = None     # what the status line says before there is a feed
         self.sv: SnapView | None = None
         self.version = 0                 # snapshots applied so far
-        self.last_seq = 0
-        self.connected = False
-        self.conn_error: str | None = None
-        self.fetch_count = 0
-        self._pending: list[dict] = []
-        self._dirty = True
-        self._fetching = False
-        self._last_fetch = -1e9
-        self._min_gap = coalesce
         self.apply_cost = 0.0            # seconds the last snapshot took to show
         self._system: dict | None = None
-        self._tick_timer = None
         self.notices: list[tuple[str, str, str]] = []   # (severity, title, message), newest last
 
     # -- layout ---------------------------------------------------------------------------
@@ -179,7 +167,6 @@ class ConsoleApp(App[int]):
 
     async def on_mount(self) -> None:
         self._update_status()
-        self._tick_timer = self.set_interval(self.coalesce, self._tick)
         self.active_view().focus_main()
         if self._starter is not None:
             self.run_worker(self._start_embedded, name="start-embedded", group="start")
@@ -187,7 +174,7 @@ class ConsoleApp(App[int]):
             self._begin()
 
     async def _start_embedded(self) -> None:
-        self.conn_error = "starting the embedded engine…"
+        self.starting = "starting the embedded engine…"
         self._update_status()
         try:
             res = self._starter()
@@ -197,84 +184,40 @@ class ConsoleApp(App[int]):
         except Exception as exc:
             self.exit(return_code=1, message=f"vipdeck console: the embedded engine did not start: {exc}")
             return
+        self.starting = None
         self._begin()
 
     def _begin(self) -> None:
-        self.run_worker(self._follow, name="follow", group="follow", exclusive=True)
-        self._dirty = True
-        self._tick()
+        self.feed = NodeFeed(self.client, self.post_message, node=self.label or "local",
+                             coalesce=self.coalesce, refresh_interval=self.refresh_interval,
+                             max_events=self.max_events)
+        self.feed.start()
+        self.feed.tick()
 
-    # -- live updates --------------------------------------------------------------------
+    # -- what the feed says ------------------------------------------------------------------
 
-    async def _follow(self) -> None:
-        """Follow the event stream; reconnect with a capped backoff."""
-        backoff = 0.5
-        while True:
-            try:
-                async for ev in self.client.follow(self.last_seq):
-                    backoff = 0.5
-                    self.on_engine_event(ev)
-                err = "event stream closed"
-            except ControlError as exc:
-                err = exc.message
-            except (OSError, ValueError, KeyError) as exc:
-                err = f"event stream failed: {exc}"
-            self._set_conn(False, err)
-            await asyncio.sleep(backoff)   # retry pacing while the daemon is away
-            backoff = min(5.0, backoff * 2)
-
-    def on_engine_event(self, ev: dict) -> None:
-        seq = ev.get("seq")
-        if isinstance(seq, int):
-            if seq <= self.last_seq:
-                return
-            self.last_seq = seq
-        self._pending.append(ev)
-        if len(self._pending) > self.max_events:
-            del self._pending[: len(self._pending) - self.max_events]
-        if ev.get("kind") not in QUIET_KINDS:
-            self._dirty = True
-
-    def _tick(self) -> None:
+    def on_node_feed_events(self, message: NodeFeed.Events) -> None:
         if self._exit:
             return
-        if self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                with self.batch_update():
-                    self.events_view.add_events(batch, visible=self.active_tab == "events")
-            except NoMatches:
-                return
-        if self.client is None or self._fetching:
-            return
-        now = time.monotonic()
-        if now - self._last_fetch < self._min_gap:
-            return          # a big snapshot costs a lot to show: keep the console's share of CPU bounded
-        if self._dirty or now - self._last_fetch >= self.refresh_interval:
-            self._dirty = False
-            self._fetching = True
-            self._last_fetch = now
-            self.run_worker(self._fetch, name="fetch", group="fetch")
-
-    def request_refresh(self) -> None:
-        self._dirty = True
-
-    async def _fetch(self) -> None:
         try:
-            raw = await self.client.snapshot()
-        except ControlError as exc:
-            self._set_conn(False, exc.message)
-            return
-        except (OSError, ValueError, KeyError) as exc:
-            self._set_conn(False, f"snapshot failed: {exc}")
-            return
-        finally:
-            self._fetching = False
-            self.fetch_count += 1
-        self._set_conn(True)
-        self.apply_snapshot(raw)
+            with self.batch_update():
+                self.events_view.add_events(message.events, visible=self.active_tab == "events")
+        except NoMatches:   # the DOM is being torn down (quitting)
+            pass
 
-    def apply_snapshot(self, raw: dict) -> None:
+    def on_node_feed_status(self, message: NodeFeed.Status) -> None:
+        self.link = message.state
+        self._update_status()
+
+    def on_node_feed_snapshot(self, message: NodeFeed.Snapshot) -> None:
+        cost = 0.0
+        try:
+            cost = self.apply_snapshot(message.raw)
+        finally:
+            message.feed.shown(cost)
+
+    def apply_snapshot(self, raw: dict) -> float:
+        """Show a snapshot on the visible screen; the seconds it took."""
         system = None
         if not (raw.get("node") or {}).get("system") and self.system_probe is not None:
             if self._system is None or self.active_tab == "overview":
@@ -283,23 +226,24 @@ class ConsoleApp(App[int]):
         self.sv = SnapView(raw, system)
         self.version += 1
         if self._exit:
-            return
+            return 0.0
         started = time.perf_counter()
         try:
             with self.batch_update():
                 self._update_status()
                 self.active_view().show(self.sv, self.version)
         except NoMatches:   # the DOM is being torn down (quitting)
-            return
+            return 0.0
         self.apply_cost = time.perf_counter() - started
-        self._min_gap = max(self.coalesce, 4 * self.apply_cost)
+        return self.apply_cost
 
-    def _set_conn(self, ok: bool, error: str | None = None) -> None:
-        if ok == self.connected and error == self.conn_error:
-            return
-        self.connected = ok
-        self.conn_error = None if ok else error
-        self._update_status()
+    def request_refresh(self) -> None:
+        if self.feed is not None:
+            self.feed.refresh()
+
+    @property
+    def connected(self) -> bool:
+        return bool(self.link and self.link.connected)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         # A stale activation (the operator switched again before it arrived)
@@ -318,6 +262,16 @@ class ConsoleApp(App[int]):
         if focused is None or view not in focused.ancestors_with_self:
             view.focus_main()
 
+    async def on_event(self, event: events.Event) -> None:
+        # Keys typed ahead of a confirmation (read before it opened, or within
+        # its arming delay) must not answer it: typing "/operator" once opened
+        # "Take over VI_1?" on the t and confirmed it with the Enter after it.
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            screen = self.screen
+            if isinstance(screen, ConfirmScreen) and not screen.accepts(event):
+                return
+        await super().on_event(event)
+
     def notify(self, message: str, *, title: str = "", severity: str = "information",
                timeout: float | None = None, markup: bool = False) -> None:
         """Engine messages are shown verbatim (no markup) and kept in
@@ -333,25 +287,16 @@ class ConsoleApp(App[int]):
         return self.read_only or bool(self.sv and self.sv.raw.get("read_only"))
 
     def status_text(self) -> Text:
-        t = Text()
+        """The node, the link, then what needs attention, then where from: the
+        badges come before the socket path and the mode, so a narrow terminal
+        cuts those off first."""
+        t = Text(no_wrap=True, overflow="ellipsis")
         t.append(" vipdeck ", style="bold reverse")
         sv = self.sv
         if sv is not None:
             t.append(f" {sv.hostname}", style="bold")
-            rid = sv.node.get("router_id")
-            if rid and rid != sv.hostname:
-                t.append(f" (router_id {rid})")
-            mode = "embedded engine" if self.embedded else (sv.node.get("mode") or "daemon")
-            t.append(f"  {mode}", style="dim")
-        if self.label:
-            t.append(f" {self.label}", style="dim")
         t.append("  ")
-        if self.connected:
-            t.append("● live", style="bold green")
-        elif self.conn_error:
-            t.append(f"○ {self.conn_error}", style="bold red")
-        else:
-            t.append("○ connecting…", style="yellow")
+        t.append_text(self.link_text())
         if self.effective_read_only:
             t.append("  READ-ONLY ", style="bold black on yellow")
         if sv is not None and sv.drained:
@@ -361,15 +306,34 @@ class ConsoleApp(App[int]):
             t.append(f"  {n} VRID{'s' if n > 1 else ''} flagged (2) ", style="bold red")
         if sv is not None and not sv.ipvs.get("available", True) and sv.virtual_servers:
             t.append("  IPVS unavailable (4) ", style="bold red")
+        if sv is not None:
+            rid = sv.node.get("router_id")
+            if rid and rid != sv.hostname:
+                t.append(f"  router_id {rid}")
+            mode = "embedded engine" if self.embedded else (sv.node.get("mode") or "daemon")
+            t.append(f"  {mode}", style="dim")
+        if self.label:
+            t.append(f" {self.label}", style="dim")
         return t
+
+    def link_text(self) -> Text:
+        link = self.link
+        if self.starting:
+            return Text(self.starting, style="yellow")
+        if link is None or (not link.connected and not link.error):
+            return Text("○ connecting…", style="yellow")
+        if not link.connected:
+            return Text(f"○ {link.error}", style="bold red")
+        if link.stale:
+            return Text(f"◐ no reply for over {link.stale_after:g} s", style="bold yellow")
+        return Text("● live", style="bold green")
 
     def _update_status(self) -> None:
         try:
             status = self.query_one("#status", Static)
-        except Exception:
+        except NoMatches:
             return
-        text = self.status_text()
-        update_if_changed(status, text)
+        update_if_changed(status, self.status_text())
 
     # -- navigation ------------------------------------------------------------------------
 
@@ -380,6 +344,11 @@ class ConsoleApp(App[int]):
         ids = [t[0] for t in TABS]
         self.action_show_tab(ids[(ids.index(self.active_tab) + step) % len(ids)])
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter" and (isinstance(self.screen, ModalScreen) or isinstance(self.focused, Input)):
+            return False    # a "/" typed into a field is a character
+        return True
+
     def action_filter(self) -> None:
         self.active_view().open_filter()
 
@@ -389,30 +358,30 @@ class ConsoleApp(App[int]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         for tab_id, title, _cls in TABS:
             yield SystemCommand(f"Show {title[2:]}", f"switch to screen {title[0]}",
-                                lambda t=tab_id: self.action_show_tab(t))
-        yield SystemCommand("Drain node", "resign every instance and stay backup (d)", self.action_drain)
-        yield SystemCommand("Undrain node", "return to normal election (u)", self.action_undrain)
-        yield SystemCommand("Fail over selected instance", "resign the selected master (f)", self.action_failover)
-        yield SystemCommand("Take over selected instance", "make this backup master (t)", self.action_takeover)
-        yield SystemCommand("Clear hold / release takeover", "on the selected instance (c)", self.action_clear_hold)
-        yield SystemCommand("Reload configuration", "ask the engine to re-read its configuration", self.action_reload)
+                                partial(self.action_show_tab, tab_id))
+        for c in CHANGES:
+            yield SystemCommand(c.command, c.help + (f" ({c.key})" if c.key else ""),
+                                partial(self.action_change, c.name))
         yield SystemCommand("Help", "keys and conventions (?)", self.action_help)
         yield from super().get_system_commands(screen)
 
     # -- changes ---------------------------------------------------------------------------
 
-    def selected_instance(self) -> str | None:
-        name = self.active_view().selected_instance()
-        if name is None:
-            name = self.view("overview").selected_instance()
-        return name
+    def selection(self, target: str) -> Any:
+        """What a change acts on: the row under the cursor of the visible screen,
+        never a selection left on a screen the operator cannot see."""
+        if target == INSTANCE:
+            return self.active_view().selected_instance()
+        if target == REAL_SERVER:
+            return self.active_view().selected_rs()
+        return None
 
-    def selected_rs(self) -> tuple[str, str] | None:
-        if self.active_tab != "ipvs":
-            return None
-        return self.view("ipvs").selected_rs()
+    def action_change(self, name: str) -> None:
+        change = BY_NAME[name]
+        selection = self.selection(change.target)
+        self.propose(change, lambda sv: change.build(sv, selection))
 
-    def propose(self, build: Callable[[SnapView], ChangePlan]) -> None:
+    def propose(self, change: Change, build: Callable[[SnapView], ChangePlan]) -> None:
         """Build a change from the current snapshot and ask for confirmation."""
         if self.effective_read_only:
             self.notify("Read-only console: changes are disabled.", title="read-only", severity="warning")
@@ -425,7 +394,11 @@ class ConsoleApp(App[int]):
         except NotApplicable as exc:
             self.notify(str(exc), severity="warning")
             return
-        self.push_screen(ConfirmScreen(plan, frozen=self.frozen), callback=lambda v: self._confirmed(plan, v))
+        self.push_screen(self.confirmation(plan, node_wide=change.node_wide),
+                         callback=lambda v: self._confirmed(plan, v))
+
+    def confirmation(self, plan: ChangePlan, *, node_wide: bool = False) -> ConfirmScreen:
+        return ConfirmScreen(plan, frozen=self.frozen, focus_cancel=node_wide, arm_delay=self.confirm_delay)
 
     def _confirmed(self, plan: ChangePlan, values: dict | None) -> None:
         if values is None:
@@ -443,47 +416,18 @@ class ConsoleApp(App[int]):
         except (OSError, ValueError) as exc:
             self.notify(str(exc), title=f"{op} failed", severity="error", timeout=10)
             return None
-        msg = result.get("message") if isinstance(result, dict) else None
-        self.notify(str(msg or "done"), title=f"{op}: ok")
+        msg = str((result.get("message") if isinstance(result, dict) else None) or "done")
+        ipvs = self.sv.ipvs if self.sv is not None else {}
+        if op in IPVS_OPS and not ipvs.get("available", True):
+            # the engine records the intent and says so; the kernel was not touched
+            self.notify(f"{msg}. Recorded only: IPVS is unavailable here "
+                        f"({ipvs.get('error') or 'the kernel table cannot be read'}), so nothing was applied "
+                        "to the kernel (the change is kept and applied when the daemon next starts with IPVS).",
+                        title=f"{op}: NOT applied", severity="warning", timeout=15)
+        else:
+            self.notify(msg, title=f"{op}: ok")
         self.request_refresh()
         return result
-
-    def action_drain(self) -> None:
-        self.propose(actions.plan_drain)
-
-    def action_undrain(self) -> None:
-        self.propose(actions.plan_undrain)
-
-    def action_failover(self) -> None:
-        name = self.selected_instance()
-        self.propose(lambda sv: actions.plan_failover(sv, name))
-
-    def action_takeover(self) -> None:
-        name = self.selected_instance()
-        self.propose(lambda sv: actions.plan_takeover(sv, name))
-
-    def action_clear_hold(self) -> None:
-        name = self.selected_instance()
-        self.propose(lambda sv: actions.plan_clear(sv, name))
-
-    def action_set_weight(self) -> None:
-        sel = self.selected_rs()
-        self.propose(lambda sv: actions.plan_weight(sv, sel))
-
-    def action_clear_weight(self) -> None:
-        sel = self.selected_rs()
-        self.propose(lambda sv: actions.plan_clear_weight(sv, sel))
-
-    def action_rs_drain(self) -> None:
-        sel = self.selected_rs()
-        self.propose(lambda sv: actions.plan_rs_drain(sv, sel))
-
-    def action_rs_undrain(self) -> None:
-        sel = self.selected_rs()
-        self.propose(lambda sv: actions.plan_rs_undrain(sv, sel))
-
-    def action_reload(self) -> None:
-        self.propose(actions.plan_reload)
 
     # -- quitting ----------------------------------------------------------------------------
 
@@ -508,8 +452,7 @@ class ConsoleApp(App[int]):
         if not self.embedded or self._stop is None:
             self.exit(0)
             return
-        plan = self.quit_plan()
-        self.push_screen(ConfirmScreen(plan, frozen=self.frozen), callback=self._quit_confirmed)
+        self.push_screen(self.confirmation(self.quit_plan(), node_wide=True), callback=self._quit_confirmed)
 
     def _quit_confirmed(self, values: dict | None) -> None:
         if values is None:
@@ -532,6 +475,8 @@ class ConsoleApp(App[int]):
             self.log.error(f"embedded engine stop failed: {exc}")
 
     async def on_unmount(self) -> None:
+        if self.feed is not None:
+            await self.feed.stop()
         await self.stop_engine()
         close = getattr(self.client, "close", None)
         if close is not None:

@@ -159,6 +159,22 @@ def held_vips(sv: SnapView) -> list[tuple[str, str]]:
             if i.get("state") == "MASTER" for v in i.get("vips") or []]
 
 
+# --- real servers --------------------------------------------------------------------
+
+NOT_APPLIED = "NOT APPLIED"
+
+
+def rs_shown_state(rs: dict) -> str:
+    """The engine's state of a real server, except that a drain the kernel has
+    not taken (IPVS unavailable, or the destination not in the kernel: no
+    kernel weight) is NOT APPLIED, never DRAINED: its weight was not lowered
+    and nobody knows its connections."""
+    state = str(rs.get("state") or "?")
+    if state in ("DRAINING", "DRAINED") and rs.get("weight_kernel") is None:
+        return NOT_APPLIED
+    return state
+
+
 # --- VIPs -----------------------------------------------------------------------------
 
 @dataclass

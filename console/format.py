@@ -24,6 +24,7 @@ RS_STATE_STYLE = {
     "DOWN": "bold red",
     "DRAINING": "bold yellow",
     "DRAINED": "blue",
+    "NOT APPLIED": "bold yellow",
 }
 SEVERITY_STYLE = {"info": "", "warning": "yellow", "error": "bold red"}
 

@@ -10,30 +10,43 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-KEYS: list[tuple[str, str, str]] = [
+from vipdeck.console.changes import CHANGES
+
+NAVIGATION: list[tuple[str, str, str]] = [
     ("Screens", "1 … 5, Tab / Shift+Tab, mouse", "Overview, Adverts, VIPs, IPVS, Events"),
     ("", "?", "this help (Esc closes)"),
-    ("", ":", "command palette (also Ctrl+P): screens, actions, reload"),
-    ("", "/", "filter the current screen's table (Enter keeps it, Esc clears)"),
+    ("", ": or Ctrl+P", "command palette: screens, every change below, reload"),
+    ("", "/", "filter the current screen: words must all match, !word excludes; on Events also "
+              "kind:transition,operator and sev:warning (at least)"),
     ("", "↑ ↓ PgUp PgDn Home End", "move the cursor; the detail panel follows"),
     ("", "q", "quit (attached to a daemon: VIPs are not affected)"),
-    ("Node", "d", "drain this node: every instance resigns and stays BACKUP"),
-    ("", "u", "undrain: back to normal election"),
-    ("Instance", "f", "fail over the selected MASTER instance (optional hold seconds)"),
-    ("", "t", "take over the selected BACKUP instance"),
-    ("", "c", "clear the selected instance's hold or takeover"),
-    ("IPVS (4)", "w", "set the selected real server's weight (an override, shown as 3 (cfg 1))"),
-    ("", "W", "clear the weight override"),
-    ("", "r", "drain the real server (weight 0: DRAINING until idle, then DRAINED)"),
-    ("", "R", "undrain the real server"),
+    ("Events (5)", "p", "show / hide passing checks (hidden at first)"),
 ]
 
+
+def keys() -> list[tuple[str, str, str]]:
+    """Navigation, then every change of ``changes.CHANGES`` with a key, by group."""
+    rows = list(NAVIGATION)
+    group = None
+    for c in CHANGES:
+        if not c.key:
+            continue
+        rows.append(("" if c.group == group else c.group, c.key, c.help))
+        group = c.group
+    return rows
+
+
 NOTES = """\
-Every change opens a confirmation that states its consequence; Enter confirms, Esc cancels.
+Every change opens a confirmation that states its consequence; it ignores keys for a moment
+after it opens (so keys typed ahead cannot answer it). Enter confirms, Esc cancels; a change to
+the whole node (drain, undrain, reload) opens with Cancel focused: Tab to Confirm.
 Draining shows which VIPs move to which peer (the best other router heard for each VRID on
 the wire); when no peer has been heard the warning is loud and you must type the host name
-or "drain". In --read-only mode change keys only show a notice.
-The instance used by f / t / c is the one under the cursor on screens 1-3.
+or "drain". A drained node sent one priority-0 advert per master and then elects with
+priority 1: it takes VIPs back only when no other router is alive. In --read-only mode change
+keys only show a notice.
+f / t / c act on the instance under the cursor on screens 1-3; w / W / r / R on the real
+server under the cursor on screen 4.
 Events: newest at the bottom; the cursor follows new events while it is on the last row.
 Ages are computed from the engine's clock in each snapshot."""
 
@@ -55,7 +68,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column(style="bold magenta")
         table.add_column(style="bold cyan")
         table.add_column()
-        for group, key, what in KEYS:
+        for group, key, what in keys():
             table.add_row(group, key, what)
         with VerticalScroll():
             yield Static(Text("vipdeck console: keys", style="bold"))

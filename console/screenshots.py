@@ -39,7 +39,7 @@ async def take_screenshots(client: Any, out: str | Path, size: tuple[int, int] =
     paths: list[Path] = []
     async with app.run_test(size=size, headless=True) as pilot:
         await _until(lambda: app.version > 0, pilot, timeout, "the first snapshot")
-        await _until(lambda: len(app.events_view.events) > 0 or app.last_seq == 0, pilot, 2.0, "events")
+        await _until(lambda: len(app.events_view.events) > 0 or app.feed.last_seq == 0, pilot, 2.0, "events")
         for n, (tab_id, _title, _cls) in enumerate(TABS, 1):
             await pilot.press(str(n))
             await _until(lambda t=tab_id: app.view(t).shown_version == app.version or tab_id == "events",
@@ -56,7 +56,8 @@ async def take_screenshots(client: Any, out: str | Path, size: tuple[int, int] =
             except NotApplicable:
                 plan = None
             if plan is not None:
-                app.push_screen(ConfirmScreen(plan, frozen=True))   # preview only: never confirmed
+                # preview only: never confirmed
+                app.push_screen(ConfirmScreen(plan, frozen=True, focus_cancel=True, arm_delay=0))
                 await pilot.pause()
                 paths.append(Path(app.save_screenshot("drain-preview.svg", str(out))))
                 await pilot.press("escape")

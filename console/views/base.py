@@ -104,7 +104,10 @@ class View(Vertical):
         bar.add_class("shown")
         inp = self.query_one("#filter-input", Input)
         inp.value = self.filter_text
-        inp.focus()
+        # at once, not at the next idle moment as Widget.focus does: the keys
+        # typed after "/" are queued already and must reach the filter, not the
+        # bindings (typing "/operator" fast once ran its r and t as commands)
+        self.screen.set_focus(inp)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter-input":

@@ -13,7 +13,8 @@ from textual.binding import Binding
 from textual.widgets import Static
 
 from vipdeck.console import format as fmt
-from vipdeck.console.derive import SnapView
+from vipdeck.console.changes import CHANGES, REAL_SERVER
+from vipdeck.console.derive import NOT_APPLIED, SnapView, rs_shown_state
 from vipdeck.console.views.base import View
 from vipdeck.console.widgets.keyed_table import KeyedTable
 from vipdeck.console.widgets.update import update_if_changed
@@ -70,7 +71,7 @@ def rs_row(sv: SnapView, vs: dict, rs: dict) -> tuple:
     err = next((c.get("error") for c in failing if c.get("error")), None)
     return (
         Text(f"  -> {rs['key']}"), rs.get("forward") or vs.get("forward") or "", fmt.weight_text(rs),
-        fmt.number(rs.get("active_conn")), fmt.number(rs.get("inactive_conn")), fmt.rs_state_text(rs.get("state")),
+        fmt.number(rs.get("active_conn")), fmt.number(rs.get("inactive_conn")), fmt.rs_state_text(rs_shown_state(rs)),
         check, fmt.latency(first.get("latency")) if first else "-",
         Text(str(fails), style="bold red" if fails else "dim"), Text(_short(err), style="red"),
         fmt.number(rs.get("cps")), fmt.number(rs.get("inpps")), fmt.number(rs.get("outpps")),
@@ -115,14 +116,22 @@ def detail_text(sv: SnapView, vs: dict, rs: dict | None) -> Text:
         return t
     t.append(f"{rs['key']}", style="bold")
     t.append(f" in {vs['key']}  ")
-    t.append_text(fmt.rs_state_text(rs.get("state")))
+    shown = rs_shown_state(rs)
+    t.append_text(fmt.rs_state_text(shown))
     t.append("  weight ")
     t.append_text(fmt.weight_text(rs))
     t.append(f"  kernel weight {fmt.number(rs.get('weight_kernel'))}")
+    unavailable = not sv.ipvs.get("available", True)
+    why = "IPVS is unavailable" if unavailable else "not in the kernel"
+    if shown == NOT_APPLIED:
+        t.append(f"\ndrain not applied: {why}, so its weight was not lowered and its connections are "
+                 "unknown", style="bold yellow")
     o = rs.get("override")
     if o:
         t.append(f"\noverride  weight {o.get('weight')} by {o.get('who')} {fmt.ago(sv.now, o.get('when'))}: "
                  f"{o.get('why') or 'no reason given'}", style="yellow")
+        if rs.get("weight_kernel") is None:
+            t.append(f" (not applied: {why})", style="bold yellow")
     for c in rs.get("checkers") or []:
         t.append(f"\n{c.get('kind'):<9} ")
         t.append("ok" if c.get("ok") else "FAIL", style="green" if c.get("ok") else "bold red")
@@ -134,12 +143,9 @@ def detail_text(sv: SnapView, vs: dict, rs: dict | None) -> Text:
 
 
 class IpvsView(View):
-    BINDINGS = [
-        Binding("w", "app.set_weight", "Weight"),
-        Binding("W", "app.clear_weight", "Clear weight"),
-        Binding("r", "app.rs_drain", "RS drain"),
-        Binding("R", "app.rs_undrain", "RS undrain"),
-    ]
+    # the app binds these keys everywhere; here they are on the key bar
+    BINDINGS = [Binding(c.key, f"app.change('{c.name}')", c.label) for c in CHANGES
+                if c.target == REAL_SERVER and c.key]
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="ipvs-banner", classes="panel")

@@ -34,6 +34,7 @@ def app_for(c: ScriptedClient, **kw) -> ConsoleApp:
     kw.setdefault("system_probe", None)
     kw.setdefault("refresh_interval", 30.0)     # refreshes here are driven by events
     kw.setdefault("coalesce", 0.05)
+    kw.setdefault("confirm_delay", 0.05)        # the typed-ahead test uses the real one
     return ConsoleApp(c, **kw)
 
 
@@ -54,7 +55,9 @@ def last_notice(app: ConsoleApp) -> str:
 
 
 async def confirm_modal(pilot) -> ConfirmScreen:
-    await wait_for(lambda: isinstance(pilot.app.screen, ConfirmScreen), 3, "the confirmation modal")
+    """The confirmation, once it takes keys."""
+    await wait_for(lambda: isinstance(pilot.app.screen, ConfirmScreen) and pilot.app.screen.armed, 3,
+                   "the confirmation modal")
     return pilot.app.screen
 
 
@@ -378,8 +381,9 @@ async def test_drain_cancel_sends_nothing_then_confirm_sends_reason():
         await pilot.click("#cancel")
         assert not isinstance(app.screen, ConfirmScreen) and c.requests == []
         await pilot.press("d")
-        await confirm_modal(pilot)
-        await pilot.press(*"ku", "enter")
+        modal = await confirm_modal(pilot)
+        assert app.focused is modal.query_one("#cancel")    # node-wide: a stray Enter cancels
+        await pilot.press("shift+tab", *"ku", "enter")       # back to the reason field
         await wait_for(lambda: c.requests, 3, "the drain request")
         assert c.requests == [("drain", {"reason": "ku"})]
         await wait_for(lambda: "drain: ok" in [n[1] for n in app.notices], 3, "the result notice")
@@ -417,7 +421,7 @@ async def test_undrain():
         await pilot.press("u")
         modal = await confirm_modal(pilot)
         assert "priority 100 > master 198.18.0.2 (96): takes the VIPs back" in modal.query_one("#body").render().plain
-        await pilot.press("enter")
+        await pilot.press("tab", "enter")                 # Cancel has the focus, Confirm is next
         await wait_for(lambda: c.requests, 3, "the undrain request")
         assert c.requests == [("undrain", {})]
 
@@ -481,7 +485,7 @@ async def test_weight_set_validate_and_clear():
         await pilot.press("w")
         assert "IPVS screen" in last_notice(app)
         await pilot.press("4", "w")                         # a service row: not a real server
-        assert "select a real server" in last_notice(app)
+        assert "no real server selected" in last_notice(app)
         await pilot.press("down", "w")
         modal = await confirm_modal(pilot)
         assert "weight 3 (cfg 1) → the new weight" in modal.query_one("#body").render().plain
@@ -544,7 +548,7 @@ async def test_refused_request_is_shown_as_error():
         await settle(app, c)
         await pilot.press("d")
         await confirm_modal(pilot)
-        await pilot.press("enter")
+        await pilot.press("tab", "enter")
         await wait_for(lambda: any(n[0] == "error" for n in app.notices), 3, "the error notice")
         sev, title, msg = app.notices[-1]
         assert title == "drain refused (forbidden)" and "root only" in msg
@@ -562,7 +566,7 @@ async def test_reload_from_the_command_palette():
                        3, "the reload command")
         await pilot.press("enter")
         await confirm_modal(pilot)
-        await pilot.press("enter")
+        await pilot.press("tab", "enter")
         await wait_for(lambda: c.requests, 3, "the reload request")
         assert c.requests == [("reload", {})]
 
@@ -589,7 +593,7 @@ async def test_quit_embedded_asks_then_resigns():
     async def starter():
         return c, stop
 
-    app = ConsoleApp(starter=starter, localtime=time.gmtime, frozen=True, system_probe=None)
+    app = ConsoleApp(starter=starter, localtime=time.gmtime, frozen=True, system_probe=None, confirm_delay=0.05)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, c)
         assert "embedded engine" in app.query_one("#status").render().plain
@@ -602,7 +606,11 @@ async def test_quit_embedded_asks_then_resigns():
         assert stops == [] and not app._exit
         await pilot.press("q")
         await confirm_modal(pilot)
-        await pilot.press("enter")
+        await pilot.press("enter")                        # Cancel has the focus
+        assert stops == [] and not app._exit
+        await pilot.press("q")
+        await confirm_modal(pilot)
+        await pilot.press("tab", "enter")
         await wait_for(lambda: app._exit, 3, "exit")
     assert stops == [True]
 

@@ -98,8 +98,8 @@ async def test_console_over_a_real_socket_follows_and_reconnects(tmp_path):
             await pilot.press("u")          # not drained: a notice, nothing sent
             assert api.changes == []
             await pilot.press("d")
-            await wait_for(lambda: app.screen.__class__.__name__ == "ConfirmScreen", 3, "the modal")
-            await pilot.press("enter")
+            await wait_for(lambda: getattr(app.screen, "armed", False), 3, "the modal")
+            await pilot.press("tab", "enter")
             await wait_for(lambda: api.changes, 5, "the drain request")
             op, args, uid = api.changes[0]
             assert (op, args["who"], uid) == ("drain", "tester", os.getuid())

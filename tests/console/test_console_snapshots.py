@@ -20,7 +20,8 @@ SIZE = (140, 40)
 
 def make(name: str) -> ConsoleApp:
     client = ScriptedClient.from_fixture(FIXTURES / "console" / f"{name}.json")
-    return ConsoleApp(client, localtime=time.gmtime, frozen=True, system_probe=None, coalesce=0.05)
+    return ConsoleApp(client, localtime=time.gmtime, frozen=True, system_probe=None, coalesce=0.05,
+                      confirm_delay=0)
 
 
 async def ready(pilot) -> None:
