@@ -78,8 +78,9 @@ def plan_drain(sv: SnapView) -> ChangePlan:
     moves = drain_moves(sv)
     lost = orphaned(moves)
     body = Text()
-    body.append(f"Every instance on {sv.hostname} resigns and stays BACKUP until undrained. ")
-    body.append("A master sends a priority-0 advert, so its peer takes over after its skew time.\n\n")
+    body.append(f"Every master on {sv.hostname} resigns at once with a priority-0 advert, so its peer takes "
+                "over after its skew time. Until undrained every instance elects with priority 1: it stays "
+                "BACKUP while another router is alive, and serves the VIPs again only if none is.\n\n")
     for m in moves:
         vips = ", ".join(m.vips) or "no VIPs"
         body.append(f"  {m.instance} (VRID {m.vrid}) ", style="bold")

@@ -3,16 +3,19 @@
 Everything an operator is asked to confirm (who takes over when we drain,
 who holds a VIP, which VIPs conflict) is decided here from the snapshot
 alone, so it can be tested without a terminal and shows the same answer on
-every screen.
+every screen.  No Textual, no rich: the command line (`vipdeck status`,
+`drain`) reads snapshots through it too, also as a user who can reach the
+socket and nothing else.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 
-from vipdeck.console.format import strip_prefix
+
+def strip_prefix(address: str) -> str:
+    return address.split("/", 1)[0]
 
 
 class SnapView:
@@ -353,11 +356,4 @@ def event_subject(ev: dict) -> str:
     if k == "operator":
         return str(ev.get("action") or "") + (f" by {ev['who']}" if ev.get("who") else "")
     return str(ev.get("instance") or ev.get("vs") or "")
-
-
-def matches(needle: str, *hay: Any) -> bool:
-    if not needle:
-        return True
-    n = needle.lower()
-    return any(n in str(h).lower() for h in hay if h is not None)
 

@@ -108,6 +108,19 @@ def styled(text: str, style: str | None) -> Text:
     return Text(text, style=style or "")
 
 
+AUTH_LABEL = {0: "none", 1: "PASS", 2: "AH"}    # VRRPv2's authentication types (RFC 2338)
+
+
+def auth(value: Any) -> str:
+    """An advert's authentication type as keepalived.conf names it (the engine
+    sends the wire's number; older snapshots a name)."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return AUTH_LABEL.get(value, f"type {value}")
+    return "none" if str(value).lower() == "none" else str(value).upper()
+
+
 def state_text(state: str | None) -> Text:
     return Text(state or "?", style=STATE_STYLE.get(state or "", ""))
 
@@ -136,6 +149,3 @@ def clock(t: float | None, localtime: Callable[[float], time.struct_time] = time
         return "--:--:--"
     return time.strftime("%H:%M:%S", localtime(t))
 
-
-def strip_prefix(address: str) -> str:
-    return address.split("/", 1)[0]

@@ -81,11 +81,24 @@ def with_ourselves(sv: SnapView, entry: dict) -> list[dict]:
     adv = i.get("advert_int") or 0
     sources.append({"address": address, "mac": sv.our_macs.get(i.get("interface")),
                     "priority": i.get("effective_priority"), "interval": i.get("advert_int"),
-                    "version": i.get("version"), "auth_type": None,
+                    "version": i.get("version"), "auth_type": our_auth(i, sources),
                     "vips": [v.get("address", "").split("/")[0] for v in i.get("vips") or []],
                     "rate": 1 / adv if adv else None, "last_seen_age": None, "ttl": None,
                     "count": (i.get("counters") or {}).get("adverts_sent"), "here": True})
     return sources
+
+
+def our_auth(i: dict, sources: list[dict]) -> object:
+    """The authentication type of our own adverts: the snapshot's when it says
+    (``wire.auth_type``); none for VRRPv3 (RFC 5798 has no authentication);
+    else that of an accepted peer, since we accept only adverts whose type is
+    ours; else unknown."""
+    wire = i.get("wire") or {}
+    if wire.get("auth_type") is not None:
+        return wire["auth_type"]
+    if i.get("version") == 3:
+        return 0
+    return next((s.get("auth_type") for s in sources if s.get("auth_type") is not None), None)
 
 
 def source_row(sv: SnapView, entry: dict, s: dict, flags_text: Text) -> tuple:
@@ -109,7 +122,7 @@ def source_row(sv: SnapView, entry: dict, s: dict, flags_text: Text) -> tuple:
         vips_cell.append(f" +{len(vips) - 1}", style="dim")
     return (
         vrid_cell, src, s.get("mac") or "-", prio_cell, fmt.interval(s.get("interval")),
-        f"v{s.get('version')}" if s.get("version") else "-", str(s.get("auth_type") or "-"),
+        f"v{s.get('version')}" if s.get("version") else "-", fmt.auth(s.get("auth_type")),
         vips_cell, fmt.rate(s.get("rate")), fmt.age(s.get("last_seen_age")), ttl_cell,
         fmt.number(s.get("count")), role, flags_text,
     )

@@ -1,4 +1,5 @@
-"""What every numbered screen shares: the latest snapshot and a `/` filter."""
+"""What every numbered screen shares: the latest snapshot and a `/` filter
+(words, ``!word`` to exclude: ``console.filtering``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label
 
 from vipdeck.console.derive import SnapView
+from vipdeck.console.filtering import TextFilter
 from vipdeck.console.widgets.keyed_table import KeyedTable
 
 
@@ -24,8 +26,8 @@ class FilterBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label("filter /")
-        yield Input(placeholder="text to match (Enter keeps it, Esc clears)", id="filter-input",
-                    compact=True)
+        yield Input(placeholder="words to match, !word to exclude (Enter keeps it, Esc clears)",
+                    id="filter-input", compact=True)
 
 
 class View(Vertical):
@@ -43,10 +45,13 @@ class View(Vertical):
     View .detail { height: auto; max-height: 12; padding: 0 1; border-top: solid $primary-darken-2; }
     """
 
+    FILTER_FIELDS = False     # whether kind: and sev: words pick events (the events screen)
+
     def __init__(self, *, localtime: Callable[[float], time.struct_time] = time.localtime,
                  frozen: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.filter_text = ""
+        self.text_filter = TextFilter()
         self.sv: SnapView | None = None
         self.localtime = localtime
         self.frozen = frozen
@@ -112,7 +117,7 @@ class View(Vertical):
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter-input":
             event.stop()
-            self.filter_text = event.value.strip()
+            self.set_filter(event.value)
             self.rerender()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -126,14 +131,15 @@ class View(Vertical):
         bar = self.query_one(FilterBar)
         if not bar.has_class("shown") and not self.filter_text:
             return
-        self.filter_text = ""
+        self.set_filter("")
         self.query_one("#filter-input", Input).value = ""
         bar.remove_class("shown")
         self.rerender()
         self.focus_main()
 
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text.strip()
+        self.text_filter = TextFilter.parse(self.filter_text, fields=self.FILTER_FIELDS)
+
     def keep(self, *hay: object) -> bool:
-        if not self.filter_text:
-            return True
-        n = self.filter_text.lower()
-        return any(n in str(h).lower() for h in hay if h is not None)
+        return self.text_filter.matches(*hay)

@@ -2,8 +2,11 @@
 
 New events are appended as they arrive (batched by the app every 0.25 s);
 the cursor follows the newest event while it sits on the last row and stays
-put once the operator moves it up to read.  The filter matches any of time,
-severity, kind, subject and message.
+put once the operator moves it up to read.  The filter's words match any of
+time, severity, kind, subject and message (``!word`` excludes), and
+``kind:a,b`` / ``!kind:a`` / ``sev:warning`` pick events by their fields
+(``console.filtering``).  Passing checks are hidden until ``p`` shows them:
+the engine reports every checker run.
 
 While another screen is shown, events are only kept (a bounded deque); the
 rows are formatted when the operator comes here, so a flood of events costs
@@ -17,12 +20,15 @@ from typing import Iterable
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.widgets import Static
 
 from vipdeck.console import format as fmt
 from vipdeck.console.derive import event_subject
+from vipdeck.console.filtering import is_passing_check
 from vipdeck.console.views.base import View
 from vipdeck.console.widgets.keyed_table import KeyedTable
+from vipdeck.console.widgets.update import update_if_changed
 
 COLUMNS = [("time", "Time"), ("sev", "Severity"), ("kind", "Kind"), ("subject", "Subject", 30), ("message", "Message")]
 
@@ -33,10 +39,13 @@ class EventsView(View):
     DEFAULT_CSS = """
     EventsView KeyedTable { height: 1fr; max-height: 100%; }
     """
+    BINDINGS = [Binding("p", "toggle_passing", "Passing checks")]
+    FILTER_FIELDS = True
 
     def __init__(self, *, max_events: int = MAX_EVENTS, **kwargs):
         super().__init__(**kwargs)
         self.max_events = max_events
+        self.hide_passing = True
         self.events: collections.deque[dict] = collections.deque(maxlen=max_events)
         self._stale = False        # events kept while hidden, not yet in the table
 
@@ -55,8 +64,14 @@ class EventsView(View):
                 str(ev.get("kind") or ""), event_subject(ev), Text(str(ev.get("message") or ""), style=style))
 
     def _match(self, ev: dict) -> bool:
-        return self.keep(ev.get("severity"), ev.get("kind"), event_subject(ev), ev.get("message"),
-                         fmt.clock(ev.get("time"), self.localtime))
+        if self.hide_passing and is_passing_check(ev):
+            return False
+        return self.text_filter.matches_event(ev, ev.get("severity"), ev.get("kind"), event_subject(ev),
+                                              ev.get("message"), fmt.clock(ev.get("time"), self.localtime))
+
+    def action_toggle_passing(self) -> None:
+        self.hide_passing = not self.hide_passing
+        self.rerender()
 
     def add_events(self, events: Iterable[dict], visible: bool = True) -> None:
         new = list(events)
@@ -102,11 +117,15 @@ class EventsView(View):
         t.append(f"{len(self.events)} events", style="bold")
         if self.filter_text:
             t.append(f", {table.row_count} match “{self.filter_text}”", style="yellow")
+        passing = sum(1 for e in self.events if is_passing_check(e))
+        if passing:
+            t.append(f", {passing} passing checks " + ("hidden (p shows)" if self.hide_passing else "shown (p hides)"),
+                     style="dim")
         warn = sum(1 for e in self.events if e.get("severity") == "warning")
         err = sum(1 for e in self.events if e.get("severity") == "error")
         t.append("  ")
         t.append(f"{err} errors", style="bold red" if err else "dim")
         t.append(", ")
         t.append(f"{warn} warnings", style="yellow" if warn else "dim")
-        t.append("   newest at the bottom; / filters", style="dim")
-        self.query_one("#events-summary", Static).update(t)
+        t.append("   newest at the bottom; / filters (!word excludes, kind:, sev:)", style="dim")
+        update_if_changed(self.query_one("#events-summary", Static), t)

@@ -89,6 +89,9 @@ def node_text(sv: SnapView) -> Text:
     return t
 
 
+# what the engine does while drained (vrrp.machine: Drain): the same words everywhere
+DRAINED_PRIORITY_NOTE = "drained: resigned with a priority-0 advert, elects with priority 1 until undrained"
+
 DROP_SHORT = {"own_source": "own address", "truncated": "too short", "malformed": "malformed"}
 
 
@@ -204,6 +207,8 @@ def instance_detail(sv: SnapView, i: dict) -> Text:
         if x.get("detail"):
             t.append(f" [{x['detail']}]", style="dim")
     t.append(f"  → effective {i.get('effective_priority')}", style="bold")
+    if (i.get("operator") or {}).get("drained"):
+        t.append(f" ({DRAINED_PRIORITY_NOTE})", style="yellow")
     t.append("\nmaster    ", style="dim")
     t.append_text(master_cell(sv, i))
     mac = (i.get("master") or {}).get("mac")     # the master's, ours while MASTER (tells which box holds the VIPs)

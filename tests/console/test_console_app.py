@@ -236,6 +236,8 @@ async def test_events_newest_at_bottom_filter_and_live_append():
         await settle(app, c)
         await pilot.press("5")
         t = table(app, "events-table")
+        assert len(t.keys) == 28                      # two passing checks hidden
+        await pilot.press("p")                        # shown
         assert len(t.keys) == 30 and t.keys[0] == "1" and t.keys[-1] == "30"
         assert t.cursor_row == 29
         await pilot.press("slash", *"VI_2")

@@ -173,11 +173,8 @@ async def test_without_ipvs_a_weight_says_nothing_was_applied():
 
 
 async def test_without_ipvs_a_drained_server_is_never_shown_drained():
-    c = client("node1-ipvs-unavailable")
-    raw = c.edit_snapshot()
-    rs = raw["virtual_servers"][1]["real_servers"][0]
-    rs.update(state="DRAINED", weight_effective=0)      # what the engine says when it cannot read the kernel
-    c.set_snapshot(raw)
+    c = client("node1-ipvs-unavailable")      # .202 in 198.18.0.197:80 drained: the engine says DRAINED
+    assert c.edit_snapshot()["virtual_servers"][1]["real_servers"][0]["state"] == "DRAINED"
     app = app_for(c)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, c)
@@ -204,3 +201,69 @@ async def test_badges_stay_on_the_status_line_at_100_columns():
         await pilot.pause()
         line = status_line(app)
         assert "READ-ONLY" in line and "DRAINED" in line, line
+
+
+# -- the Auth column, a drained priority -------------------------------------------------------------
+
+async def test_the_auth_column_names_the_type_for_peers_and_for_us():
+    """The engine sends the wire's number (1 = PASS): it showed 1 for peers and - for us."""
+    c = client()
+    raw = c.edit_snapshot()
+    for a in raw["adverts"]:
+        for s in a["sources"]:
+            s["auth_type"] = 1
+    c.set_snapshot(raw)
+    app = app_for(c)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, c)
+        await pilot.press("2")
+        assert row(app, "adverts-table", "eth0/4/51|198.18.0.2")[6] == "PASS"
+        here = [k for k in app.query_one("#adverts-table", KeyedTable).keys if k.startswith("eth0/4/51|")
+                and "(here)" in row(app, "adverts-table", k)[1]]
+        assert here and row(app, "adverts-table", here[0])[6] == "PASS"    # we accept only our own type
+
+
+async def test_a_drained_instance_says_what_priority_it_elects_with():
+    """The engine elects with priority 1 while drained (after one priority-0 advert):
+    the console says both, as the README and `vipdeck status` do."""
+    c = client("node1-drained")
+    app = app_for(c)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, c)
+        assert row(app, "instances", "VI_1")[3] == "100 → 1"
+        detail = app.query_one("#instance-detail").render().plain
+        assert "effective 1 (drained: resigned with a priority-0 advert, elects with priority 1" in detail
+
+
+async def test_the_drain_preview_says_priority_0_then_1():
+    c = client()
+    app = app_for(c)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, c)
+        await pilot.press("d")
+        body = (await armed_modal(pilot)).query_one("#body").render().plain
+        assert "resigns at once with a priority-0 advert" in body
+        assert "every instance elects with priority 1" in body
+
+
+# -- the events screen --------------------------------------------------------------------------------
+
+async def test_events_hide_passing_checks_and_filter_by_kind_severity_and_bang_word():
+    c = client()
+    app = app_for(c)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, c)
+        await pilot.press("5")
+        t = app.query_one("#events-table", KeyedTable)
+        ok_runs = {"8", "30"}                    # HTTP_GET ok: info, ok
+        assert not ok_runs & set(t.keys) and "24" in t.keys     # a slow (warning) run stays
+        assert "2 passing checks hidden (p shows)" in app.query_one("#events-summary").render().plain
+        await pilot.press("p")
+        assert ok_runs <= set(t.keys)
+        await pilot.press("p", "slash", *"!check", "enter")
+        assert t.keys and not [k for k in t.keys if row(app, "events-table", k)[2] == "check"]
+        await pilot.press("escape", "slash", *"kind:transition,operator", "enter")
+        assert t.keys and {row(app, "events-table", k)[2] for k in t.keys} == {"transition", "operator"}
+        await pilot.press("escape", "slash", *"sev:warning !advert", "enter")
+        kept = [row(app, "events-table", k) for k in t.keys]
+        assert kept and all(r[1] in ("warning", "error") and r[2] != "advert" for r in kept)

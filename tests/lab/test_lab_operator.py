@@ -125,6 +125,8 @@ def test_changes_need_root_reads_do_not_and_bad_requests_are_named(pair):
     assert instance(r1, "VI_1")["state"] == "MASTER"
     r = cli(r1, "status", "--json", uid=65534)
     assert r.returncode == 0 and json.loads(r.stdout)["instances"][0]["name"] == "VI_1"
+    r = cli(r1, "status", uid=65534)           # the text needs nothing the socket's group cannot read
+    assert r.returncode == 0 and "VI_1: vrid 51" in r.stdout, r.stderr
     r = cli(r1, "failover", "VI_9")
     assert r.returncode == 1 and "no vrrp_instance 'VI_9'" in r.stderr
     r = cli(r1, "weight", "198.18.0.199:80", "198.18.0.10:80", "5")
@@ -163,3 +165,44 @@ def test_events_stream_shows_transitions_and_operator_actions(pair):
         follow.wait()
     out = cli(r1, "events").stdout
     assert "operator" in out and "drained" in out
+
+
+def test_drain_preview_and_asking_twice_both_ways_changes_nothing_and_succeeds(pair):
+    """`drain --dry-run` prints the console's preview; a second drain and an
+    undrain of a node that is not drained change nothing and exit 0 (a second
+    drain exited 0 and re-stamped who drained, an undrain of nothing exited 1);
+    "drained by" names the account when $USER is unset (it said "0")."""
+    n1, n2, r1, r2, sn = pair
+    r = cli(r1, "drain", "--dry-run")
+    assert r.returncode == 0, r.stderr
+    from vipdeck.console.actions import plan_drain
+    from vipdeck.console.derive import SnapView
+
+    plan = plan_drain(SnapView(status(r1)))          # what the console's confirmation says
+    vi1 = next(x for x in plan.body.plain.splitlines() if "VI_1 (VRID 51)" in x)
+    assert r.stdout.splitlines()[0] == plan.title and vi1 in r.stdout.splitlines(), r.stdout
+    assert f"{VIP1}/32 → " in vi1 and "(dry run: nothing was changed)" in r.stdout
+    assert instance(r1, "VI_1")["state"] == "MASTER" and status(r1)["operator"]["drained"] is None
+
+    r = cli(r1, "undrain")
+    assert r.returncode == 0 and "node is not drained: nothing to undo" in r.stdout, (r.stdout, r.stderr)
+
+    env = {k: v for k, v in os.environ.items() if k not in ("USER", "LOGNAME", "SUDO_USER")}
+    r = subprocess.run([sys.executable, "-m", "vipdeck", "drain", "--reason", "first", "--socket",
+                        r1.socket_path], capture_output=True, text=True, timeout=30, env=env)
+    assert r.returncode == 0, r.stderr
+    drained = status(r1)["operator"]["drained"]
+    assert (drained["who"], drained["why"]) == ("root", "first")
+    r = cli(r1, "drain", "--reason", "second")
+    assert r.returncode == 0 and "drained already (by root" in r.stdout and "nothing changed" in r.stdout
+    assert status(r1)["operator"]["drained"] == drained          # not re-stamped
+    r = cli(r1, "drain", "--dry-run")
+    assert r.returncode == 0 and "drained already" in r.stdout
+    assert "DRAINED by root" in cli(r1, "status").stdout
+
+    r = cli(r1, "undrain", "--dry-run")
+    assert r.returncode == 0 and "returns to normal election" in r.stdout
+    assert status(r1)["operator"]["drained"] is not None
+    assert cli(r1, "undrain").returncode == 0
+    r = cli(r1, "undrain")
+    assert r.returncode == 0 and "nothing to undo" in r.stdout

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import pwd
 import sys
+import time
 from typing import Any
 
 DEFAULT_SOCKET = "/run/vipdeck/control.sock"
@@ -14,19 +17,59 @@ def add_socket(parser) -> None:
                         help=f"daemon control socket (default {DEFAULT_SOCKET})")
 
 
+def operator_name() -> str:
+    """Who is asking, for the audit trail and "drained by ...": the user behind
+    sudo, else the login name, else the account of our uid (root's shell under
+    a service manager often has no $USER: it was recorded as "0")."""
+    for var in ("SUDO_USER", "USER", "LOGNAME"):
+        if os.environ.get(var):
+            return os.environ[var]
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return f"uid {os.getuid()}"
+
+
+def client(socket_path: str):
+    from vipdeck.engine.control.client import SocketClient
+
+    return SocketClient(socket_path, who=operator_name())
+
+
 def call(socket_path: str, op: str, **args: Any) -> tuple[int, Any]:
     """Run one request; (0, result) or (1, None) after printing a clear error."""
-    from vipdeck.engine.control.client import SocketClient
+    from vipdeck.engine.control.schema import ControlError
+
+    code, result = request(socket_path, op, **args)
+    if isinstance(result, ControlError):
+        print(f"vipdeck: {result.message}", file=sys.stderr)
+        return code, None
+    return code, result
+
+
+def request(socket_path: str, op: str, **args: Any) -> tuple[int, Any]:
+    """Run one request; (0, result), or (exit status, the ControlError) unprinted."""
     from vipdeck.engine.control.schema import ControlError
 
     async def go():
-        return await SocketClient(socket_path).request(op, **args)
+        return await client(socket_path).request(op, **args)
 
     try:
         return 0, asyncio.run(go())
     except ControlError as exc:
-        print(f"vipdeck: {exc.message}", file=sys.stderr)
-        return (3 if exc.code == "forbidden" else 1), None
+        return (3 if exc.code == "forbidden" else 1), exc
+
+
+def when(t: float | None, now: float | None) -> str:
+    """A unix time as an operator reads it: how far from the daemon's now, and
+    the local clock time (``in 4m00s, at 14:07:57``; a date when not today)."""
+    if t is None:
+        return "-"
+    rel = f"in {age(t - now)}" if now is not None and t >= now else (
+        f"{age(now - t)} ago" if now is not None else "")
+    local = time.localtime(t)
+    clock = time.strftime("%H:%M:%S" if local[:3] == time.localtime()[:3] else "%Y-%m-%d %H:%M:%S", local)
+    return f"{rel}, at {clock}" if rel else clock
 
 
 def age(seconds: float | None) -> str:

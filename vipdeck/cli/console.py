@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from vipdeck.cli.common import add_socket
+from vipdeck.cli.common import add_socket, client, operator_name
 
 
 def add_arguments(p) -> None:
@@ -38,23 +38,26 @@ def run(args) -> int:
             return _fail(f"the embedded engine cannot be loaded: {exc}")
         from vipdeck.console.app import ConsoleApp
 
-        app = ConsoleApp(starter=lambda: start_embedded(args.config), read_only=args.read_only,
-                         label=args.config)
+        async def starter():
+            embedded, stop = await start_embedded(args.config)
+            embedded.who = operator_name()
+            return embedded, stop
+
+        app = ConsoleApp(starter=starter, read_only=args.read_only, label=args.config)
         app.run()
         return int(app.return_code or 0)
 
     import asyncio
     import os
 
-    from vipdeck.engine.control.client import SocketClient
     from vipdeck.engine.control.schema import ControlError
 
     if not os.path.exists(args.socket):
         return _fail(f"no daemon control socket at {args.socket} (is `vipdeck daemon` running? "
                      "use --socket PATH, or -f CONFIG to run the engine embedded)")
-    client = SocketClient(args.socket)
+    attached = client(args.socket)
     try:
-        asyncio.run(client.snapshot())
+        asyncio.run(attached.snapshot())
     except ControlError as exc:
         return _fail(exc.message)
     except OSError as exc:
@@ -62,6 +65,6 @@ def run(args) -> int:
 
     from vipdeck.console.app import ConsoleApp
 
-    app = ConsoleApp(client, read_only=args.read_only, label=args.socket)
+    app = ConsoleApp(attached, read_only=args.read_only, label=args.socket)
     app.run()
     return int(app.return_code or 0)

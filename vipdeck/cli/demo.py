@@ -50,10 +50,10 @@ def run(args) -> int:
     previous = {sig: signal.signal(sig, hang_up) for sig in (signal.SIGHUP, signal.SIGTERM)}
     demo = build(with_keepalived=not args.no_keepalived, prefix=prefix)
     try:
-        from vipdeck.engine.control.client import SocketClient
+        from vipdeck.cli.common import client as socket_client
         from vipdeck.engine.lab.wait import wait_until
 
-        client = SocketClient(demo.socket)
+        client = socket_client(demo.socket)
         # let the checkers and the advert view fill in before the first picture
         wait_until(lambda: all(rs["state"] == "UP" for vs in asyncio.run(client.snapshot())["virtual_servers"]
                                for rs in vs["real_servers"]), 20, what="real servers UP")

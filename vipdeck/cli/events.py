@@ -1,4 +1,10 @@
-"""`vipdeck events [--follow] [--json]`: the daemon's event stream."""
+"""`vipdeck events [--follow] [--json]`: the daemon's event stream.
+
+``--kind``, ``--exclude-kind``, ``--severity`` and ``--hide-passing-checks``
+keep what an operator watching a failover wants (the same choices as the
+console's events screen: ``console.filtering``); the daemon still sends
+everything, the choice is made here.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,10 @@ import json
 import sys
 import time
 
-from vipdeck.cli.common import add_socket
+from vipdeck.cli.common import add_socket, client
+from vipdeck.console.filtering import SEVERITIES, EventChoice, split_kinds
+
+KINDS_HELP = ("transition, advert, vip, tracker, notify, smtp, check, rs_state, ipvs, operator, config, daemon")
 
 
 def add_arguments(p) -> None:
@@ -15,6 +24,20 @@ def add_arguments(p) -> None:
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--since", type=int, default=0, help="only events after this sequence number")
+    p.add_argument("--kind", action="append", default=[], metavar="KIND[,KIND]",
+                   help=f"only events of these kinds (repeatable): {KINDS_HELP}")
+    p.add_argument("--exclude-kind", action="append", default=[], metavar="KIND[,KIND]",
+                   help="leave out events of these kinds (repeatable)")
+    p.add_argument("--severity", choices=SEVERITIES, default="info",
+                   help="only events of at least this severity (default info: all)")
+    p.add_argument("--hide-passing-checks", action="store_true",
+                   help="leave out checker runs that succeeded (a change of a real server's state is "
+                        "an rs_state event and stays)")
+
+
+def choice_of(args) -> EventChoice:
+    return EventChoice(split_kinds(args.kind), split_kinds(args.exclude_kind), args.severity,
+                       args.hide_passing_checks)
 
 
 def line(ev: dict) -> str:
@@ -23,19 +46,21 @@ def line(ev: dict) -> str:
 
 
 def run(args) -> int:
-    from vipdeck.engine.control.client import SocketClient
     from vipdeck.engine.control.schema import ControlError
 
     out = (lambda e: json.dumps(e, default=str)) if args.json else line
+    keep = choice_of(args).keeps
 
     async def go() -> None:
-        client = SocketClient(args.socket)
+        c = client(args.socket)
         if args.follow:
-            async for ev in client.follow(args.since):
-                print(out(ev), flush=True)
+            async for ev in c.follow(args.since):
+                if keep(ev):
+                    print(out(ev), flush=True)
         else:
-            for ev in await client.events(args.since):
-                print(out(ev))
+            for ev in await c.events(args.since):
+                if keep(ev):
+                    print(out(ev))
 
     try:
         asyncio.run(go())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from vipdeck.cli.common import add_socket, age, call
+from vipdeck.cli.common import add_socket, age, call, when
 
 
 def add_arguments(p) -> None:
@@ -14,6 +14,8 @@ def add_arguments(p) -> None:
 
 
 def render(snap: dict) -> str:
+    from vipdeck.console.derive import rs_shown_state   # the console's rule: no DRAINED without a kernel weight
+
     node = snap.get("node", {})
     now = node.get("now") or 0
     out = [f"node {node.get('hostname')} router_id {node.get('router_id')} pid {node.get('pid')}"]
@@ -26,7 +28,9 @@ def render(snap: dict) -> str:
                        f"(of {vr.get('received', 0)} received)")
     drained = (snap.get("operator") or {}).get("drained")
     if drained:
-        out.append(f"DRAINED by {drained['who']} ({drained.get('why') or 'no reason given'})")
+        out.append(f"DRAINED by {drained['who']} {when(drained.get('when'), now)} "
+                   f"({drained.get('why') or 'no reason given'}): every master resigned with a priority-0 "
+                   "advert; instances elect with priority 1 until undrain")
     for i in snap.get("instances", []):
         contrib = ", ".join(f"{t['name']} {t['contribution']:+d}" for t in i.get("trackers", []) if t.get("contribution")) or "no tracker change"
         out.append(f"\n{i['name']}: vrid {i['vrid']} on {i['interface']} (VRRPv{i['version']}, advert {i['advert_int']}s)")
@@ -36,7 +40,9 @@ def render(snap: dict) -> str:
             dest = (f"unicast to {', '.join(wire['unicast_peers'])}" if wire.get("unicast_peers")
                     else f"multicast to {wire.get('mcast_group')}")
             out.append(f"  adverts    {dest} from {wire.get('source') or '?'}")
-        out.append(f"  priority   base {i['base_priority']} -> effective {i['effective_priority']} ({contrib})")
+        drained_note = "; drained: elects with priority 1" if (i.get("operator") or {}).get("drained") else ""
+        out.append(f"  priority   base {i['base_priority']} -> effective {i['effective_priority']} "
+                   f"({contrib}{drained_note})")
         vips = ", ".join(f"{v['address']}{'' if v['present'] else ' (not in kernel)'}" if i['state'] == 'MASTER' else v['address'] for v in i.get("vips", []))
         out.append(f"  vips       {vips}")
         m = i.get("master") or {}
@@ -55,11 +61,15 @@ def render(snap: dict) -> str:
         if t:
             out.append(f"  last       {t['from']} -> {t['to']} {age(now - t['time'])} ago: {t['reason']} ({t.get('detail', '')})")
         op = i.get("operator") or {}
+        if op.get("held") and not op.get("hold_until") and not op.get("takeover"):
+            out.append(f"  operator   held backup until cleared by {op.get('who')} {when(op.get('when'), now)} "
+                       f"({op.get('why') or ''})")
         if op.get("hold_until") or op.get("takeover"):
             what = ("takeover" + (" PENDING (no master heard to take over from yet)" if op.get("takeover_pending")
-                                  else "") if op.get("takeover") else f"hold until {op.get('hold_until')}")
+                                  else "") if op.get("takeover") else f"hold ends {when(op.get('hold_until'), now)}")
             grp = f" for sync group {op['group']} ({', '.join(op.get('scope') or [])})" if op.get("group") else ""
-            out.append(f"  operator   {what}{grp} by {op.get('who')} ({op.get('why') or ''})")
+            out.append(f"  operator   {what}{grp} by {op.get('who')} {when(op.get('when'), now)} "
+                       f"({op.get('why') or ''})")
     out += adverts_lines(snap.get("adverts") or [])
     ipvs = snap.get("ipvs") or {}
     if snap.get("virtual_servers"):
@@ -72,7 +82,7 @@ def render(snap: dict) -> str:
                 w = f"{rs['weight_effective']}" + (f" (cfg {rs['weight_config']})" if rs['weight_effective'] != rs['weight_config'] else "")
                 kern = "-" if rs.get("weight_kernel") is None else rs["weight_kernel"]
                 err = next((c.get("error") for c in rs.get("checkers", []) if c.get("error")), "")
-                out.append(f"    -> {rs['key']:<22} {rs['state']:<9} weight {w:<12} kernel {kern} {err}")
+                out.append(f"    -> {rs['key']:<22} {rs_shown_state(rs):<11} weight {w:<12} kernel {kern} {err}")
     return "\n".join(out)
 
 
