@@ -86,8 +86,9 @@ def banner(sv: SnapView) -> Text:
         t = Text()
         t.append(" IPVS UNAVAILABLE ", style="bold white on red")
         t.append(f" {sv.ipvs.get('error') or 'the kernel IPVS table cannot be read'}", style="bold red")
-        t.append("\nShowing the configured table and the live checker state; weights and drains cannot "
-                 "reach the kernel until IPVS is back.", style="yellow")
+        t.append("\nShowing the configured table and the live checker state. Weights and drains do not "
+                 "reach the kernel: the engine records them, and they apply when the daemon next starts "
+                 "with IPVS.", style="yellow")
         return t
     vss = sv.virtual_servers
     n_rs = sum(len(v.get("real_servers") or []) for v in vss)
