@@ -210,11 +210,16 @@ class ConsoleApp(App[int]):
         self._update_status()
 
     def on_node_feed_snapshot(self, message: NodeFeed.Snapshot) -> None:
-        cost = 0.0
+        """Show it, and tell the feed once it is painted: the next snapshot is
+        not fetched before the screen has caught up with this one."""
+        started = time.perf_counter()
         try:
-            cost = self.apply_snapshot(message.raw)
+            self.apply_snapshot(message.raw)
         finally:
-            message.feed.shown(cost)
+            if self._exit:
+                message.feed.shown(0.0)
+            else:   # the cost that paces the feed includes painting it
+                self.call_after_refresh(lambda: message.feed.shown(time.perf_counter() - started))
 
     def apply_snapshot(self, raw: dict) -> float:
         """Show a snapshot on the visible screen; the seconds it took."""

@@ -13,8 +13,8 @@ events mark the snapshot dirty (except kinds that do not change it); a tick
 every ``coalesce`` seconds posts the events gathered since the last one as
 one batch and fetches at most one snapshot, at least one per
 ``refresh_interval``, never two within ``4 x`` the time the app took to show
-the last one, and never a second before the app has shown the first
-(``shown``), so a slow screen slows the feed instead of queueing snapshots.
+(and paint) the last one, and never a second before the app has painted the
+first (``shown``), so a slow screen slows the feed instead of queueing snapshots.
 
 Link state: ``connected`` and ``error`` come from the last snapshot request
 (an event stream that ends or fails only asks for a snapshot at once: if
