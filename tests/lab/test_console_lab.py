@@ -44,12 +44,14 @@ async def drive(socket_path: str, n1, n2) -> None:
         await wait_for(lambda: cells(app, "VI_1")[2:3] == ["MASTER"], 10, "VI_1 MASTER in the console")
         assert cells(app, "VI_2")[2] == "BACKUP" and cells(app, "VI_2")[5].startswith("198.18.0.2")
         await pilot.press("d")
-        await wait_for(lambda: isinstance(app.screen, ConfirmScreen), 3, "the drain modal")
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen) and app.screen.armed, 3, "the drain modal")
         modal = app.screen
         modal.query_one("#field-reason").value = "lab test"
         if modal.plan.typed:            # node2 may never have advertised VRID 51 here
             modal.query_one("#typed").value = "drain"
-        await pilot.press("enter")
+            await pilot.press("enter")  # in the typed field
+        else:
+            await pilot.press("tab", "enter")   # a node-wide change opens with Cancel focused
         await wait_for(lambda: n2.has_address(VIP_VI1) and not n1.has_address(VIP_VI1), 10,
                        "VI_1's VIP moved to node2")
         await wait_for(lambda: cells(app, "VI_1")[2] == "BACKUP" and cells(app, "VI_1")[-1] == "drained", 5,
@@ -58,8 +60,8 @@ async def drive(socket_path: str, n1, n2) -> None:
         await wait_for(lambda: any(e.get("kind") == "operator" for e in app.events_view.events), 5,
                        "the operator event from the stream")
         await pilot.press("u")
-        await wait_for(lambda: isinstance(app.screen, ConfirmScreen), 3, "the undrain modal")
-        await pilot.press("enter")
+        await wait_for(lambda: isinstance(app.screen, ConfirmScreen) and app.screen.armed, 3, "the undrain modal")
+        await pilot.press("tab", "enter")
         await wait_for(lambda: n1.has_address(VIP_VI1) and not n2.has_address(VIP_VI1), 10,
                        "VI_1's VIP back on node1")
         await wait_for(lambda: cells(app, "VI_1")[2] == "MASTER", 5, "the console showing MASTER again")
