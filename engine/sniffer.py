@@ -68,6 +68,7 @@ REJECT_FLAGS = {
     packet.RejectReason.INTERVAL_MISMATCH: "interval_mismatch",
     packet.RejectReason.CHECKSUM: "bad_checksum",
     packet.RejectReason.VERSION: "version_mismatch",
+    packet.RejectReason.UNICAST_SRC: "unicast_src",
 }
 
 

@@ -44,6 +44,8 @@ def parse_vip(s: State, x: Stmt, where: str, *, static: bool = False) -> m.Virtu
             s.option("address", w)
             if w.text == "no_track":
                 f["no_track"] = True
+            elif w.text == "use_vmac" and not static:
+                f["use_vmac"] = True
             i += 1
             continue
         if w.text not in VIP_VALUED:

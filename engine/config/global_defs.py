@@ -146,6 +146,29 @@ def parse_global_defs(s: State, st: Stmt) -> None:
             d.note(x.args[0], f"{x.keyword} {v:g} is very large (keepalived says so too)")
         return v
 
+    def vmac_prefix(x: Stmt) -> str | None:
+        v = str_arg(d, x)
+        if v is not None and (len(v) > 10 or not v or any(c in v for c in "/: ")):
+            # room for ".255" and a digit in a 15-character interface name
+            d.error(x.args[0], f"{x.keyword} '{show(v)}' must be 1-10 characters without '/', ':' or spaces")
+            return None
+        return v
+
+    def nftables(x: Stmt) -> str | None:
+        if not need(d, x, 0, 1):
+            return None
+        name = x.args[0].text if x.args else ""
+        if len(name) >= 256:
+            d.error(x.args[0], "nftables table name is too long (255 characters at most)")
+            return None
+        return name
+
+    def iptables(x: Stmt) -> str:
+        # Debian's keepalived 2.2.7 is built with nftables only and does the same
+        d.warning(x.words[0], f"'{x.keyword}': iptables is not supported, nftables is used instead "
+                  "(as keepalived built without iptables does); use 'nftables'")
+        return ""
+
     table = {
         "startup_script": once("startup_script", lambda x: notify_arg(d, x)),
         "shutdown_script": once("shutdown_script", lambda x: notify_arg(d, x)),
@@ -194,6 +217,18 @@ def parse_global_defs(s: State, st: Stmt) -> None:
         "vrrp_garp_lower_prio_repeat": put("vrrp_garp_lower_prio_repeat", lambda x: int_arg(d, x, 0, 255)),
         "vrrp_skip_check_adv_addr": put("vrrp_skip_check_adv_addr", lambda x: bool_arg(d, x)),
         "vrrp_check_unicast_src": put("vrrp_check_unicast_src", lambda x: flag_arg(d, x)),
+        "vrrp_higher_prio_send_advert": put("vrrp_higher_prio_send_advert", lambda x: bool_arg(d, x)),
+        "vrrp_lower_prio_no_advert": put("vrrp_lower_prio_no_advert", lambda x: bool_arg(d, x)),
+        "vmac_prefix": put("vmac_prefix", vmac_prefix),
+        "vmac_addr_prefix": put("vmac_addr_prefix", vmac_prefix),
+        "nftables": put("nftables", nftables),
+        "nftables_priority": put("nftables_priority", lambda x: int_arg(d, x, -2**31, 2**31 - 1)),
+        "nftables_counters": put("nftables_counters", lambda x: flag_arg(d, x)),
+        # link-local VIPs are always matched by interface index, keepalived's default
+        "nftables_ifindex": (LINE, lambda x: flag_arg(d, x)),
+        "vrrp_iptables": (LINE, lambda x: None if "nftables" in g.values else g.set(d, "nftables", iptables(x),
+                                                                                     x.words[0])),
+        "vrrp_ipsets": (LINE, lambda x: d.note(x.words[0], "'vrrp_ipsets' has no effect: nftables sets are used")),
         "script_user": (LINE, script_user),
         "enable_script_security": put("enable_script_security", lambda x: flag_arg(d, x)),
         "dynamic_interfaces": (LINE, dynamic),

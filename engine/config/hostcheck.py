@@ -43,8 +43,12 @@ def check(config: m.Config, interfaces: Iterable[str] | None = None) -> list[Dia
         need(inst.interface, inst.loc, where, "vipdeck cannot open the instance's VRRP socket")
         for ref in inst.track_interfaces:
             need(ref.name, ref.loc, f"track_interface in {where}", "it counts as down")
+        made = {vm.name for vm in inst.vmacs}       # use_vmac: made at start, on their base
+        for vm in inst.vmacs:
+            if vm.base != inst.interface:
+                need(vm.base, inst.loc, f"VMAC {vm.name} of {where}", "the VMAC cannot be made")
         for vip in inst.held_vips:
-            if vip.dev != inst.interface:           # the instance's own is said once, above
+            if vip.dev != inst.interface and vip.dev not in made:   # the instance's own is said once, above
                 need(vip.dev, vip.loc, f"{vip} in {where}", "the address cannot be added")
     for grp in config.sync_groups:
         for ref in grp.track_interfaces:

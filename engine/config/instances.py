@@ -65,20 +65,29 @@ def parse_vrrp_instance(s: State, st: Stmt) -> None:
         dr.set(d, "mcast_group", a, x.words[0])
 
     def peers(x: Stmt) -> None:
+        dr.values["_unicast"] = True
         for p in x.block or []:
             a = to_ip(d, p.words[0], "unicast_peer")
             rest = p.words[1:]
+            ttl = {"min_ttl": 0, "max_ttl": 255}
             k = 0
             while k < len(rest):
                 if rest[k].text in ("min_ttl", "max_ttl") and k + 1 < len(rest):
                     s.option("unicast_peer", rest[k])
-                    to_int(d, rest[k + 1], rest[k].text, 0, 255)
+                    v = to_int(d, rest[k + 1], rest[k].text, 0, 255)
+                    if v is not None:
+                        ttl[rest[k].text] = v
+                        dr.values["_ttl_checked"] = True   # keepalived: turns on check_unicast_src
                     k += 2
                 else:
                     d.warning(rest[k], f"unexpected word '{show(rest[k].text)}' after unicast peer; ignored")
                     k += 1
+            if ttl["min_ttl"] > ttl["max_ttl"]:
+                d.warning(p.words[0], f"unicast_peer {show(p.words[0].text)}: min_ttl {ttl['min_ttl']} > max_ttl "
+                          f"{ttl['max_ttl']}: every advert from it is discarded")
             if a is not None:
                 dr.add("unicast_peers", (str(a), p.words[0]))
+                dr.add("unicast_peer_ttl", (str(a), ttl["min_ttl"], ttl["max_ttl"]))
 
     def auth(x: Stmt) -> None:
         dr.set(d, "authentication", parse_authentication(s, x, where), x.words[0])
@@ -90,7 +99,8 @@ def parse_vrrp_instance(s: State, st: Stmt) -> None:
         return (BLOCK, lambda x: dr.add(key, *parse_refs(s, x, lo, hi)))
 
     def use_vmac(x: Stmt) -> None:
-        vname = ""
+        """``use_vmac [[name] NAME] [MAC] [netlink_notify_msg] [group GROUP]``."""
+        vname, mac = "", None
         k = 0
         a = x.args
         while k < len(a):
@@ -98,17 +108,44 @@ def parse_vrrp_instance(s: State, st: Stmt) -> None:
             if t in ("name", "group") and k + 1 < len(a):
                 if t == "name":
                     vname = a[k + 1].text
+                else:
+                    d.warning(a[k], "use_vmac 'group' is not implemented: the VMAC is made in the default "
+                              "link group (keepalived: its base interface's)")
                 k += 2
-            elif t == "netlink_notify_msg" or (t.count(":") in (4, 5) and all(
-                    len(p) <= 2 for p in t.split(":"))):
-                k += 1                  # a MAC address
+            elif t == "netlink_notify_msg":
+                k += 1                  # a kernel quirk keepalived works around; nothing to do here
+            elif ":" in t:
+                mac = vmac_mac(a[k])
+                k += 1
             else:
                 vname = t
                 k += 1
-        if len(vname) > 15:
-            d.error(x.args[0], f"use_vmac interface name '{show(vname)}' is longer than 15 characters")
+        if vname and (len(vname) > 15 or any(c in vname for c in "/: ") or vname in (".", "..")):
+            d.error(x.args[0], f"use_vmac interface name '{show(vname)}' is not a valid interface name "
+                    "(at most 15 characters, no '/', ':' or spaces)")
             return
         dr.set(d, "use_vmac", vname, x.words[0])
+        if mac is not None:
+            dr.set(d, "_vmac_mac", mac, x.words[0])
+
+    def vmac_mac(tok) -> tuple[str, bool] | None:  # type: ignore[no-untyped-def]
+        """A MAC for the VMAC: six octets, or five (the VRID is the sixth); never
+        multicast nor one of RFC 5798's own (00:00:5e:00:01|02:xx)."""
+        parts = tok.text.rstrip(":").split(":")
+        ok = len(parts) in (5, 6) and all(1 <= len(p) <= 2 and all(c in "0123456789abcdefABCDEF" for c in p)
+                                          for p in parts)
+        if not ok:
+            d.warning(tok, f"use_vmac MAC address '{show(tok.text)}' is not valid (5 or 6 hex octets); ignored")
+            return None
+        octets = [int(p, 16) for p in parts]
+        if octets[0] & 1:
+            d.warning(tok, f"use_vmac MAC address {show(tok.text)} is multicast; ignored")
+            return None
+        if octets[:4] == [0, 0, 0x5E, 0] and octets[4] in (1, 2):
+            d.warning(tok, f"use_vmac MAC address {show(tok.text)} is an RFC 5798 virtual router MAC, which "
+                      "is the default; ignored")
+            return None
+        return ":".join(f"{o:02x}" for o in octets), len(octets) == 5
 
     def bfd(x: Stmt) -> None:
         for r in parse_refs(s, x, -253, 253):
@@ -131,6 +168,8 @@ def parse_vrrp_instance(s: State, st: Stmt) -> None:
         "unicast_src_ip": put("unicast_src_ip", ip("unicast_src_ip")),
         "unicast_peer": (BLOCK, peers),
         "unicast_ttl": put("unicast_ttl", lambda x: int_arg(d, x, 0, 255)),
+        "check_unicast_src": put("check_unicast_src", lambda x: flag_arg(d, x)),
+        "unicast_fault_no_peer": put("unicast_fault_no_peer", lambda x: flag_arg(d, x)),
         "mcast_dst_ip": (LINE, mcast),
         "dont_track_primary": put("dont_track_primary", lambda x: flag_arg(d, x)),
         "track_interface": refs("track_interfaces", -253, 253),
@@ -158,6 +197,10 @@ def parse_vrrp_instance(s: State, st: Stmt) -> None:
         "no_accept": put("accept", lambda x: not flag_arg(d, x)),
         "strict_mode": put("strict_mode", lambda x: bool_arg(d, x)),
         "use_vmac": (LINE, use_vmac),
+        "use_vmac_addr": put("use_vmac_addr", lambda x: flag_arg(d, x)),
+        "vmac_xmit_base": put("vmac_xmit_base", lambda x: flag_arg(d, x)),
+        "higher_prio_send_advert": put("higher_prio_send_advert", lambda x: bool_arg(d, x)),
+        "lower_prio_no_advert": put("lower_prio_no_advert", lambda x: bool_arg(d, x)),
         "native_ipv6": put("native_ipv6", lambda x: flag_arg(d, x)),
         "debug": put("debug", lambda x: int_arg(d, x, 0, 4)),
         "no_virtual_ipaddress": put("_no_vips_ok", lambda x: flag_arg(d, x)),
@@ -182,6 +225,7 @@ def finish_instances(s: State, g: m.GlobalDefs) -> tuple[list[m.VrrpInstance], s
     instances: list[m.VrrpInstance] = []
     seen: dict[str, m.Loc] = {}
     broken: set[str] = set()
+    built: list[tuple[Draft, m.VrrpInstance]] = []
     for dr in s.instances:
         if dr.name in seen:
             s.d.error(dr.loc, f"vrrp_instance {show(dr.name)} is defined twice (first at {seen[dr.name]}); "
@@ -192,7 +236,8 @@ def finish_instances(s: State, g: m.GlobalDefs) -> tuple[list[m.VrrpInstance], s
         if inst is None:
             broken.add(dr.name)
         else:
-            instances.append(inst)
+            built.append((dr, inst))
+    instances = _assign_vmacs(s, g, built)
     _check_vrids(s, instances)
     return instances, broken
 
@@ -298,29 +343,86 @@ def _finish_instance(s: State, g: m.GlobalDefs, dr: Draft) -> m.VrrpInstance | N
         d.error(dr.where["auth_hmac"], f"{where}: auth_hmac and authentication cannot be used together")
 
     accept = v.get("accept")
+    preempt_delay = v.get("preempt_delay", 0.0)
+    higher = v.get("higher_prio_send_advert", g.vrrp_higher_prio_send_advert)
+    lower_no_advert = v.get("lower_prio_no_advert", g.vrrp_lower_prio_no_advert)
+    xmit_base = bool(v.get("vmac_xmit_base"))
+    vmac_mac = v.get("_vmac_mac")
     if strict:
+        # keepalived 2.2.7's vrrp_complete_instance: what strict mode refuses, and what it resets
         if not vips:
-            d.warning(dr.loc, f"{where}: strict mode requires at least one virtual_ipaddress")
+            d.error(dr.loc, f"{where}: strict mode requires at least one virtual_ipaddress")
         if peers:
-            d.warning(dr.loc, f"{where}: strict mode does not allow unicast peers")
-        if state == "MASTER" and priority != 255:
-            d.warning(dr.where.get("state", dr.loc), f"{where}: in strict mode state MASTER needs priority 255 "
-                      "(address owner)")
-        if v.get("preempt_delay"):
-            d.warning(dr.where["preempt_delay"], f"{where}: strict mode does not support preempt_delay")
-        if accept and version == 2:
+            d.error(dr.loc, f"{where}: strict mode does not allow unicast peers")
+        if ("state" in v or priority == 255) and (state == "MASTER") != (priority == 255):
+            d.warning(dr.where.get("state", dr.loc), f"{where}: in strict mode state MASTER goes with being the "
+                      f"address owner (priority 255); state {'MASTER' if priority == 255 else 'BACKUP'} is used")
+            state = "MASTER" if priority == 255 else "BACKUP"
+        if preempt_delay:
+            d.warning(dr.where["preempt_delay"], f"{where}: strict mode does not support preempt_delay; "
+                      "resetting to 0")
+            preempt_delay = 0.0
+        if accept and version == 2 and priority != 255:
             d.warning(dr.where["accept"], f"{where}: accept mode with VRRP version 2 does not comply with "
-                      "RFC 3768 in strict mode")
+                      "RFC 3768; strict mode resets it (no_accept)")
+            accept = False
         if accept is None:
             accept = priority == 255
+        if "lower_prio_no_advert" in v and not lower_no_advert:
+            d.warning(dr.where["lower_prio_no_advert"], f"{where}: strict mode requires lower_prio_no_advert; "
+                      "resetting")
+        lower_no_advert = True
+        if higher:
+            d.warning(dr.where.get("higher_prio_send_advert", dr.loc),
+                      f"{where}: strict mode requires higher_prio_send_advert to be clear; resetting")
+            higher = False
+        if xmit_base:
+            d.warning(dr.where["vmac_xmit_base"], f"{where}: vmac_xmit_base is incompatible with strict mode; "
+                      "resetting")
+            xmit_base = False
+        if vmac_mac is not None:
+            d.warning(dr.where["_vmac_mac"], f"{where}: a use_vmac MAC address cannot be given in strict mode; "
+                      "the RFC 5798 virtual router MAC is used")
+            vmac_mac = None
+        if family == 6 and vips and not parse_ip(vips[0].address).is_link_local:  # type: ignore[union-attr]
+            d.warning(vips[0].loc, f"{where}: in strict mode the first IPv6 virtual_ipaddress must be link-local "
+                      f"(RFC 5798 5.2.9), not {vips[0]}")
     if not vips and not v.get("_no_vips_ok") and not strict:
         d.warning(dr.loc, f"{where} has no virtual_ipaddress")
     if v.get("nopreempt") and state == "MASTER":
         d.warning(dr.where["nopreempt"], f"{where}: nopreempt does not work with initial state MASTER")
 
+    # unicast: keepalived's VRRP_FLAG_UNICAST_CONFIGURED (a unicast keyword), its peers' TTL ranges
+    unicast_kw = [k for k in ("_unicast", "unicast_src_ip", "check_unicast_src", "unicast_fault_no_peer")
+                  if k in v]
+    fault_no_peer = bool(v.get("unicast_fault_no_peer"))
+    if unicast_kw and not peers and not fault_no_peer and "_unicast" not in v:
+        d.note(dr.where.get(unicast_kw[0], dr.loc), f"{where}: a unicast keyword without any unicast_peer: "
+               "multicast is used (deprecated in keepalived; unicast_fault_no_peer makes it a FAULT)")
+    elif unicast_kw and not peers and fault_no_peer:
+        d.note(dr.where.get("unicast_fault_no_peer", dr.loc), f"{where}: unicast without any unicast_peer and "
+               "unicast_fault_no_peer: the instance stays in FAULT")
+    check_src = bool(peers) and bool(v.get("check_unicast_src") or g.vrrp_check_unicast_src or v.get("_ttl_checked"))
+    if v.get("unicast_ttl") is not None and not peers:
+        d.warning(dr.where["unicast_ttl"], f"{where}: unicast_ttl without unicast peers; ignored")
+
     use_vmac = v.get("use_vmac")
-    if use_vmac == "":
-        use_vmac = f"vrrp.{v['vrid']}"
+    if use_vmac is None and xmit_base:
+        d.warning(dr.where["vmac_xmit_base"], f"{where}: vmac_xmit_base is only valid with use_vmac; ignored")
+        xmit_base = False
+    elif use_vmac is not None and peers:
+        if not interface:
+            d.error(dr.where["use_vmac"], f"{where}: use_vmac with unicast peers needs an interface")
+        elif not xmit_base:
+            d.warning(dr.where["use_vmac"], f"{where}: unicast with use_vmac requires vmac_xmit_base; setting it")
+            xmit_base = True
+    use_vmac_addr = bool(v.get("use_vmac_addr"))
+    for vip in dr.items("virtual_ipaddresses") + dr.items("virtual_ipaddresses_excluded"):
+        if vip.use_vmac and use_vmac is not None and (vip.dev in (None, interface)) and vip.family == family:
+            d.warning(vip.loc, f"{where}: use_vmac is given for {vip} and for the instance; it goes on the "
+                      "instance's VMAC")
+        elif vip.use_vmac and use_vmac_addr and (vip.dev not in (None, interface) or vip.family != family):
+            d.warning(vip.loc, f"{where}: use_vmac_addr and use_vmac are both given for {vip}")
 
     garp_delay = v.get("garp_master_delay", g.vrrp_garp_master_delay)
     garp_repeat = v.get("garp_master_repeat", g.vrrp_garp_master_repeat)
@@ -343,9 +445,11 @@ def _finish_instance(s: State, g: m.GlobalDefs, dr: Draft) -> m.VrrpInstance | N
     return m.VrrpInstance(
         name=name, interface=interface, vrid=v["vrid"], state=state, priority=priority,
         advert_int=advert, version=version, nopreempt=v.get("nopreempt", False),
-        preempt_delay=v.get("preempt_delay", 0.0), authentication=auth, mcast_group=mcast,
+        preempt_delay=preempt_delay, authentication=auth, mcast_group=mcast,
         mcast_src_ip=v.get("mcast_src_ip"), unicast_src_ip=v.get("unicast_src_ip"),
-        unicast_peers=tuple(dict.fromkeys(peers)), unicast_ttl=v.get("unicast_ttl"),
+        unicast_peers=tuple(dict.fromkeys(peers)), unicast_ttl=v.get("unicast_ttl") if peers else None,
+        check_unicast_src=check_src, unicast_fault_no_peer=fault_no_peer and bool(unicast_kw),
+        unicast_peer_ttl=tuple(dict((p, (p, lo, hi)) for p, lo, hi in dr.items("unicast_peer_ttl")).values()),
         dont_track_primary=v.get("dont_track_primary", False),
         track_interfaces=tuple(dr.items("track_interfaces")), track_scripts=tuple(refs["track_scripts"]),
         track_files=tuple(refs["track_files"]), track_processes=tuple(refs["track_processes"]),
@@ -362,9 +466,106 @@ def _finish_instance(s: State, g: m.GlobalDefs, dr: Draft) -> m.VrrpInstance | N
         notify_master_rx_lower_pri=v.get("notify_master_rx_lower_pri"), notify=v.get("notify"),
         smtp_alert=smtp_default(g, v.get("smtp_alert", g.smtp_alert_vrrp)),
         accept=accept, strict_mode=bool(strict), use_vmac=use_vmac,
+        higher_prio_send_advert=bool(higher), lower_prio_no_advert=bool(lower_no_advert),
+        vmac_xmit_base=xmit_base, use_vmac_addr=use_vmac_addr,
         native_ipv6=v.get("native_ipv6", False), debug=v.get("debug", 0),
         auth_hmac=hmac, other=tuple(dr.other), loc=dr.loc,
     )
+
+
+VMAC_MAC = "00:00:5e:00:{fam:02x}:{vrid:02x}"     # RFC 5798 7.3: 00-00-5E-00-01-{VRID}, 02 for IPv6
+
+
+def _vmac_name(prefix: str, vrid: int, family: int, taken: set[str]) -> str:
+    """keepalived's create_vmac_name: PREFIX.VRID, then for IPv6 PREFIX6.VRID,
+    then PREFIX1.VRID, PREFIX2.VRID ... (6 skipped for IPv6), each cut to 15 characters."""
+    def cut(num: str) -> str:
+        tail = f"{num}.{vrid}"
+        return prefix[:15 - len(tail)] + tail
+
+    name = cut("")
+    num = 0
+    while name in taken:
+        if family == 6:
+            num = 6 if num == 0 else (1 if num == 6 else num + 1 + (num + 1 == 6))
+        else:
+            num += 1
+        name = cut(str(num))
+    taken.add(name)
+    return name
+
+
+def _assign_vmacs(s: State, g: m.GlobalDefs, built: list[tuple[Draft, m.VrrpInstance]]) -> list[m.VrrpInstance]:
+    """use_vmac, use_vmac_addr and per-address use_vmac (keepalived's vrrp_complete_instance):
+    name every VMAC (explicit names first, then generated ones in instance order),
+    give it its MAC, and move the VIPs it carries onto it (their ``dev`` becomes the
+    VMAC's name, as keepalived's data dump shows them)."""
+    import dataclasses
+
+    d = s.d
+    taken: set[str] = set()
+    for dr, inst in built:
+        if inst.use_vmac:
+            if inst.use_vmac in taken:
+                d.warning(dr.where["use_vmac"], f"vrrp_instance {show(inst.name)}: VMAC name {inst.use_vmac} is "
+                          "already used by another instance; a name is generated")
+            taken.add(inst.use_vmac)
+    prefix = g.vmac_prefix or "vrrp"
+    addr_prefix = g.vmac_addr_prefix or prefix
+    by_key: dict[tuple[str, str], m.Vmac] = {}           # (base, mac) -> the VMAC carrying addresses there
+    out = []
+    for dr, inst in built:
+        if inst.use_vmac is None and not inst.use_vmac_addr and not any(v.use_vmac for v in inst.held_vips):
+            out.append(inst)
+            continue
+        given = dr.get("_vmac_mac") if not inst.strict_mode else None
+
+        def mac_for(family: int) -> str:
+            if given is not None:
+                mac, with_vrid = given
+                return mac + f":{inst.vrid:02x}" if with_vrid else mac
+            return VMAC_MAC.format(fam=1 if family == 4 else 2, vrid=inst.vrid)
+
+        vmacs: list[m.Vmac] = []
+        own = None
+        if inst.use_vmac is not None:
+            name = inst.use_vmac
+            if not name or sum(1 for _, i in built if i.use_vmac == name) > 1 and not _first_with(built, inst):
+                name = _vmac_name(prefix, inst.vrid, inst.family, taken)
+            own = m.Vmac(name=name, base=inst.interface, mac=mac_for(inst.family), family=inst.family, adverts=True)
+            vmacs.append(own)
+
+        def moved(v: m.VirtualIp) -> m.VirtualIp:
+            on_base = v.dev in (None, inst.interface)
+            if own is not None and on_base and v.family == inst.family:
+                return dataclasses.replace(v, dev=own.name)
+            wants = v.use_vmac or (inst.use_vmac_addr and (not on_base or v.family != inst.family))
+            if not wants:
+                return v
+            base = v.dev or inst.interface
+            if not base:
+                d.warning(v.loc, f"vrrp_instance {show(inst.name)}: use_vmac for {v} needs a dev; ignored")
+                return v
+            mac = mac_for(v.family)
+            vm = by_key.get((base, mac))
+            if vm is None:
+                vm = m.Vmac(name=_vmac_name(addr_prefix, inst.vrid, v.family, taken), base=base, mac=mac,
+                            family=v.family)
+                by_key[(base, mac)] = vm
+            if vm not in vmacs:
+                vmacs.append(vm)
+            return dataclasses.replace(v, dev=vm.name)
+
+        vips = tuple(moved(v) for v in inst.virtual_ipaddresses)
+        excluded = tuple(moved(v) for v in inst.virtual_ipaddresses_excluded)
+        out.append(dataclasses.replace(inst, use_vmac=own.name if own else None, vmacs=tuple(vmacs),
+                                       virtual_ipaddresses=vips, virtual_ipaddresses_excluded=excluded))
+    return out
+
+
+def _first_with(built: list[tuple[Draft, m.VrrpInstance]], inst: m.VrrpInstance) -> bool:
+    """Whether ``inst`` is the first instance asking for its VMAC name (it keeps it)."""
+    return next(i for _, i in built if i.use_vmac == inst.use_vmac) is inst
 
 
 def _check_vrids(s: State, instances: list[m.VrrpInstance]) -> None:

@@ -89,7 +89,6 @@ _DBUS = "vipdeck has no D-Bus service (the control socket carries the state)"
 _NLBUF = "kernel socket buffers keep their default sizes"
 _NLSET, _NLFORCE = "size that netlink receive buffer", "size it even beyond net.core.rmem_max"
 _PROCS = "vipdeck is one process; its name is vipdeck"
-_FW = "vipdeck adds no firewall rules, so traffic to VIPs is always accepted"
 _RELOAD = "vipdeck reloads on SIGHUP only"
 
 _ROWS: tuple[Keyword | tuple[Keyword, ...], ...] = (
@@ -182,30 +181,32 @@ _ROWS: tuple[Keyword | tuple[Keyword, ...], ...] = (
        "send them periodically on the other interfaces of VIPs (old name)", origin="2.2.7"),
     no("global_defs", "vrrp_down_timer_adverts", "Master_Down_Interval is always 3 adverts (RFC 5798)",
        "use that many adverts"),
-    no("global_defs", "vrrp_lower_prio_no_advert", "a master answers a lower-priority advert with its own",
-       "stay silent"),
-    no("global_defs", "vrrp_higher_prio_send_advert", "a master hearing a higher priority goes backup silently",
-       "send one advert first"),
+    yes("global_defs", "vrrp_lower_prio_no_advert", "a master hearing a lower priority re-announces its VIPs "
+        "but sends no advert at once (forced on by strict mode)"),
+    yes("global_defs", "vrrp_higher_prio_send_advert", "a master hearing a higher priority sends one advert before "
+        "it goes backup, so the other master re-announces its VIPs (a split brain healing)"),
     yes("global_defs", "vrrp_version"),
     no("global_defs", "v3_checksum_as_v2", "VRRPv3 IPv4 checksums include the pseudo-header (RFC 5798)",
        "leave the pseudo-header out, for old peers", origin="man"),
-    no("global_defs", "nftables", _FW, "add nftables rules for no_accept and strict mode"),
-    no("global_defs", "nftables_priority", _FW, "set its nftables chains' priority"),
-    no("global_defs", "nftables_counters", _FW, "count its nftables rules' matches"),
-    no("global_defs", "nftables_ifindex", _FW, "match interfaces by index in its nftables rules"),
+    yes("global_defs", "nftables", "the tables ip/ip6 NAME (default vipdeck, not keepalived's keepalived): "
+        "no_accept drops and VMAC MLD moves, made when needed, removed at exit and after a crash at start"),
+    yes("global_defs", "nftables_priority", "the base chains' priority (default -1, as keepalived)"),
+    yes("global_defs", "nftables_counters"),
+    yes("global_defs", "nftables_ifindex", "link-local VIPs are always matched by interface index"),
     no("global_defs", "nftables_ipvs", "no firewall marks are set for virtual_server_group addresses",
        "mark the groups' traffic with nftables for IPVS"),
     no("global_defs", "nftables_ipvs_priority", "no firewall marks are set", "set that chain's priority"),
     no("global_defs", "nftables_ipvs_start_fwmark", "no firewall marks are set", "number its marks from there"),
-    no("global_defs", "vrrp_iptables", _FW, "add iptables rules for no_accept and strict mode"),
-    no("global_defs", "vrrp_ipsets", _FW, "use these ipsets in its iptables rules"),
+    yes("global_defs", "vrrp_iptables", "nftables is used instead, with a warning (as Debian's keepalived, "
+        "built without iptables)"),
+    yes("global_defs", "vrrp_ipsets", "no effect: nftables sets are used (as Debian's keepalived)"),
     no("global_defs", "disable_local_igmp", "the kernel's IGMP reports are left on",
        "stop IGMP reports on VRRP interfaces"),
-    no("global_defs", "vrrp_check_unicast_src", "adverts from addresses outside unicast_peer are accepted",
-       "drop them"),
+    yes("global_defs", "vrrp_check_unicast_src", "adverts from outside unicast_peer are dropped (reject "
+        "reason unicast_src) and counted"),
     yes("global_defs", "vrrp_skip_check_adv_addr", "vipdeck never checks the address list of adverts"),
-    no("global_defs", "vrrp_strict", "only checked (authentication dropped, no unicast ...); " + _FW,
-       "drop traffic to a non-owner master's VIPs and enforce RFC behaviour"),
+    yes("global_defs", "vrrp_strict", "keepalived's refusals and resets, and no_accept by nftables for "
+        "non-owners"),
     no("global_defs", "vrrp_notify_priority_changes", "the notify FIFOs get state changes only",
        "write MASTER_PRIORITY / BACKUP_PRIORITY lines to them when the priority changes"),
     no("global_defs", "max_auto_priority", _NO_SCHED, "raise its real-time priority when it runs late"),
@@ -276,8 +277,8 @@ _ROWS: tuple[Keyword | tuple[Keyword, ...], ...] = (
         origin="man"),
     no("global_defs", "log_unknown_vrids", "adverts for other VRIDs are shown in the advert view, not logged",
        "log each of them"),
-    no("global_defs", "vmac_prefix", "use_vmac is not implemented", "name VMAC interfaces with that prefix"),
-    no("global_defs", "vmac_addr_prefix", "use_vmac is not implemented", "name use_vmac_addr interfaces so"),
+    yes("global_defs", "vmac_prefix", "at most 10 characters"),
+    yes("global_defs", "vmac_addr_prefix", "at most 10 characters"),
     no("global_defs", "random_seed", "timers are randomised afresh on each run", "seed its random numbers"),
     yes("global_defs", "reload_check_config", "a reload is always checked first; a bad one keeps the running one"),
     no("global_defs", "include_check", "each include keyword checks as its name says",
@@ -330,7 +331,7 @@ _ROWS: tuple[Keyword | tuple[Keyword, ...], ...] = (
     no("address", "autojoin", "a multicast address is not joined", "join it (IFA_F_MCAUTOJOIN)"),
     no("address", "no_track", "a VIP removed while master is put back at once",
        "leave it removed and the instance MASTER until the next transition"),
-    no("address", "use_vmac", "use_vmac is not implemented", "put this address on the instance's VMAC"),
+    yes("address", "use_vmac", "the address goes on a VMAC of its own dev"),
     no("address", "track_group", "track_group is not implemented", "put that group in FAULT if it goes away"),
     yes("route", "no_track", "vipdeck never watches its routes and rules: all behave as no_track"),
     no("route", "track_group", "track_group is not implemented", "put that group in FAULT if it goes away"),
@@ -350,10 +351,11 @@ _ROWS: tuple[Keyword | tuple[Keyword, ...], ...] = (
     # ------------------------------------------------------------------ vrrp_instance
     implemented("vrrp_instance", "state interface"),
     no("vrrp_instance", "vrf", "the VRRP socket is not bound to a VRF", "bind to that VRF"),
-    no("vrrp_instance", "use_vmac", "VIPs move with the interface's own MAC",
-       "put them on a macvlan vrrp.VRID with the VRRP virtual MAC 00:00:5e:00:01:VRID"),
-    no("vrrp_instance", "use_vmac_addr", "use_vmac is not implemented", "use VMACs for VIPs on other interfaces"),
-    no("vrrp_instance", "vmac_xmit_base", "use_vmac is not implemented", "send adverts from the base interface"),
+    yes("vrrp_instance", "use_vmac", "a private-mode macvlan with the virtual MAC and keepalived's sysctls, "
+        "made at start and removed at exit; adverts are received on the base interface (nothing is joined on "
+        "the VMAC, so no IGMP report leaves it) and sent from the VMAC; 'group' is not implemented"),
+    yes("vrrp_instance", "use_vmac_addr"),
+    yes("vrrp_instance", "vmac_xmit_base"),
     no("vrrp_instance", "use_ipvlan", "VIPs move with the interface's own MAC", "put them on an ipvlan interface"),
     yes("vrrp_instance", "native_ipv6", "makes an instance without addresses IPv6"),
     no("vrrp_instance", "dont_track_primary", "the instance goes FAULT when its interface goes down",
@@ -364,11 +366,10 @@ _ROWS: tuple[Keyword | tuple[Keyword, ...], ...] = (
     no("vrrp_instance", "track_src_ip", "the source address is not watched",
        "go FAULT when the source address goes away"),
     yes("vrrp_instance", "version"),
-    no("vrrp_instance", "check_unicast_src", "adverts from addresses outside unicast_peer are accepted",
-       "drop them"),
+    yes("vrrp_instance", "check_unicast_src", "adverts from outside unicast_peer are dropped (reject reason "
+        "unicast_src) and counted"),
     yes("vrrp_instance", "unicast_peer"),
-    no("vrrp_instance", "unicast_fault_no_peer", "an instance without peers stays up",
-       "put it in FAULT while it has no unicast peer"),
+    yes("vrrp_instance", "unicast_fault_no_peer", "the instance stays in FAULT (reason config)"),
     yes("vrrp_instance", "unicast_ttl"),
     no("vrrp_instance", "old_unicast_checksum", "unicast VRRPv3 checksums follow RFC 5798",
        "compute them as keepalived before 1.3.6 did"),
@@ -386,10 +387,8 @@ _ROWS: tuple[Keyword | tuple[Keyword, ...], ...] = (
        "use that many adverts"),
     no("vrrp_instance", "timer_expired_backup", "a late nopreempt master stays master",
        "revert to backup when another may have taken over", origin="man"),
-    no("vrrp_instance", "lower_prio_no_advert", "a master answers a lower-priority advert with its own",
-       "stay silent"),
-    no("vrrp_instance", "higher_prio_send_advert", "a master hearing a higher priority goes backup silently",
-       "send one advert first"),
+    yes("vrrp_instance", "lower_prio_no_advert"),
+    yes("vrrp_instance", "higher_prio_send_advert"),
     implemented("vrrp_instance", "virtual_router_id priority advert_int authentication"),
     refuse("vrrp_instance", "auth_hmac", "adverts would go out unsigned and unchecked: a peer enforcing auth_hmac "
            "drops them and both become master", "sign and check every advert with HMAC-SHA256", origin="man"),
@@ -400,11 +399,11 @@ _ROWS: tuple[Keyword | tuple[Keyword, ...], ...] = (
     no("vrrp_instance", "linkbeat_use_polling", "links are watched through netlink only",
        "poll this interface's link with ETHTOOL/MII ioctls"),
     implemented("vrrp_instance", "virtual_routes virtual_rules"),
-    yes("vrrp_instance", "accept", "vipdeck adds no firewall rules, so VIPs always accept traffic"),
-    no("vrrp_instance", "no_accept", _FW, "drop traffic to the VIPs unless this router owns them (priority 255)"),
+    yes("vrrp_instance", "accept"),
+    yes("vrrp_instance", "no_accept", "while master, traffic to and from the VIPs is dropped by nftables "
+        "(neighbour discovery excepted) unless the priority is 255, as keepalived"),
     yes("vrrp_instance", "skip_check_adv_addr", "vipdeck never checks the address list of adverts"),
-    no("vrrp_instance", "strict_mode", "only checked (authentication dropped, no unicast ...); " + _FW,
-       "drop traffic to a non-owner master's VIPs and enforce RFC behaviour"),
+    yes("vrrp_instance", "strict_mode", "as vrrp_strict, for this instance"),
     implemented("vrrp_instance", "preempt nopreempt"),
     yes("vrrp_instance", "no_preempt", "a common misspelling of nopreempt", origin="vipdeck"),
     yes("vrrp_instance", "preempt_delay"),
@@ -419,8 +418,8 @@ _ROWS: tuple[Keyword | tuple[Keyword, ...], ...] = (
     yes("vrrp_instance", "lvs_sync_daemon_interface", "the old form of lvs_sync_daemon IF INSTANCE (sync id: the "
         "VRID); a global lvs_sync_daemon wins", origin="2.2.7"),
     no("vrrp_instance", "kernel_rx_buf_size", _NLBUF, "size the instance's receive buffer"),
-    no("unicast_peer", "min_ttl", "unicast adverts are accepted whatever their TTL", "drop those below it"),
-    no("unicast_peer", "max_ttl", "unicast adverts are accepted whatever their TTL", "drop those above it"),
+    yes("unicast_peer", "min_ttl", "turns on check_unicast_src, as keepalived"),
+    yes("unicast_peer", "max_ttl", "turns on check_unicast_src, as keepalived"),
     yes("authentication", "auth_type"),
     refuse("authentication", "auth_type AH", "adverts would go out unauthenticated: a keepalived AH peer drops "
            "them and both become master", "protect them with IPsec AH"),

@@ -103,6 +103,15 @@ class GlobalDefs:
     vrrp_garp_lower_prio_repeat: int | None = None
     vrrp_skip_check_adv_addr: bool = False
     vrrp_check_unicast_src: bool = False
+    vrrp_higher_prio_send_advert: bool = False
+    vrrp_lower_prio_no_advert: bool = False
+    vmac_prefix: str | None = None          # generated VMAC names: PREFIX.VRID (default "vrrp")
+    vmac_addr_prefix: str | None = None     # ... for VIPs elsewhere (default vmac_prefix)
+    # our nftables tables (no_accept / strict mode drops, VMAC MLD moves): keepalived's
+    # `nftables [NAME]`; None = the default name, used only when something needs a rule
+    nftables: str | None = None
+    nftables_priority: int = -1
+    nftables_counters: bool = False
     script_user: str | None = None
     script_group: str | None = None
     enable_script_security: bool = False
@@ -209,6 +218,7 @@ class VirtualIp:
     brd: str | None = None
     scope: str | None = None
     no_track: bool = False
+    use_vmac: bool = False                  # the per-address form: on a VMAC of its own dev
     loc: Loc = where()
 
     @property
@@ -294,6 +304,22 @@ class NotifyFifo:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Vmac:
+    """A macvlan an instance's VIPs live on, with the VRRP virtual MAC (use_vmac).
+
+    ``name`` is the interface (``vrrp.51``), ``base`` the one it is made on,
+    ``family`` that of the addresses it carries (its sysctls follow it);
+    ``adverts`` marks the instance's own VMAC, which sends the adverts unless
+    vmac_xmit_base (a use_vmac_addr / per-address VMAC only carries VIPs)."""
+
+    name: str
+    base: str
+    mac: str
+    family: int = 4
+    adverts: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class VrrpInstance:
     name: str
     interface: str
@@ -310,6 +336,11 @@ class VrrpInstance:
     unicast_src_ip: str | None = None
     unicast_peers: tuple[str, ...] = ()
     unicast_ttl: int | None = None
+    # unicast safety: check_unicast_src (instance, global, or implied by min_ttl/max_ttl):
+    # adverts only from unicast_peer addresses, each within its TTL range
+    check_unicast_src: bool = False
+    unicast_peer_ttl: tuple[tuple[str, int, int], ...] = ()    # (peer, min_ttl, max_ttl) per peer
+    unicast_fault_no_peer: bool = False     # unicast configured, no peer: FAULT instead of multicast
     dont_track_primary: bool = False
     track_interfaces: tuple[TrackRef, ...] = ()
     track_scripts: tuple[TrackRef, ...] = ()
@@ -336,7 +367,12 @@ class VrrpInstance:
     smtp_alert: bool = False                # resolved
     accept: bool | None = None
     strict_mode: bool = False
-    use_vmac: str | None = None
+    higher_prio_send_advert: bool = False   # resolved from vrrp_higher_prio_send_advert / strict
+    lower_prio_no_advert: bool = False      # resolved from vrrp_lower_prio_no_advert / strict
+    use_vmac: str | None = None             # the instance's own VMAC's name (resolved)
+    vmac_xmit_base: bool = False            # adverts from the base interface, VIPs on the VMAC
+    use_vmac_addr: bool = False
+    vmacs: tuple[Vmac, ...] = ()            # every VMAC it needs, its own first
     native_ipv6: bool = False
     debug: int = 0
     auth_hmac: AuthHmac | None = None
@@ -349,6 +385,22 @@ class VrrpInstance:
         """VRRP address family: from the VIPs (keepalived forbids mixing)."""
         fams = {v.family for v in self.virtual_ipaddresses}
         return 6 if fams == {6} or self.native_ipv6 else 4
+
+    @property
+    def no_accept(self) -> bool:
+        """Traffic to the VIPs is dropped while master (RFC 5798 Accept_Mode
+        false; keepalived's no_accept and strict mode), except for the owner."""
+        return self.accept is False and self.priority != 255
+
+    @property
+    def unicast_no_peer(self) -> bool:
+        """unicast_fault_no_peer and no peer: the instance stays in FAULT."""
+        return self.unicast_fault_no_peer and not self.unicast_peers
+
+    @property
+    def vmac(self) -> Vmac | None:
+        """The instance's own VMAC (None without use_vmac)."""
+        return next((v for v in self.vmacs if v.adverts), None)
 
     @property
     def held_vips(self) -> tuple[VirtualIp, ...]:

@@ -11,6 +11,7 @@ slow netlink reply never delays an advert or a timer.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import time
 from collections import Counter
@@ -37,7 +38,8 @@ def machine_params(inst: VrrpInstance, primary: str | None) -> m.InstanceParams:
         name=inst.name, vrid=inst.vrid, version=inst.version, priority=inst.priority,
         advert_int=inst.advert_int, preempt=not inst.nopreempt, preempt_delay=inst.preempt_delay,
         initial_state=inst.state, primary_address=primary or ("::" if inst.family == 6 else "0.0.0.0"),
-        family=inst.family,
+        family=inst.family, higher_prio_send_advert=inst.higher_prio_send_advert,
+        lower_prio_no_advert=inst.lower_prio_no_advert,
     )
 
 
@@ -65,6 +67,12 @@ class InstanceDriver:
         self.vips_present: dict[str, bool] = {str(v): False for v in inst.held_vips}
         self.last_garp: float | None = None
         self.stopped = False
+        # where adverts go out when not through ``sock`` (use_vmac: the VMAC's socket;
+        # ``sock`` keeps receiving on the base interface); anything with ``send``
+        self.tx = None
+        # check_unicast_src: each peer's TTL range (a reload only hands in an equal instance)
+        self._peer_ttl = {str(ipaddress.ip_address(p)): (0, 255) for p in inst.unicast_peers}
+        self._peer_ttl.update({str(ipaddress.ip_address(p)): (lo, hi) for p, lo, hi in inst.unicast_peer_ttl})
 
     # ------------------------------------------------------------------ clock
 
@@ -92,10 +100,13 @@ class InstanceDriver:
         self.hooks.fed(self, [a for a in actions if isinstance(a, m.Transition)])
 
     def start(self) -> None:
+        if self.inst.unicast_no_peer:
+            # keepalived: "Cannot use unicast without any peers - going to fault state"
+            self.feed(m.ConfigFault(True, "unicast without any unicast_peer (unicast_fault_no_peer)"))
         self.feed(m.Startup())
 
     def check(self, adv: packet.Advert) -> packet.Reject | None:
-        """This instance's receive rules (TTL, version, auth, v2 interval):
+        """This instance's receive rules (TTL, version, auth, v2 interval, unicast peers):
         None when the advert is acceptable, else the reject (already counted)."""
         if adv.ttl != packet.VRRP_TTL and not self.inst.unicast_peers:
             # checked here, not in decode, so unicast peers can be exempt like keepalived's
@@ -106,9 +117,26 @@ class InstanceDriver:
             rej = packet.validate(adv, vrid=self.inst.vrid, version=self.inst.version, auth_type=self._auth_type,
                                   auth_pass=auth_pass if self._auth_type == packet.AUTH_PASS else None,
                                   interval=self.inst.advert_int)
+            if rej is None and self.inst.check_unicast_src:
+                rej = self._unicast_rule(adv)      # last, as keepalived's vrrp_check_packet
         if rej is not None:
             self.count_reject(rej)
         return rej
+
+    def _unicast_rule(self, adv: packet.Advert) -> packet.Reject | None:
+        """check_unicast_src (or a peer's min_ttl / max_ttl): only a unicast peer's
+        adverts, each with a TTL / hop limit in its range (an unknown one passes,
+        as keepalived's -1)."""
+        src = adv.src or ""
+        rng = self._peer_ttl.get(src)
+        if rng is None:
+            return packet.Reject(packet.RejectReason.UNICAST_SRC, f"source {src or '?'} is not a unicast peer",
+                                 adv.src, adv.dst, adv.vrid, adv.version)
+        lo, hi = rng
+        if adv.ttl is not None and adv.ttl >= 0 and not lo <= adv.ttl <= hi:
+            return packet.Reject(packet.RejectReason.TTL, f"ttl {adv.ttl} not in {lo}-{hi} for unicast peer {src}",
+                                 adv.src, adv.dst, adv.vrid, adv.version)
+        return None
 
     def accept(self, adv: packet.Advert) -> None:
         """An advert that passed ``check``: the machine's input."""
@@ -177,14 +205,15 @@ class InstanceDriver:
         return {"source": self.source, "mcast_group": group, "unicast_peers": peers}
 
     def _send_advert(self, priority: int) -> None:
+        out = self.tx if self.tx is not None else self.sock
         if self.inst.unicast_peers:
             sent = 0
             for peer in self.inst.unicast_peers:
-                sent += self.sock.send(self.advert_payload(priority, peer), peer, src=self.source,
-                                       ttl=self.inst.unicast_ttl)
+                sent += out.send(self.advert_payload(priority, peer), peer, src=self.source,
+                                 ttl=self.inst.unicast_ttl)
             ok = sent > 0
         else:
-            ok = self.sock.send(self.advert_payload(priority), self.inst.mcast_group, src=self.source)
+            ok = out.send(self.advert_payload(priority), self.inst.mcast_group, src=self.source)
         if ok:
             self.counters.adverts_sent += 1
 

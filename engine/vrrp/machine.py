@@ -32,14 +32,24 @@ these choices were checked against keepalived 2.2.7 in a namespace lab:
   does not apply (plain Master_Down_Interval, measured 3.64 s).
 * **Master seeing a lower priority** (or an equal priority from a lower
   address) sends an advert at once and restarts its advert timer (RFC 9568
-  6.4.3; keepalived's default, unless ``lower_prio_no_advert``), so a
-  confused peer hears the real master soon.  It then asks for
+  6.4.3; keepalived's default), so a confused peer hears the real master
+  soon; with ``lower_prio_no_advert`` (forced by strict mode: RFC 5798 says
+  discard) it sends nothing and its timer runs on.  Either way it asks for
   ``LowerPriorityMaster``: another router believed it was master, so hosts
   may hold that router's MAC for our VIPs (a split brain that just healed);
   the driver re-announces them (``garp_lower_prio_repeat`` /
   ``garp_lower_prio_delay``) and runs ``notify_master_rx_lower_pri``, as
   keepalived does.
 * **Master seeing priority 0** sends an advert at once (RFC 5798).
+* **Master seeing a higher priority** (or an equal one from a higher address)
+  goes BACKUP silently, unless ``higher_prio_send_advert``: then it first
+  sends one advert at its own priority, so the winner hears a lower-priority
+  master and re-announces its VIPs.  Without it a split brain healing races:
+  when the winner's advert arrives first, the loser steps down before the
+  winner ever hears it, and hosts keep the loser's MAC.
+* **Config fault** (``ConfigFault``, e.g. unicast_fault_no_peer, a VMAC that
+  cannot be made): FAULT for as long as it lasts, like keepalived's
+  ``num_config_faults``; it counts as the instance's own fault.
 * **Effective priority** = base + tracker delta clamped to 1..254; an owner
   (255) stays 255 and nothing else reaches 255 (keepalived man page).
 * **FAULT**: interface down or an unweighted tracker failing.  A master goes
@@ -127,7 +137,7 @@ from vipdeck.engine.vrrp.packet import Advert
 
 __all__ = [
     "State", "REASONS", "InstanceParams", "VrrpMachine",
-    "Startup", "Shutdown", "Timer", "AdvertReceived", "TrackChanged", "InterfaceChanged",
+    "Startup", "Shutdown", "Timer", "AdvertReceived", "TrackChanged", "InterfaceChanged", "ConfigFault",
     "Drain", "Resign", "ClearHold", "Takeover",
     "SyncGate", "SyncMaster", "SyncBackup", "SyncFault", "Event",
     "SendAdvert", "AddVips", "RemoveVips", "SendGarp", "LowerPriorityMaster", "Transition", "SyncHeld", "Action",
@@ -152,12 +162,13 @@ HIGHER_PRIORITY_SEEN = "higher_priority_seen"
 PRIORITY_ZERO_RECEIVED = "priority_zero_received"
 PREEMPT = "preempt"
 TRACKER = "tracker"
+CONFIG = "config"
 INTERFACE = "interface"
 OPERATOR = "operator"
 SHUTDOWN = "shutdown"
 SYNC_GROUP = "sync_group"
 REASONS = frozenset({STARTUP, MASTER_DOWN_TIMER, HIGHER_PRIORITY_SEEN, PRIORITY_ZERO_RECEIVED,
-                     PREEMPT, TRACKER, INTERFACE, OPERATOR, SHUTDOWN, SYNC_GROUP})
+                     PREEMPT, TRACKER, CONFIG, INTERFACE, OPERATOR, SHUTDOWN, SYNC_GROUP})
 
 OWNER = 255
 DRAINED_PRIORITY = 1
@@ -177,6 +188,8 @@ class InstanceParams:
     preempt_delay: float = 0.0    # seconds, 0..1000
     initial_state: str = "BACKUP"  # keepalived's `state`: "MASTER" or "BACKUP"
     family: int | None = None     # 4 or 6; None = from primary_address
+    higher_prio_send_advert: bool = False   # keepalived's, see the module docstring
+    lower_prio_no_advert: bool = False
 
     def __post_init__(self) -> None:
         def bad(fieldname: str, msg: str) -> ValueError:
@@ -255,6 +268,15 @@ class InterfaceChanged:
 
 
 @dataclass(frozen=True)
+class ConfigFault:
+    """Something in the configuration (or what it needs of the host) keeps the
+    instance from running: FAULT while ``on``."""
+
+    on: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class Drain:
     on: bool = True
 
@@ -304,7 +326,7 @@ class SyncFault:
     detail: str = ""
 
 
-Event = (Startup | Shutdown | Timer | AdvertReceived | TrackChanged | InterfaceChanged
+Event = (Startup | Shutdown | Timer | AdvertReceived | TrackChanged | InterfaceChanged | ConfigFault
          | Drain | Resign | ClearHold | Takeover | SyncGate | SyncMaster | SyncBackup | SyncFault)
 
 
@@ -385,6 +407,8 @@ class VrrpMachine:
         self._track_detail = ""
         self._if_up = True
         self._if_detail = ""
+        self._config_fault = False
+        self._config_detail = ""
         self._drained = False
         self._hold = False
         self._hold_until: float | None = None
@@ -497,9 +521,13 @@ class VrrpMachine:
         return self._track_fault
 
     @property
+    def config_fault(self) -> bool:
+        return self._config_fault
+
+    @property
     def own_fault(self) -> bool:
-        """A fault of this instance itself (link or unweighted tracker), not one its group imposed."""
-        return not self._if_up or self._track_fault
+        """A fault of this instance itself (link, unweighted tracker, config), not one its group imposed."""
+        return not self._if_up or self._track_fault or self._config_fault
 
     @property
     def sync_fault(self) -> bool:
@@ -550,6 +578,8 @@ class VrrpMachine:
                 return self._on_track(now, event)
             case InterfaceChanged():
                 return self._on_interface(now, event)
+            case ConfigFault():
+                return self._on_config(now, event)
             case Drain(on=on):
                 return self._on_drain(now, on)
             case Resign(hold_until=until):
@@ -636,6 +666,8 @@ class VrrpMachine:
             return INTERFACE, self._if_detail or "interface down"
         if self._track_fault:
             return TRACKER, self._track_detail or "tracker failed"
+        if self._config_fault:
+            return CONFIG, self._config_detail or "configuration fault"
         if self._sync_fault:
             return SYNC_GROUP, self._sync_fault_detail or "sync group in FAULT"
         return None
@@ -772,6 +804,9 @@ class VrrpMachine:
         if adv.priority >= mine and self._takeover_prio is None and self._takeover_raise(adv.priority):
             mine = self.effective_priority      # the master a pending takeover waited for: stay above it
         if self._peer_wins(adv) or self._drained:
+            out: list[Action] = []
+            if self.params.higher_prio_send_advert and self._peer_wins(adv):
+                out.append(self._advert())      # the winner hears a lower master: it re-announces
             if adv.priority > mine:
                 reason, detail = HIGHER_PRIORITY_SEEN, f"advert from {adv.src} prio {adv.priority} > {mine}"
             elif adv.priority == mine and self._peer_wins(adv):
@@ -779,12 +814,14 @@ class VrrpMachine:
                 detail = f"advert from {adv.src} prio {adv.priority} == {mine}, higher address wins"
             else:
                 reason, detail = OPERATOR, f"drained: yielding to {adv.src} prio {adv.priority}"
-            out = self._become_backup(now, reason, detail, resign=False)
+            out += self._become_backup(now, reason, detail, resign=False)
             self._master_addr, self._master_prio = adv.src, adv.priority
             self._accept_master(now, adv)
             return out
-        # A lower-priority router thinks it is master: re-assert at once, then
-        # re-announce the VIPs (hosts may have learnt its MAC meanwhile).
+        # A lower-priority router thinks it is master: re-assert at once (unless
+        # lower_prio_no_advert), then re-announce the VIPs (hosts may have learnt its MAC meanwhile).
+        if self.params.lower_prio_no_advert:
+            return [LowerPriorityMaster(adv.src, adv.priority)]
         self._adver_deadline = now + self.params.advert_int
         return [self._advert(), LowerPriorityMaster(adv.src, adv.priority)]
 
@@ -817,6 +854,20 @@ class VrrpMachine:
                 return self._start(now, INTERFACE, f"{ev.detail}; " if ev.detail else "")
             if was_own:
                 self._own_fault_cleared = (INTERFACE, ev.detail or "interface up")
+        return []
+
+    def _on_config(self, now: float, ev: ConfigFault) -> list[Action]:
+        was_own = self.own_fault
+        self._config_fault, self._config_detail = ev.on, ev.detail
+        if self.own_fault:
+            self._own_fault_cleared = None
+        if ev.on and self._state in (State.MASTER, State.BACKUP):
+            return self._enter_fault(now, CONFIG, ev.detail or "configuration fault")
+        if not ev.on and self._state is State.FAULT and not self.own_fault:
+            if self._fault_detail() is None:
+                return self._start(now, CONFIG, f"{ev.detail}; " if ev.detail else "")
+            if was_own:
+                self._own_fault_cleared = (CONFIG, ev.detail or "configuration fault cleared")
         return []
 
     def _on_drain(self, now: float, on: bool) -> list[Action]:

@@ -70,6 +70,7 @@ class RejectReason(enum.Enum):
     AUTH_MISMATCH = "auth_mismatch"      # simple password differs
     INTERVAL_MISMATCH = "interval_mismatch"  # v2 interval differs from ours (RFC 3768 7.1)
     ADDRESSES = "addresses"              # address list differs from our VIPs (optional check)
+    UNICAST_SRC = "unicast_src"          # check_unicast_src: the source is not one of our unicast peers
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from vipdeck.engine.config import load, loads
 from vipdeck.engine.config.hostcheck import check as host_check
 from tests.support.paths import ROOT
 
-CONF = ("vrrp_instance VI_1 {\n interface lo\n virtual_router_id 51\n use_vmac\n"
+CONF = ("vrrp_instance VI_1 {\n interface lo\n virtual_router_id 51\n use_ipvlan\n"
         " virtual_ipaddress {\n  10.0.0.1\n }\n}\n")
 
 
@@ -20,11 +20,11 @@ def test_strict_fails_on_a_keyword_vipdeck_does_not_implement(tmp_path, capsys):
     conf.write_text(CONF)
     assert cli_main(["check", "-f", str(conf)]) == 0
     out = capsys.readouterr()
-    assert f"{conf}:4: warning: 'use_vmac' is not implemented by vipdeck: " in out.err
+    assert f"{conf}:4: warning: 'use_ipvlan' is not implemented by vipdeck: " in out.err
     assert cli_main(["check", "-f", str(conf), "--strict"]) == 1
     out = capsys.readouterr()
     assert "1 not implemented: --strict fails" in out.out
-    conf.write_text(CONF.replace(" use_vmac\n", " priority 90\n"))
+    conf.write_text(CONF.replace(" use_ipvlan\n", " priority 90\n"))
     assert cli_main(["check", "-f", str(conf), "--strict"]) == 0
 
 
@@ -79,7 +79,7 @@ def test_missing_interfaces_are_this_hosts_business():
 
 def test_load_adds_host_checks_only_when_asked(tmp_path):
     conf = tmp_path / "k.conf"
-    conf.write_text(CONF.replace("interface lo", "interface vipdeck-none0").replace(" use_vmac\n", ""))
+    conf.write_text(CONF.replace("interface lo", "interface vipdeck-none0").replace(" use_ipvlan\n", ""))
     assert not load(str(conf)).diagnostics
     (d,) = load(str(conf), host=True).diagnostics
     assert (d.line, d.severity, d.code) == (1, "warning", "host")      # the instance's line

@@ -207,15 +207,15 @@ def test_unknown_keyword_is_a_warning_and_its_block_is_skipped():
 def test_known_but_unimplemented_keywords_are_warned_about_not_silent():
     """Each keepalived keyword vipdeck does not act on is a warning at its line
     (the whole table is walked in test_config_keywords); the values are kept."""
-    text = ("global_defs {\n router_id r\n vrrp_min_garp\n vrrp_iptables\n enable_snmp_vrrp\n max_auto_priority 10\n}\n"
+    text = ("global_defs {\n router_id r\n vrrp_min_garp\n disable_local_igmp\n enable_snmp_vrrp\n max_auto_priority 10\n}\n"
             "net_namespace blue\nlinkbeat_interfaces {\n eth0\n}\n"
-            + vi(" garp_extra_if all 100\n promote_secondaries\n unicast_fault_no_peer"))
+            + vi(" garp_extra_if all 100\n promote_secondaries\n track_src_ip"))
     r = check(text)
     assert r.ok and not r.notes, [str(d) for d in r.diagnostics]
     assert [(d.line, d.message.split("'")[1]) for d in r.warnings] == [
-        (3, "vrrp_min_garp"), (4, "vrrp_iptables"), (5, "enable_snmp_vrrp"), (6, "max_auto_priority"),
+        (3, "vrrp_min_garp"), (4, "disable_local_igmp"), (5, "enable_snmp_vrrp"), (6, "max_auto_priority"),
         (8, "net_namespace"), (9, "linkbeat_interfaces"), (18, "garp_extra_if"), (19, "promote_secondaries"),
-        (20, "unicast_fault_no_peer")]
+        (20, "track_src_ip")]
     assert all("is not implemented by vipdeck: " in d.message and "(keepalived would " in d.message
                for d in r.warnings)
     assert r.not_implemented == r.warnings

@@ -153,12 +153,13 @@ def test_every_parser_handler_has_a_row(monkeypatch):
 
 
 def test_the_issue_example_reads_as_promised():
-    r = loads("vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n use_vmac\n"
+    # the issue's own example was use_vmac, implemented since; use_ipvlan is its sibling
+    r = loads("vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n use_ipvlan\n"
               " virtual_ipaddress {\n  10.0.0.1\n }\n}\n", path="k.conf")
     assert r.ok
     (d,) = r.not_implemented
-    assert str(d).startswith("k.conf:4: warning: 'use_vmac' is not implemented by vipdeck: "
-                             "VIPs move with the interface's own MAC (keepalived would put them on a macvlan")
+    assert str(d).startswith("k.conf:4: warning: 'use_ipvlan' is not implemented by vipdeck: "
+                             "VIPs move with the interface's own MAC (keepalived would put them on an ipvlan")
 
 
 def test_a_not_implemented_block_is_one_warning_not_one_per_line():
@@ -173,9 +174,9 @@ def test_options_on_an_entry_line_are_flagged_at_that_line():
             "virtual_server 10.0.0.1 80 {\n protocol TCP\n lvs_method TUN type gre\n}\n")
     r = loads(text, path="k.conf")
     assert [(d.line, d.message.split(":")[0]) for d in r.not_implemented] == [
-        (5, "'min_ttl' is not implemented by vipdeck"), (8, "'no_track' is not implemented by vipdeck")]
-    # an implemented option (the tunnel type) is read, and says nothing
-    assert r.config.virtual_servers[0].tunnel.type == "gre" and not [d for d in r.diagnostics if d.line == 14]
+        (8, "'no_track' is not implemented by vipdeck")]
+    # implemented options (a unicast peer's min_ttl, the tunnel type) are read, and say nothing
+    assert r.config.virtual_servers[0].tunnel.type == "gre" and not [d for d in r.diagnostics if d.line in (5, 14)]
 
 
 def test_refusals_keep_the_model_but_fail_the_verdict():
@@ -269,6 +270,6 @@ def test_the_readme_section_counts_and_lists():
     md = compat.markdown()
     c = compat.counts()
     assert md.startswith(f"{c['implemented']} keywords implemented, {c['not implemented']} not implemented")
-    assert "| vrrp_instance | `use_vmac` | VIPs move with the interface's own MAC |" in md
+    assert "| vrrp_instance | `use_ipvlan` | VIPs move with the interface's own MAC |" in md
     assert "| authentication | `auth_type AH` |" in md.split("### Refused")[1]
     assert "`lvs_id`" in md.split("### vipdeck extensions")[1]

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vipdeck.engine.vrrp.machine import (
-    REASONS, AddVips, AdvertReceived, ClearHold, Drain, InstanceParams, InterfaceChanged,
+    REASONS, AddVips, AdvertReceived, ClearHold, ConfigFault, Drain, InstanceParams, InterfaceChanged,
     LowerPriorityMaster, RemoveVips, Resign, SendAdvert, SendGarp, Shutdown, Startup, State, Takeover, Timer,
     TrackChanged, Transition, VrrpMachine,
 )
@@ -642,6 +642,7 @@ class Net:
 
     def __init__(self, *machines: VrrpMachine):
         self.m = {x.name: x for x in machines}
+        self.heard_lower: list[str] = []     # machines that asked to re-announce (LowerPriorityMaster)
         self.alive = set(self.m)
         self.now = 0.0
         self.cut = False                     # True: adverts are lost (a partition)
@@ -675,6 +676,8 @@ class Net:
             x, ev = queue.pop(0)
             for a in x.handle(self.now, ev):
                 self.log.append((x.name, a))
+                if isinstance(a, LowerPriorityMaster):
+                    self.heard_lower.append(x.name)
                 assert not isinstance(a, Transition) or a.reason in REASONS
                 if isinstance(a, SendAdvert) and not self.cut:
                     out = AdvertReceived(Advert(x.params.version, x.params.vrid, a.priority, a.interval, VIPS,
@@ -768,6 +771,7 @@ EVENTS = st.one_of(
     st.builds(lambda s, p: adv(s, p), st.sampled_from([PEER, HIGH_PEER, ME]), st.integers(0, 255)),
     st.builds(TrackChanged, st.integers(-300, 300), st.booleans()),
     st.builds(InterfaceChanged, st.booleans()),
+    st.builds(ConfigFault, st.booleans()),
     st.builds(Drain, st.booleans()),
     st.builds(Resign, st.one_of(st.none(), st.floats(0, 100))),
     st.builds(Takeover, st.booleans()),

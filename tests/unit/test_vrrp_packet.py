@@ -312,6 +312,38 @@ def test_validate_addresses_optional():
     assert "192.168.1.199" in r.detail and "192.168.1.198" in r.detail
 
 
+def test_unicast_src_and_peer_ttl_ranges_are_the_instances_last_rule():
+    """check_unicast_src (keepalived's vrrp_check_packet, after everything else):
+    only a unicast peer's adverts, within that peer's min_ttl..max_ttl."""
+    import asyncio
+
+    from vipdeck.engine.config import loads
+    from vipdeck.engine.vrrp.driver import InstanceDriver
+
+    conf = loads("vrrp_instance V {\n interface eth0\n virtual_router_id 51\n unicast_peer {\n"
+                 "  198.18.0.2 min_ttl 250\n  198.18.0.3\n }\n virtual_ipaddress {\n  198.18.0.199\n }\n}\n").config
+
+    class Sock:
+        src = "198.18.0.1"
+
+    def heard(src: str, ttl: int, prio: int = 100, inst=conf.instance("V")) -> Reject | None:
+        async def go() -> Reject | None:
+            d = InstanceDriver(inst, Sock(), None, primary="198.18.0.1")
+            raw = ip4(encode(Advert(2, 51, prio, 1.0, ("198.18.0.199",))), src=src, dst="198.18.0.1", ttl=ttl)
+            return d.check(decode_ipv4(raw, expect_ttl=None))
+        return asyncio.run(go())
+
+    assert heard("198.18.0.2", 255) is None and heard("198.18.0.3", 1) is None
+    r = heard("198.18.0.9", 255)
+    assert reason(r) is RejectReason.UNICAST_SRC and r.detail == "source 198.18.0.9 is not a unicast peer"
+    r = heard("198.18.0.2", 64)
+    assert reason(r) is RejectReason.TTL and r.detail == "ttl 64 not in 250-255 for unicast peer 198.18.0.2"
+    # without check_unicast_src (no TTL range given) any source passes, as keepalived's default
+    open_conf = loads("vrrp_instance V {\n interface eth0\n virtual_router_id 51\n unicast_peer {\n  198.18.0.2\n }"
+                      "\n virtual_ipaddress {\n  198.18.0.199\n }\n}\n").config.instance("V")
+    assert heard("198.18.0.9", 64, inst=open_conf) is None
+
+
 def test_every_reason_is_tested_and_snake_case():
     import re
 
