@@ -22,6 +22,7 @@ import ipaddress
 import logging
 import socket
 import struct
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Union
 
@@ -93,15 +94,23 @@ def _addr(v) -> str:
     return str(ipaddress.ip_address(getattr(v, "address", v)))
 
 
+ROUTER_RECHECK = 5.0     # seconds between two looks at the interface's IPv6 forwarding (keepalived's)
+
+
 class GarpSender:
     """Announces addresses on one interface through an open packet socket."""
 
     def __init__(self, ifname: str, *, sock: socket.socket | None = None,
                  factory: SocketFactory | None = None, mac: bytes | str | None = None,
-                 ipv6_source: str | None = None, router: bool = False) -> None:
+                 ipv6_source: str | None = None, router: bool | None = None) -> None:
         """``sock`` is an AF_PACKET/SOCK_RAW socket (made in the interface's
         namespace); otherwise ``factory`` makes one.  ``mac`` defaults to
-        the interface's; ``ipv6_source`` to its link-local address."""
+        the interface's; ``ipv6_source`` to its link-local address.
+
+        ``router`` is the neighbour adverts' Router flag (RFC 5798 6.4.2 wants
+        it on a router); None: on while the interface forwards IPv6
+        (net.ipv6.conf.IF.forwarding, looked at again every 5 s), as keepalived
+        does, so a host that is not a router never claims to be one (RFC 4861)."""
         ifinfo.check_ifname(ifname)
         self.ifname = ifname
         owned = sock is None
@@ -124,8 +133,9 @@ class GarpSender:
                 sock.close()
             raise
         self._ipv6_source = ipv6_source
-        self.router = router
-        self._frames: dict[str, bytes] = {}
+        self._router = router
+        self._router_seen: tuple[float, bool] | None = None    # (monotonic time, forwarding)
+        self._frames: dict[tuple[str, bool], bytes] = {}
         self.stats = GarpStats()
 
     @property
@@ -134,24 +144,42 @@ class GarpSender:
             self._ipv6_source = ifinfo.ipv6_link_local(self._factory, self.ifname)
         return self._ipv6_source
 
+    @property
+    def router(self) -> bool:
+        """The Router flag our neighbour adverts carry now."""
+        if self._router is not None:
+            return self._router
+        now = time.monotonic()
+        seen = self._router_seen
+        if seen is None or now - seen[0] >= ROUTER_RECHECK:
+            try:
+                value = ifinfo.read_sysctl(self.sock, f"net/ipv6/conf/{self.ifname}/forwarding")
+            except OSError:
+                value = None
+            seen = self._router_seen = (now, value not in (None, "", "0"))
+        return seen[1]
+
     def frame(self, address: Address) -> bytes:
-        """The frame announcing ``address`` (built once, then cached)."""
+        """The frame announcing ``address`` (built once per Router flag, then cached)."""
         a = _addr(address)
-        f = self._frames.get(a)
+        v6 = ":" in a
+        key = (a, self.router if v6 else False)
+        f = self._frames.get(key)
         if f is None:
-            if ":" in a:
+            if v6:
                 # RFC 4861 wants an address of the interface as source: the
                 # link-local one, or the VIP itself while there is none yet
-                f = neighbour_advertisement(self.mac, a, self.ipv6_source or a, self.router)
+                f = neighbour_advertisement(self.mac, a, self.ipv6_source or a, key[1])
             else:
                 f = arp_announcement(self.mac, a)
-            self._frames[a] = f
+            self._frames[key] = f
         return f
 
     def invalidate(self) -> None:
         """Forget built frames (after the MAC or link-local address changed)."""
         self._frames.clear()
         self._ipv6_source = None
+        self._router_seen = None
         try:
             self.mac = ifinfo.hwaddr(self.sock, self.ifname)
         except OSError:

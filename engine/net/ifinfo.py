@@ -98,6 +98,45 @@ def ipv6_link_local(factory: SocketFactory, ifname: str) -> str | None:
         s.close()
 
 
+def read_sysctl(sock: socket.socket, path: str) -> str | None:
+    """A sysctl of ``sock``'s namespace, e.g. ``net/ipv6/conf/eth0/forwarding``
+    (None when it does not exist).  /proc/sys/net answers for the namespace of
+    whoever opens the file, so it is opened where the socket lives."""
+    def read() -> str | None:
+        try:
+            with open(f"/proc/sys/{path}") as f:
+                return f.read().strip()
+        except OSError:
+            return None
+
+    return _in_namespace_of(sock, read)
+
+
+def _in_namespace_of(sock: socket.socket, fn):  # type: ignore[no-untyped-def]
+    """Run ``fn`` in ``sock``'s network namespace (a short-lived thread when it is not ours)."""
+    nsfd = fcntl.ioctl(sock.fileno(), SIOCGSKNS)
+    try:
+        if os.fstat(nsfd).st_ino == os.stat("/proc/thread-self/ns/net").st_ino:
+            return fn()
+        result: dict = {}
+
+        def target() -> None:
+            try:
+                _setns(nsfd)
+                result["value"] = fn()
+            except BaseException as exc:  # handed back to the caller
+                result["exc"] = exc
+
+        t = threading.Thread(target=target, name="in-netns")
+        t.start()
+        t.join()
+        if "exc" in result:
+            raise result["exc"]
+        return result.get("value")
+    finally:
+        os.close(nsfd)
+
+
 def mac_str(mac: bytes) -> str:
     return ":".join(f"{b:02x}" for b in mac)
 
@@ -112,27 +151,7 @@ def sibling_factory(sock: socket.socket) -> SocketFactory:
     """
 
     def make(family: int, type_: int, proto: int = 0) -> socket.socket:
-        nsfd = fcntl.ioctl(sock.fileno(), SIOCGSKNS)
-        try:
-            if os.fstat(nsfd).st_ino == os.stat("/proc/thread-self/ns/net").st_ino:
-                return socket.socket(family, type_, proto)
-            result: dict = {}
-
-            def target() -> None:
-                try:
-                    _setns(nsfd)
-                    result["sock"] = socket.socket(family, type_, proto)
-                except BaseException as exc:  # handed back to the caller
-                    result["exc"] = exc
-
-            t = threading.Thread(target=target, name="sibling-socket")
-            t.start()
-            t.join()
-            if "exc" in result:
-                raise result["exc"]
-            return result["sock"]
-        finally:
-            os.close(nsfd)
+        return _in_namespace_of(sock, lambda: socket.socket(family, type_, proto))
 
     return make
 

@@ -144,6 +144,38 @@ async def test_unsolicited_na_moves_the_peers_neighbour_entry(lab, closing):
 
 
 @pytest.mark.lab
+async def test_unsolicited_na_carries_the_router_flag_while_the_interface_forwards(lab, closing):
+    """RFC 5798 6.4.2 (issue 10): a router's NA has R set; keepalived sets it while
+    net.ipv6.conf.IF.forwarding is on (FRR always), and so do we now."""
+    from scapy.layers.inet6 import ICMPv6ND_NA
+    from scapy.layers.l2 import Ether
+
+    a = lab.add_node("a", ["198.18.0.1/24", "2001:db8::1/64"])
+    b = lab.add_node("b", ["198.18.0.2/24", "2001:db8::2/64"])
+    cap = Capture(b, 0x86DD)
+    closing.append(cap)
+
+    def flags_of_na(target: str):
+        for _t, raw in cap.drain():
+            pkt = Ether(raw)
+            if ICMPv6ND_NA in pkt and pkt[ICMPv6ND_NA].tgt == target:
+                na = pkt[ICMPv6ND_NA]
+                return (na.R, na.S, na.O)
+        return None
+
+    a.run("sysctl", "-qw", "net.ipv6.conf.eth0.forwarding=1")
+    router = GarpSender("eth0", sock=a.socket(socket.AF_PACKET, socket.SOCK_RAW, 0))
+    closing.append(router)
+    assert router.router and await router.announce(["2001:db8::100"]) == 1
+    assert await async_wait_until(lambda: flags_of_na("2001:db8::100"), 5, what="the router's NA") == (1, 0, 1)
+    a.run("sysctl", "-qw", "net.ipv6.conf.eth0.forwarding=0")
+    host = GarpSender("eth0", sock=a.socket(socket.AF_PACKET, socket.SOCK_RAW, 0))
+    closing.append(host)
+    assert not host.router and await host.announce(["2001:db8::101"]) == 1
+    assert await async_wait_until(lambda: flags_of_na("2001:db8::101"), 5, what="the host's NA") == (0, 0, 1)
+
+
+@pytest.mark.lab
 async def test_scheduler_repeat_delay_refresh_and_cancel(lab, closing):
     a = lab.add_node("a", "198.18.0.1/24")
     b = lab.add_node("b", "198.18.0.2/24")
