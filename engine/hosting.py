@@ -3,6 +3,17 @@
 Maps the config's ``VirtualIp`` to the netlink driver's ``Vip`` and keeps
 one GARP schedule per instance and one packet socket per interface, so the
 runtime deals in instances and never in netlink messages or frames.
+
+It also keeps what instances need of the host around their VIPs: the VMACs
+of use_vmac (``net.vmac``; made before the instances start, again when their
+base interface is re-created or someone deletes one, removed at exit; the
+instance's VRRP socket is on its VMAC unless vmac_xmit_base, as keepalived's:
+a multicast frame whose source MAC is one of this host's private macvlans is
+handed to that macvlan alone, so a peer's adverts from the same virtual MAC
+never reach the base), and our nftables rules (``net.firewall``): a VMAC's
+IGMP/MLD reports moved to its base (they would carry the virtual MAC from a
+router that is not master), and the drops of no_accept masters, set before
+the VIPs are added and cleared after they are removed (keepalived's order).
 """
 
 from __future__ import annotations
@@ -11,10 +22,14 @@ import asyncio
 import logging
 import time
 
-from vipdeck.engine.config.model import VrrpInstance
+import socket
+
+from vipdeck.engine.config.model import Config, Vmac, VrrpInstance
+from vipdeck.engine.net.firewall import Blocked, Firewall
 from vipdeck.engine.net.garp import GarpPolicy, GarpScheduler, GarpSender
 from vipdeck.engine.net.linkwatch import AddressChanged, LinkChanged, LinkWatch, Resynced
 from vipdeck.engine.net.vips import Vip, VipManager
+from vipdeck.engine.net.vmac import VmacError, VmacManager
 
 log = logging.getLogger("vipdeck.host")
 
@@ -58,6 +73,12 @@ class HostSide:
         self.links = LinkWatch(self._on_net)
         self._senders: dict[str, GarpSender] = {}
         self._garp: dict[str, GarpScheduler] = {}
+        self.vmacs = VmacManager()
+        self._vmac: dict[str, tuple[Vmac, str]] = {}       # VMAC name -> (what it is, its instance)
+        self.vmac_faults: dict[str, str] = {}               # instance -> why its VMACs are not there
+        self._remaking: set[str] = set()
+        self.firewall: Firewall | None = None
+        self._firewall_said = False
 
     @property
     def local(self):
@@ -73,12 +94,172 @@ class HostSide:
         for s in self._senders.values():
             s.close()
         await self.links.stop()
+        if self.firewall is not None:
+            for name in self._vmac:
+                await self._fw(self.firewall.remove_vmac(name), f"VMAC {name}")
+        self._vmac.clear()
+        await self.vmacs.close()
+        if self.firewall is not None and self.firewall.made:
+            await self._fw(self.firewall.close(), "removing its tables")
         await self.vips.close()
+
+    # ------------------------------------------------------------------ VMACs, firewall
+
+    async def prepare(self, config: Config) -> None:
+        """Before the instances of ``config`` are added (start and reload): our
+        nftables tables' leftovers gone, every VMAC the config wants there (an
+        old one the config no longer wants, or wants otherwise, removed)."""
+        gd = config.global_defs
+        if self.firewall is None:
+            self.firewall = Firewall(gd.nftables or None, priority=gd.nftables_priority, counters=gd.nftables_counters)
+            if Firewall.available():
+                found = await self._fw(self.firewall.clean_leftovers(), "looking for a crashed run's tables")
+                if found:
+                    self.engine.emit("daemon", f"removed nftables table(s) {', '.join(found)} {self.firewall.table} "
+                                     "left by an earlier run", "warning")
+        want: dict[str, tuple[Vmac, VrrpInstance]] = {}
+        for inst in config.vrrp_instances:
+            for vm in inst.vmacs:
+                want.setdefault(vm.name, (vm, inst))
+        for name, (vm, owner) in list(self._vmac.items()):
+            if name not in want or want[name][0] != vm:
+                await self._drop_vmac(name)
+        self.vmac_faults = {k: v for k, v in self.vmac_faults.items() if config.instance(k) is not None}
+        for name, (vm, inst) in want.items():
+            if name not in self._vmac:
+                await self._make_vmac(vm, inst)
+
+    async def _make_vmac(self, vm: Vmac, inst: VrrpInstance) -> bool:
+        ll = None
+        sends = vm.adverts and not inst.vmac_xmit_base
+        if vm.family == 6 and sends:
+            ll = inst.mcast_src_ip or inst.unicast_src_ip
+            if not ll:
+                ll = next((a.address for a in self.links.addresses_on(vm.base)
+                           if a.family == socket.AF_INET6 and a.address.lower().startswith("fe80")), None)
+        async def rules(made) -> None:
+            # before it is up: its first MLD report (all-routers, its link-local's group) is already moved
+            if self.firewall is not None and Firewall.available():
+                await self._fw(self.firewall.add_vmac(vm.name, vm.base, vm.family, made.link_local),
+                               f"VMAC {vm.name}")
+            else:
+                self._no_firewall(f"VMAC {vm.name}'s {'IGMP' if vm.family == 4 else 'MLD'} reports leave with the "
+                                  "virtual MAC, also from a router that is not master")
+
+        try:
+            await self.vmacs.ensure(vm.name, vm.base, vm.mac, vm.family, with_link_local=vm.family == 6 and sends,
+                                    link_local=ll, before_up=rules)
+        except (VmacError, OSError) as exc:
+            self.vmac_faults[inst.name] = str(exc)
+            self.engine.emit("vip", f"{inst.name}: {exc}", "error", instance=inst.name, vmac=vm.name)
+            return False
+        self._vmac[vm.name] = (vm, inst.name)
+        self.vmac_faults.pop(inst.name, None)
+        return True
+
+    async def _drop_vmac(self, name: str) -> None:
+        vm, _inst = self._vmac.pop(name)
+        if self.firewall is not None:
+            await self._fw(self.firewall.remove_vmac(name), f"VMAC {name}")
+        try:
+            await self.vmacs.remove(name)
+        except OSError as exc:
+            self.engine.emit("vip", str(exc), "error")
+
+    def vrrp_interface(self, inst: VrrpInstance) -> str:
+        """Where the instance's VRRP socket lives: its VMAC (unless
+        vmac_xmit_base, or it could not be made), else its interface."""
+        own = inst.vmac
+        if own is not None and not inst.vmac_xmit_base and own.name in self._vmac:
+            return own.name
+        return inst.interface
+
+    def attach(self, d) -> None:
+        """A new instance driver: FAULT while its VMACs could not be made."""
+        inst = d.inst
+        why = self.vmac_faults.get(inst.name)
+        if why:
+            from vipdeck.engine.vrrp import machine as m
+
+            d.feed(m.ConfigFault(True, why))
+
+    def master_mac(self, inst: VrrpInstance) -> str | None:
+        """The MAC hosts reach this instance's VIPs at while we are master."""
+        own = inst.vmac
+        return own.mac if own is not None else self.mac_of(inst.interface)
+
+    def _vmac_changed(self, ev: LinkChanged) -> None:
+        """Link events about VMACs and their bases: a VMAC someone deleted, or
+        that went with its base, is made again (keepalived re-creates its own)."""
+        if ev.removed and self.vmacs.deleting(ev.ifname):
+            self.vmacs.done_deleting(ev.ifname)          # our own removal
+            return
+        if ev.ifname in self._vmac:
+            if ev.removed:
+                self._remake(ev.ifname, f"VMAC {ev.ifname} was deleted")
+            elif not ev.admin_up:
+                made = self.vmacs.made.get(ev.ifname)
+                if made is not None and made.index == ev.index:
+                    self.engine.emit("vip", f"VMAC {ev.ifname} was set down; setting it up again", "warning")
+                    self.engine.spawn(self._set_up(made.index), f"VMAC {ev.ifname} up")
+            return
+        for name, (vm, _inst) in list(self._vmac.items()):
+            made = self.vmacs.made.get(name)
+            if vm.base == ev.ifname and not ev.removed and (made is None or made.base_index != ev.index):
+                self._remake(name, f"{ev.ifname} was re-created")
+
+    async def _set_up(self, index: int) -> None:
+        await (await self.vmacs._r()).link("set", index=index, state="up")
+
+    def _remake(self, name: str, why: str) -> None:
+        if name in self._remaking or name not in self._vmac:
+            return
+        self._remaking.add(name)
+        vm, inst_name = self._vmac[name]
+
+        async def go() -> None:
+            try:
+                self.vmacs.forget(name)
+                d = self.engine.drivers.get(inst_name)
+                inst = d.inst if d is not None else None
+                if inst is None:
+                    return
+                del self._vmac[name]
+                ok = await self._make_vmac(vm, inst)
+                from vipdeck.engine.vrrp import machine as m
+
+                if ok:
+                    self.engine.emit("vip", f"{inst_name}: {why}; made again", "warning", instance=inst_name)
+                    if d.machine.config_fault:
+                        d.feed(m.ConfigFault(False, f"VMAC {name} made again"))
+                else:
+                    self._vmac[name] = (vm, inst_name)      # keep trying on the next link change
+                    d.feed(m.ConfigFault(True, self.vmac_faults.get(inst_name, why)))
+            finally:
+                self._remaking.discard(name)
+
+        self.engine.spawn(go(), f"VMAC {name}")
+
+    async def _fw(self, coro, what: str):
+        try:
+            return await coro
+        except FileNotFoundError:
+            self._no_firewall(what)
+        except OSError as exc:
+            self.engine.emit("daemon", f"nftables ({what}): {exc}", "error")
+        return None
+
+    def _no_firewall(self, consequence: str) -> None:
+        if not self._firewall_said:
+            self._firewall_said = True
+            self.engine.emit("daemon", f"nft(8) is not installed: {consequence} (install nftables)", "error")
 
     # ------------------------------------------------------------------ links
 
     def _on_net(self, ev) -> None:
         if isinstance(ev, LinkChanged):
+            if self._vmac:
+                self._vmac_changed(ev)
             if ev.removed:
                 # its packet socket is bound to the old ifindex (and MAC): make a new one on use
                 sender = self._senders.pop(ev.ifname, None)
@@ -133,7 +314,15 @@ class HostSide:
 
     async def add_all(self, inst: VrrpInstance) -> list[str]:
         changed = []
-        for vip in vips_of(inst):
+        vips = vips_of(inst)
+        if inst.no_accept and vips:
+            # before the VIPs are there, so nothing is ever accepted for them (keepalived's order)
+            if self.firewall is not None and Firewall.available():
+                await self._fw(self.firewall.block(inst.name, [Blocked(v.address, v.dev) for v in vips]),
+                               f"{inst.name}: no_accept")
+            else:
+                self._no_firewall(f"{inst.name} is no_accept (strict mode) but its VIPs accept traffic")
+        for vip in vips:
             try:
                 if await self.vips.add(vip):
                     changed.append(str(vip))
@@ -149,6 +338,8 @@ class HostSide:
                     changed.append(str(vip))
             except (OSError, ValueError) as exc:
                 self.engine.emit("vip", f"{inst.name}: cannot remove {vip}: {exc}", "error", instance=inst.name)
+        if self.firewall is not None and self.firewall.blocked(inst.name):
+            await self._fw(self.firewall.unblock(inst.name), f"{inst.name}: no_accept")
         return changed
 
     async def remove_stale(self, inst: VrrpInstance) -> list[str]:

@@ -174,6 +174,7 @@ class Engine:
     async def _start_vrrp(self) -> None:
         """The VRRP half: static addresses, instances, trackers (keepalived's VRRP process)."""
         await self._static(self.config)
+        await self.host.prepare(self.config)     # VMACs made, our nftables leftovers gone
         # keepalived removes VIPs a crashed run may have left behind
         for inst in self.config.vrrp_instances:
             if inst.virtual_routes or inst.virtual_rules:
@@ -310,13 +311,15 @@ class Engine:
 
     def _socket_for(self, inst: VrrpInstance) -> Group:
         fam = socket.AF_INET6 if inst.family == 6 else socket.AF_INET
-        key = (inst.interface, fam)
+        ifname = self.host.vrrp_interface(inst)   # use_vmac: its VMAC, sending and hearing
+        key = (ifname, fam)
         g = self.groups.get(key)
         if g is None:
             from vipdeck.engine.net.vrrp_socket import VrrpSocket
 
-            sock = VrrpSocket(inst.interface, fam, groups=[], local_addresses=self.host.local,
-                              on_drop=lambda kind, src, key=key: self._socket_drop(key, kind, src))
+            sock = VrrpSocket(ifname, fam, groups=[], local_addresses=self.host.local,
+                              on_drop=lambda kind, src, key=key: self._socket_drop(key, kind, src),
+                              source_from=inst.interface)
             g = Group(sock, {})
             sock.add_listener(lambda rx, key=key: self._on_packet(key, rx))
             sock.start(self.loop)
@@ -331,6 +334,7 @@ class Engine:
         g = self._socket_for(inst)
         src = inst.unicast_src_ip or inst.mcast_src_ip or g.sock.src
         d = InstanceDriver(inst, g.sock, self, primary=src)
+        self.host.attach(d)                      # FAULT if its VMAC could not be made
         g.drivers[inst.vrid] = d
         self.drivers[inst.name] = d
         self.vrrp_stats[inst.name] = TransitionCounters()    # a new driver counts from zero too
@@ -754,7 +758,8 @@ class Engine:
         old = g.sock
         try:
             new = VrrpSocket(key[0], key[1], groups=list(old.groups), local_addresses=self.host.local,
-                             on_drop=lambda kind, src, key=key: self._socket_drop(key, kind, src))
+                             on_drop=lambda kind, src, key=key: self._socket_drop(key, kind, src),
+                             source_from=old.source_from)
         except OSError as exc:
             self.emit("daemon", f"{key[0]} re-created but its VRRP socket could not be re-opened: {exc}", "error")
             return
@@ -857,8 +862,8 @@ class Engine:
         """Ours while master; else the MAC the master's adverts come from (learnt
         by the advert view's MAC probe when it became master)."""
         if d.machine.state == m.State.MASTER:
-            return self.host.mac_of(d.inst.interface) if self.host else None
-        return self.foreign.mac_of(d.inst.interface, d.machine.master_address) if self.foreign else None
+            return self.host.master_mac(d.inst) if self.host else None
+        return self.foreign.mac_of(d.sock.ifname, d.machine.master_address) if self.foreign else None
 
     # ------------------------------------------------------------------ reload
 
@@ -892,11 +897,12 @@ class Engine:
             d = self.drivers.pop(name)
             self.vrrp_stats.pop(name, None)
             d.shutdown()
-            g = self.groups[(d.inst.interface, d.sock.family)]
+            g = self.groups[(d.sock.ifname, d.sock.family)]
             g.drivers.pop(d.inst.vrid, None)
         await self._drain_vip_ops()
         self.config = new
         await self._static(new)
+        await self.host.prepare(new)
         await self._reload_notifier(new)
         added = []
         for inst in new.vrrp_instances:

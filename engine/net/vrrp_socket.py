@@ -107,7 +107,8 @@ class VrrpSocket:
                  factory: SocketFactory | None = None,
                  local_addresses: LocalAddrs | None = None,
                  on_packet: Listener | None = None,
-                 on_drop: DropListener | None = None) -> None:
+                 on_drop: DropListener | None = None,
+                 source_from: str | None = None) -> None:
         """``groups`` None joins the RFC group (224.0.0.18 / ff02::12); an
         empty list joins nothing (unicast only).  ``src`` is the default
         source (mcast_src_ip); without it the interface's primary IPv4
@@ -115,11 +116,15 @@ class VrrpSocket:
         made raw socket (AF, SOCK_RAW, 112); otherwise ``factory`` makes one.
         ``on_drop(kind, source)`` hears of each packet dropped here (counted
         in ``stats`` too), so the drops can be shown, not only counted.
+        ``source_from`` names the interface the source is read from when it is
+        not ``ifname`` (a VMAC has no address of its own: its base's is used,
+        as keepalived does).
         """
         if family not in (socket.AF_INET, socket.AF_INET6):
             raise ValueError(f"family: {family!r} is neither AF_INET nor AF_INET6")
         self._ifname_b = ifinfo.check_ifname(ifname)
         self.ifname = ifname
+        self.source_from = source_from or ifname
         self.family = family
         self.stats = SocketStats()
         self._listeners: list[Listener] = [on_packet] if on_packet else []
@@ -155,8 +160,8 @@ class VrrpSocket:
 
     def _discover_source(self) -> str | None:
         if self.family == socket.AF_INET:
-            return ifinfo.ipv4_address(self.sock, self.ifname)
-        return ifinfo.ipv6_link_local(self._factory, self.ifname)
+            return ifinfo.ipv4_address(self.sock, self.source_from)
+        return ifinfo.ipv6_link_local(self._factory, self.source_from)
 
     def _configure(self) -> None:
         s = self.sock

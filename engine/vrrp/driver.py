@@ -67,9 +67,6 @@ class InstanceDriver:
         self.vips_present: dict[str, bool] = {str(v): False for v in inst.held_vips}
         self.last_garp: float | None = None
         self.stopped = False
-        # where adverts go out when not through ``sock`` (use_vmac: the VMAC's socket;
-        # ``sock`` keeps receiving on the base interface); anything with ``send``
-        self.tx = None
         # check_unicast_src: each peer's TTL range (a reload only hands in an equal instance)
         self._peer_ttl = {str(ipaddress.ip_address(p)): (0, 255) for p in inst.unicast_peers}
         self._peer_ttl.update({str(ipaddress.ip_address(p)): (lo, hi) for p, lo, hi in inst.unicast_peer_ttl})
@@ -205,15 +202,14 @@ class InstanceDriver:
         return {"source": self.source, "mcast_group": group, "unicast_peers": peers}
 
     def _send_advert(self, priority: int) -> None:
-        out = self.tx if self.tx is not None else self.sock
         if self.inst.unicast_peers:
             sent = 0
             for peer in self.inst.unicast_peers:
-                sent += out.send(self.advert_payload(priority, peer), peer, src=self.source,
-                                 ttl=self.inst.unicast_ttl)
+                sent += self.sock.send(self.advert_payload(priority, peer), peer, src=self.source,
+                                       ttl=self.inst.unicast_ttl)
             ok = sent > 0
         else:
-            ok = out.send(self.advert_payload(priority), self.inst.mcast_group, src=self.source)
+            ok = self.sock.send(self.advert_payload(priority), self.inst.mcast_group, src=self.source)
         if ok:
             self.counters.adverts_sent += 1
 
