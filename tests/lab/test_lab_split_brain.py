@@ -297,3 +297,48 @@ def test_the_sync_groups_other_masters_announce_too_when_a_split_brain_heals(lab
     heal(n1)
     wait_until(lambda: len(arp.announcements(vip2, n1.mac)) >= 10, 2, what="VI_2 announcing at VI_1's heal")
     assert [i["state"] for i in status(r1)["instances"]] == ["MASTER", "MASTER"]
+
+
+@pytest.mark.parametrize("knob", [True, False], ids=["higher_prio_send_advert", "without"])
+def test_a_vipdeck_pair_heals_a_split_brain_when_the_winner_speaks_first(lab, knob):
+    """Issue 10: vipdeck to vipdeck, the heal raced.  When the winner's advert comes
+    first, the loser steps down before the winner hears anything lower, so
+    nothing re-announces the VIPs and hosts keep the loser's MAC.
+    higher_prio_send_advert (keepalived's remedy, on the loser) sends one advert
+    first; without it (keepalived's default) the client stays at the loser's MAC.
+    The loser advertises every 2 s, and the heal comes right after one of them,
+    so the winner (every 0.1 s) always speaks first."""
+    n1 = lab.add_node("n1", "198.18.0.1/24")
+    n2 = lab.add_node("n2", "198.18.0.2/24")
+    client = lab.add_node("client", "198.18.0.50/24")
+    arp = ArpWatch(client)
+    sn = lab.sniffer()
+    one_burst = "garp_master_delay 0"          # no delayed start-up burst to blur what the heal does
+    r1 = start_vipdeck(n1, vrrp_conf(router_id="node1", instances=[dict(
+        name="VI_1", vrid=51, priority=100, state="MASTER", version=3, advert_int=0.1, vips=[VIP1],
+        more=[one_burst])]))
+    r2 = start_vipdeck(n2, vrrp_conf(router_id="node2", instances=[dict(
+        name="VI_1", vrid=51, priority=90, version=3, advert_int=2.0, vips=[VIP1],
+        more=[one_burst] + (["higher_prio_send_advert"] if knob else []))]))
+    wait_until(lambda: instance(r1, "VI_1")["state"] == "MASTER"
+               and instance(r2, "VI_1")["master"]["address"] == n1.ip, 10, what="node2 backing up node1")
+    assert client.run("ping", "-c1", "-W1", VIP1, check=False).returncode == 0
+    assert neigh_mac(client, VIP1) == n1.mac
+
+    cut_vrrp(n1)
+    wait_until(lambda: neigh_mac(client, VIP1) == n2.mac, 5, what="node2 master, the client at its MAC")
+    last = sn.last(vrid=51, src=n2.ip).time
+    nxt = wait_until(lambda: (p := sn.last(vrid=51, src=n2.ip)) and p.time > last and p, 5, what="node2's next advert")
+    healed = time.time()
+    heal(n1)                                   # node2's next advert is ~2 s away; node1's within 0.1 s
+    assert time.time() - nxt.time < 1.0
+    wait_until(lambda: instance(r2, "VI_1")["state"] == "BACKUP", 5, what="node2 stepping down")
+    if knob:
+        wait_until(lambda: neigh_mac(client, VIP1) == n1.mac, 1.0, what="the client back at node1 within 1 s")
+        assert [t for t, _m, _a in arp.announcements(VIP1, n1.mac) if t >= healed]
+    else:
+        # nothing heard lower: no announcement; the client keeps node2's MAC (until its entry ages)
+        wait_until(lambda: time.time() - healed >= 1.5, 3)
+        assert not [t for t, _m, _a in arp.announcements(VIP1, n1.mac) if t >= healed]
+        assert neigh_mac(client, VIP1) == n2.mac
+    assert instance(r1, "VI_1")["state"] == "MASTER"
