@@ -10,6 +10,7 @@ keepalived's: an interface may be made after the check.
 
 from __future__ import annotations
 
+import shutil
 import socket
 from collections.abc import Iterable
 
@@ -25,8 +26,10 @@ def interfaces_here() -> set[str]:
         return set()
 
 
-def check(config: m.Config, interfaces: Iterable[str] | None = None) -> list[Diagnostic]:
-    """Every interface the configuration names that this host does not have."""
+def check(config: m.Config, interfaces: Iterable[str] | None = None, *, nft: bool | None = None) -> list[Diagnostic]:
+    """Every interface the configuration names that this host does not have,
+    and nft(8) when something needs our nftables rules (``nft``: whether it is
+    installed; None: look)."""
     have = interfaces_here() if interfaces is None else set(interfaces)
     out: list[Diagnostic] = []
     seen: set[tuple[str, str, int]] = set()
@@ -50,6 +53,14 @@ def check(config: m.Config, interfaces: Iterable[str] | None = None) -> list[Dia
         for vip in inst.held_vips:
             if vip.dev != inst.interface and vip.dev not in made:   # the instance's own is said once, above
                 need(vip.dev, vip.loc, f"{vip} in {where}", "the address cannot be added")
+    needs = [i for i in config.vrrp_instances if i.no_accept or i.vmacs]
+    if needs and not (shutil.which("nft") is not None if nft is None else nft):
+        for inst in needs:
+            what = "no_accept (strict mode)" if inst.no_accept else "use_vmac"
+            done = ("its VIPs would accept traffic" if inst.no_accept else
+                    "its VMAC's IGMP/MLD reports would carry the virtual MAC, also from a backup")
+            out.append(Diagnostic("warning", inst.loc.file, inst.loc.line, f"vrrp_instance {inst.name} has {what}, "
+                                  f"which needs nft(8) (package nftables), not installed here: {done}", HOST))
     for grp in config.sync_groups:
         for ref in grp.track_interfaces:
             need(ref.name, ref.loc, f"track_interface in vrrp_sync_group {grp.name}", "it counts as down")

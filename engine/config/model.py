@@ -77,6 +77,9 @@ class LvsTimeouts:
     loc: Loc = where()
 
 
+NFTABLES_TABLE = "vipdeck"       # our tables' default name (keepalived's is "keepalived": never theirs)
+
+
 @dataclass(frozen=True, kw_only=True)
 class GlobalDefs:
     router_id: str | None = None
@@ -108,7 +111,7 @@ class GlobalDefs:
     vmac_prefix: str | None = None          # generated VMAC names: PREFIX.VRID (default "vrrp")
     vmac_addr_prefix: str | None = None     # ... for VIPs elsewhere (default vmac_prefix)
     # our nftables tables (no_accept / strict mode drops, VMAC MLD moves): keepalived's
-    # `nftables [NAME]`; None = the default name, used only when something needs a rule
+    # `nftables [NAME]`; None or "" = NFTABLES_TABLE, made only when something needs a rule
     nftables: str | None = None
     nftables_priority: int = -1
     nftables_counters: bool = False

@@ -57,7 +57,8 @@ SNAPSHOT::
                        "rejects": {REASON: count}},
           "last_transition": {"from", "to", "reason", "detail", "time"} | None,
           "wire": {"source": str|None, "mcast_group": str|None,   # None when unicast
-                   "unicast_peers": [str]},
+                   "unicast_peers": [str],
+                   "vmac": {"name", "mac", "xmit_base": bool}|None},   # use_vmac: the VIPs' macvlan
           "sync_group": str|None,
           "preempt": bool, "preempt_delay": float,
           "operator": {"drained": bool, "hold_until": unix time|None, "held": bool,

@@ -22,8 +22,8 @@ from __future__ import annotations
 import shlex
 import time
 
-from vipdeck.engine.config.model import (MASK, AuthType, Checker, Config, DnsCheck, FileCheck, HttpCheck,
-                                         MiscCheck, Notify, RealServer, SmtpCheck, TrackRef, UdpCheck,
+from vipdeck.engine.config.model import (MASK, NFTABLES_TABLE, AuthType, Checker, Config, DnsCheck, FileCheck,
+                                         HttpCheck, MiscCheck, Notify, RealServer, SmtpCheck, TrackRef, UdpCheck,
                                          VirtualIp, VirtualServer, VrrpInstance)
 from vipdeck.engine.dumps.facts import Facts, InstanceFacts
 from vipdeck.engine.dumps.paths import other_args
@@ -128,11 +128,22 @@ def _gflag(config: Config, keyword: str) -> bool:
 
 
 def lower_prio_no_advert(config: Config, inst: VrrpInstance) -> bool:
-    return _inst_flag(inst, "lower_prio_no_advert") or _gflag(config, "vrrp_lower_prio_no_advert")
+    return inst.lower_prio_no_advert          # resolved by the parser (global default, strict mode)
 
 
 def higher_prio_send_advert(config: Config, inst: VrrpInstance) -> bool:
-    return _inst_flag(inst, "higher_prio_send_advert") or _gflag(config, "vrrp_higher_prio_send_advert")
+    return inst.higher_prio_send_advert
+
+
+def _nft_lines(config: Config) -> list[str]:
+    """keepalived prints its table when it has one: configured, or wanted by no_accept / use_vmac."""
+    gd = config.global_defs
+    wanted = gd.nftables is not None or any(i.no_accept or i.vmacs for i in config.vrrp_instances)
+    if not wanted:
+        return []
+    return [f" nftables table name = {gd.nftables or NFTABLES_TABLE}",
+            f" nftables base chain priority = {gd.nftables_priority}",
+            " nftables force use ifindex for link local IPv6"]
 
 
 def accept(config: Config, inst: VrrpInstance) -> bool:
@@ -233,12 +244,13 @@ def global_lines(config: Config, facts: Facts, *, vrrp: bool) -> list[str]:
         f"{gd.vrrp_garp_lower_prio_repeat if gd.vrrp_garp_lower_prio_repeat is not None else gd.vrrp_garp_master_repeat}",
         f" Num adverts before down = {g('vrrp_down_timer_adverts', '3')}",
         f" Gratuitous ARP for each secondary VMAC = {g('vrrp_garp_extra_if', '0')}s",
-        f" Send advert after receive lower priority advert = {onoff(not _gflag(config, 'vrrp_lower_prio_no_advert'))}",
-        f" Send advert after receive higher priority advert = {onoff(_gflag(config, 'vrrp_higher_prio_send_advert'))}",
+        f" Send advert after receive lower priority advert = {onoff(not gd.vrrp_lower_prio_no_advert)}",
+        f" Send advert after receive higher priority advert = {onoff(gd.vrrp_higher_prio_send_advert)}",
         f" Gratuitous ARP interval = {gd.vrrp_garp_interval:f}",
         f" Gratuitous NA interval = {gd.vrrp_gna_interval:f}",
         f" VRRP default protocol version = {gd.vrrp_version}",
-        f" nftables with{'' if _gflag(config, 'nftables_counters') else 'out'} counters",
+        *_nft_lines(config),
+        f" nftables with{'' if gd.nftables_counters else 'out'} counters",
         f" VRRP check unicast_src = {onoff(gd.vrrp_check_unicast_src)}",
         f" VRRP skip check advert addresses = {onoff(gd.vrrp_skip_check_adv_addr)}",
         f" VRRP strict mode = {onoff(gd.vrrp_strict)}",
@@ -324,16 +336,25 @@ def instance_lines(config: Config, inst: VrrpInstance, f: InstanceFacts, facts: 
         out += ["   Flags:", "     Using unicast"]
     else:
         out.append("   Flags: none")
+    if inst.unicast_fault_no_peer:
+        out.append("     If unicast go to fault state if no peers")
     out += [
         f"   Wantstate = {f.wantstate}",
-        "   Number of config faults = 0",
+        f"   Number of config faults = {int(inst.unicast_no_peer)}",
         f"   Number of interface and track script faults = {f.script_if_faults}",
         f"   Number of track scripts init = {f.scripts_init}",
         f"   Last transition = {when(f.last_transition)}",
         "   Read timeout = DISABLED" if f.read_timeout is None else f"   Read timeout = {when(f.read_timeout)}",
         f"   Master down timer = {int(round(f.master_down_timer * 1e6))} usecs",
-        f"   Interface = {inst.interface}",
+        f"   Interface = {inst.vmac.name if inst.vmac else inst.interface}",
     ]
+    if inst.vmac is not None:
+        # keepalived's data dump: the VMAC, then where it is configured
+        out.append(f"   Use VMAC, i/f name {inst.vmac.name}, is_up = {onoff(f.vmac_up, 'true', 'false')}, "
+                   f"xmit_base = {onoff(inst.vmac_xmit_base, 'true', 'false')}")
+        out.append(f"   Configured interface = {inst.interface}")
+    if inst.use_vmac_addr:
+        out.append("   Use VMAC for VIPs on other interfaces")
     if inst.dont_track_primary:
         out.append("   VRRP interface tracking disabled")
     if gd.vrrp_skip_check_adv_addr:
@@ -394,9 +415,11 @@ def instance_lines(config: Config, inst: VrrpInstance, f: InstanceFacts, facts: 
     if inst.unicast_peers:
         if inst.unicast_ttl is not None:
             out.append(f"   Unicast TTL = {inst.unicast_ttl}")
-        out.append(f"   Check unicast src : {onoff(gd.vrrp_check_unicast_src, 'yes', 'no')}")
+        out.append(f"   Check unicast src : {onoff(inst.check_unicast_src, 'yes', 'no')}")
         out.append("   Unicast Peer :")
-        out += [f"     {p} min_ttl 0 max_ttl 255" for p in inst.unicast_peers]
+        ttl = {p: (lo, hi) for p, lo, hi in inst.unicast_peer_ttl}
+        out += [f"     {p} min_ttl {ttl.get(p, (0, 255))[0]} max_ttl {ttl.get(p, (0, 255))[1]}"
+                for p in inst.unicast_peers]
     out.append("   No sockets allocated" if f.fd is None else f"   fd_in {f.fd}, fd_out {f.fd}")
     if inst.virtual_routes:
         out.append("   Virtual Routes :")

@@ -39,6 +39,7 @@ class InstanceFacts:
     fd: int | None = None               # its VRRP socket (one fd for in and out)
     ifindex: int | None = None
     stats: VrrpStats = field(default_factory=VrrpStats)
+    vmac_up: bool = False               # use_vmac: its VMAC is there
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,13 @@ def _instance(engine, name: str, d) -> InstanceFacts:
         vips_set=dict(d.vips_present), script_if_faults=faults,
         scripts_init=len(eff.pending) if eff is not None else 0,
         fd=fd, ifindex=getattr(d.sock, "ifindex", None),
-        stats=vrrp_stats(d.counters, engine.vrrp_stats.get(name)))
+        stats=vrrp_stats(d.counters, engine.vrrp_stats.get(name)),
+        vmac_up=_vmac_up(engine, d.inst))
+
+
+def _vmac_up(engine, inst) -> bool:
+    made = getattr(getattr(engine.host, "vmacs", None), "made", {})
+    return inst.vmac is not None and inst.vmac.name in made
 
 
 def _scripts(engine) -> dict[str, ScriptFacts]:

@@ -63,8 +63,8 @@ def instance_data(config: Config, inst: VrrpInstance, f: InstanceFacts) -> dict:
         "dont_track_primary": int(inst.dont_track_primary),
         "skip_check_adv_addr": int(gd.vrrp_skip_check_adv_addr),
         "strict_mode": int(inst.strict_mode or gd.vrrp_strict),
-        "vmac_ifname": "",
-        "ifp_ifname": inst.interface,
+        "vmac_ifname": inst.vmac.name if inst.vmac else "",
+        "ifp_ifname": inst.vmac.name if inst.vmac else inst.interface,    # keepalived's ifp is the VMAC
         "master_priority": f.master_priority,
         "last_transition": Num(d.tstamp(f.last_transition)),
         "garp_delay": g(inst.garp_master_delay),

@@ -39,9 +39,11 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable
 
+from vipdeck.engine.config.model import NFTABLES_TABLE
+
 log = logging.getLogger(__name__)
 
-DEFAULT_TABLE = "vipdeck"
+DEFAULT_TABLE = NFTABLES_TABLE
 LINK_LOCAL = ipaddress.ip_network("fe80::/10")
 
 

@@ -196,10 +196,13 @@ class InstanceDriver:
         return self.inst.unicast_src_ip or self.inst.mcast_src_ip or self.sock.src
 
     def wire(self) -> dict:
-        """Where this instance's adverts go: its multicast group, or its unicast peers."""
+        """Where this instance's adverts go: its multicast group, or its unicast peers
+        (and its VMAC, which sends them unless vmac_xmit_base)."""
         peers = [str(p) for p in self.inst.unicast_peers]
         group = None if peers else self.inst.mcast_group    # resolved per family by the parser
-        return {"source": self.source, "mcast_group": group, "unicast_peers": peers}
+        vm = self.inst.vmac
+        vmac = None if vm is None else {"name": vm.name, "mac": vm.mac, "xmit_base": self.inst.vmac_xmit_base}
+        return {"source": self.source, "mcast_group": group, "unicast_peers": peers, "vmac": vmac}
 
     def _send_advert(self, priority: int) -> None:
         if self.inst.unicast_peers:

@@ -125,6 +125,7 @@ def test_a_vmac_pair_the_client_keeps_the_virtual_mac_across_a_failover(lab):
     assert {mac for _t, mac, _a in arp.announcements(VIP)} == {VMAC51}
     assert {mac for _t, mac, _a in arp.announcements(VIP2)} == {VMAC52}
     assert instance(r1, "VI_1")["master"]["mac"] == VMAC51
+    assert instance(r1, "VI_2")["wire"]["vmac"] == {"name": "vrrp.52", "mac": VMAC52, "xmit_base": True}
 
     # the VRRP sockets joined 224.0.0.18 on the VMACs; the IGMP reports left from eth0 (a
     # switch learning the virtual MAC from the backup's reports would send it the VIP's traffic)
@@ -283,3 +284,28 @@ def test_an_ipv6_vmac_its_adverts_router_flagged_nas_and_no_mld_with_the_virtual
     assert mld_sources() == {n1.mac}
     assert n1.run("nft", "list", "tables").stdout.strip() == ""      # our table went with us
     assert link(n1, "vrrp.52") is None
+
+
+def test_a_reload_makes_and_removes_vmacs_and_moves_the_vips(lab):
+    import signal
+
+    n1 = lab.add_node("n1", "198.18.0.1/24")
+    plain = vrrp_conf(router_id="node1", instances=[dict(name="VI_1", vrid=51, priority=150, version=3,
+                                                         advert_int=0.1, vips=[VIP])])
+    r1 = start_vipdeck(n1, plain)
+    wait_until(lambda: instance(r1, "VI_1")["state"] == "MASTER" and n1.has_address(VIP, "eth0"), 10)
+
+    def reload(text: str) -> None:
+        with open(r1.conf_path, "w") as f:
+            f.write(text)
+        r1.signal(signal.SIGHUP)
+
+    reload(conf("node1", 150, second=False))
+    wait_until(lambda: link(n1, "vrrp.51") and n1.has_address(VIP, "vrrp.51") and not n1.has_address(VIP, "eth0")
+               and instance(r1, "VI_1")["state"] == "MASTER", 10, what="the VIP on the new VMAC")
+    assert instance(r1, "VI_1")["master"]["mac"] == VMAC51
+    reload(plain)
+    wait_until(lambda: link(n1, "vrrp.51") is None and n1.has_address(VIP, "eth0")
+               and instance(r1, "VI_1")["state"] == "MASTER", 10, what="the VMAC gone, the VIP on eth0")
+    assert [sysctl(n1, f"ipv4/conf/eth0/{k}") for k in ("arp_ignore", "arp_filter", "arp_announce")] == [
+        "0", "0", "0"]

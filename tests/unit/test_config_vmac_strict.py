@@ -92,9 +92,18 @@ def test_unicast_with_use_vmac_sends_from_the_base_and_xmit_base_needs_use_vmac(
 
 def test_host_checks_skip_the_vmacs_vipdeck_makes_but_not_their_base():
     c = load(inst(" use_vmac", vips="198.18.0.199\n  198.18.5.1/24 dev eth1 use_vmac")).config
-    assert [d.message.split(":")[0] for d in host_check(c, ["lo", "eth0"])] == [
+    assert [d.message.split(":")[0] for d in host_check(c, ["lo", "eth0"], nft=True)] == [
         "interface 'eth1' of VMAC vrrp1.51 of vrrp_instance V does not exist on this host"]
-    assert host_check(c, ["lo", "eth0", "eth1"]) == []
+    assert host_check(c, ["lo", "eth0", "eth1"], nft=True) == []
+
+
+def test_host_checks_say_when_nft_is_missing_for_no_accept_or_a_vmac():
+    c = load(inst(" use_vmac", name="A") + inst(" strict_mode", name="B", vrid=52, vips="198.18.0.200")
+             + inst("", name="C", vrid=53, vips="198.18.0.201")).config
+    said = [d.message for d in host_check(c, ["lo", "eth0"], nft=False)]
+    assert len(said) == 2 and "A has use_vmac, which needs nft(8)" in said[0]
+    assert "B has no_accept (strict mode), which needs nft(8)" in said[1] and "would accept traffic" in said[1]
+    assert host_check(c, ["lo", "eth0"], nft=True) == []
 
 
 # ---- unicast safety -------------------------------------------------------------------------

@@ -40,6 +40,9 @@ def render(snap: dict) -> str:
             dest = (f"unicast to {', '.join(wire['unicast_peers'])}" if wire.get("unicast_peers")
                     else f"multicast to {wire.get('mcast_group')}")
             out.append(f"  adverts    {dest} from {wire.get('source') or '?'}")
+            vm = wire.get("vmac")
+            if vm:
+                out.append(f"  vmac       {vm['name']} ({vm['mac']}){', adverts from the base' if vm.get('xmit_base') else ''}")
         drained_note = "; drained: elects with priority 1" if (i.get("operator") or {}).get("drained") else ""
         out.append(f"  priority   base {i['base_priority']} -> effective {i['effective_priority']} "
                    f"({contrib}{drained_note})")
