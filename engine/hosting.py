@@ -140,7 +140,7 @@ class HostSide:
         async def rules(made) -> None:
             # before it is up: its first MLD report (all-routers, its link-local's group) is already moved
             if self.firewall is not None and Firewall.available():
-                await self._fw(self.firewall.add_vmac(vm.name, vm.base, vm.family, made.link_local),
+                await self._fw(self.firewall.add_vmac(vm.name, vm.base, vm.family, made.link_local, vm.mac),
                                f"VMAC {vm.name}")
             else:
                 self._no_firewall(f"VMAC {vm.name}'s {'IGMP' if vm.family == 4 else 'MLD'} reports leave with the "

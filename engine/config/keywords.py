@@ -188,8 +188,8 @@ _ROWS: tuple[Keyword | tuple[Keyword, ...], ...] = (
     yes("global_defs", "vrrp_version"),
     no("global_defs", "v3_checksum_as_v2", "VRRPv3 IPv4 checksums include the pseudo-header (RFC 5798)",
        "leave the pseudo-header out, for old peers", origin="man"),
-    yes("global_defs", "nftables", "the tables ip/ip6 NAME (default vipdeck, not keepalived's keepalived): "
-        "no_accept drops and VMAC MLD moves, made when needed, removed at exit and after a crash at start"),
+    yes("global_defs", "nftables", "the tables ip/ip6/arp NAME (default vipdeck, not keepalived's keepalived): "
+        "no_accept drops and VMAC IGMP/MLD moves, made when needed, removed at exit and after a crash at start"),
     yes("global_defs", "nftables_priority", "the base chains' priority (default -1, as keepalived)"),
     yes("global_defs", "nftables_counters"),
     yes("global_defs", "nftables_ifindex", "link-local VIPs are always matched by interface index"),
@@ -351,9 +351,9 @@ _ROWS: tuple[Keyword | tuple[Keyword, ...], ...] = (
     # ------------------------------------------------------------------ vrrp_instance
     implemented("vrrp_instance", "state interface"),
     no("vrrp_instance", "vrf", "the VRRP socket is not bound to a VRF", "bind to that VRF"),
-    yes("vrrp_instance", "use_vmac", "a private-mode macvlan with the virtual MAC and keepalived's sysctls, "
-        "made at start and removed at exit; adverts are received on the base interface (nothing is joined on "
-        "the VMAC, so no IGMP report leaves it) and sent from the VMAC; 'group' is not implemented"),
+    yes("vrrp_instance", "use_vmac", "a private-mode macvlan with the virtual MAC and keepalived's sysctls "
+        "(plus arp_announce 2 on its base), made at start, again when deleted or its base is re-created, "
+        "removed at exit; its IGMP/MLD reports moved to the base by nftables; 'group' is not implemented"),
     yes("vrrp_instance", "use_vmac_addr"),
     yes("vrrp_instance", "vmac_xmit_base"),
     no("vrrp_instance", "use_ipvlan", "VIPs move with the interface's own MAC", "put them on an ipvlan interface"),

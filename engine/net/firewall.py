@@ -20,7 +20,13 @@ operators know of ``nft list table ip keepalived`` still applies:
   (``vmac_link_local``; the base answers), so no
   frame with the virtual MAC leaves a router that is not master (a switch
   would learn the MAC at the wrong port): the VRRP socket joins its group on
-  the VMAC, so the kernel reports it there.
+  the VMAC, so the kernel reports it there;
+* (table ``arp``, beyond keepalived) a VMAC's ARP replies to its own virtual
+  MAC are dropped: when another router takes over, its gratuitous ARP
+  requests reach the old master while that one still holds the VIP (for the
+  few milliseconds it takes to hear the new master's advert and remove it),
+  and the kernel's reply, from the virtual MAC, would point the switches back
+  at the old master until the new one's next advert.
 
 Rules are made once per run when first needed; elements come and go with the
 instances.  At start a table of ours left by a crash is deleted (its drops
@@ -44,6 +50,7 @@ from vipdeck.engine.config.model import NFTABLES_TABLE
 log = logging.getLogger(__name__)
 
 DEFAULT_TABLE = NFTABLES_TABLE
+ARP = 0                 # our "family" key for the arp table
 LINK_LOCAL = ipaddress.ip_network("fe80::/10")
 
 
@@ -91,7 +98,8 @@ class Firewall:
         self._made: set[int] = set()                 # families whose table we made (4, 6)
         self._blocked: Counter[tuple[int, str, str]] = Counter()   # (family, set, element) -> owners
         self._owners: dict[str, list[Blocked]] = {}
-        self._vmacs: dict[str, tuple[str, int, str | None]] = {}   # VMAC -> (its base, family, link-local)
+        # VMAC -> (its base, family, link-local, MAC)
+        self._vmacs: dict[str, tuple[str, int, str | None, str | None]] = {}
         self._lock = asyncio.Lock()
 
     @staticmethod
@@ -103,7 +111,7 @@ class Firewall:
         return bool(self._made)
 
     def _fam(self, family: int) -> str:
-        return "ip" if family == 4 else "ip6"
+        return {4: "ip", 6: "ip6", ARP: "arp"}[family]
 
     def _c(self) -> str:
         return "counter " if self.counters else ""
@@ -117,6 +125,11 @@ class Firewall:
         base = [f"add table {f} {t}",
                 f"add chain {f} {t} in {{ type filter hook input priority {p}; policy accept; }}",
                 f"add chain {f} {t} out {{ type filter hook output priority {p}; policy accept; }}"]
+        if family == ARP:
+            return [f"add table {f} {t}",
+                    f"add chain {f} {t} out {{ type filter hook output priority {p}; policy accept; }}",
+                    f"add set {f} {t} vmac_self {{ type iface_index . ether_addr; }}",
+                    f"add rule {f} {t} out arp operation reply oif . arp daddr ether @vmac_self {c}drop"]
         if family == 4:
             return base + [f"add map {f} {t} vmac_map {{ type iface_index : iface_index; }}",
                            f"add set {f} {t} vips {{ type ipv4_addr; }}",
@@ -154,7 +167,7 @@ class Firewall:
         """Delete tables of our name a crashed run left (their drops would stay
         in force); returns the families found, as 'ip' / 'ip6'."""
         found = []
-        for family in (4, 6):
+        for family in (4, 6, ARP):
             try:
                 await self._run(f"delete table {self._fam(family)} {self.table}\n")
                 found.append(self._fam(family))
@@ -220,31 +233,40 @@ class Firewall:
 
     # ------------------------------------------------------------------ VMACs
 
-    async def add_vmac(self, vmac: str, base: str, family: int, link_local: str | None = None) -> None:
+    async def add_vmac(self, vmac: str, base: str, family: int, link_local: str | None = None,
+                       mac: str | None = None) -> None:
         """A VMAC: its IGMP / MLD reports go out of ``base`` instead, its IPv6
-        router solicitations nowhere, nor its adverts for ``link_local``.
-        Made again (a new index): call again."""
+        router solicitations nowhere, nor its adverts for ``link_local``, nor
+        (IPv4, ``mac``) ARP replies to its own MAC.  Made again (a new index):
+        call again."""
         async with self._lock:
-            self._vmacs[vmac] = (base, family, link_local)
+            self._vmacs[vmac] = (base, family, link_local, mac)
+            families = [family] + ([ARP] if family == 4 and mac else [])
+            lines = [x for fam in families for x in self._setup(fam) + self._vmac_lines(fam)]
             try:
-                await self._run("\n".join(self._setup(family) + self._vmac_lines(family)) + "\n")
+                await self._run("\n".join(lines) + "\n")
             except BaseException:
                 del self._vmacs[vmac]
                 raise
-            self._made.add(family)
+            self._made.update(families)
 
     async def remove_vmac(self, vmac: str) -> None:
         """Before the VMAC is deleted (its index would linger in the sets)."""
         async with self._lock:
             had = self._vmacs.pop(vmac, None)
             if had is not None and had[1] in self._made:
-                await self._run("\n".join(self._vmac_lines(had[1])) + "\n")
+                families = [had[1]] + ([ARP] if had[1] == 4 and ARP in self._made else [])
+                await self._run("\n".join(x for fam in families for x in self._vmac_lines(fam)) + "\n")
 
     def _vmac_lines(self, family: int) -> list[str]:
         """The family's VMAC map (and set) written afresh: nft names an
         interface by its index, which a re-made VMAC no longer has."""
         f, t = self._fam(family), self.table
-        mine = [(v, b, ll) for v, (b, fam, ll) in self._vmacs.items() if fam == family]
+        if family == ARP:
+            macs = [f'"{v}" . {mac}' for v, (_b, fam, _ll, mac) in self._vmacs.items() if fam == 4 and mac]
+            return [f"flush set {f} {t} vmac_self"] + (
+                [f"add element {f} {t} vmac_self {{ " + ", ".join(macs) + " }"] if macs else [])
+        mine = [(v, b, ll) for v, (b, fam, ll, _mac) in self._vmacs.items() if fam == family]
         lines = [f"flush map {f} {t} vmac_map"]
         if mine:
             lines.append(f"add element {f} {t} vmac_map {{ " + ", ".join(f'"{v}" : "{b}"' for v, b, _ll in mine)

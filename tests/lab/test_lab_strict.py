@@ -21,7 +21,7 @@ from tests.support.paths import require
 
 pytestmark = pytest.mark.lab
 
-VIP, VIP_OWNER = "198.18.0.199", "198.18.0.198"
+VIP, VIP_OWNER, VIP6 = "198.18.0.199", "198.18.0.198", "2001:db8::198"
 
 
 def vips_set(node) -> list[str] | None:
@@ -45,21 +45,27 @@ def test_strict_mode_drops_traffic_to_a_non_owner_masters_vips_in_our_nftables_t
     import shutil
 
     require(shutil.which("nft") is not None, "nftables (nft) is needed for no_accept")
-    n1 = lab.add_node("n1", "198.18.0.1/24")
-    client = lab.add_node("client", "198.18.0.50/24")
+    n1 = lab.add_node("n1", ["198.18.0.1/24", "2001:db8::1/64"])
+    client = lab.add_node("client", ["198.18.0.50/24", "2001:db8::50/64"])
     conf = vrrp_conf(router_id="node1", global_extra="vrrp_strict", instances=[
         dict(name="VI_1", vrid=51, priority=100, version=3, advert_int=0.1, vips=[VIP]),
         dict(name="VI_O", vrid=52, priority=255, state="MASTER", version=3, advert_int=0.1, vips=[VIP_OWNER]),
+        dict(name="VI_6", vrid=53, priority=100, version=3, advert_int=0.1, vips=["fe80::53", VIP6]),
     ])
     r1 = start_vipdeck(n1, conf)
     wait_until(lambda: instance(r1, "VI_1")["state"] == "MASTER" and n1.has_address(VIP)
-               and n1.has_address(VIP_OWNER), 10)
+               and n1.has_address(VIP_OWNER) and n1.has_address(VIP6), 10)
     assert vips_set(n1) == [VIP]                     # the owner accepts: its VIP is not there
     table = n1.run("nft", "list", "table", "ip", "vipdeck").stdout
     assert "type filter hook input priority filter - 1; policy accept;" in table
     assert "ip daddr @vips drop" in table and "ip saddr @vips drop" in table
     assert client.run("ping", "-c1", "-W1", VIP, check=False).returncode != 0       # dropped
     assert client.run("ping", "-c1", "-W1", VIP_OWNER, check=False).returncode == 0
+    # IPv6: dropped too, but neighbour discovery still answers for it (keepalived's rule order)
+    six = n1.run("nft", "list", "table", "ip6", "vipdeck").stdout
+    assert "elements = { 2001:db8::198 }" in six and 'fe80::53 . "eth0"' in six
+    assert client.run("ping", "-6", "-c1", "-W1", VIP6, check=False).returncode != 0
+    assert json.loads(client.run("ip", "-j", "neigh", "show", VIP6).stdout)[0]["lladdr"] == n1.mac
 
     # a crash leaves the table, drops and all; the next start removes it and makes its own
     r1.crash()

@@ -25,7 +25,8 @@ import pytest
 
 from vipdeck.engine.lab import wait_until
 from vipdeck.engine.lab.peers import (
-    frr_macvlans, frr_missing, frr_vrrp_conf, instance, start_frr, start_vipdeck, status, vrrp_conf, vtysh,
+    frr_macvlans, frr_missing, frr_vrrp_conf, instance, start_frr, start_keepalived, start_vipdeck, status, vrrp_conf,
+    vtysh,
 )
 from tests.support.netcut import ArpWatch, neigh_mac
 from tests.support.paths import require
@@ -192,6 +193,33 @@ def test_the_vmac_is_made_again_when_its_base_is_re_created_or_it_is_deleted(lab
     sn.clear()
     wait_until(lambda: len(sn.snapshot(vrid=51, src=n1.ip)) >= 3, 5, what="adverts after the replug")
     assert {p.src_mac for p in sn.snapshot(vrid=51, src=n1.ip)} == {VMAC51}
+    assert client.run("ping", "-c1", "-W2", VIP, check=False).returncode == 0
+    assert neigh_mac(client, VIP) == VMAC51
+
+
+def test_keepalived_and_vipdeck_vmacs_hand_the_virtual_mac_over(lab, keepalived_bin):
+    """A drop-in for keepalived: its use_vmac peer and ours, both ways."""
+    ka = lab.add_node("ka", "198.18.0.2/24")
+    n1 = lab.add_node("n1", "198.18.0.1/24")
+    client = lab.add_node("client", "198.18.0.50/24")
+    sn = lab.sniffer()
+    # keepalived leaves arp_announce to the operator (its documentation's note on VMACs); we set it
+    ka.run("sysctl", "-qw", "net.ipv4.conf.eth0.arp_announce=2")
+    k = start_keepalived(ka, conf("ka", 200, second=False), binary=keepalived_bin)
+    wait_until(lambda: ka.has_address(VIP, "vrrp.51"), 10, what="keepalived master on its VMAC")
+    r1 = start_vipdeck(n1, conf("node1", 100, second=False))
+    wait_until(lambda: instance(r1, "VI_1")["master"]["address"] == ka.ip, 10, what="vipdeck backing up keepalived")
+    assert client.run("ping", "-c1", "-W2", VIP, check=False).returncode == 0
+    assert neigh_mac(client, VIP) == VMAC51
+    k.crash()
+    wait_until(lambda: instance(r1, "VI_1")["state"] == "MASTER" and n1.has_address(VIP, "vrrp.51"), 5)
+    assert client.run("ping", "-c1", "-W2", VIP, check=False).returncode == 0
+    assert neigh_mac(client, VIP) == VMAC51
+    # keepalived back (priority 200): it preempts on hearing our adverts, we step down
+    k = start_keepalived(ka, conf("ka", 200, second=False), binary=keepalived_bin)
+    wait_until(lambda: instance(r1, "VI_1")["state"] == "BACKUP" and ka.has_address(VIP, "vrrp.51"), 10)
+    assert not n1.has_address(VIP, "vrrp.51")
+    assert {p.src_mac for p in sn.snapshot(vrid=51) if p.priority > 0} == {VMAC51}
     assert client.run("ping", "-c1", "-W2", VIP, check=False).returncode == 0
     assert neigh_mac(client, VIP) == VMAC51
 

@@ -102,8 +102,21 @@ def test_a_refused_change_changes_nothing_we_track_and_leftovers_are_looked_for_
         run(fw.block("VI_1", [Blocked("198.18.0.7", "eth0")]))
     assert fw.blocked("VI_1") == [] and not fw.made
     rec = Recorder(fail="ip6")
-    assert run(Firewall("kd", runner=rec).clean_leftovers()) == ["ip"]      # ip6 kd: none there
-    assert rec.scripts == ["delete table ip kd\n"]
+    assert run(Firewall("kd", runner=rec).clean_leftovers()) == ["ip", "arp"]      # ip6 kd: none there
+    assert rec.scripts == ["delete table ip kd\n", "delete table arp kd\n"]
+
+
+def test_an_ipv4_vmac_never_answers_arp_to_its_own_virtual_mac():
+    """The new master's gratuitous ARP reaches us while we still hold the VIP; our
+    kernel's reply would come from the virtual MAC and pull the switches back."""
+    rec = Recorder()
+    fw = Firewall(runner=rec)
+    run(fw.add_vmac("vrrp.51", "eth0", 4, mac="00:00:5e:00:01:33"))
+    lines = rec.scripts[0].splitlines()
+    assert "add rule arp vipdeck out arp operation reply oif . arp daddr ether @vmac_self drop" in lines
+    assert lines[-1] == 'add element arp vipdeck vmac_self { "vrrp.51" . 00:00:5e:00:01:33 }'
+    run(fw.remove_vmac("vrrp.51"))
+    assert rec.scripts[1].splitlines() == ["flush map ip vipdeck vmac_map", "flush set arp vipdeck vmac_self"]
 
 
 # ---- VMAC sysctls --------------------------------------------------------------------------
