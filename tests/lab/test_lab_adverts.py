@@ -135,3 +135,31 @@ def test_after_a_reload_the_view_speaks_only_for_the_instances_that_run(lab, kee
     wait_until(lambda: [i["name"] for i in status(r1)["instances"]] == ["VI_52"], 10, what="the reload")
     v = wait_until(lambda: (lambda x: x if not x["ours"] else None)(vrid_view(r1, 51)), 5, what="51 foreign now")
     assert v["instance"] is None and v["flags"] == [] and v["master"] == n2.ip
+
+
+@pytest.mark.parametrize("no_advert", [False, True], ids=["default", "lower_prio_no_advert"])
+def test_a_master_answers_lower_priority_adverts_unless_lower_prio_no_advert(lab, no_advert):
+    """keepalived: by default a master answers each lower-priority advert with one of
+    its own (RFC 9568); lower_prio_no_advert (and strict mode) keep to its interval.
+    Either way it re-announces the VIPs."""
+    from tests.support.netcut import ArpWatch
+
+    n1 = lab.add_node("n1", "198.18.0.1/24")
+    bad = lab.add_node("bad", "198.18.0.66/24")
+    arp = ArpWatch(bad)
+    sn = lab.sniffer()
+    r1 = start_vipdeck(n1, seed_pair("node1", 100, "MASTER", advert_int=1,
+                                     more=["garp_master_delay 0"] + (["lower_prio_no_advert"] if no_advert else [])))
+    wait_until(lambda: status(r1)["instances"][0]["state"] == "MASTER", 10)
+    wait_until(lambda: len(arp.announcements(VIP1)) >= 5, 10, what="the start-up GARP burst")
+    s = raw_sender(bad)
+    start = wait_until(lambda: sn.last(vrid=51, src=n1.ip), 5).time
+    for k in range(10):                     # 10 lower-priority adverts between two of ours (1 s apart)
+        send(s, bad, vrid=51, priority=90, auth_type=packet.AUTH_PASS, auth_data=packet.pass_auth_data("1111"))
+    s.close()
+    wait_until(lambda: [p for p in sn.snapshot(vrid=51, src=n1.ip) if p.time > start + 0.9], 3,
+               what="our next regular advert")
+    ours = [p for p in sn.snapshot(vrid=51, src=n1.ip) if start < p.time < start + 0.9]
+    assert len(ours) == (0 if no_advert else 10), len(ours)
+    wait_until(lambda: len(arp.announcements(VIP1)) >= 10, 3, what="the VIP re-announced")
+    assert status(r1)["instances"][0]["state"] == "MASTER"

@@ -337,3 +337,31 @@ def test_a_reload_makes_and_removes_vmacs_and_moves_the_vips(lab):
                and instance(r1, "VI_1")["state"] == "MASTER", 10, what="the VMAC gone, the VIP on eth0")
     assert [sysctl(n1, f"ipv4/conf/eth0/{k}") for k in ("arp_ignore", "arp_filter", "arp_announce")] == [
         "0", "0", "0"]
+
+
+def test_use_vmac_addr_puts_an_other_family_vip_on_a_vmac_of_its_own(lab):
+    """An IPv4 instance's IPv6 excluded VIP: with use_vmac_addr it gets vrrp6.51, with the
+    IPv6 virtual MAC, and is announced from it."""
+    from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6NDOptDstLLAddr
+    from scapy.layers.l2 import Ether
+
+    n1 = lab.add_node("n1", ["198.18.0.1/24", "2001:db8::1/64"])
+    client = lab.add_node("client", ["198.18.0.50/24", "2001:db8::50/64"])
+    frames = Frames(client)
+    c = vrrp_conf(router_id="node1", instances=[dict(
+        name="VI_1", vrid=51, priority=150, version=3, advert_int=0.1, vips=[VIP],
+        more=["use_vmac", "use_vmac_addr", "virtual_ipaddress_excluded {", f"    {VIP6}", "}"])])
+    r1 = start_vipdeck(n1, c)
+    wait_until(lambda: instance(r1, "VI_1")["state"] == "MASTER" and n1.has_address(VIP6, "vrrp6.51"), 10)
+    assert_vmac(n1, "vrrp.51", VMAC51)
+    assert_vmac(n1, "vrrp6.51", "00:00:5e:00:02:33")
+    assert n1.has_address(VIP, "vrrp.51") and not n1.has_address(VIP6, "vrrp.51")
+    assert sysctl(n1, "ipv6/conf/vrrp6.51/disable_ipv6") == "0"
+
+    def nas():
+        return [p for p in (Ether(f) for f in frames.drain()) if ICMPv6ND_NA in p and p[ICMPv6ND_NA].tgt == VIP6]
+
+    na = wait_until(nas, 5, what="the eVIP's NA")[0]
+    assert (na.src, na[ICMPv6NDOptDstLLAddr].lladdr) == ("00:00:5e:00:02:33", "00:00:5e:00:02:33")
+    r1.stop()
+    assert link(n1, "vrrp6.51") is None and link(n1, "vrrp.51") is None
