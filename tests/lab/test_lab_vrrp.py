@@ -144,7 +144,7 @@ def test_status_json_shape_and_no_secrets(pair):
     i = snap["instances"][0]
     for key in ("name", "vrid", "interface", "state", "base_priority", "effective_priority", "vips", "wire"):
         assert key in i
-    assert i["wire"] == {"source": n1.ip, "mcast_group": SEED_GROUP, "unicast_peers": []}
+    assert i["wire"] == {"source": n1.ip, "mcast_group": SEED_GROUP, "unicast_peers": [], "vmac": None}
     assert i["master"]["address"] is None or "address" in i["master"]
     assert i["last_transition"]["reason"]
     # the secret as a value anywhere (timestamps may contain the digits 1111 by chance)
@@ -351,7 +351,7 @@ def test_unicast_peers_elect_fail_over_and_send_with_unicast_ttl(lab):
     wait_until(lambda: n1.has_address(VIP1) and instance(r2, "VI_1")["state"] == "BACKUP"
                and instance(r2, "VI_1")["master"]["address"] == n1.ip, 10, what="node1 master over unicast")
     assert instance(r1, "VI_1")["wire"] == {"source": n1.ip, "mcast_group": None,
-                                             "unicast_peers": [n2.ip, "198.18.0.250"]}
+                                             "unicast_peers": [n2.ip, "198.18.0.250"], "vmac": None}
     seen = wait_until(lambda: sn.snapshot(vrid=51, src=n1.ip), 5, what="node1's adverts at the third peer")
     assert {(p.dst, p.ttl) for p in seen} == {("198.18.0.250", 7)}
     r1.crash()
