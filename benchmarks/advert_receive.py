@@ -19,7 +19,7 @@ import socket
 import struct
 import time
 
-from vipdeck.engine.sniffer import AdvertView
+from vipdeck.engine.advert_view import AdvertView
 from vipdeck.engine.vrrp import packet
 
 N = 200_000

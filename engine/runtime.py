@@ -105,7 +105,7 @@ class Engine:
         self._reinstated: dict[str, float] = {}                   # instance -> last re-add (loop time)
         self._lower_logged: dict[str, float] = {}                 # instance -> last "lower priority" log line
         self.groups: dict[tuple[str, int], Group] = {}
-        self.foreign = None            # the advert view (per interface, family and VRID), set in start()
+        self.advert_view = None            # the advert view (per interface, family and VRID), set in start()
         self.macs = None               # MAC learning for the advert view (engine.net.macprobe)
         self._view_tick: asyncio.TimerHandle | None = None
         self._drops_told: set[tuple[str, int, str]] = set()       # (interface, family, kind) with an event
@@ -151,12 +151,12 @@ class Engine:
         self.loop = asyncio.get_running_loop()
         from vipdeck.engine.hosting import HostSide
         from vipdeck.engine.net.macprobe import MacProbe
-        from vipdeck.engine.sniffer import AdvertView
+        from vipdeck.engine.advert_view import AdvertView
 
         self.host = HostSide(self)
         self.notifier = self._make_notifier(self.config)
-        self.foreign = AdvertView(self.emit, want_mac=self._want_mac)
-        self.macs = MacProbe(self.foreign.learn_mac, loop=self.loop)
+        self.advert_view = AdvertView(self.emit, want_mac=self._want_mac)
+        self.macs = MacProbe(self.advert_view.learn_mac, loop=self.loop)
         self._tick_view()
         await self.host.open()
         if self.run_vrrp:
@@ -258,8 +258,8 @@ class Engine:
     def _tick_view(self) -> None:
         """The advert view learns that a split brain is over from silence, which
         no packet reports: look twice a second."""
-        if self.foreign is not None:
-            self.foreign.tick(time.time())
+        if self.advert_view is not None:
+            self.advert_view.tick(time.time())
         self._view_tick = self.loop.call_later(0.5, self._tick_view)
 
     async def stop(self, resign: bool = True) -> None:
@@ -383,7 +383,7 @@ class Engine:
             d = g.drivers.get(adv.vrid)
             if d is not None:
                 d.count_reject(adv)
-            self.foreign.observe_reject((key[0], fam, adv.vrid), adv, self._side(g, d), time.time())
+            self.advert_view.observe_reject((key[0], fam, adv.vrid), adv, self._side(g, d), time.time())
             return
         d = g.drivers.get(adv.vrid)
         if d is None:
@@ -401,7 +401,7 @@ class Engine:
                     self.vrrp_stats[d.inst.name].pri_zero_rcvd += 1
                 if self.advert_heard is not None:
                     self.advert_heard(d.inst.name, adv.src, adv.priority, adv.interval, self.loop.time())
-        self.foreign.observe((key[0], fam, adv.vrid), adv, verdict, self._side(g, d), time.time())
+        self.advert_view.observe((key[0], fam, adv.vrid), adv, verdict, self._side(g, d), time.time())
 
     def _side(self, g: Group, d: InstanceDriver | None) -> "_OurSide | None":
         if d is None:
@@ -851,7 +851,7 @@ class Engine:
             "virtual_servers": self.lvs.snapshot() if self.lvs else [],
             "ipvs": self.lvs.ipvs_status() if self.lvs else {"available": False, "error": "no virtual_server configured"},
             "sync_daemon": self.syncd.snapshot() if self.syncd else None,
-            "adverts": self.foreign.snapshot(time.time()) if self.foreign else [],
+            "adverts": self.advert_view.snapshot(time.time()) if self.advert_view else [],
             "operator": {"drained": vars(st.drained) if st.drained else None,
                          "audit_tail": self.state.audit_tail(10)},
             "read_only": False,
@@ -863,7 +863,7 @@ class Engine:
         by the advert view's MAC probe when it became master)."""
         if d.machine.state == m.State.MASTER:
             return self.host.master_mac(d.inst) if self.host else None
-        return self.foreign.mac_of(d.sock.ifname, d.machine.master_address) if self.foreign else None
+        return self.advert_view.mac_of(d.sock.ifname, d.machine.master_address) if self.advert_view else None
 
     # ------------------------------------------------------------------ reload
 
@@ -958,9 +958,9 @@ class Engine:
     def _refresh_view_sides(self) -> None:
         """After a reload the advert view must not speak for instances that went
         (or judge a VRID by an instance's old settings)."""
-        if self.foreign is None:
+        if self.advert_view is None:
             return
-        for v in self.foreign.views.values():
+        for v in self.advert_view.views.values():
             g = self.groups.get((v.interface, socket.AF_INET if v.family == 4 else socket.AF_INET6))
             d = g.drivers.get(v.vrid) if g is not None else None
             v.ours = self._side(g, d) if d is not None else None

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vipdeck.engine import sniffer
-from vipdeck.engine.sniffer import AdvertView
+from vipdeck.engine import advert_view
+from vipdeck.engine.advert_view import AdvertView
 from vipdeck.engine.vrrp import packet
 
 K4 = ("eth0", 4, 51)
@@ -80,7 +80,7 @@ def test_we_step_down_without_an_alarm_but_two_masters_for_long_raise_one():
     snap = view.snapshot(6.3)[0]
     assert snap["split_brain"]["sources"] == [A, B] and "split_brain" in {f["kind"] for f in snap["flags"]}
     # B stops; the alarm ends by silence (no packet says so): the tick notices
-    view.tick(6.3 + sniffer.SILENT_AFTER * 0.1 + 0.01)
+    view.tick(6.3 + advert_view.SILENT_AFTER * 0.1 + 0.01)
     over = [e for e in events if e.get("flag") == "split_brain_resolved"]
     assert len(over) == 1 and over[0]["severity"] == "info"
     assert view.snapshot(7.0)[0]["split_brain"] is None
@@ -118,7 +118,7 @@ def test_rejected_adverts_are_not_masters_and_are_listed_apart():
         view.observe(K4, adv(src, 200, ttl=64), rej, us, t)
     snap = view.snapshot(10.0)[0]
     assert snap["sources"] == [] and snap["master"] == A and snap["split_brain"] is None
-    assert len(snap["rejected_sources"]) == sniffer.MAX_REJECTED
+    assert len(snap["rejected_sources"]) == advert_view.MAX_REJECTED
     assert {r["reason"] for r in snap["rejected_sources"]} == {"ttl"}
     assert [e["flag"] for e in events] == ["ttl"]             # one event, not one per forged source
     assert "(and 63 more sources)" in snap["flags"][0]["detail"]
@@ -161,10 +161,10 @@ def test_a_new_master_is_asked_for_its_mac_once_per_run():
 
 def test_sources_are_bounded():
     view, _, _ = make()
-    for k in range(sniffer.MAX_SOURCES + 10):
+    for k in range(advert_view.MAX_SOURCES + 10):
         view.observe(K4, adv(f"198.18.2.{k}", 50), None, None, float(k))
     srcs = view.snapshot(100.0)[0]["sources"]
-    assert len(srcs) == sniffer.MAX_SOURCES and "198.18.2.0" not in {s["address"] for s in srcs}
+    assert len(srcs) == advert_view.MAX_SOURCES and "198.18.2.0" not in {s["address"] for s in srcs}
 
 
 def test_a_busy_mac_probe_is_asked_again_with_the_next_packet_a_failed_one_later():
