@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 from vipdeck.engine.config import model as m
-from vipdeck.engine.config.context import State, loc
+from vipdeck.engine.config.context import ParseContext, loc
 from vipdeck.engine.config.lexer import show
 from vipdeck.engine.config.tree import Stmt
 from vipdeck.engine.config.values import parse_ip, parse_prefix, to_int, to_ip
@@ -24,7 +24,7 @@ VIP_VALUED = frozenset({"brd", "dev", "scope", "label", "peer", "preferred_lft",
 SCOPES = frozenset({"site", "link", "host", "nowhere", "global"})
 
 
-def parse_vip(s: State, x: Stmt, where: str, *, static: bool = False) -> m.VirtualIp | None:
+def parse_vip(s: ParseContext, x: Stmt, where: str, *, static: bool = False) -> m.VirtualIp | None:
     """``<IPADDR>[/<MASK>] [brd X] [dev X] [scope X] [label X] [no_track] …``."""
     d = s.d
     if x.block is not None:
@@ -90,7 +90,7 @@ def parse_vip(s: State, x: Stmt, where: str, *, static: bool = False) -> m.Virtu
     return m.VirtualIp(address=str(addr), prefixlen=plen, loc=loc(x), **f)  # type: ignore[arg-type]
 
 
-def parse_vips(s: State, st: Stmt, where: str, *, static: bool = False) -> list[m.VirtualIp]:
+def parse_vips(s: ParseContext, st: Stmt, where: str, *, static: bool = False) -> list[m.VirtualIp]:
     out: list[m.VirtualIp] = []
     for x in st.block or []:
         vip = parse_vip(s, x, where, static=static)
@@ -107,7 +107,7 @@ ROUTE_TYPES = frozenset({"unicast", "local", "broadcast", "multicast", "throw", 
 RULE_PREF = frozenset({"preference", "pref", "priority", "prio"})
 
 
-def _check_addr(s: State, tok, where: str, kw: str, *, prefix: bool, words_ok=()) -> bool:  # type: ignore[no-untyped-def]
+def _check_addr(s: ParseContext, tok, where: str, kw: str, *, prefix: bool, words_ok=()) -> bool:  # type: ignore[no-untyped-def]
     if tok.text in words_ok:
         return True
     ok = parse_prefix(tok.text) is not None if prefix else parse_ip(tok.text) is not None
@@ -117,7 +117,7 @@ def _check_addr(s: State, tok, where: str, kw: str, *, prefix: bool, words_ok=()
     return ok
 
 
-def parse_route(s: State, x: Stmt, where: str) -> m.RouteSpec | None:
+def parse_route(s: ParseContext, x: Stmt, where: str) -> m.RouteSpec | None:
     """``[type] [src IP] [to] DEST via|gw IP [or IP] dev X …`` (ip route syntax, checked lightly)."""
     d, w = s.d, x.words
     if x.block is not None:
@@ -158,7 +158,7 @@ def parse_route(s: State, x: Stmt, where: str) -> m.RouteSpec | None:
     return m.RouteSpec(words=tuple(t.text for t in w), loc=loc(x)) if ok else None
 
 
-def parse_rule(s: State, x: Stmt, where: str) -> m.RouteSpec | None:
+def parse_rule(s: ParseContext, x: Stmt, where: str) -> m.RouteSpec | None:
     """``from X to Y table N …`` (ip rule syntax, addresses checked)."""
     d, w = s.d, x.words
     if x.block is not None:
@@ -180,7 +180,7 @@ def parse_rule(s: State, x: Stmt, where: str) -> m.RouteSpec | None:
     return m.RouteSpec(words=tuple(t.text for t in w), loc=loc(x)) if ok else None
 
 
-def parse_routes(s: State, st: Stmt, where: str, rules: bool) -> list[m.RouteSpec]:
+def parse_routes(s: ParseContext, st: Stmt, where: str, rules: bool) -> list[m.RouteSpec]:
     out = []
     for x in st.block or []:
         for w in x.words[1:]:
@@ -192,7 +192,7 @@ def parse_routes(s: State, st: Stmt, where: str, rules: bool) -> list[m.RouteSpe
     return out
 
 
-def finish_static(s: State, g: m.GlobalDefs) -> list[m.VirtualIp]:
+def finish_static(s: ParseContext, g: m.GlobalDefs) -> list[m.VirtualIp]:
     """static_ipaddress entries without ``dev`` go on ``default_interface``.
 
     keepalived puts them on eth0 when there is no default_interface; vipdeck

@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 
 from vipdeck.engine.config import model as m
-from vipdeck.engine.config.context import LINE, Draft, State, loc
+from vipdeck.engine.config.context import LINE, Draft, ParseContext, loc
 from vipdeck.engine.config.tree import Stmt
 from vipdeck.engine.config.values import choice, float_arg, int_arg, need, secret_arg, to_int
 
 
-def parse_authentication(s: State, st: Stmt, where: str) -> m.Authentication | None:
+def parse_authentication(s: ParseContext, st: Stmt, where: str) -> m.Authentication | None:
     d = s.d
     a = Draft("authentication", where, loc(st))
     table = {
@@ -38,7 +38,7 @@ def parse_authentication(s: State, st: Stmt, where: str) -> m.Authentication | N
     return m.Authentication(auth_type=m.AuthType(kind), auth_pass=pw or "", loc=loc(st))
 
 
-def parse_auth_hmac(s: State, st: Stmt, where: str) -> Draft:
+def parse_auth_hmac(s: ParseContext, st: Stmt, where: str) -> Draft:
     """Read ``auth_hmac { key …; active_key; anti_replay; time_window; mode }``.
 
     Key values are secrets: messages name the key id, never its value.
@@ -76,7 +76,7 @@ def parse_auth_hmac(s: State, st: Stmt, where: str) -> Draft:
     return h
 
 
-def _hmac_secret(s: State, x: Stmt, kid: int, value: str, where: str) -> tuple[bytes | None, str]:
+def _hmac_secret(s: ParseContext, x: Stmt, kid: int, value: str, where: str) -> tuple[bytes | None, str]:
     d = s.d
     source = "inline"
     if value.startswith("file:"):
@@ -107,7 +107,7 @@ def _hmac_secret(s: State, x: Stmt, kid: int, value: str, where: str) -> tuple[b
     return secret, source
 
 
-def finish_hmac(s: State, dr: Draft, where: str, advert: float) -> m.AuthHmac | None:
+def finish_hmac(s: ParseContext, dr: Draft, where: str, advert: float) -> m.AuthHmac | None:
     h: Draft | None = dr.get("auth_hmac")
     if h is None:
         return None

@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from vipdeck.engine.config import model as m
-from vipdeck.engine.config.context import BLOCK, LINE, Draft, State, loc
+from vipdeck.engine.config.context import BLOCK, LINE, Draft, ParseContext, loc
 from vipdeck.engine.config.lexer import Token, show
 from vipdeck.engine.config.tree import Stmt
 from vipdeck.engine.config.values import (bool_arg, choice, flag_arg, float_arg, int_arg, joined_arg, lvs_address,
@@ -48,7 +48,7 @@ def _hex(words: list[Token], wildcards: bool) -> str | None:
     return "".join(out)
 
 
-def _status_codes(s: State, st: Stmt) -> tuple[tuple[int, int], ...] | None:
+def _status_codes(s: ParseContext, st: Stmt) -> tuple[tuple[int, int], ...] | None:
     if not need(s.d, st, 1, None, "one or more codes or ranges (e.g. 200-299 503)"):
         return None
     out = []
@@ -62,7 +62,7 @@ def _status_codes(s: State, st: Stmt) -> tuple[tuple[int, int], ...] | None:
     return tuple(out)
 
 
-def parse_url(s: State, st: Stmt, where: str) -> m.HttpUrl | None:
+def parse_url(s: ParseContext, st: Stmt, where: str) -> m.HttpUrl | None:
     d = s.d
     u = Draft("url", where, loc(st))
 
@@ -90,7 +90,7 @@ def parse_url(s: State, st: Stmt, where: str) -> m.HttpUrl | None:
     return m.HttpUrl(**u.values, loc=loc(st))
 
 
-def parse_checker(s: State, st: Stmt, rs_where: str) -> Draft | None:
+def parse_checker(s: ParseContext, st: Stmt, rs_where: str) -> Draft | None:
     d = s.d
     kind = st.keyword
     c = Draft(kind, rs_where, loc(st))
@@ -256,7 +256,7 @@ def _into(h: Draft, parent: Draft, fn, st: Stmt) -> None:  # type: ignore[no-unt
         parent.values, parent.where, parent.tried = saved_values, saved_where, saved_tried
 
 
-def finish_checker(s: State, c: Draft, host: Draft | None, inherit: dict[str, Any], address: str,
+def finish_checker(s: ParseContext, c: Draft, host: Draft | None, inherit: dict[str, Any], address: str,
                     port: int | None, where: str, log_all_failures: bool,
                     check_ports: bool = True) -> m.Checker | None:
     d, kind = s.d, c.kw

@@ -65,7 +65,7 @@ class Draft:
         return self.lists.get(key, [])
 
 
-class State:
+class ParseContext:
     """Everything collected while walking the statement tree."""
 
     def __init__(self, diags: Diags) -> None:

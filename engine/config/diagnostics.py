@@ -106,9 +106,6 @@ class Diags:
     def note(self, where: Where, message: str, code: str = "") -> None:
         self.add("note", where, message, code)
 
-    def has_errors(self) -> bool:
-        return self._dropped_error or any(d.severity == "error" for d in self.items)
-
     def finish(self, file_order: list[str]) -> tuple[Diagnostic, ...]:
         """Sorted by file (in reading order) then line."""
         order = {f: i for i, f in enumerate(file_order)}

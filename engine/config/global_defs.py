@@ -12,7 +12,7 @@ import dataclasses
 import re
 
 from vipdeck.engine.config import model as m
-from vipdeck.engine.config.context import BLOCK, LINE, State, loc
+from vipdeck.engine.config.context import BLOCK, LINE, ParseContext, loc
 from vipdeck.engine.config.lexer import show
 from vipdeck.engine.config.tree import Stmt
 from vipdeck.engine.config.values import (bool_arg, flag_arg, float_arg, int_arg, need, notify_arg, parse_ip, str_arg,
@@ -26,7 +26,7 @@ _HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-
 # --------------------------------------------------------------------------- global_defs
 
 
-def parse_global_defs(s: State, st: Stmt) -> None:
+def parse_global_defs(s: ParseContext, st: Stmt) -> None:
     d, g = s.d, s.globals
     if s.global_seen:
         d.note(st.words[0], "a second global_defs block; its settings are merged with the first")
@@ -250,7 +250,7 @@ def parse_global_defs(s: State, st: Stmt) -> None:
 # --------------------------------------------------------------------------- LVS globals
 
 
-def parse_lvs_sync_daemon(s: State, x: Stmt) -> None:
+def parse_lvs_sync_daemon(s: ParseContext, x: Stmt) -> None:
     """``lvs_sync_daemon IF [[inst] INSTANCE] [id N] [maxlen N] [port N] [ttl N] [group ADDR]``.
 
     Also keepalived's older positional form ``lvs_sync_daemon IF INSTANCE [SYNCID]``.
@@ -314,7 +314,7 @@ def parse_lvs_sync_daemon(s: State, x: Stmt) -> None:
     g.set(d, "_lvs_syncd", (cfg, toks, loc(x)), x.words[0])
 
 
-def parse_lvs_timeouts(s: State, x: Stmt) -> None:
+def parse_lvs_timeouts(s: ParseContext, x: Stmt) -> None:
     """``lvs_timeouts [tcp SECS] [tcpfin SECS] [udp SECS]`` (at least one)."""
     d, g = s.d, s.globals
     if not need(d, x, 2, None, "at least one of tcp SECS, tcpfin SECS, udp SECS"):
@@ -339,7 +339,7 @@ def parse_lvs_timeouts(s: State, x: Stmt) -> None:
         g.set(d, "lvs_timeouts", m.LvsTimeouts(**values, loc=loc(x)), x.words[0])
 
 
-def finish_sync_daemon(s: State, g: m.GlobalDefs, instances: list) -> m.GlobalDefs:
+def finish_sync_daemon(s: ParseContext, g: m.GlobalDefs, instances: list) -> m.GlobalDefs:
     """Resolve lvs_sync_daemon against the instances: global form first, then
     the first instance's old ``lvs_sync_daemon_interface``; the sync id is
     the instance's VRID unless given (keepalived)."""
@@ -372,7 +372,7 @@ def finish_sync_daemon(s: State, g: m.GlobalDefs, instances: list) -> m.GlobalDe
     return dataclasses.replace(g, lvs_sync_daemon=daemon)
 
 
-def finish_globals(s: State) -> tuple[m.GlobalDefs, bool]:
+def finish_globals(s: ParseContext) -> tuple[m.GlobalDefs, bool]:
     g = s.globals
     values = {k: v for k, v in g.values.items() if not k.startswith("_")}
     if "lvs_id" in values and "router_id" not in values:
@@ -383,7 +383,7 @@ def finish_globals(s: State) -> tuple[m.GlobalDefs, bool]:
     return gd, bool(g.get("_log_all_failures", False))
 
 
-def _fifos(s: State) -> dict[str, m.NotifyFifo | None]:
+def _fifos(s: ParseContext) -> dict[str, m.NotifyFifo | None]:
     """notify_fifo / vrrp_notify_fifo / lvs_notify_fifo with their scripts, and
     keepalived's rules for FIFOs named twice (global_data.c): the global FIFO
     gets every line, so a vrrp_ or lvs_ FIFO of the same path is dropped (its

@@ -12,7 +12,7 @@ from __future__ import annotations
 from vipdeck.engine.config import model as m
 from vipdeck.engine.config.addresses import parse_routes, parse_vips
 from vipdeck.engine.config.auth import finish_hmac, parse_auth_hmac, parse_authentication
-from vipdeck.engine.config.context import BLOCK, LINE, Draft, State, loc
+from vipdeck.engine.config.context import BLOCK, LINE, Draft, ParseContext, loc
 from vipdeck.engine.config.lexer import show
 from vipdeck.engine.config.trackers import check_refs, parse_refs
 from vipdeck.engine.config.tree import Stmt
@@ -28,7 +28,7 @@ INSTANCE_DEPRECATED = {
 NOTIFY_KEYS = ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify")
 
 
-def parse_vrrp_instance(s: State, st: Stmt) -> None:
+def parse_vrrp_instance(s: ParseContext, st: Stmt) -> None:
     name = s.name_arg(st, "vrrp_instance")
     if name is None:
         return
@@ -220,7 +220,7 @@ def parse_vrrp_instance(s: State, st: Stmt) -> None:
 # --------------------------------------------------------------------------- resolution
 
 
-def finish_instances(s: State, g: m.GlobalDefs) -> tuple[list[m.VrrpInstance], set[str]]:
+def finish_instances(s: ParseContext, g: m.GlobalDefs) -> tuple[list[m.VrrpInstance], set[str]]:
     """The instances, and the names of those too broken to build (their users are not told twice)."""
     instances: list[m.VrrpInstance] = []
     seen: dict[str, m.Loc] = {}
@@ -248,7 +248,7 @@ def smtp_default(g: m.GlobalDefs, specific: bool | None) -> bool:
     return bool(g.smtp_alert) if g.smtp_alert is not None else False
 
 
-def check_refs(s: State, owner: str, refs: dict[str, list[m.TrackRef]]) -> None:
+def check_refs(s: ParseContext, owner: str, refs: dict[str, list[m.TrackRef]]) -> None:
     kinds = {"track_scripts": ("script", "track_script", "vrrp_script"),
              "track_files": ("file", "track_file", "track_file"),
              "track_processes": ("process", "track_process", "vrrp_track_process")}
@@ -258,7 +258,7 @@ def check_refs(s: State, owner: str, refs: dict[str, list[m.TrackRef]]) -> None:
                 s.d.error(r.loc, f"{kw} '{show(r.name)}' in {owner}: no {block} with that name is defined")
 
 
-def _finish_instance(s: State, g: m.GlobalDefs, dr: Draft) -> m.VrrpInstance | None:
+def _finish_instance(s: ParseContext, g: m.GlobalDefs, dr: Draft) -> m.VrrpInstance | None:
     d, v, name = s.d, dr.values, dr.name
     where = f"vrrp_instance {show(name)}"
     peers = [p for p, _ in dr.items("unicast_peers")]
@@ -495,7 +495,7 @@ def _vmac_name(prefix: str, vrid: int, family: int, taken: set[str]) -> str:
     return name
 
 
-def _assign_vmacs(s: State, g: m.GlobalDefs, built: list[tuple[Draft, m.VrrpInstance]]) -> list[m.VrrpInstance]:
+def _assign_vmacs(s: ParseContext, g: m.GlobalDefs, built: list[tuple[Draft, m.VrrpInstance]]) -> list[m.VrrpInstance]:
     """use_vmac, use_vmac_addr and per-address use_vmac (keepalived's vrrp_complete_instance):
     name every VMAC (explicit names first, then generated ones in instance order),
     give it its MAC, and move the VIPs it carries onto it (their ``dev`` becomes the
@@ -568,7 +568,7 @@ def _first_with(built: list[tuple[Draft, m.VrrpInstance]], inst: m.VrrpInstance)
     return next(i for _, i in built if i.use_vmac == inst.use_vmac) is inst
 
 
-def _check_vrids(s: State, instances: list[m.VrrpInstance]) -> None:
+def _check_vrids(s: ParseContext, instances: list[m.VrrpInstance]) -> None:
     """Two instances may not share a VRID on one interface and family (keepalived),
     unless they use different multicast groups or disjoint unicast peers."""
     seen: dict[tuple[str, int, int], list[m.VrrpInstance]] = {}

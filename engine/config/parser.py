@@ -19,7 +19,7 @@ import traceback
 from vipdeck.engine.config import (addresses, global_defs, hostcheck, instances, keywords, sync_groups, trackers,
                                    virtual_servers)
 from vipdeck.engine.config import model as m
-from vipdeck.engine.config.context import BLOCK, LINE, State, loc
+from vipdeck.engine.config.context import BLOCK, LINE, ParseContext, loc
 from vipdeck.engine.config.diagnostics import Diags, ParseResult
 from vipdeck.engine.config.lexer import Lexer, show
 from vipdeck.engine.config.tree import Stmt, build_tree
@@ -28,7 +28,7 @@ from vipdeck.engine.config.values import int_arg, need, to_ip
 # --------------------------------------------------------------------------- other top-level blocks
 
 
-def parse_bfd_instance(s: State, st: Stmt) -> None:
+def parse_bfd_instance(s: ParseContext, st: Stmt) -> None:
     """Accepted (vipdeck has no BFD) but checked, so BFD_CHECK / track_bfd names resolve."""
     name = s.name_arg(st, "bfd_instance")
     if name is None or not s.define("bfd", name, loc(st), "bfd_instance"):
@@ -48,13 +48,13 @@ def parse_bfd_instance(s: State, st: Stmt) -> None:
     s.other.append(("bfd_instance", (name,)))
 
 
-def _record(s: State):  # type: ignore[no-untyped-def]
+def _record(s: ParseContext):  # type: ignore[no-untyped-def]
     def fn(st: Stmt) -> None:
         s.other.append((st.keyword, tuple(t.text for t in st.args)))
     return fn
 
 
-def _top_table(s: State) -> dict:
+def _top_table(s: ParseContext) -> dict:
     d = s.d
     return {
         "global_defs": (BLOCK, lambda st: global_defs.parse_global_defs(s, st)),
@@ -89,7 +89,7 @@ def _top_table(s: State) -> dict:
 
 def parse_tokens(lexer: Lexer, diags: Diags) -> m.Config:
     tree = build_tree(lexer.tokens, diags)
-    s = State(diags)
+    s = ParseContext(diags)
     s.walk(tree, _top_table(s), "the top level of the configuration", kind="top", other=s.other)
     g, log_all = global_defs.finish_globals(s)
     insts, broken = instances.finish_instances(s, g)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from vipdeck.engine.config import keywords
 from vipdeck.engine.config import model as m
-from vipdeck.engine.config.context import BLOCK, LINE, Draft, State, loc
+from vipdeck.engine.config.context import BLOCK, LINE, Draft, ParseContext, loc
 from vipdeck.engine.config.instances import NOTIFY_KEYS, smtp_default
 from vipdeck.engine.config.lexer import show
 from vipdeck.engine.config.trackers import check_refs, parse_refs
@@ -17,7 +17,7 @@ from vipdeck.engine.config.tree import Stmt
 from vipdeck.engine.config.values import bool_arg, flag_arg, notify_arg
 
 
-def parse_sync_group(s: State, st: Stmt) -> None:
+def parse_sync_group(s: ParseContext, st: Stmt) -> None:
     name = s.name_arg(st, "vrrp_sync_group")
     if name is None:
         return
@@ -70,7 +70,7 @@ def parse_sync_group(s: State, st: Stmt) -> None:
     s.sync_groups.append(dr)
 
 
-def finish_sync_groups(s: State, g: m.GlobalDefs, instances: list[m.VrrpInstance],
+def finish_sync_groups(s: ParseContext, g: m.GlobalDefs, instances: list[m.VrrpInstance],
                         broken: set[str]) -> list[m.SyncGroup]:
     d = s.d
     by_name = {i.name: i for i in instances}

@@ -9,14 +9,14 @@ is read (``check_refs``), because a tracker may be defined after its user.
 from __future__ import annotations
 
 from vipdeck.engine.config import model as m
-from vipdeck.engine.config.context import LINE, Draft, State, loc
+from vipdeck.engine.config.context import LINE, Draft, ParseContext, loc
 from vipdeck.engine.config.lexer import show
 from vipdeck.engine.config.tree import Stmt
 from vipdeck.engine.config.values import (choice, flag_arg, float_arg, int_arg, joined_arg, need, str_arg, to_int,
                                           weight_reverse)
 
 
-def parse_vrrp_script(s: State, st: Stmt) -> None:
+def parse_vrrp_script(s: ParseContext, st: Stmt) -> None:
     name = s.name_arg(st, "vrrp_script")
     if name is None or not s.define("script", name, loc(st), "vrrp_script"):
         return
@@ -51,7 +51,7 @@ def parse_vrrp_script(s: State, st: Stmt) -> None:
     s.scripts.append(m.VrrpScript(name=name, **dr.values, loc=dr.loc))
 
 
-def parse_track_file(s: State, st: Stmt) -> None:
+def parse_track_file(s: ParseContext, st: Stmt) -> None:
     if st.keyword == "vrrp_track_file":
         s.d.note(st.words[0], "'vrrp_track_file' is the old name of 'track_file'")
     name = s.name_arg(st, "track_file")
@@ -88,7 +88,7 @@ def parse_track_file(s: State, st: Stmt) -> None:
     s.track_files.append(m.TrackFile(name=name, **dr.values, loc=dr.loc))
 
 
-def parse_track_process(s: State, st: Stmt) -> None:
+def parse_track_process(s: ParseContext, st: Stmt) -> None:
     name = s.name_arg(st, "vrrp_track_process")
     if name is None or not s.define("process", name, loc(st), "vrrp_track_process"):
         return
@@ -134,7 +134,7 @@ def parse_track_process(s: State, st: Stmt) -> None:
     s.track_processes.append(m.TrackProcess(name=name, **v, loc=dr.loc))
 
 
-def parse_refs(s: State, st: Stmt, lo: int, hi: int) -> list[m.TrackRef]:
+def parse_refs(s: ParseContext, st: Stmt, lo: int, hi: int) -> list[m.TrackRef]:
     """The names in track_interface / track_script / … blocks, each with ``weight N [reverse]``."""
     refs = []
     for x in st.block or []:
@@ -145,7 +145,7 @@ def parse_refs(s: State, st: Stmt, lo: int, hi: int) -> list[m.TrackRef]:
     return refs
 
 
-def check_refs(s: State, owner: str, refs: dict[str, list[m.TrackRef]]) -> None:
+def check_refs(s: ParseContext, owner: str, refs: dict[str, list[m.TrackRef]]) -> None:
     kinds = {"track_scripts": ("script", "track_script", "vrrp_script"),
              "track_files": ("file", "track_file", "track_file"),
              "track_processes": ("process", "track_process", "vrrp_track_process")}

@@ -17,7 +17,7 @@ from typing import Any
 from vipdeck.engine.config import model as m
 from vipdeck.engine.config.checkers import (CHECKERS, INHERITED, MAX_MARK, OLD_NAMES, finish_checker,
                                             parse_checker)
-from vipdeck.engine.config.context import ANY, BLOCK, LINE, Draft, State, loc
+from vipdeck.engine.config.context import ANY, BLOCK, LINE, Draft, ParseContext, loc
 from vipdeck.engine.config.lexer import show
 from vipdeck.engine.config.tree import Stmt
 from vipdeck.engine.config.values import (bool_arg, choice, flag_arg, float_arg, int_arg, lvs_address, need,
@@ -28,7 +28,7 @@ SCHEDULERS = frozenset({"rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh", "fo"
 SCHED_FLAGS = ("flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback", "mh-port", "mh-fallback")
 
 
-def _host_port(s: State, st: Stmt, what: str) -> tuple[str, int | None] | None:
+def _host_port(s: ParseContext, st: Stmt, what: str) -> tuple[str, int | None] | None:
     """``KEYWORD IP [PORT]`` as used by real_server and sorry_server."""
     if not need(s.d, st, 1, 2, "an address and optionally a port"):
         return None
@@ -39,7 +39,7 @@ def _host_port(s: State, st: Stmt, what: str) -> tuple[str, int | None] | None:
     return addr, port
 
 
-def _method(s: State, st: Stmt) -> tuple[m.Forward, m.Tunnel | None] | None:
+def _method(s: ParseContext, st: Stmt) -> tuple[m.Forward, m.Tunnel | None] | None:
     """``lvs_method NAT|DR|TUN [type ipip|gue port N|gre] [nocsum|csum|remcsum]``.
 
     keepalived's rules: GUE needs a port and only GUE takes one; IPIP takes
@@ -99,7 +99,7 @@ def _method(s: State, st: Stmt) -> tuple[m.Forward, m.Tunnel | None] | None:
     return m.Forward.TUN, m.Tunnel(type=kind, port=port, csum=csum)
 
 
-def _set_method(s: State, dr: Draft, x: Stmt, forward_key: str, tunnel_key: str) -> None:
+def _set_method(s: ParseContext, dr: Draft, x: Stmt, forward_key: str, tunnel_key: str) -> None:
     """Store one lvs_method line: the forwarding method and its tunnel options (the last line wins)."""
     got = _method(s, x)
     dr.set(s.d, forward_key, None if got is None else got[0], x.words[0])
@@ -107,7 +107,7 @@ def _set_method(s: State, dr: Draft, x: Stmt, forward_key: str, tunnel_key: str)
         dr.values[tunnel_key] = got[1]
 
 
-def _inherited_table(s: State, dr: Draft) -> dict[str, tuple[str, Any]]:
+def _inherited_table(s: ParseContext, dr: Draft) -> dict[str, tuple[str, Any]]:
     d = s.d
     return {
         "connect_timeout": (LINE, lambda x: dr.set(d, "connect_timeout", float_arg(d, x, positive=True), x.words[0])),
@@ -157,7 +157,7 @@ def _range(text: str) -> tuple[m.GroupEntry | None, str]:
         return None, "not an address, range or prefix"
 
 
-def parse_vs_group(s: State, st: Stmt) -> None:
+def parse_vs_group(s: ParseContext, st: Stmt) -> None:
     name = s.name_arg(st, "virtual_server_group")
     if name is None or not s.define("vsg", name, loc(st), "virtual_server_group"):
         return
@@ -201,7 +201,7 @@ def parse_vs_group(s: State, st: Stmt) -> None:
 # --------------------------------------------------------------------------- virtual_server
 
 
-def parse_virtual_server(s: State, st: Stmt) -> None:
+def parse_virtual_server(s: ParseContext, st: Stmt) -> None:
     d = s.d
     args = st.args
     if not args:
@@ -322,7 +322,7 @@ def parse_virtual_server(s: State, st: Stmt) -> None:
     s.virtual_servers.append(dr)
 
 
-def parse_real_server(s: State, st: Stmt, vs_where: str) -> Draft | None:
+def parse_real_server(s: ParseContext, st: Stmt, vs_where: str) -> Draft | None:
     d = s.d
     hp = _host_port(s, st, "real_server")
     if hp is None:
@@ -361,7 +361,7 @@ def parse_real_server(s: State, st: Stmt, vs_where: str) -> Draft | None:
 # --------------------------------------------------------------------------- SSL
 
 
-def parse_ssl(s: State, st: Stmt) -> None:
+def parse_ssl(s: ParseContext, st: Stmt) -> None:
     d = s.d
     if s.ssl is not None:
         d.warning(st.words[0], f"a second SSL block (first at {s.ssl.loc}); it replaces the first")
@@ -383,7 +383,7 @@ def _family(address: str) -> int:
     return 6 if ":" in address else 4
 
 
-def finish_lvs(s: State, g: m.GlobalDefs, log_all_failures: bool) -> list[m.VirtualServer]:
+def finish_lvs(s: ParseContext, g: m.GlobalDefs, log_all_failures: bool) -> list[m.VirtualServer]:
     d = s.d
     out: list[m.VirtualServer] = []
     seen: dict[tuple[str, str], m.Loc] = {}
@@ -470,7 +470,7 @@ def finish_lvs(s: State, g: m.GlobalDefs, log_all_failures: bool) -> list[m.Virt
     return out
 
 
-def _finish_real_server(s: State, g: m.GlobalDefs, rs: Draft, vs_inherit: dict[str, Any],
+def _finish_real_server(s: ParseContext, g: m.GlobalDefs, rs: Draft, vs_inherit: dict[str, Any],
                         vs_forward: m.Forward, vs_where: str, log_all_failures: bool,
                         check_ports: bool, vs_weight: int = 1, vs_tunnel: m.Tunnel | None = None) -> m.RealServer:
     v = rs.values

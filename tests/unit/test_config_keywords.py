@@ -9,7 +9,7 @@ import re
 import pytest
 
 from vipdeck.engine.config import compat, keywords, loads
-from vipdeck.engine.config.context import State
+from vipdeck.engine.config.context import ParseContext
 from vipdeck.engine.config.diagnostics import NOT_IMPLEMENTED, REFUSED
 from vipdeck.engine.config.keywords import KEYWORDS, Status
 from tests.support.paths import FIXTURES, ROOT
@@ -137,13 +137,13 @@ def test_every_parser_handler_has_a_row(monkeypatch):
     """A keyword the parser reads but the table does not know would be accepted
     silently: every handler table seen while walking the table must be covered."""
     seen: dict[str, set[str]] = {}
-    real = State.walk
+    real = ParseContext.walk
 
     def spy(self, block, table, where, *, kind, **kw):
         seen.setdefault(kind, set()).update(table)
         return real(self, block, table, where, kind=kind, **kw)
 
-    monkeypatch.setattr(State, "walk", spy)
+    monkeypatch.setattr(ParseContext, "walk", spy)
     for _, text, _ in USES:
         loads(text, path="kw.conf", config_id="main")
     assert {"top", "global_defs", "vrrp_instance", "vrrp_sync_group", "authentication", "auth_hmac",
