@@ -36,10 +36,6 @@ UNSUPPORTED = {
 }
 
 
-def is_supported(kind: str) -> bool:
-    return kind in CHECKS
-
-
 def unsupported_reason(kind: str) -> str:
     return UNSUPPORTED.get(kind, f"{kind} is not a checker vipdeck knows (ignored for up/down)")
 

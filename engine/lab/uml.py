@@ -144,10 +144,13 @@ def run_in_uml(argv: Sequence[str], *, cwd: str | os.PathLike | None = None,
         raise UmlUnavailable(missing)
     workdir = Path(tempfile.mkdtemp(prefix="vipdeck-uml-"))
     try:
-        return _run(workdir, argv, cwd, env, timeout, mem, modules, files, keep)
-    finally:
-        if not keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+        result = _run(workdir, argv, cwd, env, timeout, mem, modules, files, keep)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    if not keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return result
 
 
 def _kept_under_tmp(paths: Sequence[Path]) -> list[str]:
@@ -307,11 +310,11 @@ def run_pytest_in_uml(paths: Sequence[str], *, root: str | os.PathLike, extra: S
                       env: Mapping[str, str] | None = None, timeout: float = 300.0, mem: str = "1G",
                       modules: Sequence[str] = DEFAULT_MODULES) -> GuestRun:
     """Boot once and run pytest on ``paths`` (guest_*.py files) inside."""
-    workdir = Path(tempfile.mkdtemp(prefix="vipdeck-uml-"))
+    argv = [sys.executable, "-m", "pytest", *GUEST_PYTEST_ARGS,
+            f"--junitxml={GUEST_DIR}/junit.xml", *extra, *paths]
+    result = run_in_uml(argv, cwd=root, env=env, timeout=timeout, mem=mem, modules=modules, keep=True)
+    workdir, result.workdir = result.workdir, None
     try:
-        argv = [sys.executable, "-m", "pytest", *GUEST_PYTEST_ARGS,
-                f"--junitxml={GUEST_DIR}/junit.xml", *extra, *paths]
-        result = _run(workdir, argv, root, env, timeout, mem, modules, None, False)
         run = GuestRun(result)
         report = workdir / "junit.xml"
         if report.exists():

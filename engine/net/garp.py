@@ -175,16 +175,6 @@ class GarpSender:
             self._frames[key] = f
         return f
 
-    def invalidate(self) -> None:
-        """Forget built frames (after the MAC or link-local address changed)."""
-        self._frames.clear()
-        self._ipv6_source = None
-        self._router_seen = None
-        try:
-            self.mac = ifinfo.hwaddr(self.sock, self.ifname)
-        except OSError:
-            pass
-
     def send(self, address: Address) -> bool:
         try:
             self.sock.send(self.frame(address))

@@ -19,7 +19,6 @@ import struct
 import threading
 from typing import Protocol
 
-SIOCGIFFLAGS = 0x8913
 SIOCGIFADDR = 0x8915
 SIOCGIFHWADDR = 0x8927
 SIOCGIFINDEX = 0x8933
@@ -54,10 +53,6 @@ def ifindex(sock: socket.socket, ifname: str) -> int:
     """Index of ``ifname`` in ``sock``'s namespace (socket.if_nametoindex
     would answer for the caller's namespace instead)."""
     return struct.unpack_from("i", _ifreq(sock, SIOCGIFINDEX, ifname), IFNAMSIZ)[0]
-
-
-def ifflags(sock: socket.socket, ifname: str) -> int:
-    return struct.unpack_from("H", _ifreq(sock, SIOCGIFFLAGS, ifname), IFNAMSIZ)[0]
 
 
 def hwaddr(sock: socket.socket, ifname: str) -> bytes:
@@ -135,10 +130,6 @@ def _in_namespace_of(sock: socket.socket, fn):  # type: ignore[no-untyped-def]
         return result.get("value")
     finally:
         os.close(nsfd)
-
-
-def mac_str(mac: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in mac)
 
 
 def sibling_factory(sock: socket.socket) -> SocketFactory:

@@ -258,10 +258,6 @@ class VrrpSocket:
     def add_listener(self, fn: Listener) -> None:
         self._listeners.append(fn)
 
-    def remove_listener(self, fn: Listener) -> None:
-        if fn in self._listeners:
-            self._listeners.remove(fn)
-
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Start delivering packets (call from the loop's thread)."""
         if self._loop is not None:

@@ -1,10 +1,10 @@
 """The `vipdeck` command line.
 
 Each sub-command lives in its own module (``vipdeck/cli/<name>.py``) exposing
-``add_arguments(parser)`` and ``run(args) -> int``.  Modules are imported only
-when their command runs, so ``vipdeck check`` does not pay for Textual or
-scapy, and a command whose module is not there yet says so instead of
-breaking the others.
+``add_arguments(parser)`` (or ``add_arguments(parser, name)`` for a module
+serving several commands) and ``run(args) -> int``.  The modules import what
+their command needs inside ``run``, so ``vipdeck check`` does not pay for
+Textual or scapy.
 
 This parser is the one source of the command line's documentation: every
 sub-command's ``--help`` ends with its ``EXAMPLES``, and the man page and
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import sys
 
 # command name -> (module under vipdeck.cli, one-line help)
@@ -100,19 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, description=help_text, epilog=examples_epilog(name),
                            formatter_class=argparse.RawDescriptionHelpFormatter, **kw)
         p.set_defaults(_module=module)
-        try:
-            mod = importlib.import_module(f"vipdeck.cli.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"vipdeck.cli.{module}":
-                raise
-            p.set_defaults(_missing=True)
-            continue
+        mod = importlib.import_module(f"vipdeck.cli.{module}")
         add = getattr(mod, "add_arguments", None)
         if add is not None:
-            # modules serving several commands get the command name
-            try:
+            # a module serving several commands takes the command name as well
+            if len(inspect.signature(add).parameters) > 1:
                 add(p, name)
-            except TypeError:
+            else:
                 add(p)
     return parser
 
@@ -121,9 +116,6 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "_missing", False):
-        print(f"vipdeck: '{args.command}' is not available in this build", file=sys.stderr)
-        return 2
     mod = importlib.import_module(f"vipdeck.cli.{args._module}")
     try:
         return int(mod.run(args) or 0)
