@@ -31,7 +31,7 @@ from vipdeck.engine.net.linkwatch import AddressChanged, LinkChanged, LinkWatch,
 from vipdeck.engine.net.vips import Vip, VipManager
 from vipdeck.engine.net.vmac import VmacError, VmacManager
 
-log = logging.getLogger("vipdeck.host")
+log = logging.getLogger("vipdeck.hosting")
 
 
 def vips_of(inst: VrrpInstance) -> list[Vip]:

@@ -34,7 +34,7 @@ IDENTS = {
 }
 
 _VRRP_LOGGERS = ("vipdeck.vrrp", "vipdeck.engine", "vipdeck.track", "vipdeck.notify", "vipdeck.hosting",
-                 "vipdeck.net", "vipdeck.sniffer")
+                 "vipdeck.net")
 _CHECK_LOGGERS = ("vipdeck.check", "vipdeck.lvs", "vipdeck.ipvs")
 _VRRP_EVENTS = frozenset({"transition", "advert", "tracker", "notify", "smtp", "vip"})
 _CHECK_EVENTS = frozenset({"check", "rs_state", "ipvs"})

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from vipdeck.engine.config.model import RouteSpec
 
-log = logging.getLogger("vipdeck.routes")
+log = logging.getLogger(__name__)
 
 OWN_WORDS = {"no_track"}
 

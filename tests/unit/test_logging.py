@@ -168,3 +168,14 @@ def test_event_bus_lines_that_owners_log_in_keepalived_form_are_debug_only(resto
     bus.emit("daemon", "started")
     got = [(sev, msg) for _, sev, _, _, msg in received(s, 2)]
     assert got == [(4, "transition: VI_1 stays BACKUP, held by its sync group"), (6, "daemon: started")]
+
+
+def test_the_vrrp_sides_own_loggers_log_under_the_vrrp_program_name():
+    """keepalived's VRRP process logs VIP, GARP and route changes; so do our
+    modules for them (their logger names must be in the VRRP half's table)."""
+    from vipdeck.engine import hosting
+    from vipdeck.engine.net import routes
+
+    for log in (hosting.log, routes.log):
+        record = logging.LogRecord(log.name, logging.INFO, __file__, 0, "x", (), None)
+        assert logsetup.half_of(record) == "vrrp", log.name
