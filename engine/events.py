@@ -20,6 +20,9 @@ _LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ER
 # event's copy is for -D only, so syslog reads like keepalived's, one line each
 _LOGGED_BY_OWNER = frozenset({"transition", "check", "rs_state"})
 
+# emit(kind, message, severity="info", **fields) -> the event: what a part gets instead of the bus
+Emit = Callable[..., dict]
+
 
 class EventBus:
     def __init__(self, capacity: int = 5000, clock: Callable[[], float] = time.time):

@@ -14,22 +14,30 @@ never reach the base), and our nftables rules (``net.firewall``): a VMAC's
 IGMP/MLD reports moved to its base (they would carry the virtual MAC from a
 router that is not master), and the drops of no_accept masters, set before
 the VIPs are added and cleared after they are removed (keepalived's order).
+
+What the link watch reports goes to two callables (``on_link``,
+``on_address``); ``drivers`` (the engine's, by instance name) is read to put
+an instance in or out of FAULT when its VMAC goes and comes back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-
 import socket
+import time
+from typing import Callable, Coroutine, Mapping
 
 from vipdeck.engine.config.model import Config, Vmac, VrrpInstance
+from vipdeck.engine.events import Emit
+from vipdeck.engine.net import routes
 from vipdeck.engine.net.firewall import Blocked, Firewall
 from vipdeck.engine.net.garp import GarpPolicy, GarpScheduler, GarpSender
 from vipdeck.engine.net.linkwatch import AddressChanged, LinkChanged, LinkWatch, Resynced
 from vipdeck.engine.net.vips import Vip, VipManager
 from vipdeck.engine.net.vmac import VmacError, VmacManager
+from vipdeck.engine.vrrp import machine as m
+from vipdeck.engine.vrrp.driver import InstanceDriver
 
 log = logging.getLogger("vipdeck.hosting")
 
@@ -66,9 +74,21 @@ def static_vips(addresses) -> list[tuple[object, Vip | None, str]]:
     return out
 
 
+# on_link(interface, up, ifindex): a link changed (and every link again after a re-dump)
+OnLink = Callable[[str, bool, "int | None"], None]
+# on_address(interface, address, added): an address came or went
+OnAddress = Callable[[str, str, bool], None]
+Spawn = Callable[[Coroutine, str], asyncio.Task]
+
+
 class HostSide:
-    def __init__(self, engine):
-        self.engine = engine
+    def __init__(self, emit: Emit, spawn: Spawn, on_link: OnLink, on_address: OnAddress,
+                 drivers: Mapping[str, InstanceDriver]):
+        self.emit = emit
+        self.spawn = spawn
+        self.on_link = on_link
+        self.on_address = on_address
+        self.drivers = drivers
         self.vips = VipManager()
         self.links = LinkWatch(self._on_net)
         self._senders: dict[str, GarpSender] = {}
@@ -115,7 +135,7 @@ class HostSide:
             if Firewall.available():
                 found = await self._fw(self.firewall.clean_leftovers(), "looking for a crashed run's tables")
                 if found:
-                    self.engine.emit("daemon", f"removed nftables table(s) {', '.join(found)} {self.firewall.table} "
+                    self.emit("daemon", f"removed nftables table(s) {', '.join(found)} {self.firewall.table} "
                                      "left by an earlier run", "warning")
         want: dict[str, tuple[Vmac, VrrpInstance]] = {}
         for inst in config.vrrp_instances:
@@ -151,7 +171,7 @@ class HostSide:
                                     link_local=ll, before_up=rules)
         except (VmacError, OSError) as exc:
             self.vmac_faults[inst.name] = str(exc)
-            self.engine.emit("vip", f"{inst.name}: {exc}", "error", instance=inst.name, vmac=vm.name)
+            self.emit("vip", f"{inst.name}: {exc}", "error", instance=inst.name, vmac=vm.name)
             return False
         self._vmac[vm.name] = (vm, inst.name)
         self.vmac_faults.pop(inst.name, None)
@@ -164,7 +184,7 @@ class HostSide:
         try:
             await self.vmacs.remove(name)
         except OSError as exc:
-            self.engine.emit("vip", str(exc), "error")
+            self.emit("vip", str(exc), "error")
 
     def vrrp_interface(self, inst: VrrpInstance) -> str:
         """Where the instance's VRRP socket lives: its VMAC (unless
@@ -179,8 +199,6 @@ class HostSide:
         inst = d.inst
         why = self.vmac_faults.get(inst.name)
         if why:
-            from vipdeck.engine.vrrp import machine as m
-
             d.feed(m.ConfigFault(True, why))
 
     def master_mac(self, inst: VrrpInstance) -> str | None:
@@ -200,8 +218,8 @@ class HostSide:
             elif not ev.admin_up:
                 made = self.vmacs.made.get(ev.ifname)
                 if made is not None and made.index == ev.index:
-                    self.engine.emit("vip", f"VMAC {ev.ifname} was set down; setting it up again", "warning")
-                    self.engine.spawn(self._set_up(made.index), f"VMAC {ev.ifname} up")
+                    self.emit("vip", f"VMAC {ev.ifname} was set down; setting it up again", "warning")
+                    self.spawn(self._set_up(made.index), f"VMAC {ev.ifname} up")
             return
         for name, (vm, _inst) in list(self._vmac.items()):
             made = self.vmacs.made.get(name)
@@ -220,16 +238,14 @@ class HostSide:
         async def go() -> None:
             try:
                 self.vmacs.forget(name)
-                d = self.engine.drivers.get(inst_name)
+                d = self.drivers.get(inst_name)
                 inst = d.inst if d is not None else None
                 if inst is None:
                     return
                 del self._vmac[name]
                 ok = await self._make_vmac(vm, inst)
-                from vipdeck.engine.vrrp import machine as m
-
                 if ok:
-                    self.engine.emit("vip", f"{inst_name}: {why}; made again", "warning", instance=inst_name)
+                    self.emit("vip", f"{inst_name}: {why}; made again", "warning", instance=inst_name)
                     if d.machine.config_fault:
                         d.feed(m.ConfigFault(False, f"VMAC {name} made again"))
                 else:
@@ -238,7 +254,7 @@ class HostSide:
             finally:
                 self._remaking.discard(name)
 
-        self.engine.spawn(go(), f"VMAC {name}")
+        self.spawn(go(), f"VMAC {name}")
 
     async def _fw(self, coro, what: str):
         try:
@@ -246,13 +262,13 @@ class HostSide:
         except FileNotFoundError:
             self._no_firewall(what)
         except OSError as exc:
-            self.engine.emit("daemon", f"nftables ({what}): {exc}", "error")
+            self.emit("daemon", f"nftables ({what}): {exc}", "error")
         return None
 
     def _no_firewall(self, consequence: str) -> None:
         if not self._firewall_said:
             self._firewall_said = True
-            self.engine.emit("daemon", f"nft(8) is not installed: {consequence} (install nftables)", "error")
+            self.emit("daemon", f"nft(8) is not installed: {consequence} (install nftables)", "error")
 
     # ------------------------------------------------------------------ links
 
@@ -265,14 +281,12 @@ class HostSide:
                 sender = self._senders.pop(ev.ifname, None)
                 if sender is not None:
                     sender.close()
-            self.engine.link_changed(ev.ifname, ev.up, ev.index)
+            self.on_link(ev.ifname, ev.up, ev.index)
         elif isinstance(ev, AddressChanged):
-            self.engine.addresses_changed(ev.ifname)
-            if not ev.added:
-                self.engine.address_removed(ev.ifname, ev.address)
+            self.on_address(ev.ifname, ev.address, ev.added)
         elif isinstance(ev, Resynced):
             for link in self.links.links.values():
-                self.engine.link_changed(link.ifname, link.up, link.index)
+                self.on_link(link.ifname, link.up, link.index)
 
     def is_up(self, ifname: str) -> bool:
         return self.links.is_up(ifname)
@@ -290,12 +304,10 @@ class HostSide:
 
     # ------------------------------------------------------------------ VIPs
 
-    async def add_static(self, config) -> list[str]:
+    async def add_static(self, config: Config) -> list[str]:
         """static_ipaddress / static_routes / static_rules: there whatever the
         VRRP state, added at start (and reload) and, like keepalived, left in
         place at exit."""
-        from vipdeck.engine.net import routes
-
         added = []
         for entry, vip, why in static_vips(config.static_ipaddresses):
             try:
@@ -304,12 +316,12 @@ class HostSide:
                 if await self.vips.add(vip):
                     added.append(str(vip))
             except (OSError, ValueError) as exc:
-                self.engine.emit("vip", f"{entry.loc}: static address {entry.address} not added: {exc}", "error")
+                self.emit("vip", f"{entry.loc}: static address {entry.address} not added: {exc}", "error")
         for r in await routes.apply(config.static_routes, config.static_rules, add=True):
             if r.ok:
                 added.append(" ".join(r.spec.words))
             else:
-                self.engine.emit("vip", f"{r.spec.loc}: {' '.join(r.argv)} failed: {r.error}", "error")
+                self.emit("vip", f"{r.spec.loc}: {' '.join(r.argv)} failed: {r.error}", "error")
         return added
 
     async def add_all(self, inst: VrrpInstance) -> list[str]:
@@ -327,7 +339,7 @@ class HostSide:
                 if await self.vips.add(vip):
                     changed.append(str(vip))
             except (OSError, ValueError) as exc:
-                self.engine.emit("vip", f"{inst.name}: cannot add {vip}: {exc}", "error", instance=inst.name)
+                self.emit("vip", f"{inst.name}: cannot add {vip}: {exc}", "error", instance=inst.name)
         return changed
 
     async def remove_all(self, inst: VrrpInstance) -> list[str]:
@@ -337,7 +349,7 @@ class HostSide:
                 if await self.vips.remove(vip):
                     changed.append(str(vip))
             except (OSError, ValueError) as exc:
-                self.engine.emit("vip", f"{inst.name}: cannot remove {vip}: {exc}", "error", instance=inst.name)
+                self.emit("vip", f"{inst.name}: cannot remove {vip}: {exc}", "error", instance=inst.name)
         if self.firewall is not None and self.firewall.blocked(inst.name):
             await self._fw(self.firewall.unblock(inst.name), f"{inst.name}: no_accept")
         return changed
@@ -379,7 +391,7 @@ class HostSide:
             d.last_garp = time.time()
             sched.start(vips_of(inst))
 
-        self.engine.spawn(go(), f"{inst.name} GARP")
+        self.spawn(go(), f"{inst.name} GARP")
 
     def garp_lower_prio(self, d) -> bool:
         """A master heard a lower-priority master: announce its VIPs again

@@ -24,12 +24,21 @@ flushed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from typing import Any
+from typing import Any, Callable, Coroutine
 
+from vipdeck.engine.check.result import CheckEnv
+from vipdeck.engine.check.runner import CheckRunner
 from vipdeck.engine.config.model import Config, Forward, RealServer, VirtualServer
 from vipdeck.engine.control.schema import ControlError
-from vipdeck.engine.state import rs_key
+from vipdeck.engine.events import Emit
+from vipdeck.engine.ipvs import reconcile
+from vipdeck.engine.ipvs.kernel import IpvsError, IpvsKernel
+from vipdeck.engine.ipvs.model import TUNNEL_CSUM, Dest, ModelError, Service, ServiceKey, Timeouts, VirtualService
+from vipdeck.engine.notify.checkers import CheckerNotices
+from vipdeck.engine.notify.scripts import run_notify
+from vipdeck.engine.state import StateStore, rs_key
 
 log = logging.getLogger("vipdeck.lvs")
 
@@ -39,8 +48,6 @@ STATS_INTERVAL = 1.0
 
 def service_keys(vs: VirtualServer, config: Config) -> list:
     """The kernel services one virtual_server block stands for."""
-    from vipdeck.engine.ipvs.model import ServiceKey
-
     if vs.fwmark is not None:
         return [ServiceKey.fwm(vs.fwmark, vs.ip_family or 4)]
     if vs.group is not None:
@@ -58,8 +65,6 @@ def service_keys(vs: VirtualServer, config: Config) -> list:
 
 def _service_dicts(vs: VirtualServer, config: Config) -> list[dict]:
     """The kernel services of one block, for the snapshot (a group's members included)."""
-    from vipdeck.engine.ipvs.model import ModelError
-
     try:
         keys = service_keys(vs, config)
     except ModelError:
@@ -69,8 +74,6 @@ def _service_dicts(vs: VirtualServer, config: Config) -> list[dict]:
 
 
 def service_of(vs: VirtualServer, key):
-    from vipdeck.engine.ipvs.model import Service
-
     flags = tuple(f for f in vs.sched_flags if f in ("flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback",
                                                      "mh-port", "mh-fallback"))
     return Service(key=key, scheduler=vs.scheduler, persistence_timeout=vs.persistence_timeout,
@@ -78,10 +81,20 @@ def service_of(vs: VirtualServer, key):
                    pe_name=vs.persistence_engine or "")
 
 
+Spawn = Callable[[Coroutine, str], asyncio.Task]
+
+
 class LvsManager:
-    def __init__(self, engine):
-        self.engine = engine
-        self.config: Config = engine.config
+    """``state`` is read for the operator's weights and drains; ``notices`` gets
+    the checkers' mails and FIFO lines."""
+
+    def __init__(self, config: Config, state: StateStore, emit: Emit, spawn: Spawn,
+                 notices: CheckerNotices | None = None):
+        self.config = config
+        self.state = state
+        self.emit = emit
+        self.spawn = spawn
+        self.notices = notices
         self.runner = None
         self.kernel = None
         self.ipvs_error: str | None = None
@@ -95,38 +108,32 @@ class LvsManager:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        from vipdeck.engine.ipvs.kernel import IpvsError, IpvsKernel
-
         try:
             self.kernel = await IpvsKernel().open()
         except IpvsError as exc:
             self.kernel = None
             self.ipvs_error = str(exc)
-            self.engine.emit("ipvs", f"IPVS unavailable: {exc}; checkers keep running", "warning")
+            self.emit("ipvs", f"IPVS unavailable: {exc}; checkers keep running", "warning")
         if self.kernel is not None:
             if self.config.global_defs.lvs_flush:
                 await self._flush("lvs_flush: flushed the whole IPVS table at start")
             await self._timeouts()
         self._start_runner()
-        self._task = self.engine.spawn(self._reconcile_loop(), "IPVS reconcile")
+        self._task = self.spawn(self._reconcile_loop(), "IPVS reconcile")
         if self.kernel is not None:
-            self._stats_task = self.engine.spawn(self._stats_loop(), "IPVS stats")
+            self._stats_task = self.spawn(self._stats_loop(), "IPVS stats")
 
     def _start_runner(self, previous=None) -> None:
-        from vipdeck.engine.check.result import CheckEnv
-        from vipdeck.engine.check.runner import CheckRunner
-        from vipdeck.engine.notify.scripts import run_notify
-
         async def run_script(notify, args):
             return await run_notify(notify, list(args), self.config.global_defs)
 
         def on_event(ev) -> None:
-            self.engine.emit(ev.kind, ev.message, ev.severity, **ev.fields)
+            self.emit(ev.kind, ev.message, ev.severity, **ev.fields)
 
         self.runner = CheckRunner(self.config.virtual_servers, env=CheckEnv.from_config(self.config),
                                   run_script=run_script, on_event=on_event,
                                   on_change=lambda key: self._dirty.set(),
-                                  notices=getattr(self.engine, "checker_notices", None))
+                                  notices=self.notices)
         if previous is not None:
             self.runner.adopt(previous)
         self.runner.start()
@@ -159,20 +166,15 @@ class LvsManager:
         self._dirty.set()
 
     async def _flush(self, what: str) -> None:
-        from vipdeck.engine.ipvs.kernel import IpvsError
-
         try:
             await self.kernel.flush()
         except IpvsError as exc:
-            self.engine.emit("ipvs", f"{what.split(':')[0]}: flush failed: {exc}", "error")
+            self.emit("ipvs", f"{what.split(':')[0]}: flush failed: {exc}", "error")
             return
-        self.engine.emit("ipvs", what, change="flush")
+        self.emit("ipvs", what, change="flush")
 
     async def _timeouts(self, restore: bool = False) -> None:
         """lvs_timeouts: set what is configured, the kernel's own values for the rest."""
-        from vipdeck.engine.ipvs.kernel import IpvsError
-        from vipdeck.engine.ipvs.model import Timeouts
-
         to = None if restore else self.config.global_defs.lvs_timeouts
         if to is None and self._orig_timeouts is None:
             return                       # never changed: nothing to put back
@@ -183,21 +185,19 @@ class LvsManager:
             want = orig if to is None else Timeouts(to.tcp or orig.tcp, to.tcpfin or orig.tcpfin, to.udp or orig.udp)
             await self.kernel.set_timeouts(want)
         except IpvsError as exc:
-            self.engine.emit("ipvs", f"lvs_timeouts: {exc}", "error")
+            self.emit("ipvs", f"lvs_timeouts: {exc}", "error")
             return
         if to is None:
             self._orig_timeouts = None
         what = "restored" if to is None else "set"
-        self.engine.emit("ipvs", f"lvs_timeouts: {what} tcp {want.tcp} tcpfin {want.tcpfin} udp {want.udp}",
+        self.emit("ipvs", f"lvs_timeouts: {what} tcp {want.tcp} tcpfin {want.tcpfin} udp {want.udp}",
                          change=f"timeouts {want.tcp} {want.tcpfin} {want.udp}")
 
     # ------------------------------------------------------------------ desired state
 
     def desired(self) -> list:
-        from vipdeck.engine.ipvs.model import Dest, ModelError, VirtualService
-
-        weights = self.engine.state.state.weights
-        drains = self.engine.state.state.rs_drains
+        weights = self.state.state.weights
+        drains = self.state.state.rs_drains
         out = []
         for vs in self.config.virtual_servers:
             try:
@@ -215,7 +215,7 @@ class LvsManager:
                 for key in service_keys(vs, self.config):
                     out.append(VirtualService(service_of(vs, key), tuple(dests)))
             except (ModelError, KeyError) as exc:
-                self.engine.emit("ipvs", f"{vs.loc}: virtual_server {vs.key} cannot be programmed: {exc}", "error")
+                self.emit("ipvs", f"{vs.loc}: virtual_server {vs.key} cannot be programmed: {exc}", "error")
         return out
 
     async def _reconcile_loop(self) -> None:
@@ -228,12 +228,10 @@ class LvsManager:
                 await self._apply(self.desired())
             except Exception as exc:  # never let one bad round stop future ones
                 log.exception("IPVS reconcile failed")
-                self.engine.emit("ipvs", f"reconcile failed: {exc}", "error")
+                self.emit("ipvs", f"reconcile failed: {exc}", "error")
             await asyncio.sleep(0.05)  # coalesce bursts of checker changes
 
     async def _apply(self, desired: list) -> None:
-        from vipdeck.engine.ipvs import reconcile
-
         actual = await self.kernel.snapshot()
         keys = {v.key for v in desired}
         changes = reconcile.plan(desired, actual, owned_keys=self.owned)
@@ -243,9 +241,9 @@ class LvsManager:
             return
         result = await reconcile.apply(changes, self.kernel)
         for ch in result.done:
-            self.engine.emit("ipvs", f"applied: {ch}", change=str(ch))
+            self.emit("ipvs", f"applied: {ch}", change=str(ch))
         for ch, exc in result.failed:
-            self.engine.emit("ipvs", f"failed: {ch}: {exc}", "error", change=str(ch))
+            self.emit("ipvs", f"failed: {ch}: {exc}", "error", change=str(ch))
         self.kernel_snapshot = await self.kernel.snapshot()
 
     async def _stats_loop(self) -> None:
@@ -291,7 +289,7 @@ class LvsManager:
     def snapshot(self) -> list[dict]:
         if self.runner is None:
             return []
-        st = self.engine.state.state
+        st = self.state.state
         checks = {v["key"]: v for v in self.runner.snapshot()}
         out = []
         for vs in self.config.virtual_servers:
@@ -339,8 +337,6 @@ class LvsManager:
 def _dest_options(vs: VirtualServer, d) -> dict[str, Any]:
     """What the configuration says of a destination beyond its weight and
     method: uthreshold / lthreshold and the tunnel's type, port and checksum."""
-    from vipdeck.engine.ipvs.model import TUNNEL_CSUM
-
     if d.sorry:
         server, limits = vs.sorry_server, None
     else:
@@ -358,8 +354,6 @@ def _dest_options(vs: VirtualServer, d) -> dict[str, Any]:
 
 def _with_port(rs: RealServer, vs: VirtualServer) -> RealServer:
     if rs.port is None and vs.port is not None:
-        import dataclasses
-
         return dataclasses.replace(rs, port=vs.port)
     return rs
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from vipdeck.engine.config.model import Config
-from vipdeck.engine.dumps.stats import VrrpStats
+from vipdeck.engine.dumps.stats import VrrpStats, vrrp_stats
+from vipdeck.engine.track.script import ScriptTracker
 
 
 @dataclass(frozen=True)
@@ -164,8 +165,6 @@ def _wall(engine, mono: float | None) -> float | None:
 
 
 def _instance(engine, name: str, d) -> InstanceFacts:
-    from vipdeck.engine.dumps.stats import vrrp_stats
-
     mc = d.machine
     state = str(mc.state)
     t = mc.last_transition
@@ -206,8 +205,6 @@ def _vmac_up(engine, inst) -> bool:
 
 
 def _scripts(engine) -> dict[str, ScriptFacts]:
-    from vipdeck.engine.track.script import ScriptTracker
-
     out = {}
     if engine.tracking is None:
         return out
@@ -281,7 +278,8 @@ def _interfaces(engine) -> tuple[InterfaceFacts, ...]:
 
 def _sockets(engine) -> tuple[SocketFacts, ...]:
     out = []
-    for (ifname, fam), g in engine.groups.items():
+    links = engine.dispatch.links if engine.dispatch is not None else {}
+    for (ifname, fam), g in links.items():
         sock = getattr(g.sock, "sock", None)
         try:
             fd = sock.fileno() if sock is not None else None
@@ -349,7 +347,7 @@ def _umask() -> int:
 def collect(engine) -> Facts:
     """What the running engine knows now (no change to anything)."""
     insts = {name: _instance(engine, name, d) for name, d in engine.drivers.items()}
-    groups = {g.name: engine.group_state(g.name) for g in engine.config.sync_groups}
+    groups = {g.name: engine.sync.state(g.name) if engine.sync else None for g in engine.config.sync_groups}
     lvs = engine.lvs
     return Facts(
         now=time.time(), pid=os.getpid(), hostname=socket.gethostname(), umask=_umask(),

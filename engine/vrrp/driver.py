@@ -16,7 +16,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
 
 from vipdeck.engine.config.model import AuthType, VrrpInstance
 from vipdeck.engine.vrrp import machine as m
@@ -43,17 +43,40 @@ def machine_params(inst: VrrpInstance, primary: str | None) -> m.InstanceParams:
     )
 
 
-class InstanceDriver:
-    """Runs one ``vrrp_instance``.  ``hooks`` is the daemon's side of things:
+class AdvertSocket(Protocol):
+    """What a driver needs of its VRRP socket (``engine.net.vrrp_socket.VrrpSocket``)."""
 
-    ``vips_add(driver)``, ``vips_remove(driver)``, ``garp_start(driver)``,
-    ``garp_stop(driver)``, ``master_rx_lower_pri(driver, LowerPriorityMaster)``,
-    ``transition(driver, Transition)``, ``emit(kind, message, **fields)``,
-    ``sync_held(driver, SyncHeld)`` and ``fed(driver, transitions)`` (after
-    every input, with the transitions it made: the sync group's cue).
+    src: str | None                  # the address adverts go out from (None: none yet)
+    family: int
+
+    def send(self, payload: bytes, dst: str | None = None, *, src: str | None = None,
+             ttl: int | None = None) -> bool: ...
+
+    def drain(self) -> None: ...     # read what has arrived now (before a timer decides)
+
+
+class DriverHooks(Protocol):
+    """The node's side of a driver's actions (``engine.effects.Effects``).
+
+    Each hook gets the driver; ``fed`` comes after every input with the
+    transitions it made (the sync group's cue).
     """
 
-    def __init__(self, inst: VrrpInstance, sock, hooks: Any, *, primary: str | None):
+    def vips_add(self, d: "InstanceDriver") -> None: ...
+    def vips_remove(self, d: "InstanceDriver") -> None: ...
+    def garp_start(self, d: "InstanceDriver") -> None: ...
+    def garp_stop(self, d: "InstanceDriver") -> None: ...
+    def master_rx_lower_pri(self, d: "InstanceDriver", heard: m.LowerPriorityMaster) -> None: ...
+    def transition(self, d: "InstanceDriver", t: m.Transition) -> None: ...
+    def sync_held(self, d: "InstanceDriver", held: m.SyncHeld) -> None: ...
+    def fed(self, d: "InstanceDriver", transitions: list[m.Transition]) -> None: ...
+
+
+class InstanceDriver:
+    """Runs one ``vrrp_instance``: its machine, its timer, its adverts; what
+    the actions mean for the node is the ``hooks``' business."""
+
+    def __init__(self, inst: VrrpInstance, sock: AdvertSocket, hooks: DriverHooks, *, primary: str | None):
         self.inst = inst
         self.sock = sock
         self.hooks = hooks
@@ -140,10 +163,6 @@ class InstanceDriver:
         self.counters.adverts_received += 1
         self.feed(m.AdvertReceived(adv))
 
-    def on_advert(self, adv: packet.Advert) -> None:
-        if self.check(adv) is None:
-            self.accept(adv)
-
     def count_reject(self, rej: packet.Reject) -> None:
         """Counted per reason; the advert view reports it (once per reason and
         view, with the source, so a flood never floods the log)."""
@@ -155,9 +174,7 @@ class InstanceDriver:
             # read what has arrived before deciding the master is gone (a stall
             # leaves the timers overdue and the adverts queued); an advert read
             # here moves the deadline and the timer below finds nothing to do
-            drain = getattr(self.sock, "drain", None)
-            if drain is not None:
-                drain()
+            self.sock.drain()
             if self._timer is not None or self.stopped:
                 return                 # an advert rescheduled us (or stopped us) meanwhile
         self.feed(m.Timer())

@@ -333,8 +333,7 @@ def test_route_and_rule_specs_keep_ip_syntax():
 def test_a_reload_after_moving_lines_keeps_every_instance(tmp_path):
     """Where a block stands is not what it means: comments or blank lines
     added above an instance must not restart it (a restart is a failover)."""
-    from vipdeck.engine.runtime import Engine
-    from vipdeck.engine.state import StateStore
+    from vipdeck.engine.reload import plan
 
     text = vi("interface eth0\nvirtual_router_id 51\npriority 100", name="VI_1") + vs(
         "lb_algo rr\nreal_server 10.0.0.2 80 {\n TCP_CHECK {\n connect_timeout 3\n }\n}")
@@ -344,7 +343,6 @@ def test_a_reload_after_moving_lines_keeps_every_instance(tmp_path):
     assert inst_b.loc.line != inst_a.loc.line
     assert inst_b == inst_a and hash(inst_b) == hash(inst_a)
     assert before.virtual_servers[0] == after.virtual_servers[0]
-    engine = Engine(before, config_path="keepalived.conf", state=StateStore(str(tmp_path)))
-    assert engine.reload_plan(after) == (["VI_1"], [], [])
+    assert plan(before, after) == (["VI_1"], [], [])
     changed = ok(text.replace("priority 100", "priority 101"))
-    assert engine.reload_plan(changed) == ([], ["VI_1"], [])
+    assert plan(before, changed) == ([], ["VI_1"], [])
