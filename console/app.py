@@ -38,6 +38,7 @@ from vipdeck.console.views.overview import OverviewView
 from vipdeck.console.views.vips import VipsView
 from vipdeck.console.system import local_system
 from vipdeck.console.widgets.key_bar import KeyBar
+from vipdeck.engine.control.client import Client
 from vipdeck.console.widgets.update import update_if_changed
 from vipdeck.engine.control.schema import ControlError
 
@@ -93,7 +94,7 @@ class ConsoleApp(App[int]):
 
     def __init__(
         self,
-        client: Any = None,
+        client: Client | None = None,
         *,
         starter: Starter | None = None,
         read_only: bool = False,

@@ -15,11 +15,11 @@ import json
 from pathlib import Path
 from typing import Any, AsyncIterator
 
-from vipdeck.engine.control.schema import CHANGE_OPS, ControlError
+from vipdeck.engine.control.schema import CHANGE_OPS, SCHEMA_VERSION, ControlError, Event, Snapshot
 
 
 class ScriptedClient:
-    def __init__(self, snapshot: dict, events: list[dict] | None = None, *,
+    def __init__(self, snapshot: Snapshot, events: list[Event] | None = None, *,
                  replies: dict[str, Any] | None = None):
         self._snapshot = snapshot
         self._events: list[dict] = list(events or [])
@@ -36,15 +36,15 @@ class ScriptedClient:
 
     # -- Client protocol --------------------------------------------------------------------
 
-    async def snapshot(self) -> dict:
+    async def snapshot(self) -> Snapshot:
         self.snapshot_calls += 1
         return self._snapshot
 
-    async def events(self, since: int = 0, limit: int | None = None) -> list[dict]:
+    async def events(self, since: int = 0, limit: int | None = None) -> list[Event]:
         out = [e for e in self._events if e["seq"] > since]
         return out[-limit:] if limit else out
 
-    async def follow(self, since: int = 0) -> AsyncIterator[dict]:
+    async def follow(self, since: int = 0) -> AsyncIterator[Event]:
         q: asyncio.Queue = asyncio.Queue()
         self._queues.add(q)
         try:
@@ -106,7 +106,7 @@ class ScriptedClient:
 
 
 def synthetic_snapshot(vrids: int = 255, sources: int = 2, now: float = 1_700_000_000.0,
-                       interval: float = 0.1, tick: int = 0) -> dict:
+                       interval: float = 0.1, tick: int = 0) -> Snapshot:
     """A node running ``vrids`` instances (half MASTER) with ``sources``
     routers heard per VRID; ``tick`` moves counters and ages as time passes."""
     instances, adverts = [], []
@@ -119,14 +119,16 @@ def synthetic_snapshot(vrids: int = 255, sources: int = 2, now: float = 1_700_00
             "advert_int": interval, "configured_state": "BACKUP", "state": "MASTER" if master else "BACKUP",
             "base_priority": 100 if master else 90, "effective_priority": 100 if master else 90,
             "trackers": [], "vips": [{"address": vip, "dev": "eth0", "label": None, "present": master,
-                                      "last_garp": now - 60 if master else None}],
+                                      "last_garp": now - 60 if master else None, "excluded": False}],
             "master": ({"address": None, "priority": None, "interval": None, "last_advert_age": None, "mac": None}
                        if master else {"address": "198.18.0.2", "priority": 100, "interval": interval,
                                        "last_advert_age": (tick % 10) * 0.01, "mac": "02:00:c6:12:00:02"}),
             "counters": {"adverts_sent": tick * 10 if master else 0, "adverts_received": tick * 10,
                          "transitions": 1, "rejects": {}},
             "last_transition": {"from": "BACKUP" if master else "INIT", "to": "MASTER" if master else "BACKUP",
-                                "reason": "master_down" if master else "startup", "detail": "", "time": now - 60},
+                                "reason": "master_down_timer" if master else "startup", "detail": "",
+                                "time": now - 60},
+            "wire": {"source": "198.18.0.1", "mcast_group": "224.0.0.18", "unicast_peers": []},
             "sync_group": None, "preempt": True, "preempt_delay": 0.0,
             "operator": {"drained": False, "hold_until": None, "held": False, "takeover": False,
                          "takeover_pending": False, "who": None, "when": None, "why": None, "group": None,
@@ -137,17 +139,17 @@ def synthetic_snapshot(vrids: int = 255, sources: int = 2, now: float = 1_700_00
             addr = f"198.18.0.{s + 1}"
             srcs.append({"address": addr, "mac": f"02:00:c6:12:00:{s + 1:02x}",
                          "priority": 100 - 10 * s if (s == 0) == master else 90,
-                         "interval": interval, "version": 3, "auth_type": "none", "vips": [vip.split("/")[0]],
+                         "interval": interval, "version": 3, "auth_type": 0, "vips": [vip.split("/")[0]],
                          "rate": 10.0 if (s == 0) == master else 0.0,
                          "last_seen_age": (tick % 10) * 0.01 if (s == 0) == master else 60.0 + tick,
                          "ttl": 255, "count": 600 + tick * 10})
         adverts.append({"vrid": vrid, "family": 4, "interface": "eth0", "instance": f"VI_{vrid}",
                         "master": "198.18.0.1" if master else "198.18.0.2", "ours": True,
-                        "sources": srcs, "flags": [], "rejected_sources": [], "split_brain": None,
+                        "sources": srcs, "flags": [], "rejected_sources": [], "split_brain": None, "rejected": {},
                         "history": [[now - 300 + 5 * j, "198.18.0.1" if master else "198.18.0.2", 100]
                                     for j in range(60)]})
     return {
-        "schema": 1,
+        "schema": SCHEMA_VERSION,
         "node": {"hostname": "bench", "router_id": "bench", "pid": 1, "version": "0.1.0",
                  "config_file": "/etc/keepalived/keepalived.conf", "started_at": now - 3600, "now": now + tick,
                  "mode": "daemon",

@@ -46,6 +46,7 @@ import collections
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
+from vipdeck.engine.control.schema import AdvertViewEntry, Flag
 from vipdeck.engine.vrrp import packet
 
 HISTORY = 600           # (time, source, priority) points kept per view
@@ -352,14 +353,14 @@ class AdvertView:
 
     # ------------------------------------------------------------------ output
 
-    def snapshot(self, now: float) -> list[dict]:
+    def snapshot(self, now: float) -> list[AdvertViewEntry]:
         out = []
         for key in sorted(self.views, key=lambda k: (k[2], k[1], k[0])):
             v = self.views[key]
             if v.split is not None:
                 self._judge(v, now)
             cands = _candidates(v, now)
-            flags = [{"kind": k, "detail": detail, "source": None if src == "*" else src}
+            flags: list[Flag] = [{"kind": k, "detail": detail, "source": None if src == "*" else src}
                      for (src, k), detail in sorted(v.flagged.items())]
             # a master gone silent: the last one we heard stopped without a priority-0 advert
             last = max(v.sources.values(), key=lambda s: s.last_seen, default=None)

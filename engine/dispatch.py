@@ -33,6 +33,7 @@ from typing import Callable, Mapping, Protocol
 
 from vipdeck.engine.advert_view import AdvertView
 from vipdeck.engine.config.model import VrrpInstance
+from vipdeck.engine.control.schema import InterfaceVrrp
 from vipdeck.engine.dumps.stats import TransitionCounters
 from vipdeck.engine.events import Emit
 from vipdeck.engine.net.vrrp_socket import Received, VrrpSocket
@@ -268,7 +269,7 @@ class AdvertDispatch:
         self.emit("advert", f"{key[0]} (IPv{fam}): dropped {what}; counted under the interface's VRRP drops",
                   "warning", interface=key[0], family=fam, source=src, flag=kind, vrid=None)
 
-    def drops(self) -> dict[str, dict]:
+    def drops(self) -> dict[str, InterfaceVrrp]:
         """Per interface: packets its VRRP sockets read, and what was dropped before
         any instance or the advert view saw it, by kind."""
         out: dict[str, dict] = {}

@@ -13,6 +13,8 @@ import logging
 import time
 from typing import Any, Callable
 
+from vipdeck.engine.control.schema import Event
+
 log = logging.getLogger("vipdeck.events")
 
 _LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -36,7 +38,7 @@ class EventBus:
     def last_seq(self) -> int:
         return self._seq
 
-    def emit(self, kind: str, message: str, severity: str = "info", **fields: Any) -> dict:
+    def emit(self, kind: str, message: str, severity: str = "info", **fields: Any) -> Event:
         self._seq += 1
         event = {"seq": self._seq, "time": self._clock(), "kind": kind, "severity": severity,
                  "message": message, **fields}
@@ -59,9 +61,13 @@ class EventBus:
                 log.exception("event listener failed")
         return event
 
-    def since(self, seq: int = 0, limit: int | None = None, kinds: set[str] | None = None) -> list[dict]:
+    def since(self, seq: int = 0, limit: int | None = None, kinds: set[str] | None = None) -> list[Event]:
         out = [e for e in self._ring if e["seq"] > seq and (kinds is None or e["kind"] in kinds)]
         return out[-limit:] if limit else out
+
+    def follow(self, since: int = 0) -> "Follower":
+        """The events after ``since``, then each new one (``Follower``)."""
+        return Follower(self, since)
 
     def subscribe(self, maxsize: int = 10000) -> asyncio.Queue:
         q: asyncio.Queue = asyncio.Queue(maxsize)
@@ -73,3 +79,36 @@ class EventBus:
 
     def add_listener(self, fn: Callable[[dict], None]) -> None:
         self._listeners.append(fn)
+
+
+class Follower:
+    """One reader of the stream: ``backlog`` (the ring's events after ``since``),
+    then every new event by ``async for``, none lost or repeated between the
+    two (it subscribes before it reads the ring).  The control socket's
+    ``events`` with ``follow`` and the embedded client both read through one;
+    a slow follower loses the oldest events, not the engine its speed."""
+
+    def __init__(self, bus: EventBus, since: int = 0):
+        self._bus = bus
+        self._queue = bus.subscribe()
+        self.backlog = bus.since(since)
+        self.last = self.backlog[-1]["seq"] if self.backlog else since
+
+    def __aiter__(self) -> "Follower":
+        return self
+
+    async def __anext__(self) -> Event:
+        while True:
+            ev = await self._queue.get()
+            if ev["seq"] > self.last:
+                self.last = ev["seq"]
+                return ev
+
+    def close(self) -> None:
+        self._bus.unsubscribe(self._queue)
+
+    def __enter__(self) -> "Follower":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -31,7 +31,8 @@ from typing import Any, Callable, Coroutine
 from vipdeck.engine.check.result import CheckEnv
 from vipdeck.engine.check.runner import CheckRunner
 from vipdeck.engine.config.model import Config, Forward, RealServer, VirtualServer
-from vipdeck.engine.control.schema import ControlError
+from vipdeck.engine.control.schema import ControlError, Ipvs, RealServer as RealServerView, Service as ServiceView
+from vipdeck.engine.control.schema import VirtualServer as VirtualServerView
 from vipdeck.engine.events import Emit
 from vipdeck.engine.ipvs import reconcile
 from vipdeck.engine.ipvs.kernel import IpvsError, IpvsKernel
@@ -63,7 +64,7 @@ def service_keys(vs: VirtualServer, config: Config) -> list:
     return [ServiceKey.of(vs.protocol, vs.address, vs.port or 0)]
 
 
-def _service_dicts(vs: VirtualServer, config: Config) -> list[dict]:
+def _service_dicts(vs: VirtualServer, config: Config) -> list[ServiceView]:
     """The kernel services of one block, for the snapshot (a group's members included)."""
     try:
         keys = service_keys(vs, config)
@@ -272,7 +273,7 @@ class LvsManager:
 
     # ------------------------------------------------------------------ snapshot
 
-    def ipvs_status(self) -> dict:
+    def ipvs_status(self) -> Ipvs:
         return {"available": self.kernel is not None, "error": self.ipvs_error}
 
     def _kernel_dests(self, vs: VirtualServer) -> tuple[bool, dict]:
@@ -286,7 +287,7 @@ class LvsManager:
         return True, {f"{d.dest.address}:{d.dest.port}" if ":" not in d.dest.address
                       else f"[{d.dest.address}]:{d.dest.port}": d for d in svc.dests}
 
-    def snapshot(self) -> list[dict]:
+    def snapshot(self) -> list[VirtualServerView]:
         if self.runner is None:
             return []
         st = self.state.state
@@ -295,7 +296,7 @@ class LvsManager:
         for vs in self.config.virtual_servers:
             c = checks.get(self.runner.key_of(vs), {})
             in_kernel, kd = self._kernel_dests(vs)
-            rss = []
+            rss: list[RealServerView] = []
             for r in c.get("real_servers", []):
                 k = rs_key(vs.key, r["key"])
                 ov = st.weights.get(k)

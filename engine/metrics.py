@@ -40,6 +40,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
+from vipdeck.engine.control.schema import Snapshot
 from vipdeck.engine.dumps.stats import REJECT_COUNTERS
 
 log = logging.getLogger("vipdeck.metrics")
@@ -310,8 +311,9 @@ class EngineCounters:
         h.observe(abs(gap - interval))
 
 
-def families(snap: dict, counters: EngineCounters | None = None) -> list:
+def families(snap: Snapshot, counters: EngineCounters | None = None) -> list:
     """The metric families for one snapshot (the control schema's shape)."""
+    # imported here, not at the top: prometheus_client is only paid for with --metrics
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
     fams: dict[str, Any] = {}
@@ -443,7 +445,7 @@ class EngineCollector:
 
     ``snapshot`` and ``counters`` are only ever used on ``loop``."""
 
-    def __init__(self, snapshot: Callable[[], dict] | None, counters: "EngineCounters | None",
+    def __init__(self, snapshot: Callable[[], Snapshot] | None, counters: "EngineCounters | None",
                  loop: asyncio.AbstractEventLoop,
                  timeout: float = SCRAPE_TIMEOUT):
         self.snapshot = snapshot

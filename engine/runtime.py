@@ -25,12 +25,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Coroutine
 
 from vipdeck.engine import operator, reload, status
 from vipdeck.engine.advert_view import AdvertView
 from vipdeck.engine.config.model import Config, VrrpInstance
-from vipdeck.engine.dispatch import AdvertDispatch, AdvertHeard
+from vipdeck.engine.control.schema import Snapshot
+from vipdeck.engine.dispatch import AdvertDispatch, AdvertHeard, OpenSocket, open_vrrp_socket
 from vipdeck.engine.dumps.stats import TransitionCounters, vrrp_stats
 from vipdeck.engine.effects import Effects
 from vipdeck.engine.events import EventBus
@@ -53,11 +55,23 @@ log = logging.getLogger("vipdeck.engine")
 VIEW_TICK = 0.5          # seconds: the advert view learns from silence that a split brain is over
 
 
+@dataclass(frozen=True)
+class Net:
+    """What the engine opens on this host: netlink and GARP (``host``), VRRP
+    sockets (``open_socket``) and MAC probes (``mac_probe``).  Real by default;
+    the unit tests run a whole engine on fakes of these three."""
+
+    host: Callable[..., HostSide] = HostSide
+    open_socket: OpenSocket = open_vrrp_socket
+    mac_probe: Callable[..., MacProbe] = MacProbe
+
+
 class Engine:
     def __init__(self, config: Config, *, config_path: str, state: StateStore, bus: EventBus | None = None,
                  mode: str = "daemon", run_vrrp: bool = True, run_checkers: bool = True,
-                 uptime: Callable[[], float | None] | None = None):
+                 uptime: Callable[[], float | None] | None = None, net: Net = Net()):
         self.config = config
+        self.net = net
         # keepalived -P / -C: run only the VRRP half or only the checker half
         self.run_vrrp = run_vrrp
         self.run_checkers = run_checkers
@@ -109,12 +123,13 @@ class Engine:
 
     async def start(self) -> None:
         self.loop = loop = asyncio.get_running_loop()
-        self.host = HostSide(self.emit, self.spawn, self.link_changed, self.address_changed, self.drivers)
+        self.host = self.net.host(self.emit, self.spawn, self.link_changed, self.address_changed, self.drivers)
         self.notify = NotifyHub(self.config, self.emit, vrrp=self.run_vrrp, lvs=self.run_checkers)
         self.advert_view = AdvertView(self.emit, want_mac=self._want_mac)
-        self.macs = MacProbe(self.advert_view.learn_mac, loop=loop)
+        self.macs = self.net.mac_probe(self.advert_view.learn_mac, loop=loop)
         self.dispatch = AdvertDispatch(self.advert_view, self.emit, local_addresses=self.host.local,
-                                       stats=self.vrrp_stats, loop=loop, interface_of=self.host.vrrp_interface)
+                                       stats=self.vrrp_stats, loop=loop, open_socket=self.net.open_socket,
+                                       interface_of=self.host.vrrp_interface)
         self.dispatch.advert_heard = self.advert_heard
         self.vips = VipOps(self.host, self.emit, self.spawn, loop)
         self.sync = SyncGroups(self.drivers, self.emit, self.notify.scripts.group_transition, loop)
@@ -287,7 +302,7 @@ class Engine:
 
     # ------------------------------------------------------------------ reading
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> Snapshot:
         return status.snapshot(self)
 
     def clear_vrrp_stats(self) -> None:

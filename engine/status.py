@@ -15,18 +15,19 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 
 from vipdeck.engine import operator
+from vipdeck.engine.control.schema import SCHEMA_VERSION, Instance, InstanceOperator, Interface, Snapshot
 from vipdeck.engine.vrrp import machine as m
 from vipdeck.engine.vrrp.driver import InstanceDriver
 
 
-def snapshot(engine) -> dict:
+def snapshot(engine) -> Snapshot:
     st = engine.state.state
-    instances = [d.snapshot(engine.tracking.describe(d.inst) if engine.tracking else [],
+    instances: list[Instance] = [d.snapshot(engine.tracking.describe(d.inst) if engine.tracking else [],
                             _operator(engine, name, d), _group(engine, name), _master_mac(engine, d))
                  for name, d in engine.drivers.items()]
     g = engine.config.global_defs
     return {
-        "schema": 1,
+        "schema": SCHEMA_VERSION,
         "node": {"hostname": socket.gethostname(), "router_id": g.router_id or socket.gethostname(),
                  "pid": os.getpid(), "version": package_version(), "config_file": engine.config_path,
                  "started_at": engine.started_at, "now": time.time(), "mode": engine.mode,
@@ -43,7 +44,7 @@ def snapshot(engine) -> dict:
     }
 
 
-def _operator(engine, name: str, d: InstanceDriver) -> dict:
+def _operator(engine, name: str, d: InstanceDriver) -> InstanceOperator:
     st = engine.state.state
     hold = st.holds.get(name)
     tk = st.takeovers.get(name)
@@ -70,7 +71,7 @@ def _master_mac(engine, d: InstanceDriver) -> str | None:
     return engine.advert_view.mac_of(d.sock.ifname, d.machine.master_address) if engine.advert_view else None
 
 
-def _interfaces(engine) -> list[dict]:
+def _interfaces(engine) -> list[Interface]:
     interfaces = engine.host.describe() if engine.host else []
     drops = engine.dispatch.drops() if engine.dispatch else {}
     for itf in interfaces:

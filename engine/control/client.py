@@ -14,15 +14,15 @@ import json
 import os
 from typing import Any, AsyncIterator, Protocol
 
-from vipdeck.engine.control.schema import ControlError
+from vipdeck.engine.control.schema import ControlError, Event, Snapshot
 
 MAX_LINE = 64 * 1024 * 1024
 
 
 class Client(Protocol):
-    async def snapshot(self) -> dict: ...
-    async def events(self, since: int = 0, limit: int | None = None) -> list[dict]: ...
-    def follow(self, since: int = 0) -> AsyncIterator[dict]: ...
+    async def snapshot(self) -> Snapshot: ...
+    async def events(self, since: int = 0, limit: int | None = None) -> list[Event]: ...
+    def follow(self, since: int = 0) -> AsyncIterator[Event]: ...
     async def request(self, op: str, **args: Any) -> dict: ...
     async def close(self) -> None: ...
 
@@ -63,13 +63,13 @@ class SocketClient:
         finally:
             writer.close()
 
-    async def snapshot(self) -> dict:
+    async def snapshot(self) -> Snapshot:
         return await self.request("snapshot")
 
-    async def events(self, since: int = 0, limit: int | None = None) -> list[dict]:
+    async def events(self, since: int = 0, limit: int | None = None) -> list[Event]:
         return (await self.request("events", since=since, limit=limit))["events"]
 
-    async def follow(self, since: int = 0) -> AsyncIterator[dict]:
+    async def follow(self, since: int = 0) -> AsyncIterator[Event]:
         reader, writer = await self._open()
         try:
             writer.write(json.dumps({"id": 0, "op": "events", "since": since, "follow": True}).encode() + b"\n")
@@ -102,24 +102,18 @@ class EmbeddedClient:
     async def request(self, op: str, **args: Any) -> dict:
         return await self.api.handle(op, {"who": self.who, **args}, uid=os.getuid())
 
-    async def snapshot(self) -> dict:
+    async def snapshot(self) -> Snapshot:
         return await self.request("snapshot")
 
-    async def events(self, since: int = 0, limit: int | None = None) -> list[dict]:
+    async def events(self, since: int = 0, limit: int | None = None) -> list[Event]:
         return (await self.request("events", since=since, limit=limit))["events"]
 
-    async def follow(self, since: int = 0) -> AsyncIterator[dict]:
-        q = self.api.bus.subscribe()
-        try:
-            for ev in self.api.bus.since(since):
+    async def follow(self, since: int = 0) -> AsyncIterator[Event]:
+        with self.api.bus.follow(since) as f:
+            for ev in f.backlog:
                 yield ev
-                since = ev["seq"]
-            while True:
-                ev = await q.get()
-                if ev["seq"] > since:
-                    yield ev
-        finally:
-            self.api.bus.unsubscribe(q)
+            async for ev in f:
+                yield ev
 
     async def close(self) -> None:
         pass

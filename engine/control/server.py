@@ -258,7 +258,7 @@ class ControlServer:
                         refused(op, args, uid=uid, pid=pid, error=err)
                     raise err
                 if op == "events" and args.get("follow"):
-                    await self._follow(reader, writer, args)
+                    await self._follow(reader, writer, req_id, args)
                     return
                 result = await self.api.handle(op, args, uid)
                 await self._reply(writer, req_id, result=result)
@@ -293,9 +293,9 @@ class ControlServer:
         except ConnectionError as exc:
             raise _Gone(str(exc)) from None
 
-    async def _follow(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, args: dict) -> None:
+    async def _follow(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, req_id: Any,
+                      args: dict) -> None:
         bus = self.api.bus
-        q = bus.subscribe()
         me = asyncio.current_task()
 
         async def until_eof() -> None:
@@ -312,15 +312,10 @@ class ControlServer:
             since = args.get("since") or 0
             if not isinstance(since, int) or isinstance(since, bool):
                 raise ControlError("bad_request", "field 'since' must be an integer")
-            backlog = bus.since(since)
-            last = backlog[-1]["seq"] if backlog else since
-            await self._reply(writer, args.get("id"), result={"events": backlog, "last": bus.last_seq})
-            while True:
-                ev = await q.get()
-                if ev["seq"] <= last:
-                    continue
-                writer.write(json.dumps({"event": ev}, default=str).encode() + b"\n")
-                await self._drain(writer)
+            with bus.follow(since) as f:
+                await self._reply(writer, req_id, result={"events": f.backlog, "last": bus.last_seq})
+                async for ev in f:
+                    writer.write(json.dumps({"event": ev}, default=str).encode() + b"\n")
+                    await self._drain(writer)
         finally:
             watcher.cancel()
-            bus.unsubscribe(q)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from vipdeck.engine.config.model import AuthType, VrrpInstance
+from vipdeck.engine.control.schema import Instance, InstanceOperator, Tracker, Wire
 from vipdeck.engine.vrrp import machine as m
 from vipdeck.engine.vrrp import packet
 
@@ -212,7 +213,7 @@ class InstanceDriver:
     def source(self) -> str | None:
         return self.inst.unicast_src_ip or self.inst.mcast_src_ip or self.sock.src
 
-    def wire(self) -> dict:
+    def wire(self) -> Wire:
         """Where this instance's adverts go: its multicast group, or its unicast peers
         (and its VMAC, which sends them unless vmac_xmit_base)."""
         peers = [str(p) for p in self.inst.unicast_peers]
@@ -266,15 +267,15 @@ class InstanceDriver:
 
     # ---------------------------------------------------------------- status
 
-    def snapshot(self, trackers: list[dict], operator: dict, sync_group: str | None,
-                 master_mac: str | None = None) -> dict:
+    def snapshot(self, trackers: list[Tracker], operator: InstanceOperator, sync_group: str | None,
+                 master_mac: str | None = None) -> Instance:
         mc = self.machine
         t = mc.last_transition
         now = self.now()
         return {
             "name": self.inst.name, "vrid": self.inst.vrid, "interface": self.inst.interface,
             "family": self.inst.family, "version": self.inst.version, "advert_int": self.inst.advert_int,
-            "configured_state": self.inst.state, "state": mc.state.value if hasattr(mc.state, "value") else str(mc.state),
+            "configured_state": self.inst.state, "state": mc.state.value,
             "base_priority": mc.base_priority, "effective_priority": mc.effective_priority,
             "trackers": trackers,
             "vips": [{"address": str(v), "dev": v.dev or self.inst.interface, "label": v.label,
@@ -292,7 +293,7 @@ class InstanceDriver:
                          "transitions": self.counters.transitions,
                          "rejects": dict(self.counters.rejects)},
             "last_transition": None if t is None else {
-                "from": _state(t.old), "to": _state(t.new), "reason": t.reason, "detail": t.detail,
+                "from": t.old.value, "to": t.new.value, "reason": t.reason, "detail": t.detail,
                 "time": self.wall(t.at)},
             "wire": self.wire(),
             "sync_group": sync_group,
@@ -300,7 +301,4 @@ class InstanceDriver:
             "operator": operator,
         }
 
-
-def _state(s) -> str:
-    return s.value if hasattr(s, "value") else str(s)
 

@@ -8,7 +8,8 @@ One source: the parser ``vipdeck.cli.build_parser()`` builds is what
                                              no bash-completion helpers needed)
 * ``vipdeck/share/zsh/_vipdeck``            zsh completion (``_arguments``)
 * ``docs/metrics.md``                        the metrics page, from engine.metrics' catalogue
-                                             (from a source checkout only)
+* ``docs/schema/vipdeck-control-v1.json``    the control API's JSON Schema, from engine.control.schema
+                                             (both from a source checkout only)
 
 The output depends on nothing but the parser (no date, no terminal width,
 no installed version), so ``tests/unit/test_docs_generated.py`` can insist
@@ -470,8 +471,14 @@ def metrics_page() -> str:
     return METRICS_INTRO.replace("{mapping}", mapping).replace("{missing}", missing).replace("{table}", table)
 
 
+def control_schema() -> str:
+    from vipdeck.engine.control import schema_export
+
+    return schema_export.text()
+
+
 # checkout-relative pages, written only from a source checkout (docs/ is not in the wheel)
-PAGES = {"docs/metrics.md": metrics_page}
+PAGES = {"docs/metrics.md": metrics_page, "docs/schema/vipdeck-control-v1.json": control_schema}
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
