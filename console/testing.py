@@ -158,7 +158,7 @@ def synthetic_snapshot(vrids: int = 255, sources: int = 2, now: float = 1_700_00
                  "system": {"load": [0.1, 0.1, 0.1], "cpus": 2, "mem_total": 2 << 30, "mem_used": 1 << 30,
                             "disk_path": "/", "disk_total": 20 << 30, "disk_used": 5 << 30}},
         "instances": instances, "virtual_servers": [], "ipvs": {"available": True, "error": None},
-        "adverts": adverts, "operator": {"drained": None, "audit_tail": []}, "read_only": False,
+        "sync_daemon": None, "adverts": adverts, "operator": {"drained": None, "audit_tail": []}, "read_only": False,
     }
 
 

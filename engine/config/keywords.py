@@ -7,7 +7,7 @@ one place that says, per keyword: *implemented* (the runtime acts on it),
 keepalived would have done instead), or *refused* (an error: silently doing
 something else would be dangerous, e.g. a split brain with a keepalived
 peer).  The parser consults it for every keyword it reads
-(``context.State.walk``), ``vipdeck check --strict`` fails on any
+(``context.ParseContext.walk``), ``vipdeck check --strict`` fails on any
 not-implemented keyword used, and the README's compatibility section is
 generated from it (``python -m vipdeck.engine.config.compat --markdown``).
 
