@@ -48,9 +48,9 @@ def corpus_dir(shared_dir: Path) -> Path:
 def lab():
     """A fresh namespace lab, torn down even when the test fails."""
     require_root_netns()
-    from vipdeck.engine.lab import Lab
+    from tests.support.sniffer import SniffingLab
 
-    with Lab() as lab_:
+    with SniffingLab() as lab_:
         yield lab_
 
 

@@ -1,6 +1,8 @@
-"""Self-built network labs: namespaces, a bridge, veth pairs, a sniffer.
+"""Self-built network labs: namespaces, a bridge, veth pairs, real peers.
 
-Used by the test suite, the demo and the screenshot script.  Everything a lab
+Used by the demo, the screenshot script and the test suite (whose referee
+sniffer is tests/support/sniffer.py); uml.py boots user-mode Linux for
+kernel IPVS (the uml tier, and issue 11's screenshots in a guest).  Everything a lab
 creates lives in namespaces whose names carry a per-run prefix, and
 ``Lab.close()`` removes all of it (processes first, then namespaces), so a
 failed test never leaves anything behind in the root namespace.

@@ -198,17 +198,6 @@ class Lab:
         """Run ``fn`` first thing in ``close`` (sniffers, servers...)."""
         self._closers.append(fn)
 
-    def sniffer(self, name: str = "sniff", address: str | None = None):
-        """Attach a node that records every VRRP packet on the bridge."""
-        from vipdeck.engine.lab.sniffer import Sniffer
-
-        addr = address or f"198.19.255.{250 - len([n for n in self.nodes if n.startswith(name)])}/16"
-        node = self.add_node(name, addr)
-        s = Sniffer(node)
-        s.start()
-        self.on_close(s.stop)
-        return s
-
     def close(self) -> None:
         for fn in reversed(self._closers):
             try:

@@ -1,4 +1,8 @@
-"""A lab node that records every VRRP packet crossing the bridge.
+"""A lab node that records every VRRP packet crossing the bridge: the labs' referee.
+
+Test infrastructure, not product: ``vipdeck demo`` needs no referee.  The
+``lab`` fixture's ``Lab`` is a ``SniffingLab``, so tests write
+``lab.sniffer()``.
 
 Timestamps come from the kernel (SO_TIMESTAMPNS on a packet socket), so
 failover figures measured from them do not include Python's scheduling
@@ -14,6 +18,8 @@ import socket
 import struct
 import threading
 from dataclasses import dataclass
+
+from vipdeck.engine.lab import Lab
 
 ETH_P_ALL = 0x0003
 SO_TIMESTAMPNS = 35
@@ -129,3 +135,16 @@ class Sniffer:
     def clear(self) -> None:
         with self._lock:
             self.packets.clear()
+
+
+class SniffingLab(Lab):
+    """A ``Lab`` that can attach the referee."""
+
+    def sniffer(self, name: str = "sniff", address: str | None = None) -> Sniffer:
+        """Attach a node that records every VRRP packet on the bridge."""
+        addr = address or f"198.19.255.{250 - len([n for n in self.nodes if n.startswith(name)])}/16"
+        node = self.add_node(name, addr)
+        s = Sniffer(node)
+        s.start()
+        self.on_close(s.stop)
+        return s
