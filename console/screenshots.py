@@ -18,6 +18,8 @@ from typing import Any
 from vipdeck.console.actions import NotApplicable, plan_drain
 from vipdeck.console.app import TABS, ConsoleApp
 from vipdeck.console.modals import ConfirmScreen
+from vipdeck.engine.control.client import SocketClient
+from vipdeck.engine.control.schema import ControlError
 
 SIZE = (140, 40)
 
@@ -72,9 +74,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", default=f"{SIZE[0]}x{SIZE[1]}", help="terminal COLSxROWS (default 140x40)")
     p.add_argument("--no-extras", action="store_true", help="only the five screens")
     args = p.parse_args(argv)
-    from vipdeck.engine.control.client import SocketClient
-    from vipdeck.engine.control.schema import ControlError
-
     cols, rows = (int(x) for x in args.size.lower().split("x"))
     client = SocketClient(args.socket)
     try:

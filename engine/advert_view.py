@@ -43,6 +43,7 @@ the engine wires its MAC learning (``want_mac`` / ``learn_mac``).
 from __future__ import annotations
 
 import collections
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
@@ -400,8 +401,6 @@ class AdvertView:
 
 def packet_addr_key(a: str) -> tuple:
     """RFC tie-break order of addresses (numeric, not textual)."""
-    import ipaddress
-
     try:
         ip = ipaddress.ip_address(a)
         return (ip.version, int(ip))

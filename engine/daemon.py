@@ -46,10 +46,17 @@ import os
 from typing import Callable
 
 from vipdeck.engine import signals
+from vipdeck.engine.config import load
 from vipdeck.engine.control.api import EngineApi
+from vipdeck.engine.control.schema import ControlError
 from vipdeck.engine.control.server import (DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_PER_ROOT, DEFAULT_MAX_PER_UID,
                                            ControlServer)
+from vipdeck.engine.dumps import dumper
+from vipdeck.engine.dumps.paths import default_pid_file
 from vipdeck.engine.events import EventBus
+from vipdeck.engine.metrics import MetricsServer
+from vipdeck.engine.notify import lifecycle
+from vipdeck.engine.runtime import Engine
 from vipdeck.engine.sdnotify import SystemdNotifier
 from vipdeck.engine.state import StateReadError, StateStore
 
@@ -59,8 +66,6 @@ log = logging.getLogger("vipdeck.daemon")
 def load_config(path: str, config_id: str | None = None):
     """(config, diagnostics) with every diagnostic logged; config None on errors.
     Not-implemented keywords and this host's missing interfaces are warnings."""
-    from vipdeck.engine.config import load
-
     result = load(path, config_id=config_id, host=True)
     for d in result.diagnostics:
         level = logging.ERROR if d.severity == "error" else logging.WARNING if d.severity == "warning" else logging.INFO
@@ -145,8 +150,6 @@ class Daemon:
         """Take the metrics port before anything starts: a port in use leaves the VIPs alone."""
         if not self.metrics:
             return True
-        from vipdeck.engine.metrics import MetricsServer
-
         self.exporter = MetricsServer()
         try:
             self.exporter.start(*self.metrics)
@@ -172,8 +175,6 @@ class Daemon:
         when a stop signal came first (the script is killed, nothing starts)."""
         if config.global_defs.startup_script is None:
             return not self._stop.is_set()
-        from vipdeck.engine.notify import lifecycle
-
         script = asyncio.ensure_future(lifecycle.run_script("startup", config.global_defs))
         stop = asyncio.ensure_future(self._stop.wait())
         try:
@@ -188,12 +189,8 @@ class Daemon:
         return not self._stop.is_set()
 
     async def _start(self, config, store: StateStore) -> None:
-        from vipdeck.engine.runtime import Engine
-
         self.engine = Engine(config, config_path=self.config_path, state=store, bus=EventBus(),
                              run_vrrp=self.run_vrrp, run_checkers=self.run_checkers)
-        from vipdeck.engine.dumps import dumper
-
         self.dump_hooks.update({kind: functools.partial(dumper.write, self.engine, kind) for kind in dumper.KINDS})
         if self.exporter is not None:
             self.exporter.attach(self.engine)          # before start: the first transitions count
@@ -227,8 +224,6 @@ class Daemon:
                 if self.exporter is not None:
                     await self.exporter.stop()
                 if self._config is not None:
-                    from vipdeck.engine.notify import lifecycle
-
                     await lifecycle.run_script("shutdown", self._config.global_defs)
             finally:
                 self._remove_pid()
@@ -304,8 +299,6 @@ class Daemon:
             log.error("reload failed: %s", exc)
 
     async def reload(self) -> str:
-        from vipdeck.engine.control.schema import ControlError
-
         async with self._reloading:
             self.systemd.reloading(f"reloading {self.config_path}")
             status = "running: the reload failed (see the log)"
@@ -330,8 +323,6 @@ class Daemon:
     def _write_pid(self, config) -> None:
         """Our pid in the main pid file (keepalived's default path unless -p) and
         in the -r/-c files; refused, like keepalived, while one names a live daemon."""
-        from vipdeck.cli.kaflags import default_pid_file
-
         files = [self.pid_file or default_pid_file(config), *self.extra_pid_files]
         for path in files:
             other = _live_daemon(path)

@@ -14,15 +14,14 @@ from typing import Awaitable, Callable
 from vipdeck.engine.control.api import EngineApi
 from vipdeck.engine.control.client import EmbeddedClient
 from vipdeck.engine.control.schema import ControlError
+from vipdeck.engine.daemon import load_config
 from vipdeck.engine.events import EventBus
+from vipdeck.engine.runtime import Engine
 from vipdeck.engine.state import StateStore
 
 
 async def start_embedded(config_path: str, state_dir: str | None = None, read_only: bool = False,
                          config_id: str | None = None) -> tuple[EmbeddedClient, Callable[[bool], Awaitable[None]]]:
-    from vipdeck.engine.daemon import load_config
-    from vipdeck.engine.runtime import Engine
-
     config, diags = load_config(config_path, config_id)
     if config is None:
         errors = "; ".join(str(d) for d in diags if d.severity == "error")

@@ -8,7 +8,7 @@ instead of failing the real server or crashing.
 from __future__ import annotations
 
 
-from vipdeck.engine.config.model import Checker
+from vipdeck.engine.config.model import Checker, HttpCheck, MiscCheck
 from vipdeck.engine.check.dns import check_dns
 from vipdeck.engine.check.file import check_file
 from vipdeck.engine.check.http import check_http
@@ -50,8 +50,6 @@ async def run_check(checker: Checker, env: CheckEnv | None = None) -> CheckResul
 
 def guard_timeout(checker: Checker) -> float:
     """An outer bound on one check, so a bug can never wedge a check loop."""
-    from vipdeck.engine.config.model import HttpCheck, MiscCheck
-
     if isinstance(checker, MiscCheck):
         base = checker.misc_timeout if checker.misc_timeout is not None else checker.delay_loop
         return base + 5.0

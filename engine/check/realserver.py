@@ -21,11 +21,10 @@ sorry server, inhibit_on_failure, and later operator overrides).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 from vipdeck.engine.config.model import Checker, FileCheck, MiscCheck, RealServer
-from vipdeck.engine.check.result import CheckResult
+from vipdeck.engine.check.outcome import CheckResult
 
 WEIGHT_MAX = 65535
 
@@ -50,12 +49,12 @@ class CheckerState:
         # a file's value is known exactly: nothing to retry
         return 0 if isinstance(self.checker, FileCheck) else max(0, self.checker.retry)
 
-    def record(self, result: CheckResult, now: float | None = None) -> float:
-        """Account one result; returns the delay before the next run."""
+    def record(self, result: CheckResult, now: float) -> float:
+        """Account one result taken at ``now`` (unix time); returns the delay before the next run."""
         self.runs += 1
         self.has_run = True
         self.last = result
-        self.last_time = time.time() if now is None else now
+        self.last_time = now
         c = self.checker
         if result.ok:
             self.failures = 0

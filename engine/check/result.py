@@ -1,4 +1,4 @@
-"""What one health check returns, and the environment it runs in.
+"""The environment a health check runs in, and how a check body is timed.
 
 Checks report failures as sentences an operator can act on ("connect timeout
 after 3 s", "HTTP 503 not in 200-299") rather than exception reprs, because
@@ -18,29 +18,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Mapping, Protocol
 
+from vipdeck.engine.check.outcome import CheckResult  # noqa: F401 (the checks take it from here too)
 from vipdeck.engine.config.model import Config, SslContext, TrackFile
 
 
 class SocketFactory(Protocol):
     def __call__(self, family: int, type_: int, proto: int = 0) -> socket.socket: ...
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """Outcome of one check run.
-
-    ``weight`` is the absolute weight a MISC_CHECK with ``misc_dynamic`` asked
-    for (exit status - 2); ``weight_delta`` is what a dynamic FILE_CHECK adds
-    to the real server's configured weight.  ``unsupported`` marks checker
-    kinds vipdeck cannot run (BFD_CHECK): they take no part in up/down.
-    """
-
-    ok: bool
-    latency: float
-    error: str | None = None
-    weight: int | None = None
-    weight_delta: int | None = None
-    unsupported: bool = False
 
 
 class CheckFailure(Exception):

@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable, Sequence
 
@@ -345,7 +346,7 @@ class CheckRunner:
         first_run = not cs.has_run
         up_before = cs.up
         alive_before = rs.alive
-        delay = cs.record(result)
+        delay = cs.record(result, time.time())
         self._result_event(vs, rs, cs, result)
         self._log_checker(vs, rs, cs, result, first_run, up_before)
         changed = rs.update_alive()

@@ -13,6 +13,7 @@ import re
 
 from vipdeck.engine.config.diagnostics import Diags
 from vipdeck.engine.config.lexer import Token, show
+from vipdeck.engine.config.model import Loc, Notify
 from vipdeck.engine.config.tree import Stmt
 
 _INT = re.compile(r"[+-]?\d+\Z")
@@ -240,8 +241,6 @@ def weight_reverse(d: Diags, st: Stmt, start: int, lo: int, hi: int) -> tuple[in
 
 def notify_arg(d: Diags, st: Stmt) -> "Notify | None":
     """``notify_x SCRIPT [username [groupname]]``; SCRIPT is the command line as written."""
-    from vipdeck.engine.config.model import Loc, Notify
-
     if not need(d, st, 1, 3, "a script"):
         return None
     cmd = st.args[0].text

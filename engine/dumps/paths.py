@@ -23,6 +23,8 @@ from typing import Mapping
 
 from vipdeck.engine.config.model import Config
 
+RUN_DIR = "/run"
+
 KA_TMP_DIR = "/tmp"
 
 
@@ -47,6 +49,16 @@ def _truthy(args: tuple[str, ...] | None) -> bool:
     if args is None:
         return False
     return not args or args[0].lower() in ("true", "yes", "on", "1")
+
+
+def default_pid_file(config: Config) -> str:
+    """keepalived's main pid file for this config (use_pid_dir, instance NAME)."""
+    instance = (other_args(config, "instance") or (None,))[0]
+    if instance:
+        return os.path.join(RUN_DIR, "keepalived", f"keepalived_{instance}.pid")
+    if other_args(config, "use_pid_dir") is not None:
+        return os.path.join(RUN_DIR, "keepalived", "keepalived.pid")
+    return os.path.join(RUN_DIR, "keepalived.pid")
 
 
 def tmp_dir(env: Mapping[str, str] | None = None) -> str:

@@ -32,6 +32,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Union
 
+from vipdeck.engine.ipvs.kernel import IpvsError, IpvsKernel
 from vipdeck.engine.ipvs.model import (SYNC_DEFAULT_GROUP, SYNC_DEFAULT_PORT, SYNC_DEFAULT_TTL, SYNC_STATES,
                                        SyncDaemon)
 
@@ -154,8 +155,6 @@ class SyncDaemons:
         self._closing = False
 
     async def start(self) -> None:
-        from vipdeck.engine.ipvs.kernel import IpvsError, IpvsKernel
-
         try:
             if self.kernel is None:
                 self.kernel = IpvsKernel()
@@ -208,8 +207,6 @@ class SyncDaemons:
 
     async def apply(self, stopping: bool = False) -> list[Change]:
         """Make the kernel run what is wanted now; the changes made."""
-        from vipdeck.engine.ipvs.kernel import IpvsError
-
         if self.kernel is None:
             return []
         async with self._lock:

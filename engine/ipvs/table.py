@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import socket
 from dataclasses import dataclass
+from socket import AF_INET, AF_INET6
 from typing import Callable
 
 from vipdeck.engine.ipvs.model import (FORWARD_LABELS, TUNNEL_CSUM_LABELS, DestStatus, ServiceStatus, Snapshot,
                                        SyncDaemon, Timeouts)
 
 MODES = ("list", "stats", "rate", "thresholds", "persistent-conn", "tun-info")
-_AF = {4: socket.AF_INET, 6: socket.AF_INET6}
+_AF = {4: AF_INET, 6: AF_INET6}
 _PROTO_NUM = {"TCP": 6, "UDP": 17, "SCTP": 132}
 _SCHED_FLAG_NAMES = {
     "sh": {"flag-1": "sh-fallback", "flag-2": "sh-port"},
@@ -42,21 +42,8 @@ class Resolver:
     service: Callable[[int, str], str | None]
 
 
-def _system_host(addr: str) -> str | None:
-    try:
-        return socket.gethostbyaddr(addr)[0]
-    except (OSError, UnicodeError):
-        return None
-
-
-def _system_service(port: int, proto: str) -> str | None:
-    try:
-        return socket.getservbyport(port, proto)
-    except (OSError, OverflowError):
-        return None
-
-
-SYSTEM_RESOLVER = Resolver(_system_host, _system_service)
+# no names: the non-numeric listing shows addresses (engine.ipvs.names has the system's lookups)
+NO_NAMES = Resolver(lambda addr: None, lambda port, proto: None)
 
 
 # ------------------------------------------------------------------ ordering
@@ -201,7 +188,7 @@ def title(mode: str) -> str:
 
 
 def service_line(s: ServiceStatus, mode: str = "list", *, numeric: bool = True,
-                 exact: bool = False, resolver: Resolver = SYSTEM_RESOLVER) -> str:
+                 exact: bool = False, resolver: Resolver = NO_NAMES) -> str:
     name = _service_name(s, numeric, resolver)
     st = s.stats
     if mode == "stats":
@@ -214,7 +201,7 @@ def service_line(s: ServiceStatus, mode: str = "list", *, numeric: bool = True,
 
 
 def dest_line(s: ServiceStatus, d: DestStatus, mode: str = "list", *, numeric: bool = True,
-              exact: bool = False, resolver: Resolver = SYSTEM_RESOLVER) -> str:
+              exact: bool = False, resolver: Resolver = NO_NAMES) -> str:
     k = s.key
     name = _addrport(k.family, d.dest.address, d.dest.port, k.protocol, numeric, resolver)
     if k.family != 6:
@@ -278,7 +265,7 @@ def timeout_line(t: Timeouts) -> str:
 
 
 def render(snapshot: Snapshot, mode: str = "list", *, numeric: bool = True, exact: bool = False,
-           sort: bool = True, resolver: Resolver = SYSTEM_RESOLVER,
+           sort: bool = True, resolver: Resolver = NO_NAMES,
            extra: Callable[[ServiceStatus, DestStatus | None], str] | None = None) -> str:
     """The whole listing, as ``ipvsadm -L`` with the matching options.
 

@@ -8,6 +8,7 @@ pid file names a live process).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -16,6 +17,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 
+from vipdeck.engine.control.client import SocketClient
 from vipdeck.engine.lab.wait import wait_until
 
 
@@ -199,10 +201,6 @@ def start_vipdeck(node, conf: str, extra_args: tuple[str, ...] = ("-D",), env: d
 
 def status(router: Router) -> dict:
     """The daemon's snapshot, read through its control socket."""
-    import asyncio
-
-    from vipdeck.engine.control.client import SocketClient
-
     return asyncio.run(SocketClient(router.socket_path).snapshot())
 
 

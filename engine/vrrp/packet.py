@@ -25,11 +25,11 @@ from __future__ import annotations
 import enum
 import hmac
 import ipaddress
-import socket
 import struct
 import sys
 from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
+from socket import AF_INET, AF_INET6, inet_ntop, inet_pton     # address conversions only: no I/O
 
 IPPROTO_VRRP = 112
 IPPROTO_AH = 51
@@ -47,8 +47,8 @@ V3_MAX_INTERVAL_CS = 0x0FFF    # centiseconds, 12 bits
 _HDR = struct.Struct("!BBBBBBH")      # v2: ver/type vrid prio count authtype adver cksum
 _HDR3 = struct.Struct("!BBBBHH")      # v3: ver/type vrid prio count rsvd|maxadver cksum
 _HEADER_LEN = 8
-_AF_INET, _AF_INET6 = socket.AF_INET, socket.AF_INET6
-_ntop, _pton = socket.inet_ntop, socket.inet_pton
+_AF_INET, _AF_INET6 = AF_INET, AF_INET6
+_ntop, _pton = inet_ntop, inet_pton
 _LITTLE = sys.byteorder == "little"
 
 

@@ -21,7 +21,7 @@ from vipdeck.engine.control import schema_export
 from vipdeck.engine.lab import wait_until
 from vipdeck.engine.lab.peers import instance, start_vipdeck, vrrp_conf
 from vipdeck.engine.vrrp import packet
-from vipdeck.engine.lab.demo import web_server
+from vipdeck.demo_lab import web_server
 from tests.support.labconf import SEED_GROUP, VIP1
 from tests.support.netcut import Forger
 from tests.support.paths import ROOT

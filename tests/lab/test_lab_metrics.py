@@ -19,7 +19,7 @@ import sys
 import pytest
 
 from vipdeck.engine.lab import wait_until
-from vipdeck.engine.lab.demo import web_server
+from vipdeck.demo_lab import web_server
 from vipdeck.engine.lab.peers import instance, start_vipdeck, vrrp_conf
 from vipdeck.engine.metrics import CATALOGUE, KEEPALIVED_STATE, NOT_EXPORTED, SPECS
 from tests.support.labconf import SEED_GROUP, VIP1

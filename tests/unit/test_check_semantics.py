@@ -22,29 +22,29 @@ def tcp(**kw) -> TcpCheck:
 
 def test_up_checker_goes_down_after_exactly_retry_plus_one_failures():
     cs = CheckerState(tcp(retry=2), "TCP_CHECK", up=True)
-    assert cs.record(FAIL) == 1.0 and cs.up          # retry 1, delay_before_retry
-    assert cs.record(FAIL) == 1.0 and cs.up          # retry 2
-    assert cs.record(FAIL) == 10.0 and not cs.up     # third failure: DOWN, back to delay_loop
-    assert cs.record(FAIL) == 10.0 and cs.failures == 4   # a DOWN checker is not retried
+    assert cs.record(FAIL, 0.0) == 1.0 and cs.up          # retry 1, delay_before_retry
+    assert cs.record(FAIL, 0.0) == 1.0 and cs.up          # retry 2
+    assert cs.record(FAIL, 0.0) == 10.0 and not cs.up     # third failure: DOWN, back to delay_loop
+    assert cs.record(FAIL, 0.0) == 10.0 and cs.failures == 4   # a DOWN checker is not retried
 
 
 def test_a_success_between_retries_resets_the_count():
     cs = CheckerState(tcp(retry=2), "TCP_CHECK", up=True)
     for r in (FAIL, FAIL, OK, FAIL, FAIL):
-        cs.record(r)
+        cs.record(r, 0.0)
     assert cs.up and cs.failures == 2
-    cs.record(FAIL)
+    cs.record(FAIL, 0.0)
     assert not cs.up
 
 
 def test_down_checker_comes_up_on_first_success():
     cs = CheckerState(tcp(retry=3), "TCP_CHECK", up=False)
-    assert cs.record(OK) == 10.0 and cs.up and cs.failures == 0
+    assert cs.record(OK, 0.0) == 10.0 and cs.up and cs.failures == 0
 
 
 def test_retry_zero_fails_at_once():
     cs = CheckerState(tcp(retry=0), "TCP_CHECK", up=True)
-    cs.record(FAIL)
+    cs.record(FAIL, 0.0)
     assert not cs.up
 
 
@@ -68,11 +68,11 @@ def test_all_checkers_must_be_up_and_bfd_is_ignored():
                                          BfdCheck(kind="BFD_CHECK", connect_ip="198.18.1.1", connect_port=None))))
     assert [c.label for c in r.checkers] == ["TCP_CHECK#1", "TCP_CHECK#2", "BFD_CHECK"]
     assert r.checkers[2].unsupported and r.alive
-    r.checkers[1].record(FAIL)
+    r.checkers[1].record(FAIL, 0.0)
     assert r.update_alive() is False and r.error == "TCP_CHECK#2: connection refused"
-    r.checkers[0].record(OK)
+    r.checkers[0].record(OK, 0.0)
     assert r.update_alive() is None                  # still one DOWN checker
-    r.checkers[1].record(OK)
+    r.checkers[1].record(OK, 0.0)
     assert r.update_alive() is True
 
 
@@ -81,11 +81,11 @@ def test_misc_dynamic_weight_and_clamping():
                   misc_dynamic=True)
     r = build(rs("198.18.1.1", weight=3, checkers=(m,)))
     assert r.weight == 3
-    r.checkers[0].record(CheckResult(True, 0, weight=10))
+    r.checkers[0].record(CheckResult(True, 0, weight=10), 0.0)
     assert r.weight == 10
-    r.checkers[0].record(CheckResult(True, 0, weight=0))
+    r.checkers[0].record(CheckResult(True, 0, weight=0), 0.0)
     assert r.weight == 0
-    r.checkers[0].record(CheckResult(True, 0, weight=100000))
+    r.checkers[0].record(CheckResult(True, 0, weight=100000), 0.0)
     assert r.weight == 65535
 
 

@@ -87,13 +87,14 @@ def test_config_test_is_vipdeck_check(tmp_path):
 
 def test_default_pid_file_is_keepalived_s(tmp_path):
     from vipdeck.engine.config import load
+    from vipdeck.engine.dumps.paths import default_pid_file
 
     def conf(text: str):
         p = tmp_path / "k.conf"
         p.write_text(text)
         return load(str(p)).config
 
-    assert kaflags.default_pid_file(conf("")) == "/run/keepalived.pid"
-    assert kaflags.default_pid_file(conf("use_pid_dir\n")) == "/run/keepalived/keepalived.pid"
-    assert (kaflags.default_pid_file(conf("instance lb2\n"))
+    assert default_pid_file(conf("")) == "/run/keepalived.pid"
+    assert default_pid_file(conf("use_pid_dir\n")) == "/run/keepalived/keepalived.pid"
+    assert (default_pid_file(conf("instance lb2\n"))
             == "/run/keepalived/keepalived_lb2.pid")

@@ -19,7 +19,8 @@ from vipdeck.engine.ipvs.model import (
     Snapshot,
     Stats,
 )
-from vipdeck.engine.ipvs.table import Resolver, _system_service, largenum, render, sort_services
+from vipdeck.engine.ipvs.names import system_service as _system_service
+from vipdeck.engine.ipvs.table import Resolver, largenum, render, sort_services
 from tests.uml.guest.guest_ipvs import EVERYTHING
 
 # ipvsadm -ln

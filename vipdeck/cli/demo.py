@@ -26,7 +26,7 @@ def run(args) -> int:
         return 1
     import asyncio
 
-    from vipdeck.engine.lab.demo import build
+    from vipdeck.demo_lab import build
 
     from vipdeck.engine.lab.netns import run_prefix
 

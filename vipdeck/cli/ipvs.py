@@ -156,6 +156,7 @@ def checks_column(summaries: CheckerSummaries) -> Callable:
 
 def run(args: argparse.Namespace) -> int:
     from vipdeck.engine.ipvs.kernel import IpvsError, IpvsUnavailable, read_extras, read_snapshot
+    from vipdeck.engine.ipvs.names import SYSTEM_RESOLVER
     from vipdeck.engine.ipvs.table import daemon_lines, render, timeout_line
 
     try:
@@ -180,5 +181,5 @@ def run(args: argparse.Namespace) -> int:
         except (ControlError, OSError, ValueError) as exc:
             print(f"vipdeck ipvs: --checks: {exc}; showing the kernel table only", file=sys.stderr)
     sys.stdout.write(render(snapshot, args.mode, numeric=args.numeric, exact=args.exact,
-                            sort=not args.nosort, extra=extra))
+                            sort=not args.nosort, extra=extra, resolver=SYSTEM_RESOLVER))
     return 0

@@ -24,8 +24,6 @@ import os
 import signal
 from dataclasses import dataclass, field
 
-RUN_DIR = "/run"
-
 # keepalived --signum=NAME (lib/signals.c)
 SIGNUMS = {
     "STOP": signal.SIGTERM, "RELOAD": signal.SIGHUP, "DATA": signal.SIGUSR1, "STATS": signal.SIGUSR2,
@@ -154,13 +152,3 @@ def signum(name: str) -> int:
         raise SystemExit(f"Unknown sigfunc {name}") from None
 
 
-def default_pid_file(config) -> str:
-    """keepalived's main pid file for this config (use_pid_dir, instance NAME)."""
-    from vipdeck.engine.dumps.paths import other_args
-
-    instance = (other_args(config, "instance") or (None,))[0]
-    if instance:
-        return os.path.join(RUN_DIR, "keepalived", f"keepalived_{instance}.pid")
-    if other_args(config, "use_pid_dir") is not None:
-        return os.path.join(RUN_DIR, "keepalived", "keepalived.pid")
-    return os.path.join(RUN_DIR, "keepalived.pid")

@@ -19,6 +19,7 @@ import pytest
 from vipdeck.engine.ipvs.kernel import IpvsKernel
 from vipdeck.engine.ipvs.model import Dest, DestKey, Service, ServiceKey, VirtualService
 from vipdeck.engine.ipvs.reconcile import AddDest, DelDest, DelService, EditDest, EditService, apply, plan
+from vipdeck.engine.ipvs.names import SYSTEM_RESOLVER
 from vipdeck.engine.ipvs.table import render
 from vipdeck.engine.lab import wait_until
 from vipdeck.engine.lab.wait import Timeout
@@ -45,9 +46,11 @@ async def assert_same_as_ipvsadm(kernel: IpvsKernel, node, mode: str = "list", *
         args.append("--nosort")
     deadline = time.monotonic() + timeout
     while True:
-        before = render(await kernel.snapshot(), mode, numeric=numeric, exact=exact, sort=sort)
+        before = render(await kernel.snapshot(), mode, numeric=numeric, exact=exact, sort=sort,
+                        resolver=SYSTEM_RESOLVER)
         theirs = ipvsadm(node, *args)
-        after = render(await kernel.snapshot(), mode, numeric=numeric, exact=exact, sort=sort)
+        after = render(await kernel.snapshot(), mode, numeric=numeric, exact=exact, sort=sort,
+                       resolver=SYSTEM_RESOLVER)
         if before == after:
             assert before == theirs, f"ipvsadm {' '.join(args)} differs:\n--- ours\n{before}--- ipvsadm\n{theirs}"
             return theirs

@@ -5,6 +5,10 @@ addresses, with two real web servers behind the seed's virtual servers and
 a real keepalived (when installed) advertising a third VRID beside them, so
 every console screen has something live to show.  Used by ``vipdeck demo``
 and by the screenshot script.
+
+Beside the command line, not in the engine: it composes the engine's lab
+harness (``engine.lab``: namespaces, peers) with a demo's configuration, and
+the engine never imports it (tests/unit/test_layers.py).
 """
 
 from __future__ import annotations
