@@ -1,0 +1,151 @@
+"""The asyncio driver of one instance, on a virtual clock with a fake socket.
+
+The machine's RFC times are tested on their own (test_vrrp_machine.py);
+these check what the driver adds: that it arms the machine's deadlines on
+the loop, sends what the machine says on its socket, calls the hooks in
+the machine's order, reads the socket before a timer may declare the
+master dead, and resigns with priority 0 when it stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from vipdeck.engine.config import loads
+from vipdeck.engine.vrrp import machine as m
+from vipdeck.engine.vrrp import packet
+from vipdeck.engine.vrrp.driver import InstanceDriver
+
+from tests.support.fake_net import FakeNet
+from tests.support.virtual_loop import run
+
+CONF = """
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    advert_int 1
+    state BACKUP
+    virtual_ipaddress {
+        198.18.0.198/32
+    }
+}
+"""
+INST = loads(CONF).config.vrrp_instances[0]
+MDI = 3 + (256 - 100) / 256          # Master_Down_Interval at priority 100, advert_int 1
+
+
+class Hooks:
+    """driver.DriverHooks that records (loop time, hook, detail)."""
+
+    def __init__(self):
+        self.calls: list[tuple[float, str, object]] = []
+
+    def _note(self, name: str, detail: object = None) -> None:
+        self.calls.append((asyncio.get_running_loop().time(), name, detail))
+
+    def vips_add(self, d): self._note("vips_add")
+    def vips_remove(self, d): self._note("vips_remove")
+    def garp_start(self, d): self._note("garp_start")
+    def garp_stop(self, d): self._note("garp_stop")
+    def master_rx_lower_pri(self, d, heard): self._note("lower_pri", heard.priority)
+    def transition(self, d, t): self._note("transition", (t.old.value, t.new.value, t.reason))
+    def sync_held(self, d, held): self._note("sync_held")
+    def fed(self, d, transitions): pass
+
+    def names(self) -> list[str]:
+        return [n for _t, n, _d in self.calls]
+
+
+def driver(hooks: Hooks) -> tuple[InstanceDriver, object]:
+    sock = FakeNet().open_socket("eth0", socket.AF_INET, groups=[], local_addresses=(), on_drop=None)
+    return InstanceDriver(INST, sock, hooks, primary="198.18.0.1"), sock
+
+
+def advert(priority: int, src: str = "198.18.0.2") -> packet.Advert:
+    return packet.Advert(2, 51, priority, 1.0, ("198.18.0.198",), src=src, dst="224.0.0.18", ttl=255)
+
+
+def test_a_lone_backup_becomes_master_after_the_master_down_interval_and_advertises_each_second():
+    hooks = Hooks()
+
+    async def main():
+        d, sock = driver(hooks)
+        t0 = asyncio.get_running_loop().time()
+        d.start()
+        await asyncio.sleep(MDI + 3.5)
+        return d, sock, t0
+
+    d, sock, t0 = run(main)
+    assert d.machine.state is m.State.MASTER
+    became = [t for t, n, x in hooks.calls if n == "transition" and x[1] == "MASTER"]
+    assert [round(t - t0, 6) for t in became] == [MDI]
+    # the machine's order (its advert went out first, on the socket): VIPs, announcement, transition
+    after = [n for t, n, _x in hooks.calls if t == became[0]]
+    assert after == ["vips_add", "garp_start", "transition"]
+    sent = [(round(t - t0, 6), a.priority) for t, a, _dst in sock.sent]
+    assert sent == [(MDI, 100), (MDI + 1, 100), (MDI + 2, 100), (MDI + 3, 100)]
+    assert d.counters.adverts_sent == 4 and d.counters.transitions == 2      # INIT->BACKUP->MASTER
+
+
+def test_a_master_heard_keeps_it_backup_and_its_priority_zero_hands_over_after_the_skew_time():
+    hooks = Hooks()
+
+    async def main():
+        d, _sock = driver(hooks)
+        loop = asyncio.get_running_loop()
+        d.start()
+        for _ in range(10):                              # a better master every second
+            await asyncio.sleep(1.0)
+            d.accept(advert(200))
+        assert d.machine.state is m.State.BACKUP
+        resigned = loop.time()
+        d.accept(advert(0))                              # it resigns
+        await asyncio.sleep(5)
+        return d, resigned
+
+    d, resigned = run(main)
+    (t, _n, x), = [c for c in hooks.calls if c[1] == "transition" and c[2][1] == "MASTER"]
+    assert x[2] == "priority_zero_received" and round(t - resigned, 6) == round((256 - 100) / 256, 6)
+    assert d.counters.adverts_received == 11
+
+
+def test_the_timer_reads_the_socket_before_it_declares_the_master_dead():
+    """A stalled loop leaves the timer overdue and the master's adverts queued:
+    the driver drains the socket first, and the advert it reads there wins."""
+    hooks = Hooks()
+
+    async def main():
+        d, sock = driver(hooks)
+        drained = []
+
+        def drain():                                     # the queued advert, read at timer time
+            drained.append(asyncio.get_running_loop().time())
+            d.accept(advert(200))
+
+        sock.drain = drain
+        d.start()
+        await asyncio.sleep(MDI + 0.5)
+        return d, drained
+
+    d, drained = run(main)
+    assert drained and d.machine.state is m.State.BACKUP and "vips_add" not in hooks.names()
+
+
+def test_shutdown_of_a_master_sends_priority_zero_and_removes_its_vips():
+    hooks = Hooks()
+
+    async def main():
+        d, sock = driver(hooks)
+        d.start()
+        await asyncio.sleep(MDI + 0.1)
+        n = len(sock.sent)
+        d.shutdown()
+        await asyncio.sleep(5)                           # nothing more goes out once stopped
+        return d, sock.sent[n:]
+
+    d, after = run(main)
+    assert [a.priority for _t, a, _dst in after] == [0]
+    assert hooks.names()[-3:] == ["garp_stop", "vips_remove", "transition"]
+    assert d.machine.state is m.State.STOP and d.stopped
