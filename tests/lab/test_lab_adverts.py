@@ -9,29 +9,16 @@ are in test_lab_split_brain.py.
 
 from __future__ import annotations
 
-import socket
 
 import pytest
 
 from vipdeck.engine.lab import wait_until
 from vipdeck.engine.lab.peers import start_keepalived, start_vipdeck, status
 from vipdeck.engine.vrrp import packet
+from tests.support.forge import raw_sender, send
 from tests.support.labconf import SEED_GROUP, VIP1, seed_pair
 
 pytestmark = pytest.mark.lab
-
-
-def raw_sender(node, ttl: int = 255) -> socket.socket:
-    s = node.socket(socket.AF_INET, socket.SOCK_RAW, 112)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, node.ifname.encode())
-    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
-    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(node.ip))
-    return s
-
-
-def send(s, node, **fields) -> None:
-    adv = packet.Advert(**{"version": 2, "interval": 1.0, "addresses": (VIP1,), **fields})
-    s.sendto(packet.encode(adv, node.ip, SEED_GROUP), (SEED_GROUP, 0))
 
 
 def vrid_view(router, vrid: int) -> dict | None:

@@ -23,7 +23,7 @@ from vipdeck.engine.lab.peers import instance, start_vipdeck, vrrp_conf
 from vipdeck.engine.vrrp import packet
 from vipdeck.demo_lab import web_server
 from tests.support.labconf import SEED_GROUP, VIP1
-from tests.support.netcut import Forger
+from tests.support.forge import Forger
 from tests.support.paths import ROOT
 from tests.support.vipdeck_cli import cli, events
 

@@ -177,7 +177,7 @@ def test_rejected_forged_own_and_runt_adverts_are_never_masters_and_are_shown(la
     """Issue 9.4(b) and 9.10: adverts vipdeck rejects counted as masters (anyone on
     the link could raise the alarm and add sources); our own address and runts
     vanished without a trace."""
-    from tests.support.netcut import Forger
+    from tests.support.forge import Forger
 
     n1 = lab.add_node("n1", "198.18.0.1/24")
     bad = lab.add_node("bad", "198.18.0.66/24")

@@ -15,23 +15,10 @@ import pytest
 from vipdeck.engine.lab.wait import async_wait_until
 from vipdeck.engine.net.addresses import LocalAddresses
 from vipdeck.engine.net.vrrp_socket import Received, VrrpSocket
+from tests.support.forge import Forger
+from tests.support.forge import hand_advert as advert
 
 pytestmark = pytest.mark.lab
-
-
-def _csum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
-def advert(vrid: int, prio: int, vip: str = "198.18.0.100") -> bytes:
-    """A VRRPv2 advertisement, one address, no auth, checksum filled in."""
-    body = struct.pack("!BBBBBBH4s8s", 0x21, vrid, prio, 1, 0, 1, 0, socket.inet_aton(vip), b"")
-    return body[:6] + struct.pack("!H", _csum(body)) + body[8:]
 
 
 @pytest.fixture
@@ -99,21 +86,12 @@ async def test_own_packets_are_not_delivered(lab, sockets):
     got = inbox(sa)
 
     # a raw sender in c that writes its own IP headers, so it can forge a's source
-    forger = c.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
-    try:
-        forger.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
-
-        def ip_packet(src: str, payload: bytes) -> bytes:
-            return struct.pack("!BBHHHBBH4s4s", 0x45, 0xC0, 20 + len(payload), 0, 0, 255, 112, 0,
-                               socket.inet_aton(src), socket.inet_aton("224.0.0.18")) + payload
-
-        sa.send(advert(9, 200))                                         # own multicast: not looped back
-        forger.sendto(ip_packet(a.ip, advert(10, 100)), ("224.0.0.18", 0))           # forged primary
-        forger.sendto(ip_packet("198.18.0.50", advert(11, 100)), ("224.0.0.18", 0))  # forged secondary
-        forger.sendto(ip_packet(c.ip, advert(12, 100)), ("224.0.0.18", 0))           # a genuine peer
-        await async_wait_until(lambda: got, 5, what="the genuine advert")
-    finally:
-        forger.close()
+    forger = Forger(c, "224.0.0.18")
+    sa.send(advert(9, 200))                                         # own multicast: not looped back
+    forger.send(advert(10, 100), a.ip)                              # forged primary
+    forger.send(advert(11, 100), "198.18.0.50")                     # forged secondary
+    forger.send(advert(12, 100), c.ip)                              # a genuine peer
+    await async_wait_until(lambda: got, 5, what="the genuine advert")
     assert [r.data[1] for r in got] == [12]
     assert sa.stats.dropped_own == 2
     assert sa.stats.received == 3          # the looped-back own multicast never arrived at all

@@ -77,22 +77,3 @@ class ArpWatch:
             t = next((struct.unpack("qq", d[:16]) for _l, typ, d in anc if typ == SO_TIMESTAMPNS), (0, 0))
             self.seen.append((t[0] + t[1] / 1e9, sha.hex(":"), socket.inet_ntoa(spa)))
         return [x for x in self.seen if (address is None or x[2] == address) and (mac is None or x[1] == mac)]
-
-
-class Forger:
-    """Hand-made VRRP packets from a lab node, with any source address and
-    TTL (a raw IPPROTO_RAW socket: we write the IP header; the kernel fills
-    in its checksum and length)."""
-
-    def __init__(self, node, group: str):
-        self.node, self.group = node, group
-        s = node.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, node.ifname.encode())
-        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(node.ip))
-        self.sock = s
-        node.lab.on_close(s.close)
-
-    def send(self, payload: bytes, src: str, ttl: int = 255) -> None:
-        hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0xC0, 0, 0, 0, ttl, 112, 0,
-                          socket.inet_aton(src), socket.inet_aton(self.group))
-        self.sock.sendto(hdr + payload, (self.group, 0))

@@ -1,4 +1,9 @@
-"""Routers of real sans-IO VRRP machines on a zero-delay wire, on a virtual clock.
+"""Real sans-IO VRRP machines on a zero-delay wire, on a virtual clock.
+
+``Net``: single machines against each other (crash, revive, a cut link),
+for the machine's RFC timings.  ``Lan``: routers of several machines with
+an optional sync group each.
+
 
 Routers are sets of real ``VrrpMachine`` objects (one per VRID) with an
 optional ``SyncGroupMachine``; a zero-delay wire delivers every advert to
@@ -12,7 +17,8 @@ does, before the group reacts).
 
 from __future__ import annotations
 
-from vipdeck.engine.vrrp.machine import REASONS, AdvertReceived, InstanceParams, SendAdvert, Startup, State
+from vipdeck.engine.vrrp.machine import REASONS, AdvertReceived, InstanceParams, LowerPriorityMaster, SendAdvert, Shutdown
+from vipdeck.engine.vrrp.machine import Startup, State
 from vipdeck.engine.vrrp.machine import SyncHeld, Timer, TrackChanged, Transition, VrrpMachine
 from vipdeck.engine.vrrp.packet import Advert
 from vipdeck.engine.vrrp.sync import GroupTransition, Order, SyncGroupMachine
@@ -29,6 +35,64 @@ def machine(name: str, addr: str, prio: int, **kw) -> VrrpMachine:
 
 def adv(src: str, vrid: int, prio: int) -> AdvertReceived:
     return AdvertReceived(Advert(2, vrid, prio, 1.0, ("198.18.0.100",), src=src, dst="224.0.0.18", ttl=255))
+
+
+class Net:
+    """Runs machines against each other; adverts reach every other live machine at once."""
+
+    def __init__(self, *machines: VrrpMachine, vips: tuple[str, ...] = ("198.18.0.100",)):
+        self.m = {x.name: x for x in machines}
+        self.vips = vips
+        self.heard_lower: list[str] = []     # machines that asked to re-announce (LowerPriorityMaster)
+        self.alive = set(self.m)
+        self.now = 0.0
+        self.cut = False                     # True: adverts are lost (a partition)
+        self.log: list[tuple[str, object]] = []
+
+    def __getitem__(self, name: str) -> VrrpMachine:
+        return self.m[name]
+
+    def states(self) -> dict[str, State]:
+        return {n: x.state for n, x in self.m.items()}
+
+    def transitions(self, name: str) -> list[Transition]:
+        return [a for n, a in self.log if n == name and isinstance(a, Transition)]
+
+    def start_all(self) -> None:
+        for x in self.m.values():
+            self.do(x, Startup())
+
+    def crash(self, name: str) -> None:
+        self.alive.discard(name)
+
+    def revive(self, name: str) -> None:
+        self.alive.add(name)
+        x = self.m[name]
+        x.handle(self.now, Shutdown())       # the process is gone; a new one starts
+        self.do(x, Startup())
+
+    def do(self, machine: VrrpMachine, event) -> None:
+        queue = [(machine, event)]
+        while queue:
+            x, ev = queue.pop(0)
+            for a in x.handle(self.now, ev):
+                self.log.append((x.name, a))
+                if isinstance(a, LowerPriorityMaster):
+                    self.heard_lower.append(x.name)
+                assert not isinstance(a, Transition) or a.reason in REASONS
+                if isinstance(a, SendAdvert) and not self.cut:
+                    out = AdvertReceived(Advert(x.params.version, x.params.vrid, a.priority, a.interval, self.vips,
+                                                src=x.params.primary_address, ttl=255))
+                    queue += [(y, out) for n, y in self.m.items() if n in self.alive and y is not x]
+
+    def run_until(self, end: float) -> None:
+        while True:
+            due = [(d, n) for n in sorted(self.alive) if (d := self.m[n].next_deadline()) is not None]
+            if not due or min(due)[0] > end:
+                self.now = end
+                return
+            self.now, name = min(due)
+            self.do(self.m[name], Timer())
 
 
 class Router:

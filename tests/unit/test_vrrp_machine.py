@@ -19,6 +19,8 @@ from vipdeck.engine.vrrp.machine import (
 )
 from vipdeck.engine.vrrp.packet import Advert
 
+from tests.support.vrrp_lan import Net
+
 ME, PEER, HIGH_PEER = "198.18.0.2", "198.18.0.1", "198.18.0.3"   # PEER < ME < HIGH_PEER
 VIPS = ("198.18.0.100",)
 
@@ -633,65 +635,6 @@ def test_status_properties():
     assert m.master_address == ME and m.master_priority == 96
     assert str(m.last_transition).startswith("BACKUP -> MASTER (master_down_timer:")
     assert m.interface_up and not m.track_fault
-
-
-# ---- the wire: several machines, zero-delay delivery ------------------------------------------------
-
-class Net:
-    """Runs machines against each other; adverts reach every other live machine at once."""
-
-    def __init__(self, *machines: VrrpMachine):
-        self.m = {x.name: x for x in machines}
-        self.heard_lower: list[str] = []     # machines that asked to re-announce (LowerPriorityMaster)
-        self.alive = set(self.m)
-        self.now = 0.0
-        self.cut = False                     # True: adverts are lost (a partition)
-        self.log: list[tuple[str, object]] = []
-
-    def __getitem__(self, name: str) -> VrrpMachine:
-        return self.m[name]
-
-    def states(self) -> dict[str, State]:
-        return {n: x.state for n, x in self.m.items()}
-
-    def transitions(self, name: str) -> list[Transition]:
-        return [a for n, a in self.log if n == name and isinstance(a, Transition)]
-
-    def start_all(self) -> None:
-        for x in self.m.values():
-            self.do(x, Startup())
-
-    def crash(self, name: str) -> None:
-        self.alive.discard(name)
-
-    def revive(self, name: str) -> None:
-        self.alive.add(name)
-        x = self.m[name]
-        x.handle(self.now, Shutdown())       # the process is gone; a new one starts
-        self.do(x, Startup())
-
-    def do(self, machine: VrrpMachine, event) -> None:
-        queue = [(machine, event)]
-        while queue:
-            x, ev = queue.pop(0)
-            for a in x.handle(self.now, ev):
-                self.log.append((x.name, a))
-                if isinstance(a, LowerPriorityMaster):
-                    self.heard_lower.append(x.name)
-                assert not isinstance(a, Transition) or a.reason in REASONS
-                if isinstance(a, SendAdvert) and not self.cut:
-                    out = AdvertReceived(Advert(x.params.version, x.params.vrid, a.priority, a.interval, VIPS,
-                                                src=x.params.primary_address, ttl=255))
-                    queue += [(y, out) for n, y in self.m.items() if n in self.alive and y is not x]
-
-    def run_until(self, end: float) -> None:
-        while True:
-            due = [(d, n) for n in sorted(self.alive) if (d := self.m[n].next_deadline()) is not None]
-            if not due or min(due)[0] > end:
-                self.now = end
-                return
-            self.now, name = min(due)
-            self.do(self.m[name], Timer())
 
 
 def test_two_nodes_elect_and_fail_over_on_crash_in_3_625_s():
