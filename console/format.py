@@ -104,10 +104,6 @@ def signed(n: int | None) -> str:
     return f"+{n}" if n > 0 else ("−" + str(-n) if n < 0 else "+0")
 
 
-def styled(text: str, style: str | None) -> Text:
-    return Text(text, style=style or "")
-
-
 AUTH_LABEL = {0: "none", 1: "PASS", 2: "AH"}    # VRRPv2's authentication types (RFC 2338)
 
 

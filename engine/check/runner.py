@@ -33,8 +33,9 @@ Timing: the first run of a checker comes after a random delay in
 [0, warmup] (warmup defaults to delay_loop; 0 starts at once).  FILE_CHECK
 has no timing of its own in keepalived (inotify); here the file is read at
 start and then re-read every ``file_poll`` seconds (at most delay_loop).
-Not implemented: ha_suspend, uthreshold/lthreshold (those are IPVS
-destination fields for the daemon).
+Not here: uthreshold/lthreshold are IPVS destination fields (``lvs.py``
+passes them to the kernel); ha_suspend is not implemented (checkers run
+whatever the VRRP state; ``config.keywords`` says so with a warning).
 """
 
 from __future__ import annotations
