@@ -22,7 +22,7 @@ from vipdeck.engine.lab import wait_until
 from vipdeck.engine.lab.peers import instance, start_vipdeck, vrrp_conf
 from vipdeck.engine.vrrp import packet
 from vipdeck.demo_lab import web_server
-from tests.support.labconf import SEED_GROUP, VIP1
+from tests.support.labconf import CHK_OK, SEED_GROUP, VIP1, tcp_lvs
 from tests.support.forge import Forger
 from tests.support.paths import ROOT
 from tests.support.vipdeck_cli import cli, events
@@ -30,31 +30,8 @@ from tests.support.vipdeck_cli import cli, events
 pytestmark = pytest.mark.lab
 
 RS_UP, RS_DOWN = "198.18.0.10", "198.18.0.11"
-LVS = f"""
-virtual_server {VIP1} 80 {{
-    delay_loop 1
-    lb_algo rr
-    lb_kind DR
-    protocol TCP
-    real_server {RS_UP} 80 {{
-        TCP_CHECK {{
-            connect_timeout 1
-        }}
-    }}
-    real_server {RS_DOWN} 80 {{
-        TCP_CHECK {{
-            connect_timeout 1
-        }}
-    }}
-}}
-"""
-SCRIPTS = """
-vrrp_script chk_ok {
-    script "/bin/true"
-    interval 1
-    weight 2
-}
-"""
+LVS = tcp_lvs(VIP1, RS_UP, RS_DOWN)
+SCRIPTS = CHK_OK
 
 
 def conf(router_id: str, priority: int, state: str, vrid: int = 51) -> str:

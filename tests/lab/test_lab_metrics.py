@@ -22,7 +22,7 @@ from vipdeck.engine.lab import wait_until
 from vipdeck.demo_lab import web_server
 from vipdeck.engine.lab.peers import instance, start_vipdeck, vrrp_conf
 from vipdeck.engine.metrics import CATALOGUE, KEEPALIVED_STATE, NOT_EXPORTED, SPECS
-from tests.support.labconf import SEED_GROUP, VIP1
+from tests.support.labconf import CHK_OK, SEED_GROUP, VIP1, tcp_lvs
 from tests.support.scrape import scrape
 
 pytestmark = pytest.mark.lab
@@ -33,28 +33,8 @@ RS = "198.18.0.10"
 VRRP_LABELS = {"iname": "VI_1", "intf": "eth0", "vrid": "51"}
 STATE = {**VRRP_LABELS, "ip_address": VIP1}
 
-LVS = f"""
-virtual_server {VIP1} 80 {{
-    delay_loop 1
-    lb_algo rr
-    lb_kind DR
-    protocol TCP
-    real_server {RS} 80 {{
-        weight 3
-        TCP_CHECK {{
-            connect_timeout 1
-        }}
-    }}
-}}
-"""
-
-SCRIPTS = """
-vrrp_script chk_ok {
-    script "/bin/true"
-    interval 1
-    weight 2
-}
-"""
+LVS = tcp_lvs(VIP1, RS, weight=3)
+SCRIPTS = CHK_OK
 
 
 def conf(router_id: str, priority: int, state: str, *, track: bool = False) -> str:

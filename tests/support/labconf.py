@@ -57,3 +57,38 @@ vrrp_script chk_nginx {{
     return vrrp_conf(router_id=router_id, mcast_group=SEED_GROUP, scripts=scripts, instances=[
         dict(name="VI_1", vrid=51, priority=100, state="MASTER", vips=[f"{VIP_VI1}/24"], auth_pass="1111",
              track_script=["chk_down", "chk_nginx"])])
+
+
+def backups(*instances: tuple[str, int, int], router_id: str = "node1", extra: str = "") -> str:
+    """Instances (name, vrid, priority), all state BACKUP, advert_int 1, VIP 198.18.0.<100+vrid>/32."""
+    return vrrp_conf(router_id=router_id, extra=extra, instances=[
+        dict(name=n, vrid=v, priority=p, state="BACKUP", advert_int=1, vips=[f"198.18.0.{100 + v}/32"])
+        for n, v, p in instances])
+
+
+CHK_OK = """
+vrrp_script chk_ok {
+    script "/bin/true"
+    interval 1
+    weight 2
+}
+"""
+
+
+def tcp_lvs(vip: str, *servers: str, weight: int | None = None) -> str:
+    """A virtual_server on ``vip``:80 (rr, DR) with a TCP_CHECK per real server."""
+    w = f"        weight {weight}\n" if weight is not None else ""
+    reals = "".join(f"""    real_server {rs} 80 {{
+{w}        TCP_CHECK {{
+            connect_timeout 1
+        }}
+    }}
+""" for rs in servers)
+    return f"""
+virtual_server {vip} 80 {{
+    delay_loop 1
+    lb_algo rr
+    lb_kind DR
+    protocol TCP
+{reals}}}
+"""

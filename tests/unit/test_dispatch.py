@@ -18,32 +18,11 @@ from vipdeck.engine.vrrp import packet
 from vipdeck.engine.vrrp.driver import InstanceDriver
 
 from tests.support.fake_net import FakeNet, advert_rx
+from tests.support.labconf import backups
 from tests.support.virtual_loop import run
 from tests.unit.test_driver_glue import Hooks
 
-CONF = """
-vrrp_instance VI_1 {
-    interface eth0
-    virtual_router_id 51
-    priority 100
-    advert_int 1
-    state BACKUP
-    virtual_ipaddress {
-        198.18.0.198/32
-    }
-}
-vrrp_instance VI_2 {
-    interface eth0
-    virtual_router_id 52
-    priority 100
-    advert_int 1
-    state BACKUP
-    virtual_ipaddress {
-        198.18.0.197/32
-    }
-}
-"""
-CFG = loads(CONF).config
+CFG = loads(backups(("VI_1", 51, 100), ("VI_2", 52, 100))).config
 PEER = "198.18.0.2"
 
 

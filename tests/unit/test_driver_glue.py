@@ -18,21 +18,10 @@ from vipdeck.engine.vrrp import packet
 from vipdeck.engine.vrrp.driver import InstanceDriver
 
 from tests.support.fake_net import FakeNet
+from tests.support.labconf import backups
 from tests.support.virtual_loop import run
 
-CONF = """
-vrrp_instance VI_1 {
-    interface eth0
-    virtual_router_id 51
-    priority 100
-    advert_int 1
-    state BACKUP
-    virtual_ipaddress {
-        198.18.0.198/32
-    }
-}
-"""
-INST = loads(CONF).config.vrrp_instances[0]
+INST = loads(backups(("VI_1", 51, 100))).config.vrrp_instances[0]
 MDI = 3 + (256 - 100) / 256          # Master_Down_Interval at priority 100, advert_int 1
 
 

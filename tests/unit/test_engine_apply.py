@@ -13,24 +13,18 @@ import asyncio
 from vipdeck.engine.config import loads
 from vipdeck.engine.control.api import EngineApi
 from vipdeck.engine.events import EventBus
-from vipdeck.engine.lab.peers import vrrp_conf
 from vipdeck.engine.runtime import Engine
 from vipdeck.engine.state import StateStore
 from vipdeck.engine.vrrp import machine as m
 from vipdeck.engine.vrrp import packet
 
 from tests.support.fake_net import FakeNet, advert_rx
+from tests.support.labconf import backups
 from tests.support.virtual_loop import run
 
 
-def conf(*instances: tuple[str, int, int]) -> str:
-    return vrrp_conf(router_id="node1", instances=[
-        dict(name=n, vrid=v, priority=p, state="BACKUP", advert_int=1, vips=[f"198.18.0.{100 + v}"])
-        for n, v, p in instances])
-
-
 def config(*instances):
-    res = loads(conf(*instances))
+    res = loads(backups(*instances))
     assert res.ok, res.diagnostics
     return res.config
 

@@ -27,6 +27,7 @@ from vipdeck.engine.state import StateStore
 from vipdeck.engine.vrrp import machine, packet
 
 from tests.support.fake_net import FakeNet, advert_rx
+from tests.support.labconf import backups
 from tests.support.virtual_loop import run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,50 +71,14 @@ def test_synthetic_snapshots_are_what_the_engine_sends(vrids, sources, tick):
     assert problems("Snapshot", synthetic_snapshot(vrids=vrids, sources=sources, tick=tick)) == []
 
 
-CONF = """
-global_defs {
-    router_id node1
-}
+CONF = backups(("VI_1", 51, 100), ("VI_2", 52, 100), ("VI_3", 53, 90), extra="""
 vrrp_sync_group G {
     group {
         VI_1
         VI_2
     }
 }
-vrrp_instance VI_1 {
-    interface eth0
-    virtual_router_id 51
-    priority 100
-    advert_int 1
-    state BACKUP
-    virtual_ipaddress {
-        198.18.0.198/32 dev eth0 label eth0:0
-    }
-}
-vrrp_instance VI_2 {
-    interface eth0
-    virtual_router_id 52
-    priority 100
-    advert_int 1
-    state BACKUP
-    virtual_ipaddress {
-        198.18.0.197/32
-    }
-    virtual_ipaddress_excluded {
-        198.18.0.196/32
-    }
-}
-vrrp_instance VI_3 {
-    interface eth0
-    virtual_router_id 53
-    priority 90
-    advert_int 1
-    state BACKUP
-    virtual_ipaddress {
-        198.18.0.195/32
-    }
-}
-"""
+""").replace("198.18.0.152/32\n    }", "198.18.0.152/32\n    }\n    virtual_ipaddress_excluded {\n        198.18.0.196/32\n    }")
 
 
 def test_a_real_engine_snapshot_and_its_events_follow_the_schema(tmp_path):
@@ -133,9 +98,9 @@ def test_a_real_engine_snapshot_and_its_events_follow_the_schema(tmp_path):
         sock = fake.sock()
         await asyncio.sleep(4)                               # VI_1..3 master (no peer yet)
         peer = "198.18.0.2"
-        sock.deliver(advert_rx(packet.Advert(2, 53, 120, 1.0, ("198.18.0.195",)), peer))   # VI_3 goes BACKUP
+        sock.deliver(advert_rx(packet.Advert(2, 53, 120, 1.0, ("198.18.0.153",)), peer))   # VI_3 goes BACKUP
         sock.deliver(advert_rx(packet.Advert(3, 60, 150, 1.0, ("198.18.0.60",)), "198.18.0.9"))   # foreign
-        sock.deliver(advert_rx(packet.Advert(2, 51, 200, 1.0, ("198.18.0.198",)), "198.18.0.77", ttl=64))
+        sock.deliver(advert_rx(packet.Advert(2, 51, 200, 1.0, ("198.18.0.151",)), "198.18.0.77", ttl=64))
         sock.deliver(advert_rx(packet.Advert(2, 52, 10, 1.0, ("198.18.0.1",)), peer))      # vip mismatch
         runt = advert_rx(packet.Advert(2, 51, 100, 1.0, ()), peer)
         sock.deliver(runt._replace(packet=runt.packet[:22]))
