@@ -128,7 +128,7 @@ def synthetic_snapshot(vrids: int = 255, sources: int = 2, now: float = 1_700_00
             "last_transition": {"from": "BACKUP" if master else "INIT", "to": "MASTER" if master else "BACKUP",
                                 "reason": "master_down_timer" if master else "startup", "detail": "",
                                 "time": now - 60},
-            "wire": {"source": "198.18.0.1", "mcast_group": "224.0.0.18", "unicast_peers": []},
+            "wire": {"source": "198.18.0.1", "mcast_group": "224.0.0.18", "unicast_peers": [], "vmac": None},
             "sync_group": None, "preempt": True, "preempt_delay": 0.0,
             "operator": {"drained": False, "hold_until": None, "held": False, "takeover": False,
                          "takeover_pending": False, "who": None, "when": None, "why": None, "group": None,

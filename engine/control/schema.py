@@ -36,7 +36,7 @@ SCHEMA_VERSION = 1
 VrrpState = Literal["INIT", "BACKUP", "MASTER", "FAULT", "STOP"]
 # why a transition happened (vrrp.machine.REASONS)
 TransitionReason = Literal["startup", "master_down_timer", "higher_priority_seen", "priority_zero_received",
-                           "preempt", "tracker", "interface", "operator", "shutdown", "sync_group"]
+                           "preempt", "tracker", "interface", "operator", "shutdown", "sync_group", "config"]
 # why a packet was dropped (vrrp.packet.RejectReason); counter names too
 RejectReason = Literal["ip_header", "ttl", "truncated", "version", "type", "length", "checksum", "interval",
                        "addr_family", "vrid_unknown", "auth_type", "auth_unsupported", "auth_mismatch",

@@ -33,9 +33,11 @@ def advert_rx(adv: packet.Advert, src: str, dst: str = "224.0.0.18", ttl: int = 
 class FakeSocket:
     """A VRRP socket on one (interface, family): what goes out is in ``sent``."""
 
-    def __init__(self, net: "FakeNet", ifname: str, family: int, groups, local_addresses, on_drop):
+    def __init__(self, net: "FakeNet", ifname: str, family: int, groups, local_addresses, on_drop,
+                 source_from: str | None = None):
         self.net = net
         self.ifname = ifname
+        self.source_from = source_from or ifname
         self.family = family
         self.ifindex = net.ifindex.get(ifname, 2)
         self.src: str | None = net.addresses.get(ifname)
@@ -92,9 +94,10 @@ class FakeHost:
     (loop time, "add"/"remove"/"garp"/"garp_stop"/..., instance); ``delay``
     makes each add/remove take that long (to see the chain keep its order)."""
 
-    def __init__(self, net: "FakeNet", emit, spawn, on_link, on_address):
+    def __init__(self, net: "FakeNet", emit, spawn, on_link, on_address, drivers=None):
         self.net = net
         self.emit, self.spawn, self.on_link, self.on_address = emit, spawn, on_link, on_address
+        self.drivers = drivers
         self.local: set[str] = set(net.addresses.values())
         self.log: list[tuple[float, str, str]] = []
         self.delay = 0.0
@@ -109,6 +112,18 @@ class FakeHost:
 
     async def close(self) -> None:
         pass
+
+    async def prepare(self, config) -> None:
+        pass                                   # no VMACs, no nftables here
+
+    def vrrp_interface(self, inst) -> str:
+        return inst.interface
+
+    def attach(self, d) -> None:
+        pass
+
+    def master_mac(self, inst) -> str | None:
+        return self.mac_of(inst.interface)
 
     def is_up(self, ifname: str) -> bool:
         return self.up.get(ifname, True)
@@ -180,8 +195,9 @@ class FakeNet:
         self.opened: list[FakeSocket] = []
         self.host: FakeHost | None = None
 
-    def open_socket(self, ifname: str, family: int, *, groups, local_addresses, on_drop) -> FakeSocket:
-        s = FakeSocket(self, ifname, family, groups, local_addresses, on_drop)
+    def open_socket(self, ifname: str, family: int, *, groups, local_addresses, on_drop,
+                    source_from: str | None = None) -> FakeSocket:
+        s = FakeSocket(self, ifname, family, groups, local_addresses, on_drop, source_from)
         self.sockets[(ifname, family)] = s
         self.opened.append(s)
         return s
