@@ -16,7 +16,7 @@ import pytest
 from vipdeck.engine.lab import wait_until
 from vipdeck.engine.lab.peers import instance, start_vipdeck, status, vrrp_conf
 from vipdeck.engine.vrrp import packet
-from tests.support.netcut import Forger
+from tests.support.forge import Forger
 
 pytestmark = pytest.mark.lab
 
