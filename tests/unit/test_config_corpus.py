@@ -145,5 +145,7 @@ def test_corpus_vrrp_details(corpus_dir):
 
     strict = load(str(corpus_dir / "keepalived.conf.sample.in"))
     vi = strict.config.instance("VI_1")
-    assert vi.strict_mode and vi.authentication is None and vi.accept is True
+    # VRRPv2 accept mode under strict mode is reset, as keepalived 2.2.7's vrrp.c does
+    assert vi.strict_mode and vi.authentication is None and vi.accept is False
+    assert any("accept mode with VRRP version 2 does not comply" in d.message for d in strict.warnings)
     assert any("strict mode does not support authentication" in d.message for d in strict.warnings)
