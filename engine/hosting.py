@@ -114,11 +114,14 @@ class HostSide:
         for s in self._senders.values():
             s.close()
         await self.links.stop()
+        # the VMACs go before their rules: the kernel's pending MLD/IGMP reports (the VIPs'
+        # removal sends some, repeated after a random delay) must never leave with the
+        # virtual MAC, so the rules that move them stay until the interface is gone
+        await self.vmacs.close()
         if self.firewall is not None:
             for name in self._vmac:
                 await self._fw(self.firewall.remove_vmac(name), f"VMAC {name}")
         self._vmac.clear()
-        await self.vmacs.close()
         if self.firewall is not None and self.firewall.made:
             await self._fw(self.firewall.close(), "removing its tables")
         await self.vips.close()
@@ -179,12 +182,12 @@ class HostSide:
 
     async def _drop_vmac(self, name: str) -> None:
         vm, _inst = self._vmac.pop(name)
-        if self.firewall is not None:
-            await self._fw(self.firewall.remove_vmac(name), f"VMAC {name}")
         try:
-            await self.vmacs.remove(name)
+            await self.vmacs.remove(name)            # first: see close()
         except OSError as exc:
             self.emit("vip", str(exc), "error")
+        if self.firewall is not None:
+            await self._fw(self.firewall.remove_vmac(name), f"VMAC {name}")
 
     def vrrp_interface(self, inst: VrrpInstance) -> str:
         """Where the instance's VRRP socket lives: its VMAC (unless

@@ -251,7 +251,8 @@ class Firewall:
             self._made.update(families)
 
     async def remove_vmac(self, vmac: str) -> None:
-        """Before the VMAC is deleted (its index would linger in the sets)."""
+        """After the VMAC is deleted: its rules moved its last MLD/IGMP reports
+        (the map is written afresh, so the gone interface's index does not linger)."""
         async with self._lock:
             had = self._vmacs.pop(vmac, None)
             if had is not None and had[1] in self._made:

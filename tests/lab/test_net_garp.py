@@ -17,9 +17,9 @@ import pytest
 from vipdeck.engine.lab.wait import async_wait_until
 from vipdeck.engine.net.garp import GarpPolicy, GarpScheduler, GarpSender, arp_announcement, neighbour_advertisement
 from vipdeck.engine.net.vips import Vip
+from tests.support.tstamp import SO_TIMESTAMPNS, timestamps
 
 ETH_P_ALL = 0x0003
-SO_TIMESTAMPNS = 35
 MAC_A = bytes.fromhex("02aa00000001")
 
 
@@ -33,7 +33,7 @@ class Capture:
         # outgoing frames reach only ETH_P_ALL taps; those are filtered by ethertype below
         self.sock = node.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3 if outgoing else ethertype))
         self.sock.bind((node.ifname, 0))
-        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        timestamps(self.sock, node)
         self.sock.setblocking(False)
         self.frames: list[tuple[float, bytes]] = []
 

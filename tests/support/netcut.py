@@ -14,9 +14,9 @@ import socket
 import struct
 
 from tests.support.paths import require
+from tests.support.tstamp import SO_TIMESTAMPNS, timestamps
 
 TABLE = "vdcut"
-SO_TIMESTAMPNS = 35
 ETH_P_ARP = 0x0806
 
 
@@ -56,7 +56,7 @@ class ArpWatch:
     def __init__(self, node):
         self.sock = node.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
         self.sock.bind((node.ifname, 0))
-        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        timestamps(self.sock, node)
         self.sock.setblocking(False)
         self.seen: list[tuple[float, str, str]] = []     # (time, sender MAC, announced address)
         node.lab.on_close(self.sock.close)

@@ -20,9 +20,9 @@ import threading
 from dataclasses import dataclass
 
 from vipdeck.engine.lab import Lab
+from tests.support.tstamp import SO_TIMESTAMPNS, timestamps
 
 ETH_P_ALL = 0x0003
-SO_TIMESTAMPNS = 35
 SOL_PACKET = 263
 PACKET_ADD_MEMBERSHIP = 1
 PACKET_MR_PROMISC = 1
@@ -87,7 +87,7 @@ class Sniffer:
         idx = int(self.node.run("cat", f"/sys/class/net/{self.node.ifname}/ifindex").stdout)
         mreq = struct.pack("iHH8s", idx, PACKET_MR_PROMISC, 0, b"")
         s.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
-        s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        timestamps(s, self.node)
         self._sock = s
         self._thread = threading.Thread(target=self._loop, name="lab-sniffer", daemon=True)
         self._thread.start()
