@@ -14,7 +14,8 @@ from __future__ import annotations
 import inspect
 import time
 from functools import partial
-from typing import Any, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Iterable, Sequence
 
 from rich.text import Text
 from textual import events
@@ -25,10 +26,13 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Static, TabbedContent, TabPane
 
 from vipdeck.console.actions import ChangePlan, NotApplicable
+from vipdeck.console.cluster import ClusterRow, all_flags, cluster_rows, node_names
 from vipdeck.console.changes import BY_NAME, CHANGES, INSTANCE, IPVS_OPS, REAL_SERVER, Change
 from vipdeck.console.derive import SnapView, held_vips
 from vipdeck.console.feed import LinkState, NodeFeed
 from vipdeck.console.help import HelpScreen
+from vipdeck.console.peerview import PeerView
+from vipdeck.console.format import age as format_age
 from vipdeck.console.modals import ConfirmScreen
 from vipdeck.console.views.adverts import AdvertsView
 from vipdeck.console.views.base import View
@@ -38,7 +42,7 @@ from vipdeck.console.views.overview import OverviewView
 from vipdeck.console.views.vips import VipsView
 from vipdeck.console.system import local_system
 from vipdeck.console.widgets.key_bar import KeyBar
-from vipdeck.engine.control.client import Client
+from vipdeck.engine.control.client import Client, client_for
 from vipdeck.console.widgets.update import update_if_changed
 from vipdeck.engine.control.schema import ControlError
 
@@ -52,6 +56,32 @@ TABS: list[tuple[str, str, type[View]]] = [
     ("ipvs", "4 IPVS", IpvsView),
     ("events", "5 Events", EventsView),
 ]
+
+Peer = Any   # a peer as the constructor takes it: an address, a Client, or (address, Client)
+
+
+@dataclass
+class PeerLink:
+    """One other node the console watches: its connection, feed and last word."""
+
+    address: str
+    client: Any
+    feed: NodeFeed | None = None
+    raw: dict | None = None
+    sv: SnapView | None = None
+    link: LinkState | None = None
+    is_self: bool = False        # the address reaches the node we are attached to (a shared console.toml)
+
+    @property
+    def name(self) -> str:
+        return self.sv.hostname if self.sv is not None and self.sv.node else self.address
+
+
+def same_node(a: dict | None, b: dict | None) -> bool:
+    """Two snapshots of one daemon (the same host, pid and start)."""
+    na, nb = (a or {}).get("node") or {}, (b or {}).get("node") or {}
+    return bool(na) and all(na.get(k) == nb.get(k) for k in ("hostname", "pid", "started_at"))
+
 
 class ScreenTabs(TabbedContent):
     """Tabs that change only when the operator (or the app) says so.
@@ -88,6 +118,7 @@ class ConsoleApp(App[int]):
         Binding("3", "show_tab('vips')", "VIPs", show=False),
         Binding("4", "show_tab('ipvs')", "IPVS", show=False),
         Binding("5", "show_tab('events')", "Events", show=False),
+        Binding("n", "next_node", "Target node", show=False),
         # the IPVS keys work everywhere (elsewhere they explain themselves); the IPVS screen shows them
         *(Binding(c.key, f"change('{c.name}')", c.label, show=c.on_bar) for c in CHANGES if c.key),
     ]
@@ -106,13 +137,18 @@ class ConsoleApp(App[int]):
         frozen: bool = False,
         max_events: int = 2000,
         confirm_delay: float = ConfirmScreen.ARM_DELAY,
+        peers: Sequence[Peer] = (),
+        peer_client: Callable[[str], Client] = client_for,
     ):
         """``client``: an ``engine.control.client.Client``.  ``starter``: for an
         embedded engine, a callable returning ``(client, stop)`` (or an awaitable
         of it); ``stop(resign=True)`` is awaited when the console quits.
         ``frozen`` stops cursor blinking for reproducible pictures;
         ``localtime`` formats event times (tests pass ``time.gmtime``);
-        ``confirm_delay``: how long a confirmation ignores keys after it opens."""
+        ``confirm_delay``: how long a confirmation ignores keys after it opens.
+        ``peers``: the other nodes of the cluster view, each an address (a
+        socket path or ssh://..., made a client with ``peer_client``), a
+        Client, or an (address, Client) pair; one feed each."""
         super().__init__()
         if client is None and starter is None:
             raise ValueError("ConsoleApp needs a client or a starter")
@@ -138,6 +174,17 @@ class ConsoleApp(App[int]):
         self.apply_cost = 0.0            # seconds the last snapshot took to show
         self._system: dict | None = None
         self.notices: list[tuple[str, str, str]] = []   # (severity, title, message), newest last
+        self.peer_links: list[PeerLink] = [self._peer_link(p, peer_client) for p in peers]
+        self.target = 0                  # which node changes go to: 0 this one, k the k-th peer link
+        self.cluster: list[ClusterRow] = []
+
+    @staticmethod
+    def _peer_link(peer: Peer, make: Callable[[str], Client]) -> PeerLink:
+        if isinstance(peer, str):
+            return PeerLink(peer, make(peer))
+        if isinstance(peer, tuple):
+            return PeerLink(str(peer[0]), peer[1])
+        return PeerLink(str(getattr(peer, "path", None) or getattr(peer, "address", None) or repr(peer)), peer)
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -149,6 +196,8 @@ class ConsoleApp(App[int]):
                     kw: dict[str, Any] = {"localtime": self.localtime, "frozen": self.frozen}
                     if cls is EventsView:
                         kw["max_events"] = self.max_events
+                    if cls is OverviewView:
+                        kw["cluster_nodes"] = 1 + len(self.peer_links)
                     yield cls(id=f"view-{tab_id}", **kw)
         yield KeyBar(id="keys")
 
@@ -194,12 +243,20 @@ class ConsoleApp(App[int]):
                              max_events=self.max_events)
         self.feed.start()
         self.feed.tick()
+        for k, p in enumerate(self.peer_links):
+            p.feed = NodeFeed(p.client, self.post_message, node=p.address, coalesce=self.coalesce,
+                              refresh_interval=self.refresh_interval, max_events=self.max_events)
+            p.feed.start()
+            p.feed.tick()
+
+    def _peer_of(self, feed: NodeFeed) -> PeerLink | None:
+        return next((p for p in self.peer_links if p.feed is feed), None)
 
     # -- what the feed says ------------------------------------------------------------------
 
     def on_node_feed_events(self, message: NodeFeed.Events) -> None:
-        if self._exit:
-            return
+        if self._exit or message.feed is not self.feed:
+            return          # a peer's events stay in its own trail (its feed only marks its snapshot dirty)
         try:
             with self.batch_update():
                 self.events_view.add_events(message.events, visible=self.active_tab == "events")
@@ -207,7 +264,12 @@ class ConsoleApp(App[int]):
             pass
 
     def on_node_feed_status(self, message: NodeFeed.Status) -> None:
-        self.link = message.state
+        peer = self._peer_of(message.feed)
+        if peer is not None:
+            peer.link = message.state
+            self._update_cluster()
+        else:
+            self.link = message.state
         self._update_status()
 
     def on_node_feed_snapshot(self, message: NodeFeed.Snapshot) -> None:
@@ -215,7 +277,11 @@ class ConsoleApp(App[int]):
         not fetched before the screen has caught up with this one."""
         started = time.perf_counter()
         try:
-            self.apply_snapshot(message.raw)
+            peer = self._peer_of(message.feed)
+            if peer is not None:
+                self.apply_peer_snapshot(peer, message.raw)
+            else:
+                self.apply_snapshot(message.raw)
         finally:
             if self._exit:
                 message.feed.shown(0.0)
@@ -236,12 +302,121 @@ class ConsoleApp(App[int]):
         started = time.perf_counter()
         try:
             with self.batch_update():
+                self._update_cluster(render=False)
                 self._update_status()
                 self.active_view().show(self.sv, self.version)
         except NoMatches:   # the DOM is being torn down (quitting)
             return 0.0
         self.apply_cost = time.perf_counter() - started
         return self.apply_cost
+
+    def apply_peer_snapshot(self, peer: PeerLink, raw: dict) -> None:
+        peer.raw = raw
+        peer.sv = SnapView(raw)
+        peer.is_self = same_node(raw, self.sv.raw if self.sv is not None else None)
+        if self._exit:
+            return
+        try:
+            with self.batch_update():
+                self._update_cluster()
+                self._update_status()
+        except NoMatches:
+            pass
+
+    # -- the cluster view ----------------------------------------------------------------------
+
+    def _heard_age(self, link: LinkState | None) -> float | None:
+        return link.heard_ago(time.monotonic()) if link is not None else None
+
+    def node_view(self) -> PeerView:
+        """This node as a PeerView (the first of ``cluster_nodes``)."""
+        name = self.sv.hostname if self.sv is not None else (self.label or "this node")
+        return PeerView(name, self.label or "local", self.sv.raw if self.sv is not None else None,
+                        self._heard_age(self.link), self.connected)
+
+    def peer_view(self, p: PeerLink) -> PeerView:
+        return PeerView(p.name, p.address, p.raw, self._heard_age(p.link), bool(p.link and p.link.connected))
+
+    def visible_peers(self) -> list[PeerLink]:
+        """The peer links shown (one that turned out to be this node is left out)."""
+        return [p for p in self.peer_links if not p.is_self]
+
+    @property
+    def cluster_nodes(self) -> list[PeerView]:
+        """Every node the console watches, this one first."""
+        return [self.node_view(), *(self.peer_view(p) for p in self.visible_peers())]
+
+    @property
+    def peers(self) -> list[PeerView]:
+        """The other nodes, seen from the node a change targets (the previews'
+        ``peers``: who else could take a VRID over)."""
+        nodes = self.cluster_nodes
+        target = self.target_index()
+        return [n for k, n in enumerate(nodes) if k != target]
+
+    @property
+    def stale_after(self) -> float:
+        return self.feed.core.stale_after if self.feed is not None else max(3.0, 3 * self.refresh_interval)
+
+    def _update_cluster(self, render: bool = True) -> None:
+        """Compare the nodes again; show it when the overview is on screen."""
+        if not self.peer_links:
+            return
+        nodes = self.cluster_nodes
+        self.cluster = cluster_rows(nodes, stale_after=self.stale_after)
+        if self._exit:
+            return
+        try:
+            view = self.view("overview")
+        except NoMatches:
+            return
+        view.show_cluster(self.cluster, self.node_headings(nodes), render=render and self.active_tab == "overview")
+
+    def node_headings(self, nodes: list[PeerView]) -> list[str]:
+        names = node_names(nodes)
+        out = []
+        for k, n in enumerate(nodes):
+            seen = "never heard" if n.heard_age is None else ("live" if n.heard_age < 2 else
+                                                               f"heard {format_age(n.heard_age)} ago")
+            if n.stale(self.stale_after):
+                seen = f"UNREACHABLE ({seen})"
+            mark = " ◀ target" if k == self.target_index() and len(nodes) > 1 and k else ""
+            out.append(f"{names[k]}{' (here)' if k == 0 else ''} · {seen}{mark}")
+        # a peer hidden as "this node" leaves its column empty
+        while len(out) < 1 + len(self.peer_links):
+            out.append("(this node again)")
+        return out
+
+    def target_index(self) -> int:
+        """The target's position in ``cluster_nodes`` (0 when its peer went or turned out to be us)."""
+        if self.target == 0:
+            return 0
+        visible = self.visible_peers()
+        link = self.peer_links[self.target - 1] if self.target <= len(self.peer_links) else None
+        return 1 + visible.index(link) if link in visible else 0
+
+    def target_link(self) -> PeerLink | None:
+        k = self.target_index()
+        return self.visible_peers()[k - 1] if k else None
+
+    def action_next_node(self) -> None:
+        """Changes go to the next node (this one, then each peer with a snapshot)."""
+        if not self.peer_links:
+            self.notify("No peers: start the console with --peer ADDR to watch and change other nodes.",
+                        severity="warning")
+            return
+        choices = [0] + [k + 1 for k, p in enumerate(self.peer_links) if p.sv is not None and not p.is_self]
+        self.target = choices[(choices.index(self.target) + 1) % len(choices)] if self.target in choices else 0
+        name = self.target_name()
+        self.notify(f"Changes now go to {name}.", title="target node")
+        self._update_cluster()
+        self._update_status()
+
+    def target_name(self) -> str:
+        link = self.target_link()
+        if link is None:
+            return self.sv.hostname if self.sv is not None else "this node"
+        return node_names(self.cluster_nodes)[self.target_index()]
 
     def request_refresh(self) -> None:
         if self.feed is not None:
@@ -312,6 +487,8 @@ class ConsoleApp(App[int]):
             t.append(f"  {n} VRID{'s' if n > 1 else ''} flagged (2) ", style="bold red")
         if sv is not None and not sv.ipvs.get("available", True) and sv.virtual_servers:
             t.append("  IPVS unavailable (4) ", style="bold red")
+        if self.peer_links:
+            t.append_text(self.nodes_text())
         if sv is not None:
             rid = sv.node.get("router_id")
             if rid and rid != sv.hostname:
@@ -320,6 +497,22 @@ class ConsoleApp(App[int]):
             t.append(f"  {mode}", style="dim")
         if self.label:
             t.append(f" {self.label}", style="dim")
+        return t
+
+    def nodes_text(self) -> Text:
+        """Which nodes are seen, and where changes go."""
+        t = Text()
+        flagged = all_flags(self.cluster)
+        if flagged:
+            n = len({(f.kind, f.nodes) for f in flagged})
+            t.append(f"  {n} cluster flag{'s' if n > 1 else ''} (1) ", style="bold red")
+        t.append("  nodes:", style="dim")
+        nodes = self.cluster_nodes
+        for k, (name, n) in enumerate(zip(node_names(nodes), nodes)):
+            ok = not n.stale(self.stale_after)
+            t.append(f" {'●' if ok else '○'} {name}", style="green" if ok else "bold red")
+        if self.target_index():
+            t.append(f"  → changes go to {self.target_name()} ", style="bold black on cyan")
         return t
 
     def link_text(self) -> Text:
@@ -382,57 +575,93 @@ class ConsoleApp(App[int]):
             return self.active_view().selected_rs()
         return None
 
+    def target_selection(self, target: str) -> Any:
+        """The selection, on the node changes go to: the instance of the same
+        name there, else the one with the same VRID (a cluster row's VRID
+        when the cluster table has the cursor)."""
+        selection = self.selection(target)
+        link = self.target_link()
+        if target != INSTANCE or link is None or link.sv is None:
+            return selection
+        insts = link.sv.instances
+        view = self.active_view()
+        fam_vrid = view.selected_vrid() if isinstance(view, OverviewView) else None
+        if fam_vrid is None and selection is not None and self.sv is not None:
+            if selection in link.sv.instances_by_name:
+                return selection
+            local = self.sv.instances_by_name.get(selection) or {}
+            fam_vrid = ((local.get("family") or 4), local.get("vrid"))
+        if fam_vrid is None:
+            return selection
+        i = next((i for i in insts if ((i.get("family") or 4), i.get("vrid")) == fam_vrid), None)
+        return i["name"] if i else None
+
     def action_change(self, name: str) -> None:
         change = BY_NAME[name]
-        selection = self.selection(change.target)
+        selection = self.target_selection(change.target)
         self.propose(change, lambda sv: change.build(sv, selection))
 
     def propose(self, change: Change, build: Callable[[SnapView], ChangePlan]) -> None:
-        """Build a change from the current snapshot and ask for confirmation."""
-        if self.effective_read_only:
-            self.notify("Read-only console: changes are disabled.", title="read-only", severity="warning")
+        """Build a change from the target node's snapshot and ask for confirmation;
+        it is sent to that node's connection (so its audit trail has it)."""
+        link = self.target_link()
+        sv = link.sv if link is not None else self.sv
+        client = link.client if link is not None else self.client
+        if self.read_only or (sv is not None and sv.raw.get("read_only")):
+            where = f" on {self.target_name()}" if link is not None else ""
+            self.notify(f"Read-only console{where}: changes are disabled.", title="read-only", severity="warning")
             return
-        if self.sv is None or self.client is None:
+        if sv is None or client is None:
             self.notify("No snapshot from the engine yet.", severity="warning")
             return
         try:
-            plan = build(self.sv)
+            plan = build(sv)
         except NotApplicable as exc:
             self.notify(str(exc), severity="warning")
             return
+        if self.peer_links:
+            name = self.target_name() if link is not None else sv.hostname
+            if name not in plan.title:
+                plan.title = f"{plan.title.rstrip('?')} on {name}?"
         self.push_screen(self.confirmation(plan, node_wide=change.node_wide),
-                         callback=lambda v: self._confirmed(plan, v))
+                         callback=lambda v: self._confirmed(plan, v, link))
 
     def confirmation(self, plan: ChangePlan, *, node_wide: bool = False) -> ConfirmScreen:
         return ConfirmScreen(plan, frozen=self.frozen, focus_cancel=node_wide, arm_delay=self.confirm_delay)
 
-    def _confirmed(self, plan: ChangePlan, values: dict | None) -> None:
+    def _confirmed(self, plan: ChangePlan, values: dict | None, link: PeerLink | None = None) -> None:
         if values is None:
             self.notify(f"{plan.title.rstrip('?')}: cancelled, nothing sent.")
             return
-        self.run_worker(partial(self.send, plan.op, plan.request_args(values)), name=f"request-{plan.op}",
+        self.run_worker(partial(self.send, plan.op, plan.request_args(values), link), name=f"request-{plan.op}",
                         group="request")
 
-    async def send(self, op: str, args: dict) -> dict | None:
+    async def send(self, op: str, args: dict, link: PeerLink | None = None) -> dict | None:
+        """Send a change to this node, or to a peer's own connection."""
+        client = link.client if link is not None else self.client
+        sv = link.sv if link is not None else self.sv
+        where = f" ({link.name})" if link is not None else ""
         try:
-            result = await self.client.request(op, **args)
+            result = await client.request(op, **args)
         except ControlError as exc:
-            self.notify(exc.message, title=f"{op} refused ({exc.code})", severity="error", timeout=10)
+            self.notify(exc.message, title=f"{op}{where} refused ({exc.code})", severity="error", timeout=10)
             return None
-        except (OSError, ValueError) as exc:
-            self.notify(str(exc), title=f"{op} failed", severity="error", timeout=10)
+        except (OSError, ValueError, EOFError) as exc:
+            self.notify(str(exc), title=f"{op}{where} failed", severity="error", timeout=10)
             return None
         msg = str((result.get("message") if isinstance(result, dict) else None) or "done")
-        ipvs = self.sv.ipvs if self.sv is not None else {}
+        ipvs = sv.ipvs if sv is not None else {}
         if op in IPVS_OPS and not ipvs.get("available", True):
             # the engine records the intent and says so; the kernel was not touched
             self.notify(f"{msg}. Recorded only: IPVS is unavailable here "
                         f"({ipvs.get('error') or 'the kernel table cannot be read'}), so nothing was applied "
                         "to the kernel (the change is kept and applied when the daemon next starts with IPVS).",
-                        title=f"{op}: NOT applied", severity="warning", timeout=15)
+                        title=f"{op}{where}: NOT applied", severity="warning", timeout=15)
         else:
-            self.notify(msg, title=f"{op}: ok")
+            self.notify(msg, title=f"{op}{where}: ok")
         self.request_refresh()
+        if link is not None and link.feed is not None:
+            link.feed.refresh()
         return result
 
     # -- quitting ----------------------------------------------------------------------------
@@ -483,10 +712,14 @@ class ConsoleApp(App[int]):
     async def on_unmount(self) -> None:
         if self.feed is not None:
             await self.feed.stop()
+        for p in self.peer_links:
+            if p.feed is not None:
+                await p.feed.stop()
         await self.stop_engine()
-        close = getattr(self.client, "close", None)
-        if close is not None:
-            try:
-                await close()
-            except Exception:
-                pass
+        for c in [self.client, *(p.client for p in self.peer_links)]:
+            close = getattr(c, "close", None)
+            if close is not None:
+                try:
+                    await close()
+                except Exception:
+                    pass

@@ -20,6 +20,8 @@ NAVIGATION: list[tuple[str, str, str]] = [
               "kind:transition,operator and sev:warning (at least)"),
     ("", "↑ ↓ PgUp PgDn Home End", "move the cursor; the detail panel follows"),
     ("", "q", "quit (attached to a daemon: VIPs are not affected)"),
+    ("Cluster (--peer)", "n", "which node the changes go to: this one, then each peer (the status line says)"),
+    ("", "o", "on the overview: the cursor to the cluster rows (f / t / c then act on that VRID) and back"),
     ("Events (5)", "p", "show / hide passing checks (hidden at first)"),
 ]
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.widgets import Static
 
 from vipdeck.console import format as fmt
+from vipdeck.console.cluster import (SPLIT_BRAIN, UNCONFIRMED, UNREACHABLE, VIP_NOT_MASTER, VIPS_MISSING,
+                                     ClusterRow, NodeCell)
 from vipdeck.console.derive import SnapView
 from vipdeck.console.views.base import View
 from vipdeck.console.widgets.keyed_table import KeyedTable
@@ -250,16 +253,133 @@ def instance_detail(sv: SnapView, i: dict) -> Text:
     return t
 
 
+# --- the cluster rows: one per VRID, one column per node ------------------------------
+
+CLUSTER_FLAG_LABEL = {SPLIT_BRAIN: "SPLIT BRAIN", UNCONFIRMED: "UNCONFIRMED MASTER",
+                      VIP_NOT_MASTER: "VIP ON NON-MASTER", VIPS_MISSING: "VIPS MISSING",
+                      UNREACHABLE: "UNREACHABLE"}
+
+
+def cluster_columns(nodes: int) -> list[tuple[str, str]]:
+    return [("vrid", "VRID"), ("name", "Instance"),
+            *((f"node{k}", "node 1 (here)" if k == 0 else f"node {k + 1}") for k in range(nodes)),
+            ("flags", "Cluster")]
+
+
+def cluster_cell(c: NodeCell) -> Text:
+    """State, effective priority, VIPs in its kernel, the master it believes in."""
+    if not c.present:
+        return Text("-", style="dim")
+    t = Text()
+    t.append_text(fmt.state_text(c.state))
+    t.append(f" {c.priority if c.priority is not None else '?'}")
+    if c.vips:
+        ok = bool(c.vips_held) == c.is_master and (not c.is_master or len(c.vips_held) == len(c.vips))
+        mark = "VIPs" if len(c.vips_held) == len(c.vips) else (f"{len(c.vips_held)}/{len(c.vips)} VIPs"
+                                                             if c.vips_held else "no VIPs")
+        t.append(f" {mark}", style=("green" if c.vips_held else "dim") if ok else "bold red")
+    if not c.is_master:
+        t.append(" → ", style="dim")
+        t.append(c.master_node or c.master or "none heard", style="" if (c.master_node or c.master) else "bold red")
+    if not c.reachable:
+        t.append(" (stale)", style="bold yellow")
+    return t
+
+
+def cluster_row_cells(r: ClusterRow) -> tuple:
+    flags = Text()
+    for k, kind in enumerate(dict.fromkeys(f.kind for f in r.flags)):
+        if k:
+            flags.append(" ")
+        flags.append(CLUSTER_FLAG_LABEL.get(kind, kind), style="bold yellow" if kind == UNREACHABLE else "bold red")
+    if not r.flags:
+        flags.append("agree", style="green")
+    return (str(r.vrid) + ("" if r.family == 4 else " v6"), Text(" ".join(r.names) or "-", style="bold"),
+            *(cluster_cell(c) for c in r.cells), flags)
+
+
 class OverviewView(View):
+    """``cluster_nodes`` > 1: the console watches peers too, and the cluster
+    rows (``cluster``, set by the app) are shown under this node's instances;
+    ``o`` moves the cursor between the two tables."""
+
+    BINDINGS = [Binding("o", "other_table", "Cluster rows", show=False)]
+
+    DEFAULT_CSS = """
+    OverviewView.cluster #instances { max-height: 35%; }
+    OverviewView #cluster { max-height: 35%; }
+    OverviewView #cluster-title { height: 1; padding: 0 1; background: $boost; }
+    OverviewView #cluster-flags { height: auto; max-height: 5; padding: 0 1; }
+    """
+
+    def __init__(self, *, cluster_nodes: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.cluster_nodes = cluster_nodes
+        self.cluster: list[ClusterRow] = []
+        self.cluster_headings: list[str] = []
+        if cluster_nodes > 1:
+            self.add_class("cluster")
+
     def compose_body(self) -> ComposeResult:
         yield Static(id="node", classes="panel")
         yield KeyedTable(COLUMNS, id="instances")
+        if self.cluster_nodes > 1:
+            yield Static(Text("cluster: every node's own word per VRID  (o: cursor here / back; n: which node changes go to)",
+                              style="bold"), id="cluster-title")
+            yield KeyedTable(cluster_columns(self.cluster_nodes), id="cluster")
+            yield Static(id="cluster-flags")
         yield Static(id="instance-detail", classes="detail")
+
+    def show_cluster(self, rows: list[ClusterRow], headings: list[str], render: bool = True) -> None:
+        """New cluster rows (the app calls this when any node said something;
+        ``render`` False: kept for the next ``show`` or activation)."""
+        self.cluster, self.cluster_headings = rows, headings
+        if render and self.cluster_nodes > 1 and self.is_mounted:
+            self._render_cluster()
+
+    def activate(self) -> None:
+        if self.cluster_nodes > 1:
+            self._render_cluster()
+
+    def _render_cluster(self) -> None:
+        table = self.query_one("#cluster", KeyedTable)
+        if self.cluster_headings:
+            table.relabel([c[1] for c in cluster_columns(self.cluster_nodes)[:2]] + self.cluster_headings
+                          + ["Cluster"])
+        table.sync((r.key, cluster_row_cells(r)) for r in self.cluster
+                   if self.keep(r.vrid, *r.names, *(c.state for c in r.cells)))
+        t = Text()
+        details = [f.detail for r in self.cluster for f in r.flags]
+        for k, d in enumerate(details[:4]):
+            if k:
+                t.append("\n")
+            t.append(f"! {d}", style="bold red")
+        if len(details) > 4:
+            t.append(f"\n… {len(details) - 4} more", style="bold red")
+        update_if_changed(self.query_one("#cluster-flags", Static), t)
+
+    def action_other_table(self) -> None:
+        if self.cluster_nodes < 2:
+            return
+        cluster = self.query_one("#cluster", KeyedTable)
+        (self.query_one("#instances", KeyedTable) if cluster.has_focus else cluster).focus()
+
+    def selected_vrid(self) -> tuple[int, int] | None:
+        """(family, VRID) under the cluster table's cursor, when it has focus."""
+        if self.cluster_nodes < 2:
+            return None
+        table = self.query_one("#cluster", KeyedTable)
+        if not table.has_focus or table.selected_key is None:
+            return None
+        r = next((r for r in self.cluster if r.key == table.selected_key), None)
+        return (r.family, r.vrid) if r else None
 
     def render_view(self, sv: SnapView) -> None:
         node = self.query_one("#node", Static)
         text = node_text(sv)
         update_if_changed(node, text)
+        if self.cluster_nodes > 1:
+            self._render_cluster()
         rows = []
         for i in sv.instances:
             if not self.keep(i["name"], i.get("vrid"), i.get("state"), i.get("interface"),
@@ -282,4 +402,8 @@ class OverviewView(View):
             self._detail()
 
     def selected_instance(self) -> str | None:
+        vrid = self.selected_vrid()
+        if vrid is not None and self.sv is not None:   # the cluster row's instance on this node
+            i = next((i for i in self.sv.instances if ((i.get("family") or 4), i.get("vrid")) == vrid), None)
+            return i["name"] if i else None
         return self.query_one("#instances", KeyedTable).selected_key

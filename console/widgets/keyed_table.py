@@ -148,6 +148,16 @@ class KeyedTable(ScrollView, can_focus=True):
 
     # -- updates ----------------------------------------------------------------------------
 
+    def relabel(self, labels: Sequence[object]) -> None:
+        """New column headings (the cluster view learns its nodes' names late)."""
+        new = [Text(str(x)) for x in labels]
+        if len(new) != len(self._labels) or new == self._labels:
+            return
+        self._labels = new
+        self._header = None
+        self._widths_changed(self._measure_all())
+        self._content_changed()
+
     def sync(self, rows: Iterable[Row]) -> None:
         """Make the table show exactly ``rows`` (key, cells) in that order."""
         cursor_key = self.selected_key

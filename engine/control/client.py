@@ -12,7 +12,10 @@ import asyncio
 import itertools
 import json
 import os
-from typing import Any, AsyncIterator, Protocol
+import shlex
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Protocol, Sequence
+from urllib.parse import urlsplit
 
 from vipdeck.engine.control.schema import ControlError, Event, Snapshot
 
@@ -117,3 +120,228 @@ class EmbeddedClient:
 
     async def close(self) -> None:
         pass
+
+
+# --- peers: a socket path or ssh://[user@]host[:port][/path/to/control.sock] ---------------
+
+DEFAULT_REMOTE_COMMAND = "vipdeck"
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where a node's control socket is: local (``path``) or behind ssh
+    (``host`` with optional ``user``, ``port``; ``path`` None: the peer's default)."""
+
+    text: str
+    path: str | None
+    host: str | None = None
+    user: str | None = None
+    port: int | None = None
+
+    @property
+    def is_ssh(self) -> bool:
+        return self.host is not None
+
+
+def parse_address(text: str) -> Address:
+    """A peer as the operator writes it; ValueError with the reason otherwise."""
+    text = text.strip()
+    if not text:
+        raise ValueError("empty peer address")
+    if "://" not in text:
+        return Address(text, text)
+    parts = urlsplit(text)
+    if parts.scheme != "ssh":
+        raise ValueError(f"{text!r}: only ssh:// addresses or socket paths are understood")
+    if not parts.hostname:
+        raise ValueError(f"{text!r}: no host after ssh://")
+    if parts.password is not None:
+        raise ValueError(f"{text!r}: no passwords in addresses (ssh uses its keys and agent)")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{text!r}: the port is not a number from 1 to 65535") from None
+    if parts.query or parts.fragment:
+        raise ValueError(f"{text!r}: unexpected ? or # in the address")
+    return Address(text, parts.path or None, parts.hostname, parts.username, port)
+
+
+def ssh_command(address: Address, *, ssh: Sequence[str] = ("ssh",), options: Sequence[str] = (),
+                remote_command: str = DEFAULT_REMOTE_COMMAND) -> list[str]:
+    """The OpenSSH command that reaches ``address``'s control socket through
+    ``vipdeck proxy`` there.  BatchMode: a console owns the terminal, so ssh
+    must fail (and say why) rather than ask for a password or a host key."""
+    cmd = [*ssh, "-T", "-o", "BatchMode=yes", *options]
+    if address.port is not None:
+        cmd += ["-p", str(address.port)]
+    target = f"{address.user}@{address.host}" if address.user else str(address.host)   # ssh takes IPv6 bare
+    remote = f"{remote_command} proxy"
+    if address.path:
+        remote += f" --socket {shlex.quote(address.path)}"
+    return [*cmd, "--", target, remote]
+
+
+class _ProcessWriter:
+    """The writing half of an ssh connection: closing it ends the process."""
+
+    def __init__(self, proc: asyncio.subprocess.Process):
+        self.proc = proc
+
+    def write(self, data: bytes) -> None:
+        self.proc.stdin.write(data)
+
+    async def drain(self) -> None:
+        try:
+            await self.proc.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            raise EOFError(f"ssh connection lost: {exc}") from None
+
+    def close(self) -> None:
+        if self.proc.stdin is not None and not self.proc.stdin.is_closing():
+            self.proc.stdin.close()
+        if self.proc.returncode is None:
+            try:
+                self.proc.terminate()
+            except ProcessLookupError:
+                pass
+
+
+class SshClient(SocketClient):
+    """A daemon's control socket on another host, through ``ssh HOST vipdeck
+    proxy``: OpenSSH does the authentication (keys, agent, known_hosts,
+    ProxyJump from ~/.ssh/config) and the peer's socket permissions apply to
+    the ssh user.  Requests share one long-lived connection (an ssh start per
+    snapshot would cost more than the snapshot); ``follow`` opens its own."""
+
+    def __init__(self, address: Address | str, who: str | None = None, *, ssh: Sequence[str] = ("ssh",),
+                 options: Sequence[str] = (), remote_command: str = DEFAULT_REMOTE_COMMAND):
+        self.address = parse_address(address) if isinstance(address, str) else address
+        if not self.address.is_ssh:
+            raise ValueError(f"{self.address.text!r} is not an ssh:// address")
+        super().__init__(self.address.text, who)
+        self.command = ssh_command(self.address, ssh=ssh, options=options, remote_command=remote_command)
+        self._conn: tuple[asyncio.StreamReader, _ProcessWriter] | None = None
+        self._lock = asyncio.Lock()
+        self._procs: set[asyncio.subprocess.Process] = set()
+
+    async def _open(self):
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self.command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, limit=MAX_LINE, start_new_session=True)
+        except OSError as exc:
+            raise ControlError("unavailable", f"cannot run {self.command[0]}: {exc}") from None
+        self._procs = {p for p in self._procs if p.returncode is None}
+        self._procs.add(proc)
+        reader = _SshReader(proc, self.address.host)
+        return reader, _ProcessWriter(proc)
+
+    async def request(self, op: str, **args: Any) -> dict:
+        async with self._lock:
+            for attempt in (0, 1):
+                if self._conn is None:
+                    self._conn = await self._open()
+                reader, writer = self._conn
+                msg = {"id": next(self._ids), "op": op, "who": self.who, **args}
+                try:
+                    writer.write(json.dumps(msg).encode() + b"\n")
+                    await writer.drain()
+                    line = await reader.readline()
+                except ControlError:
+                    self._drop()
+                    raise
+                except (OSError, EOFError) as exc:
+                    line, error = b"", str(exc)
+                else:
+                    error = None
+                if not line:
+                    # the peer closed an idle connection before reading this request: once more, anew
+                    self._drop()
+                    if attempt == 0 and error is None and reader.used:
+                        continue
+                    raise ControlError("unavailable", await reader.why(error))
+                reader.used = True
+                reply = json.loads(line)
+                if not reply.get("ok"):
+                    err = reply.get("error") or {}
+                    raise ControlError(err.get("code", "error"), err.get("message", "request failed"))
+                return reply.get("result") or {}
+        raise AssertionError("unreachable")
+
+    async def follow(self, since: int = 0) -> AsyncIterator[Event]:
+        reader, writer = await self._open()
+        try:
+            writer.write(json.dumps({"id": 0, "op": "events", "since": since, "follow": True}).encode() + b"\n")
+            await writer.drain()
+            line = await reader.readline()
+            if not line:
+                raise ControlError("unavailable", await reader.why())
+            first = json.loads(line)
+            if not first.get("ok"):
+                err = first.get("error") or {}
+                raise ControlError(err.get("code", "error"), err.get("message", "request failed"))
+            for ev in first["result"]["events"]:
+                yield ev
+            while True:
+                line = await reader.readline()
+                if not line:
+                    return
+                yield json.loads(line)["event"]
+        finally:
+            writer.close()
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            self._conn[1].close()
+            self._conn = None
+
+    async def close(self) -> None:
+        self._drop()
+        for proc in list(self._procs):
+            if proc.returncode is None:
+                try:
+                    proc.terminate()
+                except ProcessLookupError:
+                    pass
+            try:
+                await asyncio.wait_for(proc.wait(), 2.0)
+            except asyncio.TimeoutError:
+                proc.kill()
+                await proc.wait()
+            self._procs.discard(proc)
+
+
+class _SshReader:
+    """The reading half of an ssh connection; at its end, ssh's own words
+    (its stderr: "Permission denied (publickey)", the proxy's error) say why."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, host: str | None):
+        self.proc, self.host = proc, host
+        self.used = False
+
+    async def readline(self) -> bytes:
+        line = await self.proc.stdout.readline()
+        if not line and self.proc.returncode is None:
+            try:
+                await asyncio.wait_for(self.proc.wait(), 2.0)
+            except asyncio.TimeoutError:
+                pass
+        return line
+
+    async def why(self, error: str | None = None) -> str:
+        try:
+            err = await asyncio.wait_for(self.proc.stderr.read(), 1.0)
+        except (asyncio.TimeoutError, ValueError):
+            err = b""
+        lines = [ln.strip() for ln in err.decode(errors="replace").splitlines() if ln.strip()]
+        said = lines[-1] if lines else (error or f"connection closed (ssh exit {self.proc.returncode})")
+        return f"ssh {self.host}: {said}"
+
+
+def client_for(address: str, who: str | None = None, **ssh: Any) -> Client:
+    """The client for a peer address: a socket path or ssh://...  (``ssh``:
+    SshClient's ``ssh``, ``options`` and ``remote_command``)."""
+    addr = parse_address(address)
+    if addr.is_ssh:
+        return SshClient(addr, who, **ssh)
+    return SocketClient(addr.path or address, who)

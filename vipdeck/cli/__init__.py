@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rs-undrain": ("actions", "undo rs-drain"),
     "console": ("console", "open the operator console"),
     "demo": ("demo", "open the console on a self-built demo lab"),
+    "proxy": ("proxy", "relay stdin/stdout to the control socket (for ssh:// peers)"),
     "install-unit": ("install_unit", "install the systemd unit (vipdeck.service)"),
 }
 
@@ -70,7 +71,10 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
                   "no new connections; DRAINED once the existing ones are gone")],
     "rs-undrain": [("vipdeck rs-undrain 198.18.0.100:80 198.18.1.10:80", "back into service")],
     "console": [("vipdeck console", "attach to the local daemon (quitting leaves the VIPs alone)"),
-                ("vipdeck console -f /etc/keepalived/keepalived.conf", "run the engine inside the console")],
+                ("vipdeck console -f /etc/keepalived/keepalived.conf", "run the engine inside the console"),
+                ("vipdeck console --peer ssh://root@node2", "the cluster view: this node and node2 per VRID")],
+    "proxy": [("vipdeck proxy --socket /run/vipdeck/control.sock",
+               "what `vipdeck console --peer ssh://node2` runs on node2 (through ssh -T)")],
     "demo": [("vipdeck demo", "the console on a two-node lab in network namespaces (root)")],
     "install-unit": [("vipdeck install-unit && systemctl enable --now vipdeck",
                       "install /etc/systemd/system/vipdeck.service and start it")],

@@ -2,11 +2,15 @@
 
 ``vipdeck console [--socket PATH]`` attaches to a running daemon (quitting
 never touches its VIPs); ``vipdeck console -f FILE`` runs the engine inside
-the console and resigns its VIPs when the operator quits.
+the console and resigns its VIPs when the operator quits.  ``--peer ADDR``
+(or ``peers`` in /etc/vipdeck/console.toml) adds the cluster view: each
+other node's daemon, by socket path or ``ssh://[user@]host[:port][/socket]``
+(through ``ssh HOST vipdeck proxy``).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 from vipdeck.cli.common import add_socket, client, operator_name
@@ -18,6 +22,13 @@ def add_arguments(p) -> None:
                    help="run the engine embedded in the console from this keepalived.conf")
     p.add_argument("--read-only", action="store_true",
                    help="look only: every change key shows a notice instead")
+    p.add_argument("--peer", action="append", metavar="ADDR", default=None,
+                   help="another node to watch and change (repeatable): its control socket path or "
+                        "ssh://[user@]host[:port][/path/to/control.sock], reached with `ssh host vipdeck proxy`; "
+                        "replaces the peers of the console config")
+    p.add_argument("--console-config", metavar="PATH", default=None,
+                   help="the console's settings (peers, ssh_options, remote_command; "
+                        "default /etc/vipdeck/console.toml, if it exists)")
 
 
 def _fail(message: str) -> int:
@@ -25,7 +36,34 @@ def _fail(message: str) -> int:
     return 1
 
 
+def peer_settings(args):
+    """(peer addresses, client factory) from --peer and the console config;
+    a ValueError with the file, key or address that is wrong."""
+    from vipdeck.console.config import load
+    from vipdeck.engine.control.client import client_for, parse_address
+
+    cfg = load(args.console_config)
+    peers = list(args.peer) if args.peer else list(cfg.peers)
+    for p in peers:
+        try:
+            parse_address(p)
+        except ValueError as exc:
+            raise ValueError(f"--peer {exc}") from None
+    local = os.path.realpath(args.socket) if not args.config else None
+    peers = [p for p in dict.fromkeys(peers) if "://" in p or os.path.realpath(p) != local]
+    who = operator_name()
+
+    def make(address: str):
+        return client_for(address, who, options=cfg.ssh_options, remote_command=cfg.remote_command)
+
+    return peers, make
+
+
 def run(args) -> int:
+    try:
+        peers, make = peer_settings(args)
+    except ValueError as exc:
+        return _fail(str(exc))
     if args.config:
         try:
             from vipdeck.engine.embedded import start_embedded
@@ -43,12 +81,12 @@ def run(args) -> int:
             embedded.who = operator_name()
             return embedded, stop
 
-        app = ConsoleApp(starter=starter, read_only=args.read_only, label=args.config)
+        app = ConsoleApp(starter=starter, read_only=args.read_only, label=args.config, peers=peers,
+                         peer_client=make)
         app.run()
         return int(app.return_code or 0)
 
     import asyncio
-    import os
 
     from vipdeck.engine.control.schema import ControlError
 
@@ -65,6 +103,6 @@ def run(args) -> int:
 
     from vipdeck.console.app import ConsoleApp
 
-    app = ConsoleApp(attached, read_only=args.read_only, label=args.socket)
+    app = ConsoleApp(attached, read_only=args.read_only, label=args.socket, peers=peers, peer_client=make)
     app.run()
     return int(app.return_code or 0)
