@@ -346,7 +346,7 @@ class OverviewView(View):
         if self.cluster_headings:
             table.relabel([c[1] for c in cluster_columns(self.cluster_nodes)[:2]] + self.cluster_headings
                           + ["Cluster"])
-        table.sync((r.key, cluster_row_cells(r)) for r in self.cluster
+        table.sync((r.key, self._padded(cluster_row_cells(r))) for r in self.cluster
                    if self.keep(r.vrid, *r.names, *(c.state for c in r.cells)))
         t = Text()
         details = [f.detail for r in self.cluster for f in r.flags]
@@ -357,6 +357,11 @@ class OverviewView(View):
         if len(details) > 4:
             t.append(f"\n… {len(details) - 4} more", style="bold red")
         update_if_changed(self.query_one("#cluster-flags", Static), t)
+
+    def _padded(self, cells: tuple) -> tuple:
+        """A peer left out (it was this node again) leaves its column empty."""
+        missing = self.cluster_nodes + 3 - len(cells)
+        return cells if missing <= 0 else (*cells[:-1], *("",) * missing, cells[-1])
 
     def action_other_table(self) -> None:
         if self.cluster_nodes < 2:

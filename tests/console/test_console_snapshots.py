@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from vipdeck.console.app import ConsoleApp
-from vipdeck.console.testing import ScriptedClient, settle
+from vipdeck.console.testing import ScriptedClient, settle, wait_for
 from tests.support.paths import FIXTURES
 
 SIZE = (140, 40)
@@ -66,3 +66,32 @@ def test_drain_without_peer_warns(snap_compare):
 
 def test_help(snap_compare):
     assert snap_compare(make("node1"), press=["question_mark"], terminal_size=SIZE, run_before=ready)
+
+
+def make_pair(peer: str) -> ConsoleApp:
+    """node1 attached, node2 as a peer over its own (scripted) connection."""
+    client = ScriptedClient.from_fixture(FIXTURES / "console" / "node1.json")
+    node2 = ScriptedClient.from_fixture(FIXTURES / "console" / f"{peer}.json")
+    return ConsoleApp(client, localtime=time.gmtime, frozen=True, system_probe=None, coalesce=0.05,
+                      confirm_delay=0, peers=[("ssh://root@node2", node2)])
+
+
+async def pair_ready(pilot) -> None:
+    await settle(pilot.app, pilot.app.client)
+    await wait_for(lambda: pilot.app.peer_links[0].sv is not None and pilot.app.cluster, 5, "node2's snapshot")
+    await pilot.pause()
+
+
+def test_overview_cluster(snap_compare):
+    assert snap_compare(make_pair("node2"), terminal_size=SIZE, run_before=pair_ready)
+
+
+def test_overview_cluster_split_brain(snap_compare):
+    assert snap_compare(make_pair("node2-split-brain"), terminal_size=SIZE, run_before=pair_ready)
+
+
+def test_drain_confirmation_on_a_peer(snap_compare):
+    async def target_node2(pilot) -> None:
+        await pair_ready(pilot)
+        await pilot.press("n", "o")
+    assert snap_compare(make_pair("node2"), press=["d"], terminal_size=SIZE, run_before=target_node2)
