@@ -138,7 +138,7 @@ class ConsoleApp(App[int]):
         max_events: int = 2000,
         confirm_delay: float = ConfirmScreen.ARM_DELAY,
         peers: Sequence[Peer] = (),
-        peer_client: Callable[[str], Client] = client_for,
+        peer_client: Callable[[str], Client] | None = None,
     ):
         """``client``: an ``engine.control.client.Client``.  ``starter``: for an
         embedded engine, a callable returning ``(client, stop)`` (or an awaitable
@@ -148,7 +148,8 @@ class ConsoleApp(App[int]):
         ``confirm_delay``: how long a confirmation ignores keys after it opens.
         ``peers``: the other nodes of the cluster view, each an address (a
         socket path or ssh://..., made a client with ``peer_client``), a
-        Client, or an (address, Client) pair; one feed each."""
+        Client, or an (address, Client) pair; one feed each (by default an
+        address's client speaks for the attached client's ``who``)."""
         super().__init__()
         if client is None and starter is None:
             raise ValueError("ConsoleApp needs a client or a starter")
@@ -174,6 +175,9 @@ class ConsoleApp(App[int]):
         self.apply_cost = 0.0            # seconds the last snapshot took to show
         self._system: dict | None = None
         self.notices: list[tuple[str, str, str]] = []   # (severity, title, message), newest last
+        if peer_client is None:
+            who = getattr(client, "who", None)
+            peer_client = partial(client_for, who=who)
         self.peer_links: list[PeerLink] = [self._peer_link(p, peer_client) for p in peers]
         self.target = 0                  # which node changes go to: 0 this one, k the k-th peer link
         self.cluster: list[ClusterRow] = []

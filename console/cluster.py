@@ -82,12 +82,19 @@ class ClusterRow:
 
 
 def node_names(nodes: Sequence[PeerView]) -> list[str]:
-    """Names to show: each node's own, made unique (two boxes both called
-    ``vm`` are told apart by the address the console reaches them at)."""
+    """Names to show: each node's own, made unique: two boxes both called
+    ``vm`` are told apart by their router_id, else by the address the
+    console reaches them at."""
     names = [n.name for n in nodes]
+    rids = [str(((n.snapshot or {}).get("node") or {}).get("router_id") or "") for n in nodes]
     out = []
-    for n, name in zip(nodes, names):
-        out.append(f"{name} ({n.address})" if names.count(name) > 1 else name)
+    for n, name, rid in zip(nodes, names, rids):
+        if names.count(name) < 2:
+            out.append(name)
+        elif rid and rids.count(rid) < 2:
+            out.append(rid)
+        else:
+            out.append(f"{name} ({n.address})")
     return out
 
 

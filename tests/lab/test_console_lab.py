@@ -16,9 +16,9 @@ from vipdeck.console.modals import ConfirmScreen
 from vipdeck.console.testing import wait_for
 from vipdeck.console.widgets.keyed_table import KeyedTable
 from vipdeck.engine.control.client import SocketClient
-from vipdeck.engine.lab.peers import instance, start_vipdeck
+from vipdeck.engine.lab.peers import instance, start_vipdeck, status
 from vipdeck.engine.lab.wait import wait_until
-from tests.support.labconf import VIP_VI1, dual_master
+from tests.support.labconf import VIP_VI1, VIP_VI2, dual_master
 
 pytestmark = pytest.mark.lab
 
@@ -66,3 +66,56 @@ async def drive(socket_path: str, n1, n2) -> None:
                        "VI_1's VIP back on node1")
         await wait_for(lambda: cells(app, "VI_1")[2] == "MASTER", 5, "the console showing MASTER again")
         assert [n for n in app.notices if n[0] == "error"] == []
+
+
+# -- the cluster view: node2 as a peer of node1's console -------------------------------------
+
+def cluster_cells(app: ConsoleApp, key: str) -> list[str]:
+    row = app.query_one("#cluster", KeyedTable).row_cells(key)
+    return [getattr(c, "plain", str(c)) for c in row] if row else []
+
+
+def dual_master_pair(lab):
+    n1 = lab.add_node("n1", "198.18.0.1/24")
+    n2 = lab.add_node("n2", "198.18.0.2/24")
+    r1 = start_vipdeck(n1, dual_master("node1", True))
+    r2 = start_vipdeck(n2, dual_master("node2", False))
+    wait_until(lambda: n1.has_address(VIP_VI1) and n2.has_address(VIP_VI2)
+               and instance(r1, "VI_2")["state"] == "BACKUP" and instance(r2, "VI_1")["state"] == "BACKUP", 15,
+               what="node1 master of VI_1, node2 of VI_2")
+    return n1, n2, r1, r2
+
+
+async def accept(pilot, app: ConsoleApp) -> None:
+    await wait_for(lambda: isinstance(app.screen, ConfirmScreen) and app.screen.armed, 3, "the confirmation")
+    modal = app.screen
+    if modal.plan.typed:
+        modal.query_one("#typed").value = modal.plan.typed[0]
+    await pilot.click("#confirm")
+
+
+def test_console_on_node1_sees_node2_and_drains_it(lab):
+    n1, n2, r1, r2 = dual_master_pair(lab)
+
+    async def drive() -> None:
+        app = ConsoleApp(SocketClient(r1.socket_path, who="console-test"), frozen=True, system_probe=None,
+                         peers=[r2.socket_path])      # an address, as --peer gives it
+        async with app.run_test(size=(140, 40)) as pilot:
+            await wait_for(lambda: cluster_cells(app, "IPv4 VRID 52")[2:4] == [
+                "BACKUP 96 no VIPs → node2", "MASTER 98 VIPs"], 10, "both nodes' word on VRID 52")
+            assert cluster_cells(app, "IPv4 VRID 51")[2].startswith("MASTER")
+            assert cluster_cells(app, "IPv4 VRID 51")[3].startswith("BACKUP")
+            assert cluster_cells(app, "IPv4 VRID 51")[-1] == "agree"
+            await pilot.press("n", "d")                   # drain node2, from node1's console
+            await accept(pilot, app)
+            await wait_for(lambda: n1.has_address(VIP_VI2) and not n2.has_address(VIP_VI2), 10,
+                           "VI_2's VIP moved to node1")
+            await wait_for(lambda: cluster_cells(app, "IPv4 VRID 52")[2].startswith("MASTER")
+                           and cluster_cells(app, "IPv4 VRID 52")[-1] == "agree", 10, "the cluster row after")
+            assert [n for n in app.notices if n[0] == "error"] == []
+
+    asyncio.run(drive())
+    # node2's own daemon took the request and recorded it (its audit trail, not node1's)
+    s2 = status(r2)
+    assert s2["operator"]["drained"]["who"] == "console-test"
+    assert status(r1)["operator"]["drained"] is None

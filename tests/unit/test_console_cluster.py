@@ -79,3 +79,6 @@ def test_a_vrid_only_one_node_runs_has_an_empty_cell():
 def test_two_nodes_with_one_name_are_told_apart():
     assert node_names([pv("vm", None, address="/a.sock"), pv("vm", None, address="ssh://n2")]) == [
         "vm (/a.sock)", "vm (ssh://n2)"]
+    s1, s2 = snap("node1"), snap("node2")
+    s1["node"]["hostname"] = s2["node"]["hostname"] = "vm"
+    assert node_names([pv("vm", s1), pv("vm", s2)]) == ["node1", "node2"]      # their router_ids
