@@ -9,7 +9,11 @@ age moving), in two loads:
 * ``flap``: a cluster in trouble: a tenth of the instances change state on
   every snapshot, with their transition and VIP events (~500 events/s);
 * ``flood``: the same as ``engine`` plus 2550 advert events a second in the
-  stream (one per advert heard), a worst case no engine of ours produces.
+  stream (one per advert heard), a worst case no engine of ours produces;
+* ``pair``: the cluster view: the ``engine`` load on the attached node and
+  on a peer (its mirror: MASTER where the first is BACKUP) over its own
+  connection, both snapshots changing 10 times a second, on the overview
+  (which then shows the 255 cluster rows).
 
 Keys are injected as a terminal would deliver them (through the driver,
 without the Pilot's waits for idleness), and the clock stops at the first
@@ -111,10 +115,11 @@ def send_key(app: ConsoleApp, key: str) -> None:
     app._driver.send_message(ev)
 
 
-async def measure(client, title: str, generate=None, seconds: float = SECONDS) -> None:
+async def measure(client, title: str, generate=None, seconds: float = SECONDS, peers=()) -> None:
     """Drive the console over ``client`` and print the figures.  ``generate``:
-    an optional coroutine function (stop time) -> CPU seconds it spent."""
-    app = ConsoleApp(client, frozen=True)
+    an optional coroutine function (stop time) -> CPU seconds it spent;
+    ``peers``: (address, client) of the other nodes (the cluster view)."""
+    app = ConsoleApp(client, frozen=True, peers=list(peers))
     gen_cpu = 0.0
     lags: list[float] = []
     async with app.run_test(size=SIZE, headless=True) as pilot:
@@ -127,6 +132,7 @@ async def measure(client, title: str, generate=None, seconds: float = SECONDS) -
         versions_at_start = app.version
         fetches_at_start = app.feed.fetch_count
         seq_at_start = app.feed.last_seq
+        peer_fetches_at_start = sum(p.feed.fetch_count for p in app.peer_links)
 
         async def lag() -> None:
             while time.perf_counter() < stop:
@@ -176,6 +182,8 @@ async def measure(client, title: str, generate=None, seconds: float = SECONDS) -
         shown = app.version - versions_at_start
         fetched = app.feed.fetch_count - fetches_at_start
         received = app.feed.last_seq - seq_at_start
+        peer_fetched = sum(p.feed.fetch_count for p in app.peer_links) - peer_fetches_at_start
+        cluster_rows = len(app.cluster)
         probe.close()
 
     print(f"== {title}, {SIZE[0]}x{SIZE[1]} terminal")
@@ -194,6 +202,8 @@ async def measure(client, title: str, generate=None, seconds: float = SECONDS) -
     extra = f" (load generator {100 * gen_cpu / wall:.0f}% excluded)" if generate else ""
     print(f"  console CPU: {100 * (cpu - gen_cpu) / wall:.0f}% of one core{extra}")
     print(f"  snapshots fetched {fetched}, shown {shown}, events received {received} in {wall:.1f} s")
+    if peers:
+        print(f"  peer snapshots fetched and shown {peer_fetched}; cluster rows {cluster_rows}")
 
 
 def flap(snap: dict, client: ScriptedClient, rng: random.Random) -> None:
@@ -208,7 +218,40 @@ def flap(snap: dict, client: ScriptedClient, rng: random.Random) -> None:
             client.push_event("vip", f"{inst['name']}: VIPs moved", instance=inst["name"])
 
 
+def with_vips(snap: dict) -> dict:
+    """The masters' VIPs in the node's kernel (its interface addresses), as a daemon reports them."""
+    snap["node"]["interfaces"][0]["addresses"] += [v["address"] for i in snap["instances"]
+                                                  if i["state"] == "MASTER" for v in i["vips"]]
+    return snap
+
+
+def mirrored(snap: dict) -> dict:
+    """The same pair seen from the other node: its hostname and address, and
+    MASTER where ``snap``'s node is BACKUP (its VIPs in its kernel)."""
+    node = snap["node"]
+    node.update(hostname="bench2", router_id="bench2")
+    itf = node["interfaces"][0]
+    itf.update(mac="02:00:c6:12:00:02", addresses=["198.18.0.2/24"])
+    for inst in snap["instances"]:
+        master = inst["state"] != "MASTER"
+        inst["state"] = "MASTER" if master else "BACKUP"
+        inst["wire"]["source"] = "198.18.0.2"
+        for v in inst["vips"]:
+            v["present"] = master
+            if master:
+                itf["addresses"].append(v["address"])
+        m = inst["master"]
+        if master:
+            inst["master"] = {"address": None, "priority": None, "interval": None, "last_advert_age": None,
+                              "mac": None}
+        else:
+            inst["master"] = {**m, "address": "198.18.0.1", "priority": 100, "last_advert_age": 0.02}
+    return snap
+
+
 async def run(load: str) -> None:
+    if load == "pair":
+        return await run_pair()
     flood = load == "flood"
     client = ScriptedClient(synthetic_snapshot(VRIDS, SOURCES, tick=0))
     rng = random.Random(7)
@@ -238,10 +281,34 @@ async def run(load: str) -> None:
                           f"{RATE} snapshots/s, {events.get(load, f'{RATE} events/s')}", generate)
 
 
+async def run_pair() -> None:
+    node1 = ScriptedClient(with_vips(synthetic_snapshot(VRIDS, SOURCES, tick=0)))
+    node2 = ScriptedClient(mirrored(synthetic_snapshot(VRIDS, SOURCES, tick=0)))
+
+    async def generate(stop: float) -> float:
+        cpu = 0.0
+        tick = 0
+        while time.perf_counter() < stop:
+            c0 = time.process_time()
+            tick += 1
+            for c, mirror in ((node1, False), (node2, True)):
+                snap = synthetic_snapshot(VRIDS, SOURCES, tick=tick)
+                c.set_snapshot(mirrored(snap) if mirror else with_vips(snap))
+                c.push_event("transition", f"VI_{tick % VRIDS + 1} BACKUP → MASTER", "warning",
+                             instance=f"VI_{tick % VRIDS + 1}")
+            cpu += time.process_time() - c0
+            await asyncio.sleep(1 / RATE)
+        return cpu
+
+    await measure(node1, f"load pair (scripted engines): 2 nodes x {VRIDS} VRIDs x {SOURCES} sources, "
+                         f"{RATE} snapshots/s and {RATE} events/s per node, cluster view", generate,
+                  peers=[("/run/vipdeck/bench2.sock", node2)])
+
+
 async def main(loads: list[str]) -> None:
     for load in loads:
         await run(load)
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1:] or ["engine", "flap", "flood"]))
+    asyncio.run(main(sys.argv[1:] or ["engine", "flap", "flood", "pair"]))

@@ -181,6 +181,7 @@ class ConsoleApp(App[int]):
         self.peer_links: list[PeerLink] = [self._peer_link(p, peer_client) for p in peers]
         self.target = 0                  # which node changes go to: 0 this one, k the k-th peer link
         self.cluster: list[ClusterRow] = []
+        self._cluster_at = float("-inf")     # when the nodes were last compared (monotonic)
 
     @staticmethod
     def _peer_link(peer: Peer, make: Callable[[str], Client]) -> PeerLink:
@@ -362,10 +363,19 @@ class ConsoleApp(App[int]):
     def stale_after(self) -> float:
         return self.feed.core.stale_after if self.feed is not None else max(3.0, 3 * self.refresh_interval)
 
-    def _update_cluster(self, render: bool = True) -> None:
-        """Compare the nodes again; show it when the overview is on screen."""
+    def refresh_cluster(self) -> None:
+        """Compare the nodes now (the overview is being shown)."""
+        self._update_cluster(render=False, force=True)
+
+    def _update_cluster(self, render: bool = True, force: bool = False) -> None:
+        """Compare the nodes again and show it when the overview is on screen;
+        elsewhere at most once a second (for the status line's flag count)."""
         if not self.peer_links:
             return
+        now = time.monotonic()
+        if not force and self.active_tab != "overview" and now - self._cluster_at < 1.0:
+            return
+        self._cluster_at = now
         nodes = self.cluster_nodes
         self.cluster = cluster_rows(nodes, stale_after=self.stale_after)
         if self._exit:

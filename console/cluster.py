@@ -52,7 +52,8 @@ class NodeCell:
     vips_held: tuple[str, ...] = ()      # those of ``vips`` in this node's kernel
     master: str | None = None            # the master it believes in: an address, or None
     master_node: str | None = None       # that address's node, when it is a connected one
-    heard_age: float | None = None
+    # left out of equality: a row is redrawn when what the nodes say changes, not as time passes
+    heard_age: float | None = field(default=None, compare=False)
     reachable: bool = True
 
     @property
