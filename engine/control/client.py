@@ -239,6 +239,8 @@ class SshClient(SocketClient):
     async def request(self, op: str, **args: Any) -> dict:
         async with self._lock:
             for attempt in (0, 1):
+                if self._conn is not None and self._conn[1].proc.returncode is not None:
+                    self._drop()        # ssh ended since (the peer closed the idle connection)
                 if self._conn is None:
                     self._conn = await self._open()
                 reader, writer = self._conn
@@ -255,9 +257,10 @@ class SshClient(SocketClient):
                 else:
                     error = None
                 if not line:
-                    # the peer closed an idle connection before reading this request: once more, anew
+                    # a connection that served requests before was closed idle, before this
+                    # request was read (the daemon closes only between requests): once more, anew
                     self._drop()
-                    if attempt == 0 and error is None and reader.used:
+                    if attempt == 0 and reader.used:
                         continue
                     raise ControlError("unavailable", await reader.why(error))
                 reader.used = True
