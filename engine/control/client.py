@@ -9,6 +9,7 @@ daemon over its Unix control socket, ``EmbeddedClient`` calls an in-process
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import json
 import os
@@ -316,11 +317,24 @@ class SshClient(SocketClient):
 
 class _SshReader:
     """The reading half of an ssh connection; at its end, ssh's own words
-    (its stderr: "Permission denied (publickey)", the proxy's error) say why."""
+    (its stderr: "Permission denied (publickey)", the proxy's error) say why.
+    Its stderr is read all along (the last lines kept), so a chatty ssh can
+    never fill the pipe and stall."""
 
     def __init__(self, proc: asyncio.subprocess.Process, host: str | None):
         self.proc, self.host = proc, host
         self.used = False
+        self.said: collections.deque[str] = collections.deque(maxlen=8)
+        self._stderr = asyncio.get_running_loop().create_task(self._read_stderr())
+
+    async def _read_stderr(self) -> None:
+        while True:
+            line = await self.proc.stderr.readline()
+            if not line:
+                return
+            text = line.decode(errors="replace").strip()
+            if text:
+                self.said.append(text)
 
     async def readline(self) -> bytes:
         line = await self.proc.stdout.readline()
@@ -333,11 +347,10 @@ class _SshReader:
 
     async def why(self, error: str | None = None) -> str:
         try:
-            err = await asyncio.wait_for(self.proc.stderr.read(), 1.0)
-        except (asyncio.TimeoutError, ValueError):
-            err = b""
-        lines = [ln.strip() for ln in err.decode(errors="replace").splitlines() if ln.strip()]
-        said = lines[-1] if lines else (error or f"connection closed (ssh exit {self.proc.returncode})")
+            await asyncio.wait_for(asyncio.shield(self._stderr), 1.0)
+        except asyncio.TimeoutError:
+            pass
+        said = self.said[-1] if self.said else (error or f"connection closed (ssh exit {self.proc.returncode})")
         return f"ssh {self.host}: {said}"
 
 
