@@ -364,8 +364,10 @@ class ConsoleApp(App[int]):
         return self.feed.core.stale_after if self.feed is not None else max(3.0, 3 * self.refresh_interval)
 
     def refresh_cluster(self) -> None:
-        """Compare the nodes now (the overview is being shown)."""
-        self._update_cluster(render=False, force=True)
+        """Compare the nodes now, the overview is being shown (unless they were
+        compared within half a second: a screen switch must stay quick)."""
+        if time.monotonic() - self._cluster_at >= 0.5:
+            self._update_cluster(render=False, force=True)
 
     def _update_cluster(self, render: bool = True, force: bool = False) -> None:
         """Compare the nodes again and show it when the overview is on screen;
