@@ -14,7 +14,8 @@ from __future__ import annotations
 import inspect
 import time
 from functools import partial
-from dataclasses import dataclass
+import collections
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable, Sequence
 
 from rich.text import Text
@@ -57,6 +58,7 @@ TABS: list[tuple[str, str, type[View]]] = [
     ("events", "5 Events", EventsView),
 ]
 
+PEER_EVENTS = 500
 Peer = Any   # a peer as the constructor takes it: an address, a Client, or (address, Client)
 
 
@@ -71,6 +73,8 @@ class PeerLink:
     sv: SnapView | None = None
     link: LinkState | None = None
     is_self: bool = False        # the address reaches the node we are attached to (a shared console.toml)
+    # its latest events, oldest first (for the failover timeline: the peer's view of a change)
+    events: collections.deque = field(default_factory=lambda: collections.deque(maxlen=PEER_EVENTS))
 
     @property
     def name(self) -> str:
@@ -260,8 +264,12 @@ class ConsoleApp(App[int]):
     # -- what the feed says ------------------------------------------------------------------
 
     def on_node_feed_events(self, message: NodeFeed.Events) -> None:
-        if self._exit or message.feed is not self.feed:
-            return          # a peer's events stay in its own trail (its feed only marks its snapshot dirty)
+        peer = self._peer_of(message.feed)
+        if peer is not None:     # kept for what reasons about the pair (not on the events screen)
+            peer.events.extend(message.events)
+            return
+        if self._exit:
+            return
         try:
             with self.batch_update():
                 self.events_view.add_events(message.events, visible=self.active_tab == "events")

@@ -181,6 +181,18 @@ async def test_a_peer_address_that_reaches_this_node_is_left_out():
         assert len(cells(app, "IPv4 VRID 51")) == 6 and cells(app, "IPv4 VRID 51")[4] == ""
 
 
+async def test_a_peers_events_are_kept_apart_from_this_nodes():
+    c1, c2 = client("node1"), client("node2")
+    app = app_for(c1, (N2, c2))
+    async with app.run_test(size=SIZE):
+        await both(app, c1)
+        await wait_for(lambda: len(app.peer_links[0].events) == len(c2._events), 5, "node2's backlog")
+        c2.push_event("transition", "VI_2 MASTER -> BACKUP (node2)", instance="VI_2")
+        await wait_for(lambda: app.peer_links[0].events[-1]["message"] == "VI_2 MASTER -> BACKUP (node2)", 5,
+                       "node2's new event")
+        assert all("node2" not in e["message"] for e in app.events_view.events)
+
+
 async def test_peers_are_the_other_nodes_seen_from_the_target():
     c1, c2 = client("node1"), client("node2")
     app = app_for(c1, (N2, c2))
