@@ -222,7 +222,8 @@ class SshClient(SocketClient):
         super().__init__(self.address.text, who)
         self.command = ssh_command(self.address, ssh=ssh, options=options, remote_command=remote_command)
         self._conn: tuple[asyncio.StreamReader, _ProcessWriter] | None = None
-        self._lock = asyncio.Lock()
+        self._lock: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._procs: set[asyncio.subprocess.Process] = set()
 
     async def _open(self):
@@ -237,8 +238,17 @@ class SshClient(SocketClient):
         reader = _SshReader(proc, self.address.host)
         return reader, _ProcessWriter(proc)
 
+    def _serial(self) -> asyncio.Lock:
+        """One request at a time on the shared connection, per event loop (the
+        command line checks a peer in one ``asyncio.run`` and the console runs
+        in another: a connection never outlives its loop, see ``close``)."""
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._loop is not loop:
+            self._lock, self._loop, self._conn = asyncio.Lock(), loop, None
+        return self._lock
+
     async def request(self, op: str, **args: Any) -> dict:
-        async with self._lock:
+        async with self._serial():
             for attempt in (0, 1):
                 if self._conn is not None and self._conn[1].proc.returncode is not None:
                     self._drop()        # ssh ended since (the peer closed the idle connection)

@@ -121,3 +121,27 @@ async def test_ssh_client_reuses_its_connection_and_reopens_an_idle_one(tmp_path
     finally:
         await gone.close()
         del os.environ["VD_SOCK"]
+
+
+def test_client_commands_take_ssh_addresses_and_say_when_one_is_wrong(capsys):
+    assert vipdeck(["status", "--socket", "ssh://node2:99999"]) == 1
+    assert "port is not a number from 1 to 65535" in capsys.readouterr().err
+    assert vipdeck(["events", "--socket", "ssh://"]) == 1
+    assert "no host after ssh://" in capsys.readouterr().err
+    assert vipdeck(["console", "--socket", "ssh://a:b@node1"]) == 1
+    assert "vipdeck console: --socket 'ssh://a:b@node1': no passwords" in capsys.readouterr().err
+
+
+def test_peer_settings_drop_the_attached_node_and_replace_the_files_list(tmp_path):
+    from argparse import Namespace
+
+    from vipdeck.cli.console import peer_settings
+
+    cfg = tmp_path / "console.toml"
+    cfg.write_text(f'peers = ["ssh://root@node2", "{tmp_path}/control.sock"]\n')
+    args = Namespace(console_config=str(cfg), peer=None, socket=str(tmp_path / "control.sock"), config=None)
+    assert peer_settings(args)[0] == ["ssh://root@node2"]          # the attached socket itself is left out
+    args.peer = ["/run/other.sock", "/run/other.sock"]
+    assert peer_settings(args)[0] == ["/run/other.sock"]            # --peer replaces the file's list
+    args.socket, args.peer = "ssh://root@node2", None
+    assert peer_settings(args)[0] == [f"{tmp_path}/control.sock"]

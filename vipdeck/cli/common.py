@@ -12,9 +12,16 @@ from typing import Any
 DEFAULT_SOCKET = "/run/vipdeck/control.sock"
 
 
-def add_socket(parser) -> None:
+def add_socket(parser, remote: bool = True) -> None:
+    """``remote``: the command may also reach another node's daemon through ssh."""
     parser.add_argument("--socket", default=DEFAULT_SOCKET, metavar="PATH",
-                        help=f"daemon control socket (default {DEFAULT_SOCKET})")
+                        help=f"daemon control socket (default {DEFAULT_SOCKET})"
+                             + ("; or ssh://[user@]host[:port][/path] for another node's, through "
+                                "`ssh host vipdeck proxy`" if remote else ""))
+
+
+def is_remote(address: str) -> bool:
+    return "://" in address
 
 
 def operator_name() -> str:
@@ -30,10 +37,11 @@ def operator_name() -> str:
         return f"uid {os.getuid()}"
 
 
-def client(socket_path: str):
-    from vipdeck.engine.control.client import SocketClient
+def client(socket_path: str, **ssh: Any):
+    """The client for ``--socket``: a path, or ssh://... (``ssh``: SshClient's options)."""
+    from vipdeck.engine.control.client import client_for
 
-    return SocketClient(socket_path, who=operator_name())
+    return client_for(socket_path, operator_name(), **ssh)
 
 
 def call(socket_path: str, op: str, **args: Any) -> tuple[int, Any]:
@@ -52,12 +60,18 @@ def request(socket_path: str, op: str, **args: Any) -> tuple[int, Any]:
     from vipdeck.engine.control.schema import ControlError
 
     async def go():
-        return await client(socket_path).request(op, **args)
+        c = client(socket_path)
+        try:
+            return await c.request(op, **args)
+        finally:
+            await c.close()      # an ssh:// connection ends with this loop
 
     try:
         return 0, asyncio.run(go())
     except ControlError as exc:
         return (3 if exc.code == "forbidden" else 1), exc
+    except ValueError as exc:       # a malformed ssh:// address
+        return 1, ControlError("bad_address", str(exc))
 
 
 def when(t: float | None, now: float | None) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
-from vipdeck.cli.common import add_socket, client, operator_name
+from vipdeck.cli.common import add_socket, client, is_remote, operator_name
 
 
 def add_arguments(p) -> None:
@@ -37,7 +37,7 @@ def _fail(message: str) -> int:
 
 
 def peer_settings(args):
-    """(peer addresses, client factory) from --peer and the console config;
+    """(peer addresses, client factory, ssh options) from --peer and the console config;
     a ValueError with the file, key or address that is wrong."""
     from vipdeck.console.config import load
     from vipdeck.engine.control.client import client_for, parse_address
@@ -49,19 +49,22 @@ def peer_settings(args):
             parse_address(p)
         except ValueError as exc:
             raise ValueError(f"--peer {exc}") from None
-    local = os.path.realpath(args.socket) if not args.config else None
-    peers = [p for p in dict.fromkeys(peers) if "://" in p or os.path.realpath(p) != local]
+    local = args.socket if args.config is None else None
+    if local is not None and not is_remote(local):
+        local = os.path.realpath(local)
+    peers = [p for p in dict.fromkeys(peers) if (p if is_remote(p) else os.path.realpath(p)) != local]
     who = operator_name()
+    ssh = {"options": cfg.ssh_options, "remote_command": cfg.remote_command}
 
     def make(address: str):
-        return client_for(address, who, options=cfg.ssh_options, remote_command=cfg.remote_command)
+        return client_for(address, who, **ssh)
 
-    return peers, make
+    return peers, make, ssh
 
 
 def run(args) -> int:
     try:
-        peers, make = peer_settings(args)
+        peers, make, ssh = peer_settings(args)
     except ValueError as exc:
         return _fail(str(exc))
     if args.config:
@@ -90,16 +93,21 @@ def run(args) -> int:
 
     from vipdeck.engine.control.schema import ControlError
 
-    if not os.path.exists(args.socket):
+    if not is_remote(args.socket) and not os.path.exists(args.socket):
         return _fail(f"no daemon control socket at {args.socket} (is `vipdeck daemon` running? "
                      "use --socket PATH, or -f CONFIG to run the engine embedded)")
-    attached = client(args.socket)
+    try:
+        attached = client(args.socket, **ssh)
+    except ValueError as exc:
+        return _fail(f"--socket {exc}")
     try:
         asyncio.run(attached.snapshot())
     except ControlError as exc:
         return _fail(exc.message)
     except OSError as exc:
         return _fail(f"cannot talk to the daemon at {args.socket}: {exc}")
+    finally:
+        asyncio.run(attached.close())   # an ssh connection belongs to that loop; the app opens its own
 
     from vipdeck.console.app import ConsoleApp
 

@@ -53,19 +53,25 @@ def run(args) -> int:
 
     async def go() -> None:
         c = client(args.socket)
-        if args.follow:
-            async for ev in c.follow(args.since):
-                if keep(ev):
-                    print(out(ev), flush=True)
-        else:
-            for ev in await c.events(args.since):
-                if keep(ev):
-                    print(out(ev))
+        try:
+            if args.follow:
+                async for ev in c.follow(args.since):
+                    if keep(ev):
+                        print(out(ev), flush=True)
+            else:
+                for ev in await c.events(args.since):
+                    if keep(ev):
+                        print(out(ev))
+        finally:
+            await c.close()
 
     try:
         asyncio.run(go())
     except ControlError as exc:
         print(f"vipdeck: {exc.message}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"vipdeck: --socket {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         pass

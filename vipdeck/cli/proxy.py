@@ -22,7 +22,7 @@ CHUNK = 65536
 
 
 def add_arguments(p) -> None:
-    add_socket(p)
+    add_socket(p, remote=False)
 
 
 def _write_all(fd: int, data: bytes) -> None:
