@@ -280,9 +280,9 @@ class ConsoleApp(App[int]):
         peer = self._peer_of(message.feed)
         if peer is not None:
             peer.link = message.state
-            self._update_cluster()
         else:
             self.link = message.state
+        self._update_cluster(force=True)    # a node went or came back: say so at once
         self._update_status()
 
     def on_node_feed_snapshot(self, message: NodeFeed.Snapshot) -> None:
