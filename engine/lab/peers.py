@@ -12,6 +12,7 @@ import asyncio
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -192,11 +193,25 @@ def start_vipdeck(node, conf: str, extra_args: tuple[str, ...] = ("-D",), env: d
                       stdout=logf, stderr=subprocess.STDOUT, env=e)
     logf.close()
     r = Router(node, "vipdeck", conf_path, wd, log_path, proc, {}, sock, state)
-    wait_until(lambda: os.path.exists(sock) or proc.poll() is not None, 20, what="vipdeck control socket")
+    wait_until(lambda: listening(sock) or proc.poll() is not None, 20, what="vipdeck control socket")
     if proc.poll() is not None:
         raise RuntimeError(f"vipdeck daemon exited at start:\n{r.log()}")
     node.lab.on_close(r.crash)
     return r
+
+
+def listening(path: str) -> bool:
+    """The daemon accepts on its control socket.  Not just "the file exists":
+    bind() makes the file before listen(), and a status read in between was
+    refused (seen once in CI on a loaded machine)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
 
 
 def status(router: Router) -> dict:
