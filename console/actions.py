@@ -10,12 +10,13 @@ backup, clearing a weight that is not overridden ...), so nothing is sent.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from rich.text import Text
 
 from vipdeck.console import format as fmt
-from vipdeck.console.derive import SnapView, drain_moves, orphaned, rs_shown_state
+from vipdeck.console.derive import (Move, SnapView, drain_moves, move_of, orphaned, rs_shown_state, seconds,
+                                    successors)
 
 
 class NotApplicable(Exception):
@@ -59,23 +60,37 @@ class ChangePlan:
 REASON = Field("reason", "Reason (recorded with the change)", "optional")
 
 
-def _peer_text(peer: dict | None, now: float | None = None) -> Text:
-    if peer is None:
-        return Text("NOBODY", style="bold red")
+def _successor_text(m: Move, indent: str = "      ") -> Text:
+    """The expected new master and why, then the others that could, then the
+    routers known but not counted on (stale, resigned, faulty)."""
     t = Text()
-    t.append(str(peer.get("address")), style="bold")
-    extra = [f"priority {peer.get('priority')}"]
-    if peer.get("last_seen_age") is not None:
-        extra.append(f"last heard {fmt.age(peer.get('last_seen_age'))} ago")
-    t.append(f" ({', '.join(extra)})")
+    if m.successor is None:
+        t.append("NOBODY", style="bold red")
+    else:
+        t.append(m.successor.label, style="bold")
+    t.append("\n")
+    if m.successor is not None:
+        t.append(f"{indent}{m.successor.describe(named=False)}\n")
+    for o in m.others:
+        t.append(f"{indent}could also take it: {o.describe()}\n", style="dim")
+    for o in m.stale:
+        t.append(f"{indent}not counted on: {o.describe()}\n", style="yellow")
     return t
 
 
-def plan_drain(sv: SnapView) -> ChangePlan:
+def _nobody_warning(sv: SnapView, lost: list[Move], what: str) -> str:
+    names = ", ".join(f"{m.instance} ({', '.join(m.vips) or 'no VIPs'})" for m in lost)
+    return (f"WARNING: no other router can take {names}: none is heard on the wire (on this VRID or "
+            f"another of ours) or over a peer connection, and a stale one is not counted on. A backup "
+            f"stays silent while this node is master, so one may still be running; if none is, {what} "
+            "leaves these VIPs with NOBODY and the service behind them goes down.\n")
+
+
+def plan_drain(sv: SnapView, peers: Sequence = ()) -> ChangePlan:
     if sv.drained:
         d = sv.drained
         raise NotApplicable(f"{sv.hostname} is already drained (by {d.get('who')}, {fmt.ago(sv.now, d.get('when'))}); press u to undrain")
-    moves = drain_moves(sv)
+    moves = drain_moves(sv, peers)
     lost = orphaned(moves)
     body = Text()
     body.append(f"Every master on {sv.hostname} resigns at once with a priority-0 advert, so its peer takes "
@@ -86,23 +101,18 @@ def plan_drain(sv: SnapView) -> ChangePlan:
         body.append(f"  {m.instance} (VRID {m.vrid}) ", style="bold")
         if m.state == "MASTER":
             body.append(f"{vips} → ")
-            body.append_text(_peer_text(m.peer))
-            body.append("\n")
+            body.append_text(_successor_text(m))
         else:
             body.append(f"{m.state} here, no change", style="dim")
-            if m.peer:
-                body.append(f" (master {m.peer.get('address')})", style="dim")
+            if m.master:
+                body.append(f" (master {m.master.get('address')})", style="dim")
             body.append("\n")
     if not moves:
         body.append("  (no VRRP instances on this node)\n", style="dim")
     typed: tuple[str, ...] = ()
     if lost:
         body.append("\n")
-        names = ", ".join(f"{m.instance} ({', '.join(m.vips) or 'no VIPs'})" for m in lost)
-        body.append(f"WARNING: no peer has been heard for {names}. A backup stays silent while this "
-                    "node is master, so the console cannot tell whether one is running: if none is, "
-                    "draining leaves these VIPs with NOBODY and the service behind them goes down.\n",
-                    style="bold white on red")
+        body.append(_nobody_warning(sv, lost, "draining"), style="bold white on red")
         typed = (sv.hostname, "drain")
     return ChangePlan("drain", {}, f"Drain node {sv.hostname}?", body, danger=bool(lost),
                       typed=typed, fields=(REASON,))
@@ -157,7 +167,7 @@ def _group_intro(body: Text, group: str, members: list[dict], what: str) -> None
                 f"(as keepalived's does): {what} every member.\n\n", style="bold")
 
 
-def plan_failover(sv: SnapView, name: str | None) -> ChangePlan:
+def plan_failover(sv: SnapView, name: str | None, peers: Sequence = ()) -> ChangePlan:
     i = _instance(sv, name)
     group, members = _scope(sv, i)
     masters = [x for x in members if x.get("state") == "MASTER"]
@@ -175,21 +185,19 @@ def plan_failover(sv: SnapView, name: str | None) -> ChangePlan:
         if x.get("state") != "MASTER":
             body.append(f"{x['name']} (VRID {x.get('vrid')}) is {x.get('state')} here: it is held too.\n")
             continue
-        peer = sv.peer(x)
+        m = move_of(sv, x, peers)
         body.append(f"{x['name']} (VRID {x.get('vrid')}) resigns now with a priority-0 advert and removes "
                     f"{_vips(x)}.\n")
         body.append("Expected new master: ")
-        body.append_text(_peer_text(peer))
-        body.append("\n")
-        if peer is None:
-            alone.append(x)
+        body.append_text(_successor_text(m, indent="  "))
+        if m.successor is None:
+            alone.append(m)
     body.append("Preemption back to this node is held off for the hold time "
                 "(empty: until cleared with c).\n")
     typed: tuple[str, ...] = ()
-    for x in alone:
-        body.append(f"\nWARNING: no peer has been heard for VRID {x.get('vrid')} (a backup stays silent "
-                    f"while this node is master): if none is running, {_vips(x)} is left with NOBODY.\n",
-                    style="bold white on red")
+    if alone:
+        body.append("\n")
+        body.append(_nobody_warning(sv, alone, "failing over"), style="bold white on red")
         typed = (i["name"], "failover")
     hold = Field("hold", "Hold seconds", "empty = until cleared", integer=True, minimum=0, maximum=86400 * 365)
     title = f"Fail over sync group {group} ({', '.join(x['name'] for x in members)})?" if group \
@@ -198,7 +206,7 @@ def plan_failover(sv: SnapView, name: str | None) -> ChangePlan:
                       danger=bool(alone), typed=typed, fields=(hold, REASON))
 
 
-def plan_takeover(sv: SnapView, name: str | None) -> ChangePlan:
+def plan_takeover(sv: SnapView, name: str | None, peers: Sequence = ()) -> ChangePlan:
     i = _instance(sv, name)
     group, members = _scope(sv, i)
     if all(x.get("state") == "MASTER" for x in members):
@@ -223,6 +231,15 @@ def plan_takeover(sv: SnapView, name: str | None) -> ChangePlan:
         who = f"{m.get('address')} (priority {m.get('priority')})" if m else "no master heard"
         body.append(f"{x['name']} (VRID {x.get('vrid')}): this node raises its effective priority above the "
                     f"current master {who} and takes over {_vips(x)}.\n")
+        body.append(f"  expected master: {sv.hostname} (this node), priority above {m.get('priority') or '?'}, "
+                    f"{x.get('state')} now\n")
+        live, _dead = successors(sv, x, peers)
+        cur = next((c for c in live if c.address == m.get("address") or c.state == "MASTER"), None)
+        if cur is not None:
+            body.append(f"  current master: {cur.describe()}\n", style="dim")
+        elif m:
+            body.append(f"  current master: {m.get('address')}, last advert "
+                        f"{seconds(m.get('last_advert_age'))} ago over the wire\n", style="dim")
     body.append("They stay master until released (c).\n" if group else "It stays master until released (c).\n")
     title = f"Take over sync group {group} ({', '.join(x['name'] for x in members)})?" if group \
         else f"Take over {i['name']}?"

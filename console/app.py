@@ -29,7 +29,8 @@ from textual.widgets import Input, Static, TabbedContent, TabPane
 from vipdeck.console.actions import ChangePlan, NotApplicable
 from vipdeck.console.cluster import ClusterRow, all_flags, cluster_rows, node_names
 from vipdeck.console.changes import BY_NAME, CHANGES, INSTANCE, IPVS_OPS, REAL_SERVER, Change
-from vipdeck.console.derive import SnapView, held_vips
+from vipdeck.console.derive import SnapView, held_vips, move_of
+from vipdeck.console.failover import Followup, followed_instances
 from vipdeck.console.feed import LinkState, NodeFeed
 from vipdeck.console.help import HelpScreen
 from vipdeck.console.peerview import PeerView
@@ -194,6 +195,7 @@ class ConsoleApp(App[int]):
         if isinstance(peer, tuple):
             return PeerLink(str(peer[0]), peer[1])
         return PeerLink(str(getattr(peer, "path", None) or getattr(peer, "address", None) or repr(peer)), peer)
+        self.followups: list[tuple[Followup, PeerLink | None]] = []   # changes sent, followed to their end
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -273,6 +275,7 @@ class ConsoleApp(App[int]):
         try:
             with self.batch_update():
                 self.events_view.add_events(message.events, visible=self.active_tab == "events")
+                self.view("adverts").add_events(message.events, visible=self.active_tab == "adverts")
         except NoMatches:   # the DOM is being torn down (quitting)
             pass
 
@@ -318,6 +321,7 @@ class ConsoleApp(App[int]):
                 self._update_cluster(render=False)
                 self._update_status()
                 self.active_view().show(self.sv, self.version)
+            self._check_followups()
         except NoMatches:   # the DOM is being torn down (quitting)
             return 0.0
         self.apply_cost = time.perf_counter() - started
@@ -333,6 +337,7 @@ class ConsoleApp(App[int]):
             with self.batch_update():
                 self._update_cluster()
                 self._update_status()
+            self._check_followups()
         except NoMatches:
             pass
 
@@ -441,6 +446,48 @@ class ConsoleApp(App[int]):
         if link is None:
             return self.sv.hostname if self.sv is not None else "this node"
         return node_names(self.cluster_nodes)[self.target_index()]
+
+    def views_but(self, k: int) -> tuple[list[PeerView], dict[str, list]]:
+        """Every node but the k-th of ``cluster_nodes`` (0: this one), as PeerViews, and their
+        own events by name (the failover timelines and follow-ups: the other side's view)."""
+        nodes = self.cluster_nodes
+        links: list[PeerLink | None] = [None, *self.visible_peers()]
+        views, evs = [], {}
+        for j, (n, ln) in enumerate(zip(nodes, links)):
+            if j == k:
+                continue
+            views.append(n)
+            try:
+                evs[n.name] = list(ln.events) if ln is not None else list(self.view("adverts").events)
+            except NoMatches:
+                evs[n.name] = []
+        return views, evs
+
+    @property
+    def peer_events(self) -> dict[str, list]:
+        """The other nodes' events by name, seen from the node a change targets."""
+        return self.views_but(self.target_index())[1]
+
+    def _check_followups(self) -> None:
+        """Say how each followed change ended (or what did not happen by its deadline): from
+        the target node's snapshot and events, and the other nodes' views."""
+        if not self.followups:
+            return
+        visible = self.visible_peers()
+        for f, link in list(self.followups):
+            if link is not None and link not in visible:
+                continue
+            sv = link.sv if link is not None else self.sv
+            if sv is None:
+                continue
+            k = 1 + visible.index(link) if link is not None else 0
+            peers, peer_events = self.views_but(k)
+            own = list(link.events) if link is not None else list(self.view("adverts").events)
+            where = f" ({link.name})" if link is not None else ""
+            for severity, sentence in f.check(sv, own, peers, peer_events):
+                self.notify(sentence, title=f"{f.op}{where}: followed", severity=severity, timeout=20)
+            if f.finished:
+                self.followups.remove((f, link))
 
     def request_refresh(self) -> None:
         if self.feed is not None:
@@ -623,7 +670,8 @@ class ConsoleApp(App[int]):
     def action_change(self, name: str) -> None:
         change = BY_NAME[name]
         selection = self.target_selection(change.target)
-        self.propose(change, lambda sv: change.build(sv, selection))
+        peers = tuple(self.peers)       # the other nodes, seen from the target: who else can take a VRID
+        self.propose(change, lambda sv: change.build(sv, selection, peers))
 
     def propose(self, change: Change, build: Callable[[SnapView], ChangePlan]) -> None:
         """Build a change from the target node's snapshot and ask for confirmation;
@@ -683,6 +731,9 @@ class ConsoleApp(App[int]):
                         title=f"{op}{where}: NOT applied", severity="warning", timeout=15)
         else:
             self.notify(msg, title=f"{op}{where}: ok")
+        names = followed_instances(sv, op, args) if sv is not None else ()
+        if names:
+            self.followups.append((Followup(op, names, since=sv.now), link))
         self.request_refresh()
         if link is not None and link.feed is not None:
             link.feed.refresh()
@@ -696,15 +747,16 @@ class ConsoleApp(App[int]):
         if held:
             vips = ", ".join(f"{v} ({name})" for name, v in held)
             body.append(f"This node holds VIPs {vips}; quitting will resign them to the peer")
-            peers = []
-            for name in dict.fromkeys(n for n, _ in held):
-                inst = self.sv.instances_by_name.get(name) or {}
-                p = self.sv.peer(inst)
-                peers.append(f"{name} → {p.get('address') if p else 'NOBODY (no peer heard)'}")
-            body.append(f" ({'; '.join(peers)}).\n")
+            views = tuple(self.views_but(0)[0])     # the other nodes, seen from this one
+            moves = {n: move_of(self.sv, self.sv.instances_by_name[n], views)
+                     for n in dict.fromkeys(n for n, _ in held) if n in self.sv.instances_by_name}
+            said = [f"{n} → {m.successor.label if m.successor else 'NOBODY (no router can take it)'}"
+                    for n, m in moves.items()]
+            body.append(f" ({'; '.join(said)}).\n")
+            lost = [n for n, m in moves.items() if m.successor is None]
         else:
             body.append("This node holds no VIPs; quitting stops the embedded engine.\n")
-        lost = [n for n, _ in held if self.sv and not self.sv.peer(self.sv.instances_by_name.get(n) or {})]
+            lost = []
         return ChangePlan("quit", {}, "Quit and stop the embedded engine?", body, danger=bool(lost))
 
     async def action_quit(self) -> None:

@@ -11,13 +11,15 @@ and whether it is node-wide, which makes its confirmation focus Cancel.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from vipdeck.console import actions
 from vipdeck.console.actions import ChangePlan
 from vipdeck.console.derive import SnapView
 
 NODE, INSTANCE, REAL_SERVER = "node", "instance", "rs"
+# the changes whose preview names who takes over, from the peers too
+PEER_AWARE = frozenset({"drain", "failover", "takeover"})
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,11 @@ class Change:
     node_wide: bool = False         # the confirmation focuses Cancel
     on_bar: bool = True             # on the app's key bar (the IPVS keys: on screen 4 only)
 
-    def build(self, sv: SnapView, selection: Any = None) -> ChangePlan:
+    def build(self, sv: SnapView, selection: Any = None, peers: Sequence = ()) -> ChangePlan:
+        """``peers``: the ``PeerView``s of the other nodes (the previews that say
+        who takes over read them; the rest ignore them)."""
+        if self.name in PEER_AWARE:
+            return self.plan(sv, peers=peers) if self.target == NODE else self.plan(sv, selection, peers=peers)
         return self.plan(sv) if self.target == NODE else self.plan(sv, selection)
 
 

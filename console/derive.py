@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Sequence
 
 
 def strip_prefix(address: str) -> str:
@@ -132,6 +133,213 @@ def instance_key(i: dict) -> tuple:
 
 
 # --- drain / failover consequences ------------------------------------------------
+#
+# Who takes a VRID over when this node lets go of it.  A backup says nothing on
+# the wire while we are master, so the VRID's own adverts cannot answer that;
+# three other witnesses can: the router's adverts on our other VRIDs (the pair
+# partner is often master of one of them: same source address or MAC), its
+# old adverts on this VRID (which give its priority), and its own daemon over
+# a peer connection (``PeerView``: state, priority, VIPs, from its snapshot).
+
+STALE_INTERVALS = 3     # a router not heard for longer than this many advert intervals is stale
+# ... and a peer connection not heard for longer than this many seconds either (whichever is longer):
+# it is read about once a second (snapshots and events), so 3 intervals of 0.1 s would call every peer stale
+PEER_STALE_FLOOR = 3.0
+CANNOT_TAKE = frozenset({"FAULT", "STOP", "INIT"})
+
+
+@dataclass(frozen=True)
+class Successor:
+    """A router that could become master of a VRID when this node lets go of it."""
+
+    name: str                  # the peer's node name, else its address
+    address: str | None
+    priority: int | None       # None: unknown (never heard on this VRID, no peer connection)
+    state: str | None          # its own word (control connection), else None
+    heard_age: float | None    # seconds since it was last heard from, by any witness
+    via: str                   # "control connection", "wire", "wire (VRID 52)"
+    stale: bool                # not heard for more than STALE_INTERVALS advert intervals
+    note: str = ""             # why it counts, or why it does not
+
+    @property
+    def can_take(self) -> bool:
+        return not self.stale and self.state not in CANNOT_TAKE
+
+    def rank(self) -> tuple:
+        return (self.priority if self.priority is not None else -1, _addr_key(self.address or ""))
+
+    @property
+    def label(self) -> str:
+        return self.name if self.address in (None, self.name) else f"{self.name} ({self.address})"
+
+    def describe(self, named: bool = True) -> str:
+        """``node2 (198.18.0.2): priority 100, BACKUP, heard 0.3 s ago over the control connection``"""
+        bits = [f"priority {self.priority}" if self.priority is not None else "priority unknown"]
+        if self.state:
+            bits.append(self.state)
+        bits.append(f"heard {seconds(self.heard_age)} ago over the {self.via}" if self.heard_age is not None
+                    else f"never heard over the {self.via}")
+        text = ", ".join(bits) + (f"; {self.note}" if self.note else "")
+        return f"{self.label}: {text}" if named else text
+
+
+def seconds(value: float | None) -> str:
+    """An age precise enough to tell live from stale (0.3 s, 12 s, 2m11s)."""
+    if value is None:
+        return "?"
+    v = max(0.0, float(value))
+    if v < 10:
+        return f"{v:.1f} s"
+    if v < 60:
+        return f"{v:.0f} s"
+    return f"{int(v // 60)}m{int(v % 60):02d}s" if v < 3600 else f"{int(v // 3600)}h{int(v % 3600 // 60):02d}m"
+
+
+def _interval(instance: dict, entry: dict | None) -> float:
+    ints = [s.get("interval") for s in (entry or {}).get("sources") or [] if s.get("interval")]
+    return float(instance.get("advert_int") or (max(ints) if ints else 1.0))
+
+
+def _alive_index(sv: SnapView) -> dict:
+    """Per interface, address (and MAC) -> the two freshest (seconds ago, VRID, address) of
+    routers heard within 3 intervals on VRIDs of ours, on distinct VRIDs (so the one
+    asked about can be left out).  Computed once per snapshot: a drain asks it per VRID."""
+    cached = sv.__dict__.get("_alive")
+    if cached is not None:
+        return cached
+    out: dict = {}
+    for e in sv.adverts:
+        if not (e.get("ours") or sv.instances_of(e)):
+            continue
+        per = out.setdefault(e.get("interface"), {})
+        for s in e.get("sources") or []:
+            addr, age = s.get("address"), s.get("last_seen_age")
+            if addr is None or age is None or sv.is_ours(addr):
+                continue
+            if age > STALE_INTERVALS * float(s.get("interval") or 1.0):
+                continue
+            item = (float(age), int(e.get("vrid") or 0), addr)
+            for k in (addr, s.get("mac")):
+                if not k:
+                    continue
+                best = [x for x in per.get(k, []) if x[1] != item[1]] + \
+                    [min([x for x in per.get(k, []) if x[1] == item[1]] + [item])]
+                per[k] = sorted(best)[:2]
+    sv.__dict__["_alive"] = out
+    return out
+
+
+def alive_elsewhere(sv: SnapView, instance: dict) -> dict[str, tuple[float, int, str | None]]:
+    """Routers heard recently on the instance's link for *other* VRIDs of ours:
+    address (and MAC) -> (seconds ago, VRID, address).  A router that runs only
+    foreign VRIDs is not our peer and does not count."""
+    index = _alive_index(sv)
+    vrid = instance.get("vrid")
+    out: dict[str, tuple[float, int, str | None]] = {}
+    for itf in {instance.get("interface"), None}:
+        for k, items in (index.get(itf) or {}).items():
+            for item in items:
+                if item[1] != vrid and (k not in out or item[0] < out[k][0]):
+                    out[k] = item
+                    break
+    return out
+
+
+def _peer_instance(peer, instance: dict) -> dict | None:
+    snap = peer.snapshot or {}
+    fam = instance.get("family") or 4
+    same = [x for x in snap.get("instances") or [] if x.get("vrid") == instance.get("vrid")
+            and (x.get("family") or 4) == fam]
+    named = [x for x in same if x.get("name") == instance.get("name")]
+    return (named or same or [None])[0]
+
+
+def _peer_addresses(peer, inst: dict | None) -> set[str]:
+    snap = peer.snapshot or {}
+    out = {strip_prefix(a) for itf in (snap.get("node") or {}).get("interfaces") or []
+           for a in itf.get("addresses") or []}
+    src = ((inst or {}).get("wire") or {}).get("source")
+    if src:
+        out.add(src)
+    return out
+
+
+def successors(sv: SnapView, instance: dict, peers: Sequence = ()) -> tuple[list[Successor], list[Successor]]:
+    """(routers that can take the VRID, best first; routers known but stale or
+    unable to take it).  Every witness is used: the VRID's adverts, the same
+    router's adverts on our other VRIDs, and the peers' own snapshots."""
+    entry = sv.advert_of(instance) or {}
+    vrid = instance.get("vrid")
+    limit = STALE_INTERVALS * _interval(instance, entry)
+    elsewhere = alive_elsewhere(sv, instance)
+    found: dict[str, Successor] = {}
+    for s in entry.get("sources") or []:
+        addr = s.get("address")
+        if addr is None or sv.is_ours(addr):
+            continue
+        prio, age = s.get("priority"), s.get("last_seen_age")
+        if not prio:        # it resigned (priority 0): not a router we hand over to
+            found[addr] = Successor(addr, addr, 0, None, age, "wire", True,
+                                    f"resigned on VRID {vrid} (priority 0)")
+            continue
+        if age is not None and age <= STALE_INTERVALS * float(s.get("interval") or 1.0):
+            found[addr] = Successor(addr, addr, prio, None, age, "wire", False, f"advertising on VRID {vrid}")
+            continue
+        alive = elsewhere.get(addr) or elsewhere.get(s.get("mac") or "")
+        if alive is not None:
+            why = " as a backup is while we are master" if instance.get("state") == "MASTER" else ""
+            found[addr] = Successor(addr, addr, prio, None, alive[0], f"wire (VRID {alive[1]})", False,
+                                    f"silent on VRID {vrid}{why}; it last advertised priority {prio} there "
+                                    f"{seconds(age)} ago")
+        else:
+            found[addr] = Successor(addr, addr, prio, None, age, "wire", True,
+                                    f"STALE: not heard for more than {STALE_INTERVALS} advert intervals "
+                                    f"({seconds(limit)}), on any VRID")
+    if instance.get("state") == "MASTER":
+        # a partner never heard on this VRID but alive on another of ours: a silent backup
+        seen = {a for a in found}
+        for key, (age, other, addr) in sorted(elsewhere.items(), key=lambda kv: kv[1][0]):
+            if addr is None or addr in seen:
+                continue
+            seen.add(addr)
+            found[addr] = Successor(addr, addr, None, None, age, f"wire (VRID {other})", False,
+                                    f"never heard on VRID {vrid} (a backup is silent while we are master); "
+                                    f"alive as a router of VRID {other}")
+    for p in peers:
+        inst = _peer_instance(p, instance)
+        addrs = _peer_addresses(p, inst)
+        same = [a for a in found if a in addrs]
+        wire = found.pop(same[0]) if same else None
+        address = (wire.address if wire else None) or ((inst or {}).get("wire") or {}).get("source")
+        if inst is None and p.snapshot is not None:
+            if wire is not None:
+                found[wire.address or p.name] = wire
+            continue
+        stale = p.stale(max(limit, PEER_STALE_FLOOR))
+        state = (inst or {}).get("state")
+        prio = (inst or {}).get("effective_priority", wire.priority if wire else None)
+        if stale:
+            why = ("STALE: its control connection is down" if not p.reachable else
+                   "STALE: no snapshot from it yet" if p.snapshot is None else
+                   f"STALE: not heard over its control connection for {seconds(p.heard_age)} "
+                   f"(more than {seconds(max(limit, PEER_STALE_FLOOR))})")
+            if wire is not None and wire.can_take:     # the wire still vouches for it
+                found[wire.address or p.name] = Successor(p.name, address, wire.priority, None, wire.heard_age,
+                                                          wire.via, False, wire.note + f"; {why[7:]}")
+                continue
+            found[p.name] = Successor(p.name, address, prio, state, p.heard_age, "control connection", True, why)
+            continue
+        note = "its own daemon says so"
+        if state in CANNOT_TAKE:
+            note = f"{state} on its own side: it cannot take over"
+        elif (inst or {}).get("operator", {}).get("drained"):
+            note = "drained: it elects with priority 1"
+        found[p.name] = Successor(p.name, address, prio, state, p.heard_age, "control connection",
+                                  False, note)
+    live = sorted((c for c in found.values() if c.can_take), key=Successor.rank, reverse=True)
+    dead = [c for c in found.values() if not c.can_take]
+    return live, dead
+
 
 @dataclass(frozen=True)
 class Move:
@@ -139,21 +347,30 @@ class Move:
     vrid: int
     state: str
     vips: tuple[str, ...]
-    peer: dict | None      # None: nobody heard, the VIPs would be left with nobody
+    successor: Successor | None       # the expected new master; None: no router can take it
+    others: tuple[Successor, ...] = ()      # the other routers that could
+    stale: tuple[Successor, ...] = ()       # known, but stale or unable: never the expected master
+    master: dict | None = None        # for an instance not MASTER here: its master as seen from here
+
+    @property
+    def orphaned(self) -> bool:
+        return self.state == "MASTER" and self.successor is None
 
 
-def drain_moves(sv: SnapView) -> list[Move]:
+def move_of(sv: SnapView, instance: dict, peers: Sequence = ()) -> Move:
+    vips = tuple(v.get("address", "?") for v in instance.get("vips") or [])
+    live, dead = successors(sv, instance, peers)
+    return Move(instance["name"], instance.get("vrid"), instance.get("state", "?"), vips,
+                live[0] if live else None, tuple(live[1:]), tuple(dead), sv.master_of(instance))
+
+
+def drain_moves(sv: SnapView, peers: Sequence = ()) -> list[Move]:
     """For each instance, what draining this node would do to it."""
-    out = []
-    for i in sv.instances:
-        vips = tuple(v.get("address", "?") for v in i.get("vips") or [])
-        out.append(Move(i["name"], i.get("vrid"), i.get("state", "?"), vips,
-                        sv.peer(i) if i.get("state") == "MASTER" else sv.master_of(i)))
-    return out
+    return [move_of(sv, i, peers) for i in sv.instances]
 
 
 def orphaned(moves: list[Move]) -> list[Move]:
-    return [m for m in moves if m.state == "MASTER" and m.peer is None]
+    return [m for m in moves if m.orphaned]
 
 
 def held_vips(sv: SnapView) -> list[tuple[str, str]]:
@@ -259,11 +476,17 @@ class Timeline:
     now: float = 0.0
 
 
-def timeline(entry: dict, now: float, window: float = 300.0, width: int = 60) -> Timeline:
+def timeline(entry: dict, now: float, window: float = 300.0, width: int = 60,
+             own: Sequence[tuple[float, float | None, str, int, bool]] = ()) -> Timeline:
     """Bucket ``history`` ([time, source, priority]) into ``width`` columns
     ending at ``now`` and replay it to find master changes: the master is the
     highest priority source heard within three advert intervals (ties to the
-    higher address, as in the RFC); priority 0 means that source resigned."""
+    higher address, as in the RFC); priority 0 means that source resigned.
+
+    Our own adverts are not in the history (a socket drops its own packets):
+    ``own`` gives this node's periods as master of the VRID, (start, end or
+    None: still master, address, priority, resigned with a priority 0 at the
+    end), from its transition events, so our own master changes show too."""
     span = window / width
     start = now - window
     items = []
@@ -272,8 +495,17 @@ def timeline(entry: dict, now: float, window: float = 300.0, width: int = 60) ->
             items.append((float(item[0]), str(item[1]), int(item[2])))
         except (TypeError, ValueError, IndexError):
             continue
-    items.sort(key=lambda x: x[0])
     intervals = [s.get("interval") or 1.0 for s in entry.get("sources") or []]
+    step = min(span, 1.0)          # dense enough never to look silent (stale is 3 intervals + 0.5 s)
+    for t0, t1, addr, prio, resigned in own:
+        end = now if t1 is None else t1
+        t = max(t0, start - step)
+        while t < end:
+            items.append((t, addr, prio))
+            t += step
+        if t1 is not None:
+            items.append((t1, addr, 0 if resigned else prio))
+    items.sort(key=lambda x: x[0])
     stale = 3 * max(intervals or [1.0]) + 0.5
     per: dict[str, list[int | None]] = {}
     last: dict[str, int] = {}

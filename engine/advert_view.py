@@ -231,7 +231,9 @@ class AdvertView:
         s.count += 1
         s.last_seen = now
         s.times.append(now)
-        if prev_prio != adv.priority or not v.history or now - v.history[-1][0] >= 1.0:
+        # every priority change and the first advert of each run (a new master's first word, to
+        # the millisecond, for the failover timeline); else about one point a second
+        if prev_prio != adv.priority or new_run or not v.history or now - v.history[-1][0] >= 1.0:
             v.history.append((round(now, 3), adv.src, adv.priority))
         if adv.priority > 0 and (new_run or s.mac is None):
             self._ask_mac(v, adv.src, now)             # a new master, or the same one back: which box is it?

@@ -88,9 +88,12 @@ class Effects:
         counters = self.stats.get(d.inst.name)
         if counters is not None:
             counters.transition(str(t.old), str(t.new), t.reason)
+        timing = {"master": t.master, "last_advert": d.wall(t.heard_at)}
+        if t.timer is not None:
+            timing["timer"] = round(t.timer, 6)
         self.emit("transition", f"{d.inst.name} {t.old} -> {t.new}: {t.reason} ({t.detail})", sev,
                   instance=d.inst.name, vrid=d.inst.vrid, **{"from": str(t.old), "to": str(t.new)},
-                  reason=t.reason, detail=t.detail)
+                  reason=t.reason, detail=t.detail, priority=d.machine.effective_priority, **timing)
         vrrp_log.info("%s", logforms.transition(d.inst.name, str(t.old), str(t.new), t.reason, t.detail))
         if t.new in _NOTIFIED and t.old != t.new:
             self.notifier.instance_transition(d.inst, str(t.new), d.machine.effective_priority)

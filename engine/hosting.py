@@ -392,7 +392,15 @@ class HostSide:
             if after is not None and not after.done():
                 await asyncio.wait([after])
             d.last_garp = time.time()
-            sched.start(vips_of(inst))
+            vips = vips_of(inst)
+
+            def sent(frames: int) -> None:
+                if frames:
+                    self.emit("vip", f"{inst.name}: gratuitous ARP / unsolicited NA sent for "
+                              f"{', '.join(v.address for v in vips)} ({frames} frames)",
+                              instance=inst.name, vips=[v.address for v in vips], garp=frames)
+
+            sched.start(vips, on_first=sent)
 
         self.spawn(go(), f"{inst.name} GARP")
 

@@ -11,12 +11,16 @@ was read, and a per-source priority timeline with master changes marked, so
 
 from __future__ import annotations
 
+import collections
+from typing import Sequence
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
 from vipdeck.console import format as fmt
 from vipdeck.console.derive import SnapView, Timeline, advert_key, block, timeline
+from vipdeck.console.failover import failovers, master_periods, timeline_lines
 from vipdeck.console.views.base import View
 from vipdeck.console.widgets.keyed_table import KeyedTable
 from vipdeck.console.widgets.update import update_if_changed
@@ -29,6 +33,8 @@ COLUMNS = [
 
 WINDOW = 300.0
 WIDTH = 60
+KEEP_EVENTS = 2000          # transition and vip events kept for the timelines
+SHOWN_FAILOVERS = 2         # the newest master changes of the selected VRID
 
 
 def flags_cell(flags: list[dict]) -> Text:
@@ -193,7 +199,22 @@ def timeline_width(columns: int) -> int:
     return 20
 
 
-def vrid_detail(sv: SnapView, entry: dict, width: int = WIDTH) -> Text:
+def failover_text(sv: SnapView, entry: dict, events: Sequence[dict], peers: Sequence = (),
+                  shown: int = SHOWN_FAILOVERS, peer_events: dict | None = None) -> Text:
+    """The newest master changes of one VRID, step by step (``console.failover``)."""
+    t = Text()
+    fos = failovers(sv, entry, events, peers, peer_events)
+    t.append(f"failover timeline of VRID {entry.get('vrid')} ({len(fos)} master change"
+             f"{'s' if len(fos) != 1 else ''} known; ms from the first step, Δ from the previous)\n", style="dim")
+    if not fos:
+        t.append("  no master change in the events and adverts kept\n", style="dim")
+    for fo in fos[-shown:]:
+        for line, style in timeline_lines(fo):
+            t.append(line + "\n", style=style)
+    return t
+
+
+def vrid_detail(sv: SnapView, entry: dict, width: int = WIDTH, events: Sequence[dict] = ()) -> Text:
     vrid = entry.get("vrid")
     t = Text()
     t.append(f"VRID {vrid} IPv{entry.get('family') or 4}" + (f" on {entry['interface']}" if entry.get("interface") else ""),
@@ -217,14 +238,41 @@ def vrid_detail(sv: SnapView, entry: dict, width: int = WIDTH) -> Text:
         t.append(", ".join(f"{r.get('address')} {r.get('reason')}" for r in rejected[:4])
                  + (" …" if len(rejected) > 4 else "") + "\n", style="red")
     t.append_text(drops_text(sv, entry.get("interface")))
-    t.append_text(timeline_text(timeline(entry, sv.now, WINDOW, width), set(sv.our_addresses)))
+    own = master_periods(sv, entry, events)
+    t.append_text(timeline_text(timeline(entry, sv.now, WINDOW, width, own), set(sv.our_addresses)))
     return t
 
 
 class AdvertsView(View):
+    DEFAULT_CSS = """
+    AdvertsView #advert-failovers { max-height: 12; }
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.events: collections.deque[dict] = collections.deque(maxlen=KEEP_EVENTS)
+
+    def add_events(self, events: Sequence[dict], visible: bool = False) -> None:
+        """Keep what the timelines read (transitions, VIPs and GARP); redraw if shown."""
+        kept = [e for e in events if e.get("kind") in ("transition", "vip")]
+        self.events.extend(kept)
+        if kept and visible and self.sv is not None:
+            self._detail()
+
+    def peers(self) -> Sequence:
+        """The other nodes as PeerViews, seen from this one (``app.views_but(0)``)."""
+        others = getattr(self.app, "views_but", None)
+        return tuple(others(0)[0]) if others is not None else ()
+
+    def peer_events(self) -> dict:
+        """The other nodes' own events by node name, as the app keeps them."""
+        others = getattr(self.app, "views_but", None)
+        return dict(others(0)[1]) if others is not None else {}
+
     def compose_body(self) -> ComposeResult:
         yield KeyedTable(COLUMNS, id="adverts-table")
         yield Static(id="advert-detail", classes="detail")
+        yield Static(id="advert-failovers", classes="detail")
 
     def render_view(self, sv: SnapView) -> None:
         rows = []
@@ -265,8 +313,12 @@ class AdvertsView(View):
         sv = self.sv
         detail = self.query_one("#advert-detail", Static)
         entry = self.selected_entry() if sv else None
-        text = vrid_detail(sv, entry, timeline_width(self.app.size.width)) if entry else Text("no advert heard yet", style="dim")
+        text = vrid_detail(sv, entry, timeline_width(self.app.size.width), self.events) if entry \
+            else Text("no advert heard yet", style="dim")
         update_if_changed(detail, text)
+        fo = failover_text(sv, entry, self.events, self.peers(), peer_events=self.peer_events()) if entry \
+            else Text("")
+        update_if_changed(self.query_one("#advert-failovers", Static), fo)
 
     def on_keyed_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
         if self.sv is not None:

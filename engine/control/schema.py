@@ -428,11 +428,17 @@ def _event(name: str, kind: str, fields: dict[str, Any]) -> Any:
     return TypedDict(name, {**_EVENT, "kind": Literal[kind], **fields})   # type: ignore[operator]
 
 
-# an instance's transition, a sync group's (``group``), or a member held BACKUP by its group (``held``)
+# an instance's transition, a sync group's (``group``), or a member held BACKUP by its group (``held``).
+# An instance's carries what the failover timeline needs: ``priority`` (its effective priority after
+# it), ``master`` (the other router: the master it replaced on becoming MASTER, else the one it
+# follows; None: none heard), ``last_advert`` (unix time of the last advert from another router
+# before it: the old master's last, or its priority-0 advert; None: never) and, on becoming MASTER
+# by a timer, ``timer`` (its seconds: Master_Down_Interval, or Skew_Time after a priority 0)
 TransitionEvent = _event("TransitionEvent", "transition", {
     "instance": NotRequired[str], "group": NotRequired[str], "vrid": NotRequired[int],
     "from": NotRequired[VrrpState], "to": NotRequired[VrrpState], "reason": TransitionReason, "detail": str,
-    "held": NotRequired[bool], "cause": NotRequired[str]})
+    "held": NotRequired[bool], "cause": NotRequired[str], "priority": NotRequired[int],
+    "master": NotRequired[str | None], "last_advert": NotRequired[float | None], "timer": NotRequired[float]})
 # anomalies only, once per view, source and flag; ``split_brain_resolved`` when one ends; vrid None
 # and a DropKind flag for what an interface dropped (once per interface and kind)
 AdvertEvent = _event("AdvertEvent", "advert", {
@@ -469,10 +475,11 @@ DaemonEvent = _event("DaemonEvent", "daemon", {
     "config": NotRequired[str], "signal": NotRequired[str], "dump": NotRequired[str], "path": NotRequired[str],
     "error": NotRequired[str], "audit": NotRequired[dict[str, Any]], "delay": NotRequired[float],
     "until": NotRequired[float], "instance": NotRequired[str], "interface": NotRequired[str]})
-# VIPs, virtual routes and rules, static addresses added or removed (or failing to be)
+# VIPs, virtual routes and rules, static addresses added or removed (or failing to be); ``garp``:
+# the first gratuitous ARP / unsolicited NA burst after becoming MASTER went out (frames sent)
 VipEvent = _event("VipEvent", "vip", {
     "instance": NotRequired[str], "added": NotRequired[bool], "vips": NotRequired[list[str]],
-    "routes": NotRequired[list[str]]})
+    "routes": NotRequired[list[str]], "garp": NotRequired[int]})
 
 EVENT_TYPES = {"transition": TransitionEvent, "advert": AdvertEvent, "tracker": TrackerEvent,
                "notify": NotifyEvent, "smtp": SmtpEvent, "check": CheckEvent, "rs_state": RsStateEvent,

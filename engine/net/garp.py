@@ -272,10 +272,11 @@ class GarpScheduler:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    def start(self, vips: Iterable[Address]) -> asyncio.Task:
-        """Begin the schedule (on becoming MASTER); restarts a running one."""
+    def start(self, vips: Iterable[Address], on_first: Callable[[int], object] | None = None) -> asyncio.Task:
+        """Begin the schedule (on becoming MASTER); restarts a running one.
+        ``on_first(frames)`` once the first burst is out (the timeline's "GARP sent")."""
         self.cancel_nowait()
-        self._task = asyncio.create_task(self._run(list(vips)), name="garp")
+        self._task = asyncio.create_task(self._run(list(vips), on_first), name="garp")
         return self._task
 
     def lower_prio(self, vips: Iterable[Address]) -> None:
@@ -347,9 +348,11 @@ class GarpScheduler:
         self.bursts += 1
         return sum(counts)
 
-    async def _run(self, vips: list) -> None:
+    async def _run(self, vips: list, on_first: Callable[[int], object] | None = None) -> None:
         p = self.policy
-        await self.burst(vips, p.repeat)
+        sent = await self.burst(vips, p.repeat)
+        if on_first is not None:
+            on_first(sent)
         if p.delay > 0:
             await asyncio.sleep(p.delay)
             await self.burst(vips, p.repeat)

@@ -369,11 +369,21 @@ class LowerPriorityMaster:
 
 @dataclass(frozen=True)
 class Transition:
+    """``master``: the other router it is about (the master it replaced on
+    becoming MASTER, else the master it follows now); ``heard_at``: when the
+    last advert from another router arrived before it (the old master's last,
+    or its priority-0 advert); ``timer``: the seconds of the timer that made it
+    MASTER (Master_Down_Interval, Skew_Time after a priority 0).  The failover
+    timeline reads them: the wire alone cannot say when a backup decided."""
+
     old: State
     new: State
     reason: str
     detail: str
     at: float
+    master: str | None = None
+    heard_at: float | None = None
+    timer: float | None = None
 
     def __str__(self) -> str:
         return f"{self.old} -> {self.new} ({self.reason}: {self.detail})"
@@ -420,6 +430,7 @@ class VrrpMachine:
         self._last_advert_at: float | None = None
         self._adver_deadline: float | None = None
         self._down_deadline: float | None = None
+        self._down_delay: float | None = None
         self._down_cause = MASTER_DOWN_TIMER
         self._down_detail = ""
         self._preempt_at: float | None = None
@@ -605,8 +616,11 @@ class VrrpMachine:
 
     # ---- helpers -----------------------------------------------------------
 
-    def _transition(self, now: float, new: State, reason: str, detail: str) -> Transition:
-        t = Transition(self._state, new, reason, detail, now)
+    def _transition(self, now: float, new: State, reason: str, detail: str, *, master: str | None = None,
+                    timer: float | None = None) -> Transition:
+        if new is not State.MASTER and master is None:
+            master = self._master_addr
+        t = Transition(self._state, new, reason, detail, now, master, self._last_advert_at, timer)
         self._state = new
         self._wants_master = False
         self._last_transition = t
@@ -617,15 +631,19 @@ class VrrpMachine:
         return SendAdvert(p, self.params.advert_int)
 
     def _become_master(self, now: float, reason: str, detail: str) -> list[Action]:
+        before = self._master_addr if self._master_addr != self.params.primary_address else None
+        timer = self._down_delay if reason in (MASTER_DOWN_TIMER, PRIORITY_ZERO_RECEIVED) else None
         self._adver_deadline = now + self.params.advert_int
         self._down_deadline = None
         self._preempt_at = None
         self._master_addr = self.params.primary_address
         self._master_prio = self.effective_priority
         self._master_int_cs = self.params.advert_int_cs
-        return [self._advert(), AddVips(), SendGarp(), self._transition(now, State.MASTER, reason, detail)]
+        return [self._advert(), AddVips(), SendGarp(),
+                self._transition(now, State.MASTER, reason, detail, master=before, timer=timer)]
 
-    def _become_backup(self, now: float, reason: str, detail: str, *, resign: bool) -> list[Action]:
+    def _become_backup(self, now: float, reason: str, detail: str, *, resign: bool,
+                       master: str | None = None) -> list[Action]:
         """Leave MASTER (or INIT/FAULT) for BACKUP, arming the Master_Down_Timer."""
         out: list[Action] = []
         if self._state is State.MASTER:
@@ -637,11 +655,12 @@ class VrrpMachine:
         self._adver_deadline = None
         self._preempt_at = None
         self._arm_down(now, self.master_down_interval(), MASTER_DOWN_TIMER, "")
-        out.append(self._transition(now, State.BACKUP, reason, detail))
+        out.append(self._transition(now, State.BACKUP, reason, detail, master=master))
         return out
 
     def _arm_down(self, now: float, delay: float, cause: str, detail: str) -> None:
         self._down_deadline = now + delay
+        self._down_delay = delay
         self._down_cause = cause
         self._down_detail = detail
 
@@ -814,7 +833,7 @@ class VrrpMachine:
                 detail = f"advert from {adv.src} prio {adv.priority} == {mine}, higher address wins"
             else:
                 reason, detail = OPERATOR, f"drained: yielding to {adv.src} prio {adv.priority}"
-            out += self._become_backup(now, reason, detail, resign=False)
+            out += self._become_backup(now, reason, detail, resign=False, master=adv.src)
             self._master_addr, self._master_prio = adv.src, adv.priority
             self._accept_master(now, adv)
             return out

@@ -373,7 +373,8 @@ async def test_drain_cancel_sends_nothing_then_confirm_sends_reason():
         await pilot.press("d")
         modal = await confirm_modal(pilot)
         body = modal.query_one("#body").render().plain
-        assert "VI_1 (VRID 51) 198.18.0.198/32 → 198.18.0.2 (priority 96" in body
+        assert "VI_1 (VRID 51) 198.18.0.198/32 → 198.18.0.2\n      priority 96, heard 0.3 s ago over the wire " \
+               "(VRID 52)" in body
         assert "VI_2 (VRID 52) BACKUP here, no change" in body
         await pilot.press("escape")
         assert not isinstance(app.screen, ConfirmScreen)
@@ -391,15 +392,30 @@ async def test_drain_cancel_sends_nothing_then_confirm_sends_reason():
         await wait_for(lambda: "drain: ok" in [n[1] for n in app.notices], 3, "the result notice")
 
 
-async def test_drain_without_peer_requires_typed_confirmation():
+async def test_drain_with_a_silent_backup_alive_on_another_vrid_asks_no_typing():
+    """The demo's false alarm: node2 is silent on VRID 51 (we are master) but master of VRID 52."""
     c = client("node1-alone")
     app = app_for(c)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, c)
         await pilot.press("d")
         modal = await confirm_modal(pilot)
+        body = modal.query_one("#body").render().plain
+        assert not modal.query_one("#dialog").has_class("danger") and not modal.query("#typed")
+        assert "→ 198.18.0.2" in body and "NOBODY" not in body and "never heard on VRID 51" in body
+
+
+async def test_drain_without_peer_requires_typed_confirmation():
+    c = client("node1-peer-down")
+    app = app_for(c)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, c)
+        await pilot.press("d")
+        modal = await confirm_modal(pilot)
         assert modal.query_one("#dialog").has_class("danger")
-        assert "no peer has been heard for VI_1" in modal.query_one("#body").render().plain
+        body = modal.query_one("#body").render().plain
+        assert "no other router can take VI_1 (198.18.0.198/32), VI_2 (198.18.0.197/32)" in body
+        assert "not counted on: 198.18.0.2: priority 96" in body and "STALE" in body
         await pilot.press("enter")                        # nothing typed
         assert app.screen is modal
         await pilot.press(*"node2", "enter")              # wrong name

@@ -33,18 +33,19 @@ def test_drain_moves_say_which_vips_go_where():
     moves = drain_moves(SnapView(snap()))
     by = {m.instance: m for m in moves}
     assert by["VI_1"].state == "MASTER" and by["VI_1"].vips == ("198.18.0.198/32",)
-    assert by["VI_1"].peer["address"] == "198.18.0.2"
-    assert by["VI_2"].state == "BACKUP"
+    assert by["VI_1"].successor.address == "198.18.0.2"
+    assert by["VI_2"].state == "BACKUP" and by["VI_2"].master["address"] == "198.18.0.2"
     assert orphaned(moves) == []
-    lost = orphaned(drain_moves(SnapView(snap("node1-alone"))))
-    assert [m.instance for m in lost] == ["VI_1"]
+    assert orphaned(drain_moves(SnapView(snap("node1-alone")))) == []     # node2 is alive on VRID 52
+    lost = orphaned(drain_moves(SnapView(snap("node1-peer-down"))))
+    assert [m.instance for m in lost] == ["VI_1", "VI_2"]
 
 
 def test_drain_plan_warns_loudly_and_requires_typing_without_peer():
     plan = actions.plan_drain(SnapView(snap()))
     assert plan.op == "drain" and not plan.danger and plan.typed == ()
     assert "198.18.0.198/32 → 198.18.0.2" in plan.body.plain
-    plan = actions.plan_drain(SnapView(snap("node1-alone")))
+    plan = actions.plan_drain(SnapView(snap("node1-peer-down")))
     assert plan.danger and plan.typed == ("node1", "drain")
     assert "NOBODY" in plan.body.plain and "WARNING" in plan.body.plain
     with pytest.raises(NotApplicable, match="already drained"):

@@ -61,7 +61,17 @@ def test_drain_confirmation(snap_compare):
 
 
 def test_drain_without_peer_warns(snap_compare):
+    assert snap_compare(make("node1-peer-down"), press=["d"], terminal_size=SIZE, run_before=ready)
+
+
+def test_drain_names_a_backup_silent_on_the_vrid(snap_compare):
     assert snap_compare(make("node1-alone"), press=["d"], terminal_size=SIZE, run_before=ready)
+
+
+def test_adverts_failover_timeline(snap_compare):
+    """VI_2 took over from a crashed node2: its steps on one axis, the total against the bound."""
+    assert snap_compare(make("node1-peer-down"), press=["2", "down", "down"], terminal_size=SIZE,
+                        run_before=ready)
 
 
 def test_help(snap_compare):

@@ -47,13 +47,18 @@ async def drive(socket_path: str, n1, n2) -> None:
         await wait_for(lambda: isinstance(app.screen, ConfirmScreen) and app.screen.armed, 3, "the drain modal")
         modal = app.screen
         modal.query_one("#field-reason").value = "lab test"
-        if modal.plan.typed:            # node2 may never have advertised VRID 51 here
-            modal.query_one("#typed").value = "drain"
-            await pilot.press("enter")  # in the typed field
-        else:
-            await pilot.press("tab", "enter")   # a node-wide change opens with Cancel focused
+        # node2 never advertised VRID 51 here (we are its master), but it is master of VRID 52:
+        # a silent backup, named, and no false alarm
+        body = modal.query_one("#body").render().plain
+        assert not modal.plan.typed and not modal.plan.danger, body
+        assert "198.18.0.198/32 → 198.18.0.2" in body and "VRID 52" in body
+        await pilot.press("tab", "enter")   # a node-wide change opens with Cancel focused
         await wait_for(lambda: n2.has_address(VIP_VI1) and not n1.has_address(VIP_VI1), 10,
                        "VI_1's VIP moved to node2")
+        # the console follows the drain to its end, from the events and the advert view
+        await wait_for(lambda: any(n[1] == "drain: followed" for n in app.notices), 15, "the follow-up")
+        said = next(n for n in app.notices if n[1] == "drain: followed")
+        assert said[2].startswith("VI_1: 198.18.0.2 MASTER after "), said
         await wait_for(lambda: cells(app, "VI_1")[2] == "BACKUP" and cells(app, "VI_1")[-1] == "drained", 5,
                        "the console showing the drain")
         assert app.sv.drained["who"] == "console-test" and app.sv.drained["why"] == "lab test"

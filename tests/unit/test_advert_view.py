@@ -180,3 +180,14 @@ def test_a_busy_mac_probe_is_asked_again_with_the_next_packet_a_failed_one_later
     view.observe(K4, adv(C, 90), None, None, 0.3)
     view.observe(K4, adv(C, 90), None, None, 0.4)
     assert len(asked) == 3
+
+
+def test_the_first_advert_of_each_run_is_in_the_history_to_the_millisecond():
+    """A backup that takes over after silence: its first advert is the failover timeline's
+    'first advert of the new master', even within a second of another point."""
+    view, _events, _ = make()
+    feed(view, B, 100, 0.0, 1.0)                    # B advertises, then goes silent
+    feed(view, C, 90, 5.0, 5.0)                     # C's first advert
+    feed(view, B, 100, 5.437, 5.437)                # B back, 0.437 s later: a new run
+    (h,) = [x for x in view.snapshot(6.0)[0]["history"] if x[0] > 5.0 and x[1] == B]
+    assert h == [5.437, B, 100]

@@ -111,3 +111,23 @@ def test_the_snapshot_shows_the_parts_wired(tmp_path):
     assert snap["node"]["interfaces"][0]["vrrp"] == {"received": 1, "dropped": {}}
     (view,) = snap["adverts"]
     assert (view["instance"], view["master"]) == ("VI_1", "198.18.0.1")     # we, as the view sees us
+
+
+def test_a_takeover_event_says_whom_it_replaced_its_last_advert_and_the_timer(tmp_path):
+    """The failover timeline's engine side, through Effects and the bus (unix times)."""
+    e, fake = engine(tmp_path, config(("VI_1", 51, 100)))
+
+    async def main():
+        await e.start()
+        for _ in range(4):                                   # a better master every second
+            fake.sock().deliver(advert_rx(packet.Advert(2, 51, 200, 1.0, ("198.18.0.151",)), "198.18.0.2"))
+            await asyncio.sleep(1)
+        await asyncio.sleep(5)                               # it goes silent: master-down
+        await e.stop()
+
+    run(main)
+    took = [ev for ev in e.bus.since(0) if ev.get("instance") == "VI_1" and ev.get("to") == "MASTER"][-1]
+    assert (took["reason"], took["master"], took["priority"]) == ("master_down_timer", "198.18.0.2", 100)
+    assert took["timer"] == 3 + (256 - 100) / 256
+    # the last advert is a unix time, a Master_Down_Interval before the event's own
+    assert abs(took["time"] - took["last_advert"] - took["timer"]) < 0.01

@@ -170,6 +170,23 @@ def test_backup_priority_zero_sets_timer_to_skew_time():
     assert PEER in t.detail and "priority 0" in t.detail
 
 
+def test_a_transition_says_whom_it_replaced_when_it_last_heard_it_and_which_timer():
+    """The failover timeline's engine side: the wire cannot say when a backup decided."""
+    m = started(priority=96)
+    m.handle(2.5, adv(PEER, 100))
+    t = m.handle(6.125, Timer())[-1]
+    assert (t.master, t.heard_at, t.timer) == (PEER, 2.5, 3.625)        # Master_Down_Interval
+    m = started(priority=96)
+    m.handle(1.0, adv(PEER, 100))
+    m.handle(2.0, adv(PEER, 0))
+    t = m.handle(2.625, Timer())[-1]
+    assert (t.master, t.heard_at, t.timer) == (PEER, 2.0, 0.625)        # Skew_Time
+    m = master_at(0.0, priority=96)
+    t = m.handle(10.0, adv(HIGH_PEER, 120))[-1]
+    assert (t.new, t.reason, t.master, t.heard_at, t.timer) == (State.BACKUP, "higher_priority_seen",
+                                                                 HIGH_PEER, 10.0, None)
+
+
 def test_backup_equal_priority_resets_timer():
     m = started(priority=100)
     m.handle(1.0, adv(PEER, 100))
