@@ -187,6 +187,7 @@ class ConsoleApp(App[int]):
         self.target = 0                  # which node changes go to: 0 this one, k the k-th peer link
         self.cluster: list[ClusterRow] = []
         self._cluster_at = float("-inf")     # when the nodes were last compared (monotonic)
+        self.followups: list[tuple[Followup, PeerLink | None]] = []   # changes sent, followed to their end
 
     @staticmethod
     def _peer_link(peer: Peer, make: Callable[[str], Client]) -> PeerLink:
@@ -195,7 +196,6 @@ class ConsoleApp(App[int]):
         if isinstance(peer, tuple):
             return PeerLink(str(peer[0]), peer[1])
         return PeerLink(str(getattr(peer, "path", None) or getattr(peer, "address", None) or repr(peer)), peer)
-        self.followups: list[tuple[Followup, PeerLink | None]] = []   # changes sent, followed to their end
 
     # -- layout ---------------------------------------------------------------------------
 

@@ -145,6 +145,7 @@ STALE_INTERVALS = 3     # a router not heard for longer than this many advert in
 # ... and a peer connection not heard for longer than this many seconds either (whichever is longer):
 # it is read about once a second (snapshots and events), so 3 intervals of 0.1 s would call every peer stale
 PEER_STALE_FLOOR = 3.0
+LIVE_CONTROL = 2.0      # a peer connection heard within this is "live" (as the cluster view says)
 CANNOT_TAKE = frozenset({"FAULT", "STOP", "INIT"})
 
 
@@ -177,8 +178,12 @@ class Successor:
         bits = [f"priority {self.priority}" if self.priority is not None else "priority unknown"]
         if self.state:
             bits.append(self.state)
-        bits.append(f"heard {seconds(self.heard_age)} ago over the {self.via}" if self.heard_age is not None
-                    else f"never heard over the {self.via}")
+        if self.heard_age is None:
+            bits.append(f"never heard over the {self.via}")
+        elif self.via == "control connection" and self.heard_age < LIVE_CONTROL:
+            bits.append("live over the control connection")     # read about once a second: no finer
+        else:
+            bits.append(f"heard {seconds(self.heard_age)} ago over the {self.via}")
         text = ", ".join(bits) + (f"; {self.note}" if self.note else "")
         return f"{self.label}: {text}" if named else text
 
@@ -329,7 +334,7 @@ def successors(sv: SnapView, instance: dict, peers: Sequence = ()) -> tuple[list
                 continue
             found[p.name] = Successor(p.name, address, prio, state, p.heard_age, "control connection", True, why)
             continue
-        note = "its own daemon says so"
+        note = ""
         if state in CANNOT_TAKE:
             note = f"{state} on its own side: it cannot take over"
         elif (inst or {}).get("operator", {}).get("drained"):

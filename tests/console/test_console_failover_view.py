@@ -62,28 +62,31 @@ async def test_a_drain_is_followed_to_its_end():
         assert app.followups == []
 
 
-async def test_the_failover_preview_reads_the_apps_peer_views():
-    """The seam: the cluster view fills ``app.peers``; the preview names the node from it."""
+async def test_the_failover_preview_reads_the_peer_connections():
+    """node2 is silent on the wire (the peer-down picture), but its daemon answers over a
+    --peer connection: the preview names it, with its own state and priority."""
     import copy
 
+    from vipdeck.console.app import ConsoleApp
     from vipdeck.console.modals import ConfirmScreen
-    from vipdeck.console.peerview import PeerView
+    from vipdeck.console.testing import ScriptedClient
 
-    c = client("node1-peer-down")             # node2 is silent on the wire...
-    app = app_for(c)
+    c = client("node1-peer-down")
+    snap = copy.deepcopy(c._snapshot)
+    snap["node"].update(hostname="node2", router_id="node2")
+    snap["node"]["interfaces"][0]["addresses"] = [f"{N2}/24"]
+    for i in snap["instances"]:
+        i.update(state="BACKUP", effective_priority=90)
+        i["wire"]["source"] = N2
+    app = app_for(c, peers=[("/run/vipdeck/node2.sock", ScriptedClient(snap))])
+    assert isinstance(app, ConsoleApp)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, c)
-        snap = copy.deepcopy(c._snapshot)
-        snap["node"]["hostname"] = "node2"
-        snap["node"]["interfaces"][0]["addresses"] = [f"{N2}/24"]
-        for i in snap["instances"]:
-            i.update(state="BACKUP", effective_priority=90)
-            i["wire"]["source"] = N2
-        app.peers = [PeerView("node2", "ssh://node2", snap, 0.4, True)]    # ...but its daemon answers
+        await wait_for(lambda: all(p.sv is not None for p in app.peer_links), 5, "node2's snapshot")
         table(app, "instances").select_key("VI_1")
         await pilot.press("f")
         modal = await confirm_modal(pilot)
         body = modal.query_one("#body").render().plain
-        assert isinstance(modal, ConfirmScreen) and not modal.plan.typed
+        assert isinstance(modal, ConfirmScreen) and not modal.plan.typed, body
         assert "Expected new master: node2 (198.18.0.2)" in body
-        assert "priority 90, BACKUP, heard 0.4 s ago over the control connection" in body
+        assert "priority 90, BACKUP, live over the control connection" in body

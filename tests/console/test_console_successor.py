@@ -101,7 +101,7 @@ def test_a_peer_connection_names_the_node_its_state_and_priority():
     assert m.stale == () and m.others == ()     # the wire's stale record of node2 is the same router
     plan = actions.plan_drain(sv, [node2(raw)])
     assert plan.typed == () and "→ node2 (198.18.0.2)" in plan.body.plain
-    assert "priority 90, BACKUP, heard 0.4 s ago over the control connection" in plan.body.plain
+    assert "priority 90, BACKUP, live over the control connection" in plan.body.plain
 
 
 def test_a_stale_or_faulty_peer_is_not_counted_on():
@@ -137,7 +137,7 @@ def test_takeover_names_this_node_and_the_master_it_takes_from():
     sv = SnapView(raw)
     body = actions.plan_takeover(sv, "VI_2", [node2(raw, state="BACKUP")]).body.plain
     assert "expected master: node1 (this node)" in body
-    assert "current master: node2 (198.18.0.2): priority 100, MASTER, heard 0.4 s ago" in body
+    assert "current master: node2 (198.18.0.2): priority 100, MASTER, live over the control connection" in body
 
 
 def test_quitting_an_embedded_engine_names_the_successor_too():
@@ -161,3 +161,10 @@ def test_at_fast_intervals_a_peer_connection_is_stale_after_seconds_not_after_3_
     assert move_of(sv, i, [node2(raw, heard=1.0)]).successor.name == "node2"   # read once a second
     m = move_of(sv, i, [node2(raw, heard=4.0)])
     assert m.successor is None and "more than 3.0 s" in m.stale[-1].note
+
+
+def test_a_peer_heard_a_few_seconds_ago_says_how_long():
+    raw = peer_down(snap())
+    sv, i = vi1(raw)
+    s = move_of(sv, i, [node2(raw, heard=2.5)]).successor
+    assert "heard 2.5 s ago over the control connection" in s.describe()
