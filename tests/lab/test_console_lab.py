@@ -112,9 +112,19 @@ def test_console_on_node1_sees_node2_and_drains_it(lab):
             assert cluster_cells(app, "IPv4 VRID 51")[3].startswith("BACKUP")
             assert cluster_cells(app, "IPv4 VRID 51")[-1] == "agree"
             await pilot.press("n", "d")                   # drain node2, from node1's console
+            await wait_for(lambda: isinstance(app.screen, ConfirmScreen) and app.screen.armed, 3, "the modal")
+            body = app.screen.query_one("#body").render().plain
+            assert "198.18.0.197/32 → " in body and f"({n1.ip})\n      priority 96, BACKUP, live over the " \
+                "control connection" in body, body
+            assert not app.screen.plan.typed, body           # node1 is silent on VRID 52 but answers
             await accept(pilot, app)
             await wait_for(lambda: n1.has_address(VIP_VI2) and not n2.has_address(VIP_VI2), 10,
                            "VI_2's VIP moved to node1")
+            # followed on node2's own snapshot and events, node1's events giving its side
+            await wait_for(lambda: any(n[1].endswith("): followed") for n in app.notices), 15, "the follow-up")
+            said = next(n for n in app.notices if n[1].endswith("): followed"))[2]
+            assert said.startswith("VI_2: ") and f"({n1.ip}) MASTER after " in said, said
+            assert "VIPs added on " in said and "GARP/NA sent on " in said, said
             await wait_for(lambda: cluster_cells(app, "IPv4 VRID 52")[2].startswith("MASTER")
                            and cluster_cells(app, "IPv4 VRID 52")[-1] == "agree", 10, "the cluster row after")
             assert [n for n in app.notices if n[0] == "error"] == []
