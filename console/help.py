@@ -26,8 +26,10 @@ NAVIGATION: list[tuple[str, str, str]] = [
 ]
 
 
-def keys() -> list[tuple[str, str, str]]:
-    """Navigation, then every change of ``changes.CHANGES`` with a key, by group."""
+def keys(extra: list[tuple[str, str, str]] = ()) -> list[tuple[str, str, str]]:
+    """Navigation, then every change of ``changes.CHANGES`` with a key, by
+    group, then ``extra`` rows (group, key, what): keys an embedding program
+    adds, such as the demo's faults."""
     rows = list(NAVIGATION)
     group = None
     for c in CHANGES:
@@ -35,7 +37,7 @@ def keys() -> list[tuple[str, str, str]]:
             continue
         rows.append(("" if c.group == group else c.group, c.key, c.help))
         group = c.group
-    return rows
+    return rows + list(extra)
 
 
 NOTES = """\
@@ -65,12 +67,16 @@ class HelpScreen(ModalScreen[None]):
                                   background: $surface; padding: 0 1; }
     """
 
+    def __init__(self, extra: list[tuple[str, str, str]] = ()):
+        super().__init__()
+        self.extra = list(extra)
+
     def compose(self) -> ComposeResult:
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold magenta")
         table.add_column(style="bold cyan")
         table.add_column()
-        for group, key, what in keys():
+        for group, key, what in keys(self.extra):
             table.add_row(group, key, what)
         with VerticalScroll():
             yield Static(Text("vipdeck console: keys", style="bold"))

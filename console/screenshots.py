@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 import time
 from pathlib import Path
@@ -22,6 +23,27 @@ from vipdeck.engine.control.client import SocketClient
 from vipdeck.engine.control.schema import ControlError
 
 SIZE = (140, 40)
+# what a reader's machine has: no font is fetched from the network to read a picture
+MONOSPACE = '"Fira Code", "DejaVu Sans Mono", "Liberation Mono", Menlo, Consolas, monospace'
+_FONT_FACE = re.compile(r"\s*@font-face\s*\{[^}]*\}")
+_GENERATOR = re.compile(r"\s*<!--[^>]*https?://[^>]*-->")
+_FAMILY = re.compile(r"font-family:\s*Fira Code,\s*monospace;")
+
+
+def offline_svg(svg: str) -> str:
+    """Textual's SVG export asks the browser for Fira Code from a CDN
+    (``@font-face`` with ``url(https://...)``); a README read offline, or by a
+    viewer that blocks remote fonts, then waits or falls back unpredictably.
+    Drop the web fonts and name a local monospace stack instead."""
+    svg = _FONT_FACE.sub("", svg)
+    svg = _GENERATOR.sub("", svg)
+    return _FAMILY.sub(f"font-family: {MONOSPACE};", svg)
+
+
+def save_svg(app: ConsoleApp, name: str, out: Path) -> Path:
+    path = Path(app.save_screenshot(name, str(out)))
+    path.write_text(offline_svg(path.read_text()))
+    return path
 
 
 async def _until(pred, pilot, timeout: float, what: str) -> None:
@@ -33,11 +55,14 @@ async def _until(pred, pilot, timeout: float, what: str) -> None:
 
 
 async def take_screenshots(client: Any, out: str | Path, size: tuple[int, int] = SIZE,
-                           timeout: float = 10.0, extras: bool = True) -> list[Path]:
-    """Write ``<n>-<screen>.svg`` for every screen (and help / drain preview)."""
+                           timeout: float = 10.0, extras: bool = True,
+                           app: ConsoleApp | None = None, adverts_vrid: int | None = None) -> list[Path]:
+    """Write ``<n>-<screen>.svg`` for every screen (and help / drain preview);
+    ``app``: a console made by the caller (the demo's), else a plain one;
+    ``adverts_vrid``: the VRID whose timeline the adverts picture shows."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    app = ConsoleApp(client, frozen=True)
+    app = app or ConsoleApp(client, frozen=True)
     paths: list[Path] = []
     async with app.run_test(size=size, headless=True) as pilot:
         await _until(lambda: app.version > 0, pilot, timeout, "the first snapshot")
@@ -46,12 +71,17 @@ async def take_screenshots(client: Any, out: str | Path, size: tuple[int, int] =
             await pilot.press(str(n))
             await _until(lambda t=tab_id: app.view(t).shown_version == app.version or tab_id == "events",
                          pilot, timeout, f"screen {tab_id}")
+            if tab_id == "adverts" and adverts_vrid is not None:
+                for _ in range(len(app.sv.adverts) * 2):
+                    if app.view(tab_id).selected_vrid() == adverts_vrid:
+                        break
+                    await pilot.press("down")
             await pilot.pause()
-            paths.append(Path(app.save_screenshot(f"{n}-{tab_id}.svg", str(out))))
+            paths.append(save_svg(app, f"{n}-{tab_id}.svg", out))
         if extras:
             await pilot.press("1", "question_mark")
             await pilot.pause()
-            paths.append(Path(app.save_screenshot("help.svg", str(out))))
+            paths.append(save_svg(app, "help.svg", out))
             await pilot.press("escape")
             try:
                 plan = plan_drain(app.sv)
@@ -61,7 +91,7 @@ async def take_screenshots(client: Any, out: str | Path, size: tuple[int, int] =
                 # preview only: never confirmed
                 app.push_screen(ConfirmScreen(plan, frozen=True, focus_cancel=True, arm_delay=0))
                 await pilot.pause()
-                paths.append(Path(app.save_screenshot("drain-preview.svg", str(out))))
+                paths.append(save_svg(app, "drain-preview.svg", out))
                 await pilot.press("escape")
         app.exit()
     return paths

@@ -185,7 +185,7 @@ def timeline_text(tl: Timeline, ours: set[str]) -> Text:
     t.append("│\n")
     now = tl.now
     for when, _b, old, new in tl.changes[-4:]:
-        t.append(f"  {fmt.age(now - when)} ago: {old} → {new or 'nobody'}\n", style="yellow")
+        t.append(f"  {fmt.age(now - when)} ago: {old or 'nobody'} → {new or 'nobody'}\n", style="yellow")
     if not tl.changes:
         t.append("  no master change in the window\n", style="dim")
     return t

@@ -1,28 +1,26 @@
-"""The README's first command: the demo lab comes up and the real console draws it."""
+"""The README's first command: the demo lab comes up, the real console draws
+it, its fault keys cause real faults, and it leaves nothing behind however
+it ends (q, Ctrl-C, SIGHUP during the teardown, kill -9 then --cleanup).
 
+The interactive runs drive the real demo in a real terminal (tmux, on a
+private server socket), as an operator would."""
+
+import asyncio
+import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
 
-from tests.support.paths import require_root_netns
+import pytest
 
-
-def test_demo_builds_its_lab_and_the_console_shows_every_screen(tmp_path):
-    require_root_netns()
-    before = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    r = subprocess.run([sys.executable, "-m", "vipdeck", "demo", "--no-keepalived", "--screenshots", str(tmp_path)],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr[-2000:]
-    shots = {p.name: p.read_text() for p in tmp_path.glob("*.svg")}
-    assert {"1-overview.svg", "2-adverts.svg", "3-vips.svg", "4-ipvs.svg", "5-events.svg"} <= set(shots)
-    # live data from the lab, not a fixture
-    assert "198.18.0.198" in shots["3-vips.svg"] and "HTTP_GET" in shots["4-ipvs.svg"]
-    assert "MASTER" in shots["1-overview.svg"]
-    # nothing of the demo's lab is left (it names its prefix; other runs' labs may come and go meanwhile)
-    prefix = re.search(r"in namespaces (vd[0-9a-f]+)-\*", r.stderr).group(1)
-    assert prefix + "-node1" not in before
-    left = {n for n in _netns() if n.startswith(prefix + "-")}
-    assert not left, f"the demo left {left} behind"
+from tests.support.paths import ROOT, require, require_root_netns
+from vipdeck.engine.lab.wait import wait_until
 
 
 def _netns() -> set[str]:
@@ -30,13 +28,74 @@ def _netns() -> set[str]:
     return {line.split()[0] for line in out.splitlines() if line.strip()}
 
 
+def _assert_nothing_left(prefix: str, what: str) -> None:
+    ns = {n for n in _netns() if n.startswith(prefix + "-")}
+    assert not ns, f"{what} left namespaces behind: {ns}"
+    procs = subprocess.run(["pgrep", "-af", prefix], capture_output=True, text=True).stdout
+    assert not procs.strip(), f"{what} left processes behind: {procs}"
+    dirs = [p for p in os.listdir(tempfile.gettempdir()) if p.startswith(prefix + "-")]
+    assert not dirs, f"{what} left temporary directories behind: {dirs}"
+    assert not os.path.exists(f"/run/vipdeck-demo/{prefix}.pid"), f"{what} left its claim behind"
+
+
+def test_demo_builds_its_lab_and_the_console_shows_every_screen(tmp_path):
+    require_root_netns()
+    r = subprocess.run([sys.executable, "-m", "vipdeck", "demo", "--no-keepalived", "--screenshots", str(tmp_path)],
+                       capture_output=True, text=True, timeout=150)
+    assert r.returncode == 0, r.stderr[-2000:]
+    shots = {p.name: p.read_text() for p in tmp_path.glob("*.svg")}
+    assert {"1-overview.svg", "2-adverts.svg", "3-vips.svg", "4-ipvs.svg", "5-events.svg"} <= set(shots)
+    # live data from the lab, not a fixture
+    assert "198.18.0.198" in shots["3-vips.svg"] and "HTTP_GET" in shots["4-ipvs.svg"]
+    assert "MASTER" in shots["1-overview.svg"]
+    # each director is called by its own name (both were "vm", the machine's, before)
+    assert "node1" in _text(shots["1-overview.svg"]).splitlines()[0]
+    # the client's traffic is on the status line (no IPVS on this kernel: refused, and said so)
+    assert "client .198" in _text(shots["1-overview.svg"])
+    # the master change the demo staged is on the adverts timeline
+    assert "no master change in the window" not in _text(shots["2-adverts.svg"])
+    for name, svg in shots.items():
+        assert not _remote_urls(svg), f"{name} fetches {_remote_urls(svg)}"
+    prefix = re.search(r"in namespaces (vdemo[0-9a-f]{4})-\*", r.stderr).group(1)
+    _assert_nothing_left(prefix, "--screenshots")
+
+
+def _text(svg: str) -> str:
+    """The terminal's text, row by row, from a Rich/Textual SVG."""
+    import html
+
+    rows: dict[float, list[tuple[float, str]]] = {}
+    for m in re.finditer(r'<text class="[^"]*" x="([\d.]+)" y="([\d.]+)"[^>]*>([^<]*)</text>', svg):
+        rows.setdefault(float(m.group(2)), []).append((float(m.group(1)), html.unescape(m.group(3))))
+    return "\n".join("".join(t for _, t in sorted(cells)).replace("\xa0", " ") for _, cells in sorted(rows.items()))
+
+
+def _remote_urls(svg: str) -> list[str]:
+    """http(s) URLs other than XML namespace names (which nothing fetches)."""
+    urls = re.findall(r"https?://[^\s\"')<>]+", svg)
+    return [u for u in urls if not u.startswith("http://www.w3.org/")]
+
+
+def test_the_committed_screenshots_need_no_network_and_show_real_ipvs():
+    """The README's pictures: taken in the UML guest (``vipdeck demo --uml
+    --screenshots screenshots``), so kernel IPVS with the client's traffic."""
+    shots = {p.name: p.read_text() for p in (ROOT / "screenshots").glob("*.svg")}
+    assert "4-ipvs.svg" in shots and "drain-preview.svg" in shots
+    for name, svg in shots.items():
+        assert not _remote_urls(svg), f"{name} fetches {_remote_urls(svg)}"
+        assert "@font-face" not in svg, name
+        assert "IPVS unavailable" not in _text(svg), f"{name} was taken without kernel IPVS"
+    ipvs = _text(shots["4-ipvs.svg"])
+    # live connection counts: a real server row with a non-zero connection total
+    assert re.search(r"198\.18\.0\.20[23]:80\D.*\b[1-9]\d*\b", ipvs), ipvs
+    assert "no master change in the window" not in _text(shots["2-adverts.svg"])
+    # the drain preview names the successor
+    assert re.search(r"198\.18\.0\.198/32 → (node2|198\.18\.0\.2)", _text(shots["drain-preview.svg"]))
+
+
 def test_a_killed_or_hung_up_demo_still_removes_its_lab(tmp_path):
     """Closing the terminal (SIGHUP) or a kill (SIGTERM) must not leave
     namespaces and daemons behind."""
-    import signal
-
-    from vipdeck.engine.lab.wait import wait_until
-
     require_root_netns()
     for sig in (signal.SIGTERM, signal.SIGHUP):
         before = _netns()
@@ -55,6 +114,151 @@ def test_a_killed_or_hung_up_demo_still_removes_its_lab(tmp_path):
             if p.poll() is None:
                 p.kill()
                 p.wait()
-        assert not {n for n in _netns() if n.startswith(prefix + "-")}, f"{sig!r} left namespaces behind"
-        left = subprocess.run(["pgrep", "-f", prefix], capture_output=True, text=True).stdout
-        assert not left.strip(), f"{sig!r} left processes behind: {left}"
+        _assert_nothing_left(prefix, repr(sig))
+
+
+# -- the interactive demo in a real terminal -------------------------------------------------
+
+class Terminal:
+    """``vipdeck demo`` in a detached tmux session on a private server."""
+
+    def __init__(self, tmp_path: Path):
+        require(shutil.which("tmux") is not None, "tmux is not installed (apt-get install tmux)")
+        self.sock = f"vipdeck-demo-{uuid.uuid4().hex[:8]}"
+        # (stderr stays on the terminal: Textual draws there)
+        cmd = f"cd {ROOT} && exec env -u COLUMNS -u LINES PYTHONPATH={ROOT} TERM=xterm-256color {sys.executable} -m vipdeck demo --no-keepalived"
+        self.tmux("new-session", "-d", "-s", "demo", "-x", "160", "-y", "60", cmd)
+        self.pid = int(self.tmux("list-panes", "-t", "demo", "-F", "#{pane_pid}").strip())
+        self.prefix = wait_until(lambda: _claimed_by(self.pid), 20, what="the demo claims its prefix")
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.sock, "-f", "/dev/null", *args], capture_output=True, text=True, check=True).stdout
+
+    def screen(self) -> str:
+        try:
+            return self.tmux("capture-pane", "-p", "-t", "demo")
+        except subprocess.CalledProcessError:
+            return ""
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", "-t", "demo", *keys)
+
+    def wait_screen(self, pattern: str, timeout: float = 30) -> str:
+        try:
+            return wait_until(lambda: re.search(pattern, self.screen(), re.M) and self.screen(), timeout,
+                              what=f"{pattern!r} on the demo's screen")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.screen()}") from None
+
+    def alive(self) -> bool:
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:   # not our child (tmux's): look at /proc
+            return os.path.exists(f"/proc/{self.pid}") and "zombie" not in _proc_state(self.pid)
+        return pid == 0
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.sock, "kill-server"], capture_output=True)
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next((line for line in f if line.startswith("State:")), "").lower()
+    except FileNotFoundError:
+        return "gone"
+
+
+def _claimed_by(pid: int) -> str | None:
+    """The prefix the demo ``pid`` claimed (/run/vipdeck-demo/PREFIX.pid)."""
+    for path in Path("/run/vipdeck-demo").glob("vdemo*.pid"):
+        try:
+            if int(path.read_text().strip()) == pid:
+                return path.name[:-len(".pid")]
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def _daemon_pid(prefix: str, node: str) -> int | None:
+    out = subprocess.run(["pgrep", "-f", f"{prefix}-{node}-vd-.*/keepalived.conf"], capture_output=True,
+                         text=True).stdout.split()
+    return int(out[0]) if out else None
+
+
+@pytest.fixture
+def terminal(tmp_path):
+    require_root_netns()
+    t = Terminal(tmp_path)
+    try:
+        yield t
+    finally:
+        if t.alive():
+            os.kill(t.pid, signal.SIGKILL)
+        t.close()
+        subprocess.run([sys.executable, "-m", "vipdeck", "demo", "--cleanup"], capture_output=True, timeout=60)
+
+
+def test_the_demo_faults_are_real_and_q_with_a_hang_up_during_teardown_leaves_nothing(terminal):
+    t = terminal
+    first = t.wait_screen(r"vipdeck\s+node1\s+● live", 90)
+    assert "client .198" in first
+    # help lists the faults
+    t.keys("?")
+    t.wait_screen(r"Demo faults\s+K\s+kill node1's daemon with SIGKILL")
+    t.keys("Escape")
+    # (and the help closed before the next key: an Esc followed at once by K would read as Alt+K)
+    wait_until(lambda: "Demo faults" not in t.screen(), 10, what="the help closed")
+    # K: node1's daemon is killed for real, and the console says the link went
+    pid = wait_until(lambda: _daemon_pid(t.prefix, "node1"), 10, what="node1's daemon")
+    t.keys("K")
+    wait_until(lambda: "zombie" in _proc_state(pid) or _proc_state(pid) == "gone", 10, what="node1's daemon killed")
+    t.wait_screen(r"○ ")
+    # S: started again, the console is live again
+    t.keys("S")
+    wait_until(lambda: _daemon_pid(t.prefix, "node1") not in (None, pid), 20, what="node1's daemon restarted")
+    t.wait_screen(r"node1\s+● live")
+    # X: VRRP cut in node1 (nftables), both nodes become MASTER of VI_2 (split brain); X again heals it
+    t.keys("X")
+    wait_until(lambda: _nft_cut(t.prefix), 10, what="the VRRP cut in node1")
+    t.keys("X")
+    wait_until(lambda: not _nft_cut(t.prefix), 10, what="the cut healed")
+    # q, then hang-ups all through the teardown: the teardown still finishes
+    t.keys("q")
+    while t.alive():
+        try:
+            os.kill(t.pid, signal.SIGHUP)
+        except ProcessLookupError:
+            break
+        time.sleep(0.02)    # a storm, not a synchronisation: some of these land during the teardown
+    _assert_nothing_left(t.prefix, "q then SIGHUP during the teardown")
+
+
+def _nft_cut(prefix: str) -> bool:
+    return subprocess.run(["ip", "netns", "exec", f"{prefix}-node1", "nft", "list", "table", "inet",
+                           "vipdeck_demo_cut"], capture_output=True).returncode == 0
+
+
+def test_ctrl_c_quits_the_demo_and_removes_its_lab(terminal):
+    t = terminal
+    t.wait_screen(r"node1\s+● live", 90)
+    t.keys("C-c")
+    wait_until(lambda: not t.alive(), 30, what="the demo to quit on Ctrl-C")
+    _assert_nothing_left(t.prefix, "Ctrl-C")
+
+
+def test_cleanup_removes_what_a_killed_demo_left_and_spares_a_running_one(terminal):
+    t = terminal
+    t.wait_screen(r"node1\s+● live", 90)
+    # a running demo is left alone
+    r = subprocess.run([sys.executable, "-m", "vipdeck", "demo", "--cleanup"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 and f"{t.prefix}: the demo (pid {t.pid}) is still running" in r.stdout, r.stdout
+    assert f"{t.prefix}-node1" in _netns()
+    os.kill(t.pid, signal.SIGKILL)
+    wait_until(lambda: not t.alive(), 10, what="the demo killed")
+    assert f"{t.prefix}-node1" in _netns() and _daemon_pid(t.prefix, "node2"), "kill -9 left nothing to clean?"
+    r = subprocess.run([sys.executable, "-m", "vipdeck", "demo", "--cleanup"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 and f"{t.prefix}: removed" in r.stdout, r.stdout + r.stderr
+    _assert_nothing_left(t.prefix, "kill -9 and --cleanup")
