@@ -223,8 +223,10 @@ def test_the_demo_faults_are_real_and_q_with_a_hang_up_during_teardown_leaves_no
     wait_until(lambda: _nft_cut(t.prefix), 10, what="the VRRP cut in node1")
     t.keys("X")
     wait_until(lambda: not _nft_cut(t.prefix), 10, what="the cut healed")
-    # q, then hang-ups all through the teardown: the teardown still finishes
+    # q, then hang-ups all through the teardown (from when the console has given the terminal
+    # back and says it removes the lab): the teardown still finishes
     t.keys("q")
+    t.wait_screen(r"removing the demo lab")
     while t.alive():
         try:
             os.kill(t.pid, signal.SIGHUP)
