@@ -5,7 +5,6 @@ it ends (q, Ctrl-C, SIGHUP during the teardown, kill -9 then --cleanup).
 The interactive runs drive the real demo in a real terminal (tmux, on a
 private server socket), as an operator would."""
 
-import asyncio
 import os
 import re
 import shutil
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.paths import ROOT, require, require_root_netns
+from tests.support.svg import remote_urls, svg_text
 from vipdeck.engine.lab.wait import wait_until
 
 
@@ -49,48 +49,15 @@ def test_demo_builds_its_lab_and_the_console_shows_every_screen(tmp_path):
     assert "198.18.0.198" in shots["3-vips.svg"] and "HTTP_GET" in shots["4-ipvs.svg"]
     assert "MASTER" in shots["1-overview.svg"]
     # each director is called by its own name (both were "vm", the machine's, before)
-    assert "node1" in _text(shots["1-overview.svg"]).splitlines()[0]
+    assert "node1" in svg_text(shots["1-overview.svg"]).splitlines()[0]
     # the client's traffic is on the status line (no IPVS on this kernel: refused, and said so)
-    assert "client .198" in _text(shots["1-overview.svg"])
+    assert "client .198" in svg_text(shots["1-overview.svg"])
     # the master change the demo staged is on the adverts timeline
-    assert "no master change in the window" not in _text(shots["2-adverts.svg"])
+    assert "no master change in the window" not in svg_text(shots["2-adverts.svg"])
     for name, svg in shots.items():
-        assert not _remote_urls(svg), f"{name} fetches {_remote_urls(svg)}"
+        assert not remote_urls(svg), f"{name} fetches {remote_urls(svg)}"
     prefix = re.search(r"in namespaces (vdemo[0-9a-f]{4})-\*", r.stderr).group(1)
     _assert_nothing_left(prefix, "--screenshots")
-
-
-def _text(svg: str) -> str:
-    """The terminal's text, row by row, from a Rich/Textual SVG."""
-    import html
-
-    rows: dict[float, list[tuple[float, str]]] = {}
-    for m in re.finditer(r'<text class="[^"]*" x="([\d.]+)" y="([\d.]+)"[^>]*>([^<]*)</text>', svg):
-        rows.setdefault(float(m.group(2)), []).append((float(m.group(1)), html.unescape(m.group(3))))
-    return "\n".join("".join(t for _, t in sorted(cells)).replace("\xa0", " ") for _, cells in sorted(rows.items()))
-
-
-def _remote_urls(svg: str) -> list[str]:
-    """http(s) URLs other than XML namespace names (which nothing fetches)."""
-    urls = re.findall(r"https?://[^\s\"')<>]+", svg)
-    return [u for u in urls if not u.startswith("http://www.w3.org/")]
-
-
-def test_the_committed_screenshots_need_no_network_and_show_real_ipvs():
-    """The README's pictures: taken in the UML guest (``vipdeck demo --uml
-    --screenshots screenshots``), so kernel IPVS with the client's traffic."""
-    shots = {p.name: p.read_text() for p in (ROOT / "screenshots").glob("*.svg")}
-    assert "4-ipvs.svg" in shots and "drain-preview.svg" in shots
-    for name, svg in shots.items():
-        assert not _remote_urls(svg), f"{name} fetches {_remote_urls(svg)}"
-        assert "@font-face" not in svg, name
-        assert "IPVS unavailable" not in _text(svg), f"{name} was taken without kernel IPVS"
-    ipvs = _text(shots["4-ipvs.svg"])
-    # live connection counts: a real server row with a non-zero connection total
-    assert re.search(r"198\.18\.0\.20[23]:80\D.*\b[1-9]\d*\b", ipvs), ipvs
-    assert "no master change in the window" not in _text(shots["2-adverts.svg"])
-    # the drain preview names the successor
-    assert re.search(r"198\.18\.0\.198/32 → (node2|198\.18\.0\.2)", _text(shots["drain-preview.svg"]))
 
 
 def test_a_killed_or_hung_up_demo_still_removes_its_lab(tmp_path):
@@ -264,3 +231,13 @@ def test_cleanup_removes_what_a_killed_demo_left_and_spares_a_running_one(termin
                        timeout=60)
     assert r.returncode == 0 and f"{t.prefix}: removed" in r.stdout, r.stdout + r.stderr
     _assert_nothing_left(t.prefix, "kill -9 and --cleanup")
+
+
+def test_closing_the_terminal_removes_the_lab(terminal):
+    """tmux closing the pane hangs up the demo (SIGHUP) while the console
+    runs on a terminal that is gone."""
+    t = terminal
+    t.wait_screen(r"node1\s+● live", 90)
+    t.close()
+    wait_until(lambda: not t.alive(), 30, what="the demo to end on the hang-up")
+    _assert_nothing_left(t.prefix, "a closed terminal")

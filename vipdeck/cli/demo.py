@@ -101,7 +101,8 @@ def run(args) -> int:
 def _screenshots(demo, out: str) -> int:
     """Pictures of a lab that has run a while: the client's traffic in the
     IPVS counters and rates, a real master change of VI_2 on the adverts
-    timeline (node2 drained and undrained: VRID 52 goes to node1 and back), every
+    timeline (node2 drained and undrained: VRID 52 goes to node1 and back;
+    before that the seed's `down` file sends VI_1 to node2 and back), every
     router heard a few times."""
     import asyncio
 
@@ -122,6 +123,11 @@ def _screenshots(demo, out: str) -> int:
 
     wait_until(lambda: all(rs["state"] == "UP" for vs in snap()["virtual_servers"] for rs in vs["real_servers"]),
                30, what="real servers UP")
+    # the seed's `down` file: VI_1 goes to node2 and comes back (node1 preempts), so node2 was heard on VRID 51
+    demo.toggle_down()
+    wait_until(lambda: state(peer, "VI_1") == "MASTER", 30, what="node2 takes VI_1 (node1 down by 20)")
+    demo.toggle_down()
+    wait_until(lambda: state(client, "VI_1") == "MASTER", 30, what="node1 takes VI_1 back")
     # a real master change on the wire: node2 resigns VRID 52 (priority 0), node1 takes it, node2 takes it back
     asyncio.run(peer.request("drain", reason="demo: a master change for the pictures"))
     wait_until(lambda: state(client, "VI_2") == "MASTER", 30, what="node1 takes VI_2 (node2 drained)")

@@ -29,11 +29,11 @@ FAULTS: list[tuple[str, str, str]] = [
 ]
 
 
-def console_kwargs(peers: list[str]) -> dict[str, Any]:
-    """The cluster view's peers, in one place: passed when the console takes
-    them (``ConsoleApp(peers=[...])``, the cluster work), left out while it
-    does not, so the demo runs either way."""
-    if "peers" in inspect.signature(ConsoleApp.__init__).parameters:
+def console_kwargs(peers: list[str], app_class: type = ConsoleApp) -> dict[str, Any]:
+    """THE place where the demo hands node2 to the cluster view: the peers
+    are passed when the console takes them (``ConsoleApp(peers=[...])``, the
+    cluster work), left out while it does not, so the demo runs either way."""
+    if "peers" in inspect.signature(app_class.__init__).parameters:
         return {"peers": list(peers)}
     return {}
 
