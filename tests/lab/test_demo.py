@@ -95,8 +95,12 @@ class Terminal:
         # (stderr stays on the terminal: Textual draws there)
         cmd = f"cd {ROOT} && exec env -u COLUMNS -u LINES PYTHONPATH={ROOT} TERM=xterm-256color {sys.executable} -m vipdeck demo --no-keepalived"
         self.tmux("new-session", "-d", "-s", "demo", "-x", "160", "-y", "60", cmd)
-        self.pid = int(self.tmux("list-panes", "-t", "demo", "-F", "#{pane_pid}").strip())
-        self.prefix = wait_until(lambda: _claimed_by(self.pid), 20, what="the demo claims its prefix")
+        try:
+            self.pid = int(self.tmux("list-panes", "-t", "demo", "-F", "#{pane_pid}").strip())
+            self.prefix = wait_until(lambda: _claimed_by(self.pid), 20, what="the demo claims its prefix")
+        except BaseException:
+            self.close()     # the hang-up ends the demo, which removes its lab
+            raise
 
     def tmux(self, *args: str) -> str:
         return subprocess.run(["tmux", "-L", self.sock, "-f", "/dev/null", *args], capture_output=True, text=True, check=True).stdout
