@@ -5,6 +5,7 @@ it ends (q, Ctrl-C, SIGHUP during the teardown, kill -9 then --cleanup).
 The interactive runs drive the real demo in a real terminal (tmux, on a
 private server socket), as an operator would."""
 
+import asyncio
 import os
 import re
 import shutil
@@ -192,8 +193,19 @@ def test_the_demo_faults_are_real_and_q_with_a_hang_up_during_teardown_leaves_no
     # X: VRRP cut in node1 (nftables), both nodes become MASTER of VI_2 (split brain); X again heals it
     t.keys("X")
     wait_until(lambda: _nft_cut(t.prefix), 10, what="the VRRP cut in node1")
+    wait_until(lambda: _state(t.prefix, "node1", "VI_2") == _state(t.prefix, "node2", "VI_2") == "MASTER", 20,
+               what="both nodes MASTER of VI_2")
     t.keys("X")
     wait_until(lambda: not _nft_cut(t.prefix), 10, what="the cut healed")
+    wait_until(lambda: _state(t.prefix, "node1", "VI_2") == "BACKUP", 20, what="node1 back to BACKUP of VI_2")
+    # D: the seed's down file lowers node1's VI_1 by 20, node2 (96) takes it; D again gives it back
+    t.keys("D")
+    wait_until(lambda: _state(t.prefix, "node2", "VI_1") == "MASTER", 20, what="node2 MASTER of VI_1")
+    t.keys("D")
+    wait_until(lambda: _state(t.prefix, "node1", "VI_1") == "MASTER", 20, what="node1 MASTER of VI_1 again")
+    # H: node3's web server stops for real, and node1's HTTP_GET check says so
+    t.keys("H")
+    wait_until(lambda: _rs_state(t.prefix, "198.18.0.202:80") == "DOWN", 30, what="node3 DOWN in node1's checks")
     # q, then hang-ups all through the teardown (from when the console has given the terminal
     # back and says it removes the lab): the teardown still finishes
     t.keys("q")
@@ -205,6 +217,22 @@ def test_the_demo_faults_are_real_and_q_with_a_hang_up_during_teardown_leaves_no
             break
         time.sleep(0.02)    # a storm, not a synchronisation: some of these land during the teardown
     _assert_nothing_left(t.prefix, "q then SIGHUP during the teardown")
+
+
+def _snapshot(prefix: str, node: str) -> dict:
+    from vipdeck.engine.control.client import SocketClient
+
+    (sock,) = Path(tempfile.gettempdir()).glob(f"{prefix}-{node}-vd-*/control.sock")
+    return asyncio.run(SocketClient(str(sock)).snapshot())
+
+
+def _state(prefix: str, node: str, instance: str) -> str:
+    return next(i["state"] for i in _snapshot(prefix, node)["instances"] if i["name"] == instance)
+
+
+def _rs_state(prefix: str, key: str) -> str:
+    vs = _snapshot(prefix, "node1")["virtual_servers"][0]
+    return next(rs["state"] for rs in vs["real_servers"] if rs["key"] == key)
 
 
 def _nft_cut(prefix: str) -> bool:
