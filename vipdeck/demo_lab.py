@@ -370,6 +370,27 @@ def leftovers() -> dict[str, list[str]]:
     return found
 
 
+def remove(prefix: str, nss: list[str] | None = None) -> int:
+    """Remove the lab of ``prefix`` whatever state it is in (half built, its
+    demo killed): every process in its namespaces, the namespaces, its
+    temporary directories and claim.  Returns how many processes it killed."""
+    if nss is None:
+        nss = [ns for ns in namespaces() if ns.startswith(prefix + "-")]
+    killed = 0
+    for ns in nss:
+        pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout.split()
+        for p in pids:
+            try:
+                os.kill(int(p), signal.SIGKILL)
+                killed += 1
+            except (ProcessLookupError, ValueError):
+                pass
+    for ns in nss:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    release(prefix)
+    return killed
+
+
 def cleanup(report=print) -> int:
     """Remove every demo lab whose demo is gone: its processes (everything
     running in its namespaces), namespaces, temporary directories and claim.
@@ -380,18 +401,7 @@ def cleanup(report=print) -> int:
         if pid is not None:
             report(f"{prefix}: the demo (pid {pid}) is still running; left alone (quit it with q)")
             continue
-        killed = 0
-        for ns in nss:
-            pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout.split()
-            for p in pids:
-                try:
-                    os.kill(int(p), signal.SIGKILL)
-                    killed += 1
-                except (ProcessLookupError, ValueError):
-                    pass
-        for ns in nss:
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-        release(prefix)
+        killed = remove(prefix, nss)
         report(f"{prefix}: removed {len(nss)} namespaces, {killed} processes and its temporary files")
         removed += 1
     if not removed:

@@ -92,8 +92,8 @@ def run(args) -> int:
         if demo is not None:
             _say(f"removing the demo lab {prefix}-*...")
             demo.close()
-        else:   # a signal during the build: build() removed its part; the claim and temp files too
-            demo_lab.release(prefix)
+        else:   # a signal during the build, wherever it landed: whatever of the lab exists
+            demo_lab.remove(prefix)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
