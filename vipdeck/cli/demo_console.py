@@ -61,8 +61,9 @@ class DemoConsole(ConsoleApp):
         self.set_interval(1.0, self._update_status)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(extra=[("Demo faults" if i == 0 else "", key, what)
-                                           for i, (key, _, what) in enumerate(FAULTS)]))
+        rows = [("Demo faults" if i == 0 else "", key, what) for i, (key, _, what) in enumerate(FAULTS)]
+        rows.append(("", "q, Ctrl-C", "quit the demo: its whole lab is removed (vipdeck demo --cleanup after a kill -9)"))
+        self.push_screen(HelpScreen(extra=rows))
 
     def action_fault(self, name: str) -> None:
         # in a thread: stopping a server or a daemon waits for it
