@@ -216,15 +216,17 @@ class WebServer:
             self.proc.wait(timeout=5)
 
 
-def web_server(node: Node, name: str) -> WebServer:
+def web_server(node: Node, name: str, vips: tuple[str, ...] = ()) -> WebServer:
+    """A real server answering ``name`` on port 80; ``vips``: the direct
+    routing set-up of the seed's notes (the VIPs on lo, answered but never
+    announced)."""
     root = tempfile.mkdtemp(prefix=f"{node.netns}-www-")
     node.lab.on_close(lambda: shutil.rmtree(root, ignore_errors=True))
     with open(os.path.join(root, "index.html"), "w") as f:
         f.write(f"{name}\n")
-    # direct routing: the VIPs on lo, answered but never announced
-    for vip in (VIP1, VIP2):
+    for vip in vips:
         node.run("ip", "addr", "add", f"{vip}/32", "dev", "lo")
-    for key, value in (("arp_ignore", 1), ("arp_announce", 2)):
+    for key, value in (("arp_ignore", 1), ("arp_announce", 2)) if vips else ():
         for dev in ("all", node.ifname):
             node.run("sysctl", "-qw", f"net.ipv4.conf.{dev}.{key}={value}")
     ws = WebServer(node, root)
@@ -426,7 +428,7 @@ def build(with_keepalived: bool = True, advert_int: float = 1, prefix: str | Non
         n2 = lab.add_node("node2", "198.18.0.2/24")
         rs3 = lab.add_node("node3", f"{RS[0]}/24")
         rs4 = lab.add_node("node4", f"{RS[1]}/24")
-        web = {"node3": web_server(rs3, "node3"), "node4": web_server(rs4, "node4")}
+        web = {"node3": web_server(rs3, "node3", (VIP1, VIP2)), "node4": web_server(rs4, "node4", (VIP1, VIP2))}
         wd = tempfile.mkdtemp(prefix=f"{prefix}-seed-")
         down_script = os.path.join(wd, "down.sh")
         with open(down_script, "w") as f:
