@@ -343,17 +343,22 @@ class ConsoleApp(App[int]):
 
     # -- the cluster view ----------------------------------------------------------------------
 
-    def _heard_age(self, link: LinkState | None) -> float | None:
+    def _heard_age(self, link: LinkState | None, feed: NodeFeed | None = None) -> float | None:
+        # the feed's own last reply: a posted LinkState keeps the last_heard of
+        # when what it says last changed (last_heard is left out of equality)
+        if feed is not None and feed.core.last_heard is not None:
+            return max(0.0, feed.clock() - feed.core.last_heard)
         return link.heard_ago(time.monotonic()) if link is not None else None
 
     def node_view(self) -> PeerView:
         """This node as a PeerView (the first of ``cluster_nodes``)."""
         name = self.sv.hostname if self.sv is not None else (self.label or "this node")
         return PeerView(name, self.label or "local", self.sv.raw if self.sv is not None else None,
-                        self._heard_age(self.link), self.connected)
+                        self._heard_age(self.link, self.feed), self.connected)
 
     def peer_view(self, p: PeerLink) -> PeerView:
-        return PeerView(p.name, p.address, p.raw, self._heard_age(p.link), bool(p.link and p.link.connected))
+        return PeerView(p.name, p.address, p.raw, self._heard_age(p.link, p.feed),
+                        bool(p.link and p.link.connected))
 
     def visible_peers(self) -> list[PeerLink]:
         """The peer links shown (one that turned out to be this node is left out)."""
