@@ -71,10 +71,15 @@ def run(args) -> int:
         hung_up.append(signum)
         if closing or not first:
             return
-        if app is not None and app.is_running:
-            app.exit(128 + signum)
-        else:
-            raise SystemExit(128 + signum)
+        if app is not None:
+            # never raise once the console exists: the handler may run inside
+            # Textual's own locking (its writer queue, while it shuts down after
+            # the terminal went), and an exception there loses a wake-up and
+            # hangs the exit for ever; run() returns 128 + signum after it
+            if app.is_running:
+                app.exit(128 + signum)
+            return
+        raise SystemExit(128 + signum)
 
     previous = {sig: signal.signal(sig, hang_up) for sig in SIGNALS}
     try:
