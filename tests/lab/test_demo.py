@@ -175,6 +175,9 @@ def test_the_demo_faults_are_real_and_q_with_a_hang_up_during_teardown_leaves_no
     t = terminal
     first = t.wait_screen(r"vipdeck\s+node1\s+● live", 90)
     assert "client .198" in first
+    # the cluster view: node2 through the demo's peer, both heard
+    t.wait_screen(r"nodes: ● node1 ● node2")
+    t.wait_screen(r"51\s+VI_1\s+MASTER 100 VIPs\s+BACKUP 96")
     # help lists the faults
     t.keys("?")
     t.wait_screen(r"Demo faults\s+K\s+kill node1's daemon with SIGKILL")
@@ -206,6 +209,8 @@ def test_the_demo_faults_are_real_and_q_with_a_hang_up_during_teardown_leaves_no
     # H: node3's web server stops for real, and node1's HTTP_GET check says so
     t.keys("H")
     wait_until(lambda: _rs_state(t.prefix, "198.18.0.202:80") == "DOWN", 30, what="node3 DOWN in node1's checks")
+    # both nodes still heard (seconds after their last change)
+    t.wait_screen(r"nodes: ● node1 ● node2")
     # q, then hang-ups all through the teardown (from when the console has given the terminal
     # back and says it removes the lab): the teardown still finishes
     t.keys("q")
