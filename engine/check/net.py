@@ -78,9 +78,12 @@ def _scope_id(host: str, ifname: str | None) -> int:
     return 0
 
 
-def make_socket(checker: Checker, env: CheckEnv, type_: int, proto: int = 0) -> socket.socket:
-    """A non-blocking socket with the checker's source options applied."""
-    family = family_of(checker.connect_ip)
+def make_socket(checker: Checker, env: CheckEnv, type_: int, proto: int = 0,
+                family: int | None = None) -> socket.socket:
+    """A non-blocking socket with the checker's source options applied
+    (``family``: already known from ``family_of``, to save parsing it again)."""
+    if family is None:
+        family = family_of(checker.connect_ip)
     try:
         sock = env.socket_factory(family, type_, proto)
     except OSError as exc:

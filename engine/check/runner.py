@@ -1,18 +1,26 @@
 """Runs every checker of every real server concurrently, on asyncio.
 
-Each checker is its own task looping every delay_loop (retries
-delay_before_retry apart), so a slow, hanging or black-holed target only
-ever delays its own checker; every check is also bounded by an outer
-timeout so a bug cannot wedge its loop.  Nothing escapes a loop: an
-unexpected exception becomes a failed result "internal error: ..." (logged
-and counted in ``internal_errors``) and the loop goes on.
+One scheduler serves every checker: a heap of due times and one event-loop
+timer for the earliest (a thousand real servers at delay_loop 1 are a
+thousand checks a second, and a sleeping task per checker cost more than
+the checks).  A due check starts without waiting for any other, so a slow,
+hanging or black-holed target only ever delays its own checker.  TCP_CHECK
+(the common case) runs without a task: a non-blocking connect watched with
+``add_writer``, its connect_timeout a deadline in the same scheduler.  Every
+other kind runs as a task bounded by an outer timeout so a bug cannot wedge
+it.  Nothing escapes: an unexpected exception becomes a failed result
+"internal error: ..." (logged and counted in ``internal_errors``) and the
+checker is scheduled again.
 
 The decisions themselves live in the sans-IO ``realserver`` and ``quorum``
 modules; this module feeds them results and turns their changes into:
 
-* events (``on_event(CheckEvent)``): kind ``check`` for every result and
-  ``rs_state`` for a real server going UP/DOWN, its weight changing, or its
-  virtual server gaining/losing quorum (``rs`` is None then);
+* events (``on_event(CheckEvent)``): kind ``check`` for a result that is
+  news (a failure, a checker going UP or DOWN, the first success after a
+  failure; a passing check of a healthy checker is not: its count and time
+  are in the snapshot) and ``rs_state`` for a real server going UP/DOWN,
+  its weight changing, or its virtual server gaining/losing quorum (``rs``
+  is None then);
 * ``on_change(vs_key)`` whenever the desired destinations of a virtual
   server change (and once per virtual server at start), so the daemon can
   reconcile IPVS from ``desired(vs_key)``.  ``vs_key`` is ``VirtualServer.key``;
@@ -41,8 +49,12 @@ whatever the VRRP state; ``config.keywords`` says so with a warning).
 from __future__ import annotations
 
 import asyncio
+import errno
+import heapq
 import logging
+import os
 import random
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable, Sequence
@@ -51,6 +63,7 @@ from vipdeck.engine import logforms
 from vipdeck.engine.config.model import Checker, FileCheck, MiscCheck, Notify, VirtualServer
 from vipdeck.engine.check import file as file_check
 from vipdeck.engine.check.kinds import CHECKS, guard_timeout, run_check, unsupported_reason
+from vipdeck.engine.check.net import describe, family_of, make_socket, sockaddr as tcp_sockaddr
 from vipdeck.engine.check.quorum import Destination, QuorumChange, VirtualServerState
 from vipdeck.engine.check.realserver import CheckerState, RealServerState
 from vipdeck.engine.check.result import CheckEnv, CheckFailure, CheckResult, fmt_seconds
@@ -61,6 +74,7 @@ RunScript = Callable[[Notify, Sequence[str]], Awaitable[Any]]
 CheckCall = Callable[[Checker, CheckEnv], Awaitable[CheckResult]]
 MIN_DELAY = 0.01
 FALLBACK_DELAY = 1.0                # after an internal error, before trying again
+COALESCE = 0.002                    # checks due this close together start in one wake-up
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,21 @@ class CheckEvent:
     message: str
     severity: str = "info"
     fields: dict[str, Any] = field(default_factory=dict)
+
+
+class _Slot:
+    """One checker in the scheduler: where it belongs and what is in flight."""
+
+    __slots__ = ("vs", "rs", "cs", "fast", "task", "sock", "token", "t0", "addr", "family")
+
+    def __init__(self, vs: VirtualServerState, rs: RealServerState, cs: CheckerState, fast: bool):
+        self.vs, self.rs, self.cs, self.fast = vs, rs, cs, fast
+        self.task: asyncio.Task | None = None       # a check of another kind, running
+        self.sock: socket.socket | None = None      # a TCP_CHECK connect in flight
+        self.token = 0                              # which connect the pending deadline is for
+        self.t0 = 0.0
+        self.addr: tuple | None = None              # TCP_CHECK destination, worked out once
+        self.family = 0
 
 
 class CheckRunner:
@@ -106,7 +135,13 @@ class CheckRunner:
                 # e.g. a TCP and a UDP service on the same address and port
                 key = f"{vs.key} {vs.protocol}"
             self.vs_states[key] = VirtualServerState(vs, reals, key)
-        self._tasks: list[asyncio.Task] = []
+        self._slots: list[_Slot] = []
+        self._due: list[tuple[float, int, _Slot]] = []          # (loop time, seq, slot): next runs
+        self._deadlines: list[tuple[float, int, _Slot]] = []    # (loop time, token, slot): TCP connect timeouts
+        self._seq = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._script_tasks: set[asyncio.Task] = set()
         self._started = False
         self._stopped = False
@@ -205,10 +240,11 @@ class CheckRunner:
         return carried
 
     def start(self) -> None:
-        """Announce the initial state and start one task per checker."""
+        """Announce the initial state and schedule every supported checker."""
         if self._started:
             return
         self._started = True
+        self._loop = asyncio.get_running_loop()
         for vs in self.vs_states.values():
             qc = vs.initialise()
             if qc is not None:
@@ -223,8 +259,14 @@ class CheckRunner:
                                    checker_kind=cs.checker.kind, ok=None, latency=None,
                                    error="unsupported", failures=0, up=None)
                         continue
-                    self._tasks.append(asyncio.create_task(
-                        self._loop(vs, rs, cs), name=f"check {vs.key} {rs.key} {cs.label}"))
+                    slot = _Slot(vs, rs, cs, self._fast_tcp(cs.checker))
+                    try:
+                        delay = float(self._first_delay(cs.checker))
+                    except Exception:
+                        log.exception("checker %s of %s %s: bad timing options", cs.label, vs.key, rs.key)
+                        delay = FALLBACK_DELAY
+                    self._slots.append(slot)
+                    self._schedule(slot, delay)
 
     async def run(self) -> None:
         """Run until cancelled, then stop cleanly (omega notifiers included)."""
@@ -240,11 +282,21 @@ class CheckRunner:
         if self._stopped:
             return
         self._stopped = True
-        for t in self._tasks:
-            t.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._due.clear()
+        self._deadlines.clear()
+        tasks = []
+        for slot in self._slots:
+            if slot.sock is not None:
+                self._close_fast(slot)
+            if slot.task is not None:
+                slot.task.cancel()
+                tasks.append(slot.task)
+                slot.task = None
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
         if omega:
             await self._omega()
 
@@ -296,29 +348,156 @@ class CheckRunner:
         warm = c.warmup if c.warmup is not None else c.delay_loop
         return self.rng.uniform(0, warm) if warm > 0 else 0.0
 
-    async def _loop(self, vs: VirtualServerState, rs: RealServerState, cs: CheckerState) -> None:
-        c = cs.checker
-        try:
-            delay = float(self._first_delay(c))
-        except Exception:
-            log.exception("checker %s of %s %s: bad timing options", cs.label, vs.key, rs.key)
-            delay = FALLBACK_DELAY
-        while True:
+    # ------------------------------------------------------------------ scheduler
+
+    def scheduled(self) -> int:
+        """How many checkers are waiting for their next run or running (for tests)."""
+        return len(self._due) + sum(1 for s in self._slots if s.task is not None or s.sock is not None)
+
+    def _fast_tcp(self, c: Checker) -> bool:
+        """TCP_CHECK through the real check (not an injected one) needs no task."""
+        return self._check is run_check and c.kind == "TCP_CHECK"
+
+    def _schedule(self, slot: "_Slot", delay: float) -> None:
+        self._seq += 1
+        at = self._loop.time() + delay
+        heapq.heappush(self._due, (at, self._seq, slot))
+        self._arm(at)
+
+    def _arm(self, at: float) -> None:
+        """One loop timer, at the earliest thing the scheduler waits for."""
+        if self._timer is not None:
+            if self._timer_at <= at:
+                return
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = self._loop.call_at(at, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        if self._stopped:
+            return
+        now = self._loop.time()
+        due, deadlines = self._due, self._deadlines
+        while deadlines and deadlines[0][0] <= now:
+            _, token, slot = heapq.heappop(deadlines)
+            if slot.sock is not None and slot.token == token:
+                self._fast_timeout(slot)
+        soon = now + COALESCE
+        while due and due[0][0] <= soon:
+            slot = heapq.heappop(due)[2]
+            self._launch(slot)
+        while deadlines and deadlines[0][2].token != deadlines[0][1]:
+            heapq.heappop(deadlines)          # finished in time: forget the deadline
+        nxt = min(due[0][0] if due else float("inf"), deadlines[0][0] if deadlines else float("inf"))
+        if nxt != float("inf"):
+            self._arm(nxt)
+
+    def _launch(self, slot: "_Slot") -> None:
+        if slot.fast:
             try:
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                result = await self._run_one(c)
-                delay = self._apply(vs, rs, cs, result)
-                if isinstance(c, FileCheck):
-                    delay = self._file_interval(c)
-                delay = max(MIN_DELAY, float(delay))
-            except asyncio.CancelledError:
-                raise
+                self._fast_start(slot)
             except Exception:
-                # never let one checker's trouble end its loop (or touch others)
-                self.internal_errors += 1
-                log.exception("checker %s of %s %s failed; going on", cs.label, vs.key, rs.key)
-                delay = FALLBACK_DELAY
+                self._internal(slot)
+            return
+        slot.t0 = self._loop.time()
+        slot.task = self._loop.create_task(self._run_one(slot.cs.checker))
+        slot.task.add_done_callback(lambda t, slot=slot: self._task_done(slot, t))
+
+    def _task_done(self, slot: "_Slot", task: asyncio.Task) -> None:
+        slot.task = None
+        if task.cancelled() or self._stopped:
+            return
+        exc = task.exception()
+        if exc is not None:
+            self._internal(slot, exc)
+            return
+        self._finish(slot, task.result())
+
+    def _finish(self, slot: "_Slot", result: CheckResult) -> None:
+        """A result is in: decide (sans-IO), tell, and schedule the next run."""
+        if self._stopped:
+            return
+        try:
+            delay = self._apply(slot.vs, slot.rs, slot.cs, result)
+            if isinstance(slot.cs.checker, FileCheck):
+                delay = self._file_interval(slot.cs.checker)
+            delay = max(MIN_DELAY, float(delay))
+        except Exception:
+            # never let one checker's trouble end its schedule (or touch others)
+            self.internal_errors += 1
+            log.exception("checker %s of %s %s failed; going on", slot.cs.label, slot.vs.key, slot.rs.key)
+            delay = FALLBACK_DELAY
+        self._schedule(slot, delay)
+
+    def _internal(self, slot: "_Slot", exc: BaseException | None = None) -> None:
+        self.internal_errors += 1
+        log.error("checker %s of %s %s failed; going on", slot.cs.label, slot.vs.key, slot.rs.key,
+                  exc_info=exc or True)
+        if slot.sock is not None:
+            self._close_fast(slot)
+        if not self._stopped:
+            self._schedule(slot, FALLBACK_DELAY)
+
+    # ------------------------------------------------------------------ TCP_CHECK without a task
+
+    def _fast_start(self, slot: "_Slot") -> None:
+        """A non-blocking connect; the loop says when it is done (``add_writer``)."""
+        c = slot.cs.checker
+        slot.t0 = self._loop.time()
+        try:
+            if slot.addr is None:
+                slot.addr, slot.family = tcp_sockaddr(c), family_of(c.connect_ip)
+            addr = slot.addr
+            sock = make_socket(c, self.env, socket.SOCK_STREAM, family=slot.family)
+        except CheckFailure as exc:
+            self._finish(slot, CheckResult(False, self._loop.time() - slot.t0, str(exc)))
+            return
+        err = sock.connect_ex(addr)
+        if err == 0:
+            sock.close()
+            self._finish(slot, CheckResult(True, self._loop.time() - slot.t0))
+            return
+        if err not in (errno.EINPROGRESS, errno.EAGAIN, errno.EWOULDBLOCK):
+            sock.close()
+            self._finish(slot, CheckResult(False, self._loop.time() - slot.t0,
+                                           describe(OSError(err, os.strerror(err)))))
+            return
+        slot.sock = sock
+        self._seq += 1
+        slot.token = self._seq
+        at = slot.t0 + c.connect_timeout
+        heapq.heappush(self._deadlines, (at, slot.token, slot))
+        self._arm(at)
+        self._loop.add_writer(sock.fileno(), self._fast_done, slot)
+
+    def _fast_done(self, slot: "_Slot") -> None:
+        sock = slot.sock
+        if sock is None:
+            return
+        err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        self._close_fast(slot)
+        latency = self._loop.time() - slot.t0
+        if err == 0:
+            result = CheckResult(True, latency)
+        else:
+            result = CheckResult(False, latency, describe(OSError(err, os.strerror(err))))
+        self._finish(slot, result)
+
+    def _fast_timeout(self, slot: "_Slot") -> None:
+        self._close_fast(slot)
+        self._finish(slot, CheckResult(False, self._loop.time() - slot.t0,
+                                       f"connect timeout after {fmt_seconds(slot.cs.checker.connect_timeout)}"))
+
+    def _close_fast(self, slot: "_Slot") -> None:
+        sock, slot.sock = slot.sock, None
+        slot.token = 0
+        if sock is None:
+            return
+        try:
+            self._loop.remove_writer(sock.fileno())
+        finally:
+            sock.close()
 
     async def _run_one(self, c: Checker) -> CheckResult:
         loop = asyncio.get_running_loop()
@@ -342,36 +521,43 @@ class CheckRunner:
 
     def _apply(self, vs: VirtualServerState, rs: RealServerState, cs: CheckerState,
                result: CheckResult) -> float:
-        before = vs.destinations()
         weight_before = rs.weight
         first_run = not cs.has_run
         up_before = cs.up
         alive_before = rs.alive
+        last_before = cs.last
         delay = cs.record(result, time.time())
-        self._result_event(vs, rs, cs, result)
-        self._log_checker(vs, rs, cs, result, first_run, up_before)
+        if not result.ok or cs.up != up_before or (last_before is not None and not last_before.ok):
+            # a passing check of a healthy checker is no news: no event (its count is in the snapshot)
+            self._result_event(vs, rs, cs, result)
+        if first_run or cs.up != up_before or not result.ok:
+            self._log_checker(vs, rs, cs, result, first_run, up_before)
         changed = rs.update_alive()
         if changed is not None:
             self._rs_changed(vs, rs, changed)
         elif first_run and not result.ok and cs.checker.alpha and not rs.alive and not rs.ever_notified:
             # keepalived: an alpha checker failing its first run announces DOWN once
             self._rs_changed(vs, rs, False, initial=True)
-        if rs.weight != weight_before:
-            log.info("%s", logforms.weight_change(weight_before, rs.weight, rs.alive, logforms.service(
+        weight = rs.weight
+        if weight != weight_before:
+            log.info("%s", logforms.weight_change(weight_before, weight, rs.alive, logforms.service(
                 rs.config.address, vs.config.protocol, rs.port), _fmt_vs(vs.config)))
-            self._emit("rs_state", f"{rs.key} of {vs.key}: weight {weight_before} → {rs.weight}", "info",
-                       vs=vs.key, rs=rs.key, state="UP" if rs.alive else "DOWN", weight=rs.weight,
+            self._emit("rs_state", f"{rs.key} of {vs.key}: weight {weight_before} → {weight}", "info",
+                       vs=vs.key, rs=rs.key, state="UP" if rs.alive else "DOWN", weight=weight,
                        weight_before=weight_before)
-        qc = vs.update()
-        if qc is not None:
-            self._quorum_changed(vs, qc)
-        if vs.destinations() != before:
+        if changed is not None or weight != weight_before:
+            # the pool depends on alive servers' weights only: nothing else can move it
+            # (so a passing check costs O(1), not a walk over the virtual server)
+            qc = vs.update()
+            if qc is not None:
+                self._quorum_changed(vs, qc)
             self._changed(vs.key)
         # keepalived mails after the real server and quorum changes it caused;
         # a first run "settles" when it succeeds or fails past its retries
-        self._notice("checker_changed", vs.config, rs.config, rs.port, cs.checker.kind, up=cs.up,
-                     was_up=up_before, first_run=first_run and (result.ok or not cs.up), alive=rs.alive,
-                     alive_before=alive_before, reason=result.error)
+        if self.notices is not None:
+            self._notice("checker_changed", vs.config, rs.config, rs.port, cs.checker.kind, up=cs.up,
+                         was_up=up_before, first_run=first_run and (result.ok or not cs.up), alive=rs.alive,
+                         alive_before=alive_before, reason=result.error)
         return delay
 
     def _result_event(self, vs: VirtualServerState, rs: RealServerState, cs: CheckerState,
