@@ -5,9 +5,11 @@ in any of its fields); ``!word`` excludes rows where the word appears.  On
 the events screen two more kinds of word pick events by their fields:
 ``kind:transition,operator`` (one of these kinds; ``!kind:check`` none of
 them) and ``sev:warning`` (at least this severity).  ``vipdeck events`` takes
-the same choices as options, and both can hide passing checks: the engine
-reports every checker run, and a healthy pool's ``check … ok`` lines would
-bury everything else (662 of them in five minutes of the demo).
+the same choices as options, and both can hide passing checks.  The engine
+reports a passing run only when it is news (the first success after a
+failure); daemons before issue 13 reported every run, and a healthy pool's
+``check … ok`` lines buried everything else (662 of them in five minutes of
+the demo).
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from typing import Any, Callable, Coroutine
 
 from vipdeck.engine.check.result import CheckEnv
@@ -45,6 +46,10 @@ log = logging.getLogger("vipdeck.lvs")
 
 FORWARD = {Forward.NAT: "masq", Forward.DR: "route", Forward.TUN: "tunnel"}
 STATS_INTERVAL = 1.0
+# the kernel's counters are read for someone looking (the console, `vipdeck
+# status`, a metrics scrape): after this long without a look, the stats loop
+# stops reading them (a table of 1000 destinations is a netlink dump a second)
+STATS_IDLE = 30.0
 
 
 def service_keys(vs: VirtualServer, config: Config) -> list:
@@ -105,6 +110,8 @@ class LvsManager:
         self._dirty = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._stats_task: asyncio.Task | None = None
+        self._looked = float("-inf")     # monotonic time of the last snapshot()
+        self._read_at = float("-inf")    # monotonic time of the last kernel read
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -246,14 +253,26 @@ class LvsManager:
         for ch, exc in result.failed:
             self.emit("ipvs", f"failed: {ch}: {exc}", "error", change=str(ch))
         self.kernel_snapshot = await self.kernel.snapshot()
+        self._read_at = time.monotonic()
 
     async def _stats_loop(self) -> None:
         while True:
             await asyncio.sleep(STATS_INTERVAL)
-            try:
-                self.kernel_snapshot = await self.kernel.snapshot()
-            except Exception as exc:
-                log.warning("IPVS stats read failed: %s", exc)
+            if time.monotonic() - self._looked < STATS_IDLE:
+                await self._read_stats()
+
+    async def _read_stats(self) -> None:
+        try:
+            self.kernel_snapshot = await self.kernel.snapshot()
+            self._read_at = time.monotonic()
+        except Exception as exc:
+            log.warning("IPVS stats read failed: %s", exc)
+
+    async def fresh_counters(self, max_age: float = STATS_INTERVAL) -> None:
+        """Read the kernel's counters now unless the last read is recent: a
+        look after a quiet spell (the stats loop idles) sees current numbers."""
+        if self.kernel is not None and time.monotonic() - self._read_at > max_age:
+            await self._read_stats()
 
     async def overrides_changed(self, vs_key: str) -> None:
         self._dirty.set()
@@ -288,6 +307,7 @@ class LvsManager:
                       else f"[{d.dest.address}]:{d.dest.port}": d for d in svc.dests}
 
     def snapshot(self) -> list[VirtualServerView]:
+        self._looked = time.monotonic()
         if self.runner is None:
             return []
         st = self.state.state

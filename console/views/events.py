@@ -5,8 +5,9 @@ the cursor follows the newest event while it sits on the last row and stays
 put once the operator moves it up to read.  The filter's words match any of
 time, severity, kind, subject and message (``!word`` excludes), and
 ``kind:a,b`` / ``!kind:a`` / ``sev:warning`` pick events by their fields
-(``console.filtering``).  Passing checks are hidden until ``p`` shows them:
-the engine reports every checker run.
+(``console.filtering``).  Passing checks are hidden until ``p`` shows them
+(the engine reports a passing run only when it is news, the first success
+after a failure; older daemons reported every run).
 
 While another screen is shown, events are only kept (a bounded deque); the
 rows are formatted when the operator comes here, so a flood of events costs

@@ -24,6 +24,8 @@ and the daemon goes on.
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 import logging
 import time
@@ -65,6 +67,13 @@ class EngineApi:
         if op == "ping":
             return {"pong": True}
         if op == "snapshot":
+            fresh = getattr(getattr(self.engine, "lvs", None), "fresh_counters", None)
+            if fresh is not None:
+                try:
+                    async with asyncio.timeout(0.5):
+                        await fresh()                  # IPVS counters are read when someone looks
+                except TimeoutError:
+                    pass
             snap = self.engine.snapshot()
             snap["read_only"] = self.read_only
             return snap

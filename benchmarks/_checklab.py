@@ -1,0 +1,149 @@
+"""The checker benchmarks' lab: a config of N real servers, a backend process
+that serves them all, and CPU / RSS read from /proc.
+
+Shape (inside network namespaces, natively or inside the UML guest)::
+
+    lb  198.18.0.1   the checker under test (vipdeck or keepalived)
+    rs  198.18.0.2   _backend.py listening on ports 10000 .. 10000+N-1
+
+Shared by benchmarks/checkers.py (and usable from a guest run of it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LB, RS = "198.18.0.1", "198.18.0.2"
+PORT_BASE = 10000
+PER_VS = 100                 # real servers per virtual server
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def checker_conf(n: int, kind: str = "TCP_CHECK", delay_loop: float = 1, vs_base: str = "198.18.1.") -> str:
+    """``n`` real servers of RS under ``kind`` in virtual servers of PER_VS each."""
+    out = ["global_defs {", "    router_id bench", "}", ""]
+    for v in range((n + PER_VS - 1) // PER_VS):
+        out += [f"virtual_server {vs_base}{v + 1} 80 {{", f"    delay_loop {delay_loop:g}",
+                "    lb_algo rr", "    lb_kind NAT", "    protocol TCP"]
+        for i in range(v * PER_VS, min(n, (v + 1) * PER_VS)):
+            port = PORT_BASE + i
+            if kind == "HTTP_GET":
+                check = ["HTTP_GET {", "            url {", "                path /", "                status_code 200",
+                         "            }", "            connect_timeout 2", "            retry 1",
+                         "            delay_before_retry 1", "        }"]
+            else:
+                check = ["TCP_CHECK {", "            connect_timeout 2", "            retry 1",
+                         "            delay_before_retry 1", "        }"]
+            out += [f"    real_server {RS} {port} {{", "        weight 1", "        " + check[0],
+                    *("    " + c for c in check[1:]), "    }"]
+        out += ["}", ""]
+    return "\n".join(out)
+
+
+def start_backend(node, n: int, mode: str, window: float) -> subprocess.Popen:
+    """The real servers; ``go(p)`` starts their measuring window."""
+    p = node.popen(sys.executable, os.path.join(HERE, "_backend.py"), RS, str(PORT_BASE), str(n), mode,
+                   "--window", str(window), stdin=subprocess.PIPE,
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    if line.strip() != "ready":
+        raise RuntimeError(f"backend did not start: {line} {p.stderr.read()}")
+    return p
+
+
+def go(p: subprocess.Popen) -> None:
+    p.stdin.write("go\n")
+    p.stdin.flush()
+
+
+def backend_result(p: subprocess.Popen, timeout: float) -> dict:
+    out, err = p.communicate(timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError(f"backend failed: {err}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (children not included)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of one process."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) / TICK, int(fields[12]) / TICK
+
+
+def sample_cpu(pid: int, seconds: float, step: float = 1.0) -> dict:
+    """CPU of ``pid`` over ``seconds``: the total split into user and system,
+    and the median and maximum of the per-``step`` percentages."""
+    u0, s0 = cpu_split(pid)
+    t0 = time.monotonic()
+    per: list[float] = []
+    last_c, last_t = u0 + s0, t0
+    rss_max = rss_mb(pid)
+    while time.monotonic() - t0 < seconds:
+        time.sleep(min(step, max(0.01, seconds - (time.monotonic() - t0))))
+        u, s = cpu_split(pid)
+        now = time.monotonic()
+        per.append(100 * (u + s - last_c) / (now - last_t))
+        last_c, last_t = u + s, now
+        rss_max = max(rss_max, rss_mb(pid))
+    u1, s1 = cpu_split(pid)
+    wall = time.monotonic() - t0
+    per.sort()
+    return {"user": u1 - u0, "sys": s1 - s0, "wall": wall, "pct": 100 * (u1 - u0 + s1 - s0) / wall,
+            "pct_p50": per[len(per) // 2] if per else 0.0, "pct_max": per[-1] if per else 0.0,
+            "ticks": round((u1 - u0 + s1 - s0) * TICK), "rss_mb": rss_max}
+
+
+def on_time(result: dict, n: int, delay_loop: float, slack: float = 0.25) -> dict:
+    """From the backend's gaps: how many real servers were checked on time.
+
+    A real server is on time when every gap between its checks in the
+    window is at most delay_loop + slack (a check every delay_loop, give or
+    take the connect itself) and it was checked at all.
+    """
+    gaps = result["gaps"]
+    window = result["window"][1] - result["window"][0]
+    late = 0
+    all_gaps: list[float] = []
+    for i in range(n):
+        g = gaps.get(str(PORT_BASE + i), [])
+        all_gaps += g
+        if not g or max(g) > delay_loop + slack:
+            late += 1
+    all_gaps.sort()
+    checks = len(all_gaps)
+    return {
+        "on_time": n - late, "n": n, "checks_per_s": checks / window if window else 0.0,
+        "gap_p50": all_gaps[len(all_gaps) // 2] if all_gaps else None,
+        "gap_max": all_gaps[-1] if all_gaps else None,
+    }
+
+
+def keepalived_checker_pid(pidfile: str, deadline: float = 15.0) -> int:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            with open(pidfile) as f:
+                return int(f.read().strip())
+        except (FileNotFoundError, ValueError):
+            time.sleep(0.05)
+    raise RuntimeError(f"keepalived wrote no checker pid file {pidfile}")
