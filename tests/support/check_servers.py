@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import socket
+import time
 import ssl
 import struct
 import subprocess
@@ -34,6 +35,7 @@ class HttpBackend:
     hang: bool = False                       # accept, read, never answer
     tls: ssl.SSLContext | None = None
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)     # time.monotonic() of each request
     sni: list[str | None] = field(default_factory=list)
     server: asyncio.AbstractServer | None = None
     port: int = 0
@@ -62,6 +64,7 @@ class HttpBackend:
             headers = {k.strip().lower(): v.strip() for k, v in
                        (ln.split(":", 1) for ln in lines[1:] if ":" in ln)}
             self.requests.append((lines[0], headers))
+            self.times.append(time.monotonic())
             if self.hang:
                 await reader.read()          # until the client gives up
                 return
