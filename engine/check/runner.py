@@ -141,6 +141,8 @@ class CheckRunner:
         self._seq = 0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
+        self._wall_offset = 0.0          # time.time() - loop.time(), refreshed once a second
+        self._wall_at = float("-inf")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._script_tasks: set[asyncio.Task] = set()
         self._started = False
@@ -245,6 +247,8 @@ class CheckRunner:
             return
         self._started = True
         self._loop = asyncio.get_running_loop()
+        self._wall_at = self._loop.time()
+        self._wall_offset = time.time() - self._wall_at
         for vs in self.vs_states.values():
             qc = vs.initialise()
             if qc is not None:
@@ -358,9 +362,9 @@ class CheckRunner:
         """TCP_CHECK through the real check (not an injected one) needs no task."""
         return self._check is run_check and c.kind == "TCP_CHECK"
 
-    def _schedule(self, slot: "_Slot", delay: float) -> None:
+    def _schedule(self, slot: "_Slot", delay: float, now: float | None = None) -> None:
         self._seq += 1
-        at = self._loop.time() + delay
+        at = (self._loop.time() if now is None else now) + delay
         heapq.heappush(self._due, (at, self._seq, slot))
         self._arm(at)
 
@@ -378,6 +382,9 @@ class CheckRunner:
         if self._stopped:
             return
         now = self._loop.time()
+        if now - self._wall_at > 1.0:
+            # unix time for the results, read once a second rather than once a check
+            self._wall_offset, self._wall_at = time.time() - now, now
         due, deadlines = self._due, self._deadlines
         while deadlines and deadlines[0][0] <= now:
             _, token, slot = heapq.heappop(deadlines)
@@ -386,21 +393,21 @@ class CheckRunner:
         soon = now + COALESCE
         while due and due[0][0] <= soon:
             slot = heapq.heappop(due)[2]
-            self._launch(slot)
+            self._launch(slot, now)
         while deadlines and deadlines[0][2].token != deadlines[0][1]:
             heapq.heappop(deadlines)          # finished in time: forget the deadline
         nxt = min(due[0][0] if due else float("inf"), deadlines[0][0] if deadlines else float("inf"))
         if nxt != float("inf"):
             self._arm(nxt)
 
-    def _launch(self, slot: "_Slot") -> None:
+    def _launch(self, slot: "_Slot", now: float) -> None:
         if slot.fast:
             try:
-                self._fast_start(slot)
+                self._fast_start(slot, now)
             except Exception:
                 self._internal(slot)
             return
-        slot.t0 = self._loop.time()
+        slot.t0 = now
         slot.task = self._loop.create_task(self._run_one(slot.cs.checker))
         slot.task.add_done_callback(lambda t, slot=slot: self._task_done(slot, t))
 
@@ -414,12 +421,14 @@ class CheckRunner:
             return
         self._finish(slot, task.result())
 
-    def _finish(self, slot: "_Slot", result: CheckResult) -> None:
+    def _finish(self, slot: "_Slot", result: CheckResult, now: float | None = None) -> None:
         """A result is in: decide (sans-IO), tell, and schedule the next run."""
         if self._stopped:
             return
+        if now is None:
+            now = self._loop.time()
         try:
-            delay = self._apply(slot.vs, slot.rs, slot.cs, result)
+            delay = self._apply(slot.vs, slot.rs, slot.cs, result, now + self._wall_offset)
             if isinstance(slot.cs.checker, FileCheck):
                 delay = self._file_interval(slot.cs.checker)
             delay = max(MIN_DELAY, float(delay))
@@ -428,7 +437,7 @@ class CheckRunner:
             self.internal_errors += 1
             log.exception("checker %s of %s %s failed; going on", slot.cs.label, slot.vs.key, slot.rs.key)
             delay = FALLBACK_DELAY
-        self._schedule(slot, delay)
+        self._schedule(slot, delay, now)
 
     def _internal(self, slot: "_Slot", exc: BaseException | None = None) -> None:
         self.internal_errors += 1
@@ -441,10 +450,10 @@ class CheckRunner:
 
     # ------------------------------------------------------------------ TCP_CHECK without a task
 
-    def _fast_start(self, slot: "_Slot") -> None:
+    def _fast_start(self, slot: "_Slot", now: float) -> None:
         """A non-blocking connect; the loop says when it is done (``add_writer``)."""
         c = slot.cs.checker
-        slot.t0 = self._loop.time()
+        slot.t0 = now
         try:
             if slot.addr is None:
                 slot.addr, slot.family = tcp_sockaddr(c), family_of(c.connect_ip)
@@ -477,12 +486,13 @@ class CheckRunner:
             return
         err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         self._close_fast(slot)
-        latency = self._loop.time() - slot.t0
+        now = self._loop.time()
+        latency = now - slot.t0
         if err == 0:
             result = CheckResult(True, latency)
         else:
             result = CheckResult(False, latency, describe(OSError(err, os.strerror(err))))
-        self._finish(slot, result)
+        self._finish(slot, result, now)
 
     def _fast_timeout(self, slot: "_Slot") -> None:
         self._close_fast(slot)
@@ -520,13 +530,13 @@ class CheckRunner:
     # ------------------------------------------------------------------ decisions → effects
 
     def _apply(self, vs: VirtualServerState, rs: RealServerState, cs: CheckerState,
-               result: CheckResult) -> float:
+               result: CheckResult, wall: float | None = None) -> float:
         weight_before = rs.weight
         first_run = not cs.has_run
         up_before = cs.up
         alive_before = rs.alive
         last_before = cs.last
-        delay = cs.record(result, time.time())
+        delay = cs.record(result, time.time() if wall is None else wall)
         if not result.ok or cs.up != up_before or (last_before is not None and not last_before.ok):
             # a passing check of a healthy checker is no news: no event (its count is in the snapshot)
             self._result_event(vs, rs, cs, result)
