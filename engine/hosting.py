@@ -28,6 +28,8 @@ import socket
 import time
 from typing import Callable, Coroutine, Mapping
 
+from pyroute2.netlink.exceptions import NetlinkError
+
 from vipdeck.engine.config.model import Config, Vmac, VrrpInstance
 from vipdeck.engine.events import Emit
 from vipdeck.engine.net import routes
@@ -98,6 +100,7 @@ class HostSide:
         self.vmac_faults: dict[str, str] = {}               # instance -> why its VMACs are not there
         self._remaking: set[str] = set()
         self.firewall: Firewall | None = None
+        self._stale_scan: set[str] | None = None            # addresses seen by a run of remove_stale calls
         self._firewall_said = False
 
     @property
@@ -328,6 +331,7 @@ class HostSide:
         return added
 
     async def add_all(self, inst: VrrpInstance) -> list[str]:
+        self._stale_scan = None
         changed = []
         vips = vips_of(inst)
         if inst.no_accept and vips:
@@ -346,6 +350,7 @@ class HostSide:
         return changed
 
     async def remove_all(self, inst: VrrpInstance) -> list[str]:
+        self._stale_scan = None
         changed = []
         for vip in vips_of(inst):
             try:
@@ -358,7 +363,15 @@ class HostSide:
         return changed
 
     async def remove_stale(self, inst: VrrpInstance) -> list[str]:
-        return [str(v) for v in await self.vips.remove_stale(vips_of(inst))]
+        """The start-up calls this once per instance, before any VIP is added:
+        the calls in a row share one dump of the host's addresses (until a
+        VIP is added or removed), so only VIPs really there cost a request."""
+        if self._stale_scan is None:
+            try:
+                self._stale_scan = await self.vips.addresses()
+            except (OSError, NetlinkError) as exc:
+                log.warning("could not list addresses (looking for stale VIPs one by one): %s", exc)
+        return [str(v) for v in await self.vips.remove_stale(vips_of(inst), present=self._stale_scan)]
 
     # ------------------------------------------------------------------ GARP
 

@@ -203,14 +203,35 @@ class VipManager:
                            None if v6 else msg.get("broadcast"), _SCOPE_NAMES.get(scope, scope)))
         return out
 
-    async def remove_stale(self, vips: Iterable[Vip]) -> list[Vip]:
+    async def addresses(self) -> set[str]:
+        """Every address on the host (any interface), normalised: one dump."""
+        out = set()
+        async for msg in await (await self._r()).addr("dump"):
+            addr = rtnl.addr_of(msg)
+            if addr is not None:
+                out.add(_norm(addr))
+        return out
+
+    async def remove_stale(self, vips: Iterable[Vip], present: set[str] | None = None) -> list[Vip]:
         """Remove those of ``vips`` still present (left by a crashed run);
-        returns what was removed.  One failure does not stop the others."""
+        returns what was removed.  One failure does not stop the others.
+        ``present`` (from :meth:`addresses`) skips, without asking the
+        kernel, every VIP whose address is on no interface at all: at the
+        start of 10,000 instances a lookup and a delete each took 17 s."""
         removed = []
         for vip in vips:
+            if present is not None and _norm(vip.address) not in present:
+                continue
             try:
                 if await self.remove(vip):
                     removed.append(vip)
             except OSError as exc:
                 log.warning("could not remove stale VIP %s: %s", vip, exc)
         return removed
+
+
+def _norm(address: str) -> str:
+    try:
+        return ipaddress.ip_address(address.split("%", 1)[0]).compressed
+    except ValueError:
+        return address

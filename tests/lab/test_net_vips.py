@@ -57,14 +57,17 @@ async def test_default_prefix_label_as_given_and_ipv6(lab):
 
 
 @pytest.mark.lab
-async def test_remove_stale_removes_only_what_is_there(lab):
-    a = lab.add_node("a", "198.18.0.1/24")
-    left = [Vip("198.18.0.110", None, "eth0"), Vip("198.18.0.111", 24, "eth0", label="eth0:1")]
+@pytest.mark.parametrize("one_dump", [False, True], ids=["one by one", "one address dump"])
+async def test_remove_stale_removes_only_what_is_there(lab, one_dump):
+    a = lab.add_node("a", ["198.18.0.1/24", "2001:db8::1/64"])
+    left = [Vip("198.18.0.110", None, "eth0"), Vip("198.18.0.111", 24, "eth0", label="eth0:1"),
+            Vip("2001:db8:0::0110", None, "eth0")]
     for v in left:   # left behind by a "crashed" run
         a.run("ip", "addr", "add", f"{v.address}/{v.prefixlen}", "dev", "eth0")
     absent = Vip("198.18.0.112", None, "eth0")
     async with VipManager(netns=a.netns) as vm:
-        removed = await vm.remove_stale(left + [absent, Vip("198.18.0.113", None, "nosuchdev")])
+        present = await vm.addresses() if one_dump else None
+        removed = await vm.remove_stale(left + [absent, Vip("198.18.0.113", None, "nosuchdev")], present=present)
     assert removed == left
     assert not any(a.has_address(v.address) for v in left)
     assert a.has_address("198.18.0.1")
