@@ -15,8 +15,10 @@ and notes when each was connected to (benchmarks/_backend.py).  Per run:
 
 keepalived's checker needs ip_vs, which this host's kernel lacks, so the
 side-by-side runs happen inside the user-mode Linux guest (one CPU, so the
-ratio holds; engine/lab/uml.py); the native runs measure vipdeck alone at
-full scale (1000 TCP_CHECK) for its on-time rate and per-check cost.
+ratio holds; engine/lab/uml.py), keepalived and vipdeck alternating, twice
+over, each keeping its round with the least CPU per check (host load slows
+the guest's one CPU; noise only adds); the native runs measure vipdeck
+alone at full scale (1000 TCP_CHECK) for its on-time rate and per-check cost.
 
 Run as root: python benchmarks/checkers.py [--quick] [--no-uml]
 Prints a markdown table; numbers only, no thresholds.
@@ -86,28 +88,37 @@ def _start_keepalived_checker(lab, node, conf: str) -> int:
 
 # ---------------------------------------------------------------- the guest side
 
-def guest_main(cases: list[list], settle: float, window: float) -> int:
-    """Inside the UML guest: every case with keepalived, then with vipdeck."""
+def guest_main(cases: list[list], settle: float, window: float, rounds: int) -> int:
+    """Inside the UML guest: every case with keepalived, then with vipdeck,
+    ``rounds`` times over; each checker's round with the least CPU per check
+    is kept (the guest's one CPU is slowed by host load: noise only adds)."""
     out = []
     for kind, n in cases:
-        for checker in ("keepalived", "vipdeck"):
-            try:
-                out.append(run_case(checker, kind, n, settle, window))
-            except Exception as exc:         # reported, the other runs go on
-                out.append({"checker": checker, "kind": kind, "n": n, "error": repr(exc)})
+        runs: dict[str, list[dict]] = {"keepalived": [], "vipdeck": []}
+        for _ in range(rounds):
+            for checker in ("keepalived", "vipdeck"):
+                try:
+                    runs[checker].append(run_case(checker, kind, n, settle, window))
+                except Exception as exc:         # reported, the other runs go on
+                    runs[checker].append({"checker": checker, "kind": kind, "n": n, "error": repr(exc)})
+        for checker, rs in runs.items():
+            good = [r for r in rs if "error" not in r and r.get("us_per_check")]
+            best = min(good, key=lambda r: r["us_per_check"]) if good else rs[-1]
+            out.append(dict(best, rounds=len(rs)))
     print("RESULT " + json.dumps(out), flush=True)
     return 0
 
 
-def in_guest(cases: list[tuple[str, int]], settle: float, window: float) -> tuple[list[dict], str | None]:
+def in_guest(cases: list[tuple[str, int]], settle: float, window: float,
+             rounds: int) -> tuple[list[dict], str | None]:
     from vipdeck.engine.lab.uml import run_in_uml, uml_missing
 
     missing = uml_missing()
     if missing:
         return [], missing
     argv = [sys.executable, os.path.abspath(__file__), "--guest", json.dumps(cases),
-            "--settle", str(settle), "--window", str(window)]
-    budget = 60 + len(cases) * 2 * (settle + window + 25)
+            "--settle", str(settle), "--window", str(window), "--rounds", str(rounds)]
+    budget = 60 + len(cases) * 2 * rounds * (settle + window + 25)
     r = run_in_uml(argv, cwd=ROOT, env={"PYTHONPATH": ROOT}, timeout=budget)
     for line in r.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -155,26 +166,27 @@ def main() -> int:
     ap.add_argument("--guest", help=argparse.SUPPRESS)
     ap.add_argument("--settle", type=float, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--window", type=float, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--rounds", type=int, default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.guest:
-        return guest_main(json.loads(a.guest), a.settle, a.window)
+        return guest_main(json.loads(a.guest), a.settle, a.window, a.rounds or 1)
     if os.geteuid() != 0:
         print("checkers.py needs root (network namespaces)", file=sys.stderr)
         return 2
     if a.quick:
         native = [("TCP_CHECK", 50), ("HTTP_GET", 20)]
         guest_cases = [("TCP_CHECK", 20)]
-        settle, window, g_settle, g_window = 1.2, 1.5, 1.5, 1.5
+        settle, window, g_settle, g_window, rounds = 1.2, 1.5, 1.5, 1.5, 1
     else:
         native = [("TCP_CHECK", 1000), ("HTTP_GET", 200)]
         guest_cases = [("TCP_CHECK", 200), ("HTTP_GET", 200)]
-        settle, window, g_settle, g_window = 3.0, 10.0, 4.0, 10.0
+        settle, window, g_settle, g_window, rounds = 3.0, 10.0, 3.0, 8.0, 2
     rows: list[tuple[str, str, dict | None, dict | None]] = []
     for kind, n in native:
         rows.append((f"{n} × {kind} at delay_loop 1", "native", run_case("vipdeck", kind, n, settle, window), None))
     note = ""
     if not a.no_uml:
-        results, why = in_guest(guest_cases, g_settle, g_window)
+        results, why = in_guest(guest_cases, g_settle, g_window, rounds)
         if why:
             note = f"\nUML guest runs not made: {why}\n"
         for kind, n in guest_cases:
@@ -183,7 +195,7 @@ def main() -> int:
                       None)
             if vd or ka:
                 missing = {"checker": "?", "error": "no result"}
-                rows.append((f"{n} × {kind} at delay_loop 1", "UML guest (1 CPU)",
+                rows.append((f"{n} × {kind} at delay_loop 1", f"UML guest (1 CPU), best of {rounds}",
                              vd or dict(missing, checker="vipdeck"), ka or dict(missing, checker="keepalived")))
     print("### Health checkers (vipdeck against keepalived's checker process)\n")
     print(table(rows))
