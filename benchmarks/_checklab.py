@@ -129,10 +129,12 @@ def on_time(result: dict, n: int, delay_loop: float, slack: float = 0.25) -> dic
         all_gaps += g
         if not g or max(g) > delay_loop + slack:
             late += 1
+    late_gaps = sum(1 for x in all_gaps if x > delay_loop + slack)
     all_gaps.sort()
     checks = len(all_gaps)
     return {
         "on_time": n - late, "n": n, "checks_per_s": checks / window if window else 0.0,
+        "late_pct": 100 * late_gaps / checks if checks else 0.0,
         "gap_p50": all_gaps[len(all_gaps) // 2] if all_gaps else None,
         "gap_max": all_gaps[-1] if all_gaps else None,
     }

@@ -135,7 +135,7 @@ def _row(config: str, where: str, r: dict, ratio: str) -> str:
     us = "—" if r["us_per_check"] is None else f"{r['us_per_check']:.0f}"
     gap = "—" if r["gap_p50"] is None else f"{r['gap_p50']:.3f} / {r['gap_max']:.3f}"
     return (f"| {config} | {where} | {name} | {r['pct_p50']:.1f} / {r['pct_max']:.1f} | {r['ticks']} | {us} | "
-            f"{r['rss_mb']:.1f} | {r['on_time']}/{r['n']} | {gap} | {ratio} |")
+            f"{r['rss_mb']:.1f} | {r['on_time']}/{r['n']} ({r.get('late_pct', 0):.1f} % late) | {gap} | {ratio} |")
 
 
 def _ratio(vd: dict, ka: dict) -> str:
@@ -148,7 +148,8 @@ def _ratio(vd: dict, ka: dict) -> str:
 
 
 def table(rows: list[tuple[str, str, dict, dict | None]]) -> str:
-    out = ["| config | where | checker | CPU % p50 / max | CPU ticks | µs CPU per check | RSS MB | on time | "
+    out = ["| config | where | checker | CPU % p50 / max | CPU ticks | µs CPU per check | RSS MB | "
+           "real servers on time (checks late) | "
            "check gap s p50 / max | ratio to keepalived |", "|" + "---|" * 10]
     for config, where, vd, ka in rows:
         if ka is None:
@@ -203,7 +204,8 @@ def main() -> int:
     print("CPU: the checker process only (vipdeck's daemon, keepalived's checker child), per-second "
           "percentages over the window, user + system; per check: that CPU over the checks the backend saw. "
           "Ratio: vipdeck / keepalived in the same guest run, one after the other on the same config. "
-          "On time: every gap between two checks of a real server ≤ delay_loop + 0.25 s, seen by the backend. "
+          "On time: every gap between two checks of a real server ≤ delay_loop + 0.25 s, seen by the backend "
+          "(one stall of either process makes every server late: the share of late checks says how often). "
           "The guest has one CPU shared with the backend and its kernel, and host load slows it: compare "
           "guest rows only with each other.")
     return 0
