@@ -123,7 +123,12 @@ def report(results: list[dict], command: str, level: int) -> str:
             continue
         out += ["", f"{h} {r['name']}", ""]
         body = r["stdout"].strip()
-        out.append(demote(body, level - 1) if body else "(no output)")
+        if not body:
+            out.append("(no output)")
+        elif any(line.startswith("|") for line in body.splitlines()):
+            out.append(demote(body, level - 1))
+        else:                            # plain text (the console benchmarks): keep its layout
+            out += ["```text", body, "```"]
         if r["status"] != "ok" and r.get("stderr"):
             out += ["", "```", r["stderr"].strip()[-1500:], "```"]
     return "\n".join(out) + "\n"

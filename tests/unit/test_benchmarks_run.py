@@ -50,3 +50,14 @@ def test_discovery_lists_the_suite_and_reports_a_missing_one_as_missing():
     assert names[:2] == ["checkers.py", "config_parse.py"] and "run.py" not in names
     assert not any(n.startswith("_") for n in names)
     assert run.run_one("no_such_bench.py", True, 5)["status"] == "missing"
+
+
+def test_plain_text_output_is_fenced_and_tables_are_not():
+    run = load()
+    results = [{"name": "a.py", "status": "ok", "seconds": 1.0, "stdout": "### A\n| x | ratio |\n|---|---|\n| 1 | 2 |\n"},
+               {"name": "b.py", "status": "ok", "seconds": 1.0, "stdout": "  key 1 -> frame: 5 ms\n"},
+               {"name": "c.py", "status": "missing", "seconds": 0.0, "stdout": ""}]
+    text = run.report(results, "python benchmarks/run.py", 2)
+    assert "#### A\n| x | ratio |" in text
+    assert "```text\n  key 1 -> frame: 5 ms\n```" in text
+    assert "| `benchmarks/c.py` | missing | 0 s |" in text and "## c.py" not in text
