@@ -122,7 +122,7 @@ def report(results: list[dict], command: str, level: int) -> str:
         if r["status"] == "missing" or r["status"].startswith("skipped"):
             continue
         out += ["", f"{h} {r['name']}", ""]
-        body = r["stdout"].strip()
+        body = r["stdout"].strip("\n").rstrip()
         if not body:
             out.append("(no output)")
         elif any(line.startswith("|") for line in body.splitlines()):
