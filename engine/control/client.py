@@ -50,6 +50,10 @@ class SocketClient:
         except ConnectionRefusedError:
             raise ControlError("unavailable", f"daemon not listening on {self.path}") from None
 
+    async def _closed(self, reader) -> str:
+        """Why the connection ended before its first reply (ssh says its own words)."""
+        return "daemon closed the connection"
+
     async def request(self, op: str, **args: Any) -> dict:
         reader, writer = await self._open()
         try:
@@ -78,7 +82,10 @@ class SocketClient:
         try:
             writer.write(json.dumps({"id": 0, "op": "events", "since": since, "follow": True}).encode() + b"\n")
             await writer.drain()
-            first = json.loads(await reader.readline())
+            line = await reader.readline()
+            if not line:
+                raise ControlError("unavailable", await self._closed(reader))
+            first = json.loads(line)
             if not first.get("ok"):
                 err = first.get("error") or {}
                 raise ControlError(err.get("code", "error"), err.get("message", "request failed"))
@@ -282,27 +289,8 @@ class SshClient(SocketClient):
                 return reply.get("result") or {}
         raise AssertionError("unreachable")
 
-    async def follow(self, since: int = 0) -> AsyncIterator[Event]:
-        reader, writer = await self._open()
-        try:
-            writer.write(json.dumps({"id": 0, "op": "events", "since": since, "follow": True}).encode() + b"\n")
-            await writer.drain()
-            line = await reader.readline()
-            if not line:
-                raise ControlError("unavailable", await reader.why())
-            first = json.loads(line)
-            if not first.get("ok"):
-                err = first.get("error") or {}
-                raise ControlError(err.get("code", "error"), err.get("message", "request failed"))
-            for ev in first["result"]["events"]:
-                yield ev
-            while True:
-                line = await reader.readline()
-                if not line:
-                    return
-                yield json.loads(line)["event"]
-        finally:
-            writer.close()
+    async def _closed(self, reader) -> str:
+        return await reader.why()
 
     def _drop(self) -> None:
         if self._conn is not None:

@@ -18,7 +18,7 @@ from vipdeck.console.widgets.keyed_table import KeyedTable
 from vipdeck.engine.control.client import SocketClient
 from vipdeck.engine.lab.peers import instance, start_vipdeck, status
 from vipdeck.engine.lab.wait import wait_until
-from tests.support.labconf import VIP_VI1, VIP_VI2, dual_master
+from tests.support.labconf import VIP_VI1, VIP_VI2, dual_master, dual_master_pair
 
 pytestmark = pytest.mark.lab
 
@@ -78,17 +78,6 @@ async def drive(socket_path: str, n1, n2) -> None:
 def cluster_cells(app: ConsoleApp, key: str) -> list[str]:
     row = app.query_one("#cluster", KeyedTable).row_cells(key)
     return [getattr(c, "plain", str(c)) for c in row] if row else []
-
-
-def dual_master_pair(lab):
-    n1 = lab.add_node("n1", "198.18.0.1/24")
-    n2 = lab.add_node("n2", "198.18.0.2/24")
-    r1 = start_vipdeck(n1, dual_master("node1", True))
-    r2 = start_vipdeck(n2, dual_master("node2", False))
-    wait_until(lambda: n1.has_address(VIP_VI1) and n2.has_address(VIP_VI2)
-               and instance(r1, "VI_2")["state"] == "BACKUP" and instance(r2, "VI_1")["state"] == "BACKUP", 15,
-               what="node1 master of VI_1, node2 of VI_2")
-    return n1, n2, r1, r2
 
 
 async def accept(pilot, app: ConsoleApp) -> None:

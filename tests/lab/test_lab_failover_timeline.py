@@ -21,7 +21,7 @@ from vipdeck.console.failover import Followup, failovers, master_down_interval, 
 from vipdeck.console.peerview import PeerView
 from vipdeck.engine.lab.peers import instance, start_vipdeck, status
 from vipdeck.engine.lab.wait import wait_until
-from tests.support.labconf import VIP_VI1, VIP_VI2, dual_master
+from tests.support.labconf import VIP_VI1, VIP_VI2, dual_master_pair
 from tests.support.vipdeck_cli import cli, events
 
 pytestmark = pytest.mark.lab
@@ -34,13 +34,7 @@ def entry(sv: SnapView, name: str) -> dict:
 
 
 def test_a_real_drain_and_a_real_crash_in_the_failover_timeline(lab):
-    n1 = lab.add_node("n1", "198.18.0.1/24")
-    n2 = lab.add_node("n2", "198.18.0.2/24")
-    r1 = start_vipdeck(n1, dual_master("node1", True))
-    r2 = start_vipdeck(n2, dual_master("node2", False))
-    wait_until(lambda: n1.has_address(VIP_VI1) and n2.has_address(VIP_VI2)
-               and instance(r1, "VI_2")["state"] == "BACKUP" and instance(r2, "VI_1")["state"] == "BACKUP", 15,
-               what="node1 master of VI_1, node2 of VI_2")
+    n1, n2, r1, r2 = dual_master_pair(lab)
 
     # the preview: node2 is silent on VRID 51 but alive as master of 52; by name over a peer connection
     sv = SnapView(status(r1))

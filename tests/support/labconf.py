@@ -7,7 +7,8 @@ mcast group, auth, notify arguments, tracking) is kept as the seed has it.
 
 from __future__ import annotations
 
-from vipdeck.engine.lab.peers import vrrp_conf
+from vipdeck.engine.lab.peers import instance, start_vipdeck, vrrp_conf
+from vipdeck.engine.lab.wait import wait_until
 
 SEED_GROUP = "224.1.101.33"
 VIP1 = "198.18.0.199"      # the seed's 192.168.1.199
@@ -92,3 +93,17 @@ virtual_server {vip} 80 {{
     protocol TCP
 {reals}}}
 """
+
+
+def dual_master_pair(lab):
+    """Two vipdeck daemons in the seed's dual-master layout, settled: node1
+    (198.18.0.1) master of VI_1, node2 (198.18.0.2) of VI_2.  Returns
+    (n1, n2, r1, r2)."""
+    n1 = lab.add_node("n1", "198.18.0.1/24")
+    n2 = lab.add_node("n2", "198.18.0.2/24")
+    r1 = start_vipdeck(n1, dual_master("node1", True))
+    r2 = start_vipdeck(n2, dual_master("node2", False))
+    wait_until(lambda: n1.has_address(VIP_VI1) and n2.has_address(VIP_VI2)
+               and instance(r1, "VI_2")["state"] == "BACKUP" and instance(r2, "VI_1")["state"] == "BACKUP", 15,
+               what="node1 master of VI_1, node2 of VI_2")
+    return n1, n2, r1, r2
