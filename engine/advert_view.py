@@ -243,8 +243,15 @@ class AdvertView:
                 self._flag(v, adv.src, "vip_mismatch",
                            f"{v.label}: {adv.src} announces {', '.join(adv.addresses) or 'no VIPs'}, "
                            f"we have {', '.join(mine) or 'none'}")
-        if adv.priority > 0 or v.split is not None:
-            self._judge(v, now)
+        if v.split is None:
+            if adv.priority == 0:
+                return
+            if len(v.sources) == 1:
+                # one source and us not master: at most one candidate, no pair to judge
+                o = v.ours
+                if o is None or not o.source or o.master_since() is None:
+                    return
+        self._judge(v, now)
 
     def observe_reject(self, key: Key, rej: packet.Reject, ours: OurSide | None, now: float) -> None:
         """A packet the decoder refused after reading its VRID (bad checksum, length...)."""

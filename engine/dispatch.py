@@ -29,7 +29,7 @@ import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Protocol
+from typing import Callable, Mapping, NamedTuple, Protocol
 
 from vipdeck.engine.advert_view import AdvertView
 from vipdeck.engine.config.model import VrrpInstance
@@ -89,6 +89,24 @@ class Link:
     # a broken IP header...), per reject reason; the socket counts its own drops
     drops: Counter = field(default_factory=Counter)
     sides: dict[int, "OurInstance"] = field(default_factory=dict)
+    # per VRID: the last advert its machine accepted such that the same again
+    # takes the fast path (``AdvertDispatch.on_packet``)
+    heard: dict[int, "Heard"] = field(default_factory=dict)
+
+
+class Heard(NamedTuple):
+    """An accepted advert as it came off the wire, with what the slow path made
+    of it: the same bytes from the same source, to the same destination, with
+    the same TTL decode to an equal advert and pass the same receive rules."""
+
+    data: bytes
+    src: str
+    dst: str
+    ttl: int
+    adv: packet.Advert
+    d: InstanceDriver
+    side: "OurInstance"
+    view_key: tuple[str, int, int]
 
 
 class OurInstance:
@@ -123,6 +141,13 @@ class OurInstance:
 
     def vips(self) -> tuple[str, ...]:
         return tuple(sorted(v.address for v in self.d.inst.virtual_ipaddresses))
+
+
+def _plain_ipv4(p: bytes) -> bool:
+    """An IPv4 packet of protocol 112 whose total length is what was read (no
+    padding to trim): its decode depends on nothing but its VRRP part, TTL and
+    addresses."""
+    return len(p) > 9 and ((p[2] << 8) | p[3]) == len(p) and p[9] == packet.IPPROTO_VRRP
 
 
 _DROP_WHY = {
@@ -197,10 +222,29 @@ class AdvertDispatch:
     # ------------------------------------------------------------------ the receive path
 
     def on_packet(self, key: Key, rx: Received) -> None:
-        """Decode, judge by the instance's rules, feed the machine, then show it in the view."""
+        """Decode, judge by the instance's rules, feed the machine, then show it in the view.
+
+        The fast path: the same advert as the last one an instance's machine
+        accepted (byte for byte, same source, destination and TTL; for IPv4 a
+        packet without link-layer padding, whose VRRP part is all of it) skips
+        the decode and the receive rules, which would give the same answer, and
+        the machine only moves its master-down deadline (``VrrpMachine.refresh``,
+        which says no unless nothing else happened to it since).  The advert view
+        still sees it, the very decoded advert, so what it counts is exact."""
         link = self.links.get(key)
         if link is None:
             return
+        data = rx.data
+        if len(data) > 1:
+            h = link.heard.get(data[1])
+            if (h is not None and h.data == data and h.src == rx.src and h.ttl == rx.ttl and h.dst == rx.dst
+                    and (rx.family != socket.AF_INET or _plain_ipv4(rx.packet))
+                    and link.drivers.get(h.adv.vrid) is h.d and h.d.refresh(h.adv)):
+                if self.advert_heard is not None:
+                    adv = h.adv
+                    self.advert_heard(h.d.inst.name, adv.src, adv.priority, adv.interval, self.loop.time())
+                self.view.observe(h.view_key, h.adv, None, h.side, time.time())
+                return
         fam = 4 if rx.family == socket.AF_INET else 6
         if rx.family == socket.AF_INET:
             adv = packet.decode_ipv4(rx.packet, expect_ttl=None)
@@ -216,6 +260,8 @@ class AdvertDispatch:
             self.view.observe_reject((key[0], fam, adv.vrid), adv, self._side(link, d), time.time())
             return
         d = link.drivers.get(adv.vrid)
+        side = self._side(link, d)
+        view_key = (key[0], fam, adv.vrid)
         if d is None:
             # another VRID: the advert view shows it, we do not act on it; the TTL rule
             # holds for multicast (a unicast peer may be set up with another TTL)
@@ -231,7 +277,10 @@ class AdvertDispatch:
                     self.stats[d.inst.name].pri_zero_rcvd += 1
                 if self.advert_heard is not None:
                     self.advert_heard(d.inst.name, adv.src, adv.priority, adv.interval, self.loop.time())
-        self.view.observe((key[0], fam, adv.vrid), adv, verdict, self._side(link, d), time.time())
+                if (d.machine.steady_advert is adv and side is not None
+                        and (rx.family != socket.AF_INET or _plain_ipv4(rx.packet))):
+                    link.heard[adv.vrid] = Heard(data, rx.src, rx.dst, rx.ttl, adv, d, side, view_key)
+        self.view.observe(view_key, adv, verdict, side, time.time())
 
     def _side(self, link: Link, d: InstanceDriver | None) -> OurInstance | None:
         if d is None:

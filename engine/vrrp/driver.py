@@ -85,6 +85,7 @@ class InstanceDriver:
         self.loop = asyncio.get_running_loop()
         self.machine = m.VrrpMachine(machine_params(inst, primary))
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0                # when the armed handle fires (a deadline, maybe passed)
         self._auth_type = packet.AUTH_PASS if (inst.authentication and inst.authentication.auth_type == AuthType.PASS
                                               and inst.version == 2) else packet.AUTH_NONE
         self._adverts: dict[tuple[int, str], bytes] = {}     # (priority, destination) -> payload
@@ -164,6 +165,17 @@ class InstanceDriver:
         self.counters.adverts_received += 1
         self.feed(m.AdvertReceived(adv))
 
+    def refresh(self, adv: packet.Advert) -> bool:
+        """``accept`` for an advert the machine can take on its fast path
+        (``VrrpMachine.refresh``: the very advert it accepted last, nothing
+        since); False: not that case, nothing done, call ``accept``."""
+        if self.stopped or not self.machine.refresh(self.loop.time(), adv):
+            return False
+        self.counters.adverts_received += 1
+        self._reschedule()
+        self.hooks.fed(self, [])
+        return True
+
     def count_reject(self, rej: packet.Reject) -> None:
         """Counted per reason; the advert view reports it (once per reason and
         view, with the source, so a flood never floods the log)."""
@@ -171,6 +183,12 @@ class InstanceDriver:
 
     def _on_timer(self) -> None:
         self._timer = None
+        deadline = self.machine.next_deadline()
+        if deadline is not None and deadline > self._timer_at and not self.stopped:
+            # adverts moved the deadline on since this handle was armed (they
+            # never re-arm it: see _reschedule): sleep on to the real one
+            self._arm(deadline)
+            return
         if self.machine.state == m.State.BACKUP:
             # read what has arrived before deciding the master is gone (a stall
             # leaves the timers overdue and the adverts queued); an advert read
@@ -180,15 +198,29 @@ class InstanceDriver:
                 return                 # an advert rescheduled us (or stopped us) meanwhile
         self.feed(m.Timer())
 
+    def _arm(self, when: float) -> None:
+        self._timer_at = when
+        self._timer = self.loop.call_at(when, self._on_timer)
+
     def _reschedule(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self.stopped:
+        """The one timer follows the machine's deadline lazily: a deadline that
+        moves later (a backup hearing its master, every advert) keeps the armed
+        handle, which re-arms for the real deadline when it fires; one that moves
+        earlier re-arms now.  A backup of 255 instances at 0.1 s thus wakes about
+        once per Master_Down_Interval per instance instead of cancelling and
+        re-arming an asyncio handle 2550 times a second."""
+        t = self._timer
+        deadline = None if self.stopped else self.machine.next_deadline()
+        if deadline is None:
+            if t is not None:
+                t.cancel()
+                self._timer = None
             return
-        deadline = self.machine.next_deadline()
-        if deadline is not None:
-            self._timer = self.loop.call_at(deadline, self._on_timer)
+        if t is not None:
+            if self._timer_at <= deadline:
+                return
+            t.cancel()
+        self._arm(deadline)
 
     # ---------------------------------------------------------------- actions
 

@@ -173,6 +173,20 @@ REASONS = frozenset({STARTUP, MASTER_DOWN_TIMER, HIGHER_PRIORITY_SEEN, PRIORITY_
 OWNER = 255
 DRAINED_PRIORITY = 1
 
+_DOWN_INTERVALS: dict[tuple[int, int], float] = {}
+
+
+def _down_interval(priority: int, master_int_cs: int) -> float:
+    """Master_Down_Interval in seconds, exact (a Fraction), remembered per
+    (priority, interval): a backup asks for it at every advert."""
+    k = (priority, master_int_cs)
+    v = _DOWN_INTERVALS.get(k)
+    if v is None:
+        if len(_DOWN_INTERVALS) > 4096:
+            _DOWN_INTERVALS.clear()
+        v = _DOWN_INTERVALS[k] = float(Fraction((3 * 256 + 256 - priority) * master_int_cs, 25600))
+    return v
+
 
 @dataclass(frozen=True)
 class InstanceParams:
@@ -442,6 +456,10 @@ class VrrpMachine:
         self._sync_fault = False
         self._sync_fault_detail = ""
         self._own_fault_cleared: tuple[str, str] | None = None   # (reason, detail) while the group holds FAULT
+        # the advert the last input was, when handling it again would only move the
+        # master-down deadline (``refresh``), and that deadline's delay
+        self._steady: Advert | None = None
+        self._steady_delay = 0.0
 
     # ---- read-only view for status output ----------------------------------
 
@@ -562,7 +580,7 @@ class VrrpMachine:
     def master_down_interval(self, priority: int | None = None) -> float:
         """Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time, in seconds."""
         p = self.effective_priority if priority is None else priority
-        return float(Fraction((3 * 256 + 256 - p) * self._master_int_cs, 25600))
+        return _down_interval(p, self._master_int_cs)
 
     def next_deadline(self) -> float | None:
         if self._state is State.MASTER:
@@ -573,7 +591,26 @@ class VrrpMachine:
 
     # ---- event entry point -------------------------------------------------
 
+    @property
+    def steady_advert(self) -> Advert | None:
+        """The advert ``refresh`` takes again (None: none now)."""
+        return self._steady
+
+    def refresh(self, now: float, adv: Advert) -> bool:
+        """The backup's fast path: ``handle(now, AdvertReceived(adv))`` for the very
+        advert object the last input was, when that input only accepted its master
+        (BACKUP, priority at or above ours, no takeover, no hold, no input since).
+        Handling it again would change nothing but when it was heard and the
+        master-down deadline, so that is all this does (and the answer is no
+        actions).  False: not that case, call ``handle``."""
+        if adv is not self._steady:
+            return False
+        self._last_advert_at = now
+        self._down_deadline = now + self._steady_delay
+        return True
+
     def handle(self, now: float, event: Event) -> list[Action]:
+        self._steady = None
         if self._hold and self._hold_until is not None and now >= self._hold_until:
             self._hold, self._hold_until = False, None
         match event:
@@ -800,7 +837,9 @@ class VrrpMachine:
         mine = self.effective_priority
         if adv.priority >= mine:
             self._preempt_at = None
-            self._accept_master(now, adv)
+            delay = self._accept_master(now, adv)
+            if not self._takeover and not self._hold:
+                self._steady, self._steady_delay = adv, delay
         elif self._may_preempt(now):
             # Discard: the timer keeps running and expires into MASTER.
             self._down_cause = PREEMPT
@@ -809,11 +848,13 @@ class VrrpMachine:
             self._accept_master(now, adv)
         return []
 
-    def _accept_master(self, now: float, adv: Advert) -> None:
+    def _accept_master(self, now: float, adv: Advert) -> float:
         self._wants_master = False      # keepalived: "now we have received a backup, we want BACKUP"
         if self.params.version == 3:
             self._master_int_cs = adv.interval_cs
-        self._arm_down(now, self.master_down_interval(), MASTER_DOWN_TIMER, "")
+        delay = self.master_down_interval()
+        self._arm_down(now, delay, MASTER_DOWN_TIMER, "")
+        return delay
 
     def _master_rx(self, now: float, adv: Advert) -> list[Action]:
         mine = self.effective_priority
