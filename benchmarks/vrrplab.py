@@ -164,20 +164,20 @@ def measure_cost(routers: list[peers.Router], seconds: float) -> list[Cost]:
             for r, a, b in zip(routers, c0, c1)]
 
 
-def vipdeck_states(r: peers.Router) -> dict[str, str]:
-    return {i["name"]: i["state"] for i in peers.status(r)["instances"]}
+def vipdeck_states(r: peers.Router) -> dict[str, tuple[str, str | None]]:
+    return {i["name"]: (i["state"], i["master"]["address"]) for i in peers.status(r)["instances"]}
 
 
 def settled(r: peers.Router, role: str, n: int) -> bool:
-    """Every instance of the router in its role (vipdeck: from its snapshot;
-    keepalived: trusted after the wire shows its peer settled)."""
+    """Every instance of a vipdeck router in its role, a backup having heard
+    its master (keepalived: trusted, see settle_pair)."""
     if r.kind != "vipdeck":
         return True
     try:
         st = vipdeck_states(r)
     except Exception:
         return False
-    return len(st) == n and all(s == role.upper() for s in st.values())
+    return len(st) == n and all(s == role.upper() and (role == "master" or m is not None) for s, m in st.values())
 
 
 # ---------------------------------------------------------------------- the wire
@@ -328,6 +328,7 @@ def settle_pair(lab, master_kind: str, backup_kind: str, n: int, advert_int: flo
         wait_until(lambda: settled(b, "backup", n), timeout, interval=0.2, what="vipdeck backup settled")
     else:
         wait_until(lambda: _ka_entered(b, "BACKUP", n), timeout, interval=0.2, what="keepalived backup settled")
+        time.sleep(master_down_interval(100, advert_int) + 2 * advert_int)   # it has heard its master since
     return m, b
 
 
@@ -338,3 +339,28 @@ def _ka_entered(r: peers.Router, state: str, n: int) -> bool:
 
 def _ka_all_master(r: peers.Router, n: int) -> bool:
     return _ka_entered(r, "MASTER", n)
+
+
+def last_from(events, src: str, vrid: int, before: float | None = None):
+    """The last wire event from ``src`` for ``vrid`` (before ``before``)."""
+    out = None
+    for e in events:
+        if e[1] == src and e[2] == vrid and (before is None or e[0] < before):
+            out = e
+    return out
+
+
+def skew_time(priority: int, interval: float) -> float:
+    return (256 - priority) * interval / 256
+
+
+def master_down_interval(priority: int, interval: float) -> float:
+    return 3 * interval + skew_time(priority, interval)
+
+
+def quiet_since(wire: WireClock, src: str, since_mark: int, seconds: float) -> bool:
+    """Nothing from ``src`` heard since the event at ``since_mark`` for ``seconds``."""
+    evs = wire.since(since_mark)
+    last = max((e[0] for e in evs if e[1] == src), default=None)
+    ref = last if last is not None else (evs[0][0] if evs else None)
+    return ref is not None and time.time() - ref >= seconds

@@ -21,7 +21,7 @@ from typing import Protocol
 from vipdeck.engine.config.model import AuthType, VrrpInstance
 from vipdeck.engine.control.schema import Instance, InstanceOperator, Tracker, Wire
 from vipdeck.engine.vrrp import machine as m
-from vipdeck.engine.vrrp import packet
+from vipdeck.engine.vrrp import packet, wakeup
 
 log = logging.getLogger("vipdeck.vrrp")
 
@@ -86,6 +86,7 @@ class InstanceDriver:
         self.machine = m.VrrpMachine(machine_params(inst, primary))
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0                # when the armed handle fires (a deadline, maybe passed)
+        self._wakeup = wakeup.for_loop(self.loop)   # wakes the loop on time for a master's advert
         self._auth_type = packet.AUTH_PASS if (inst.authentication and inst.authentication.auth_type == AuthType.PASS
                                               and inst.version == 2) else packet.AUTH_NONE
         self._adverts: dict[tuple[int, str], bytes] = {}     # (priority, destination) -> payload
@@ -201,6 +202,8 @@ class InstanceDriver:
     def _arm(self, when: float) -> None:
         self._timer_at = when
         self._timer = self.loop.call_at(when, self._on_timer)
+        if self._wakeup is not None and self.machine.state is m.State.MASTER:
+            self._wakeup.at(when)
 
     def _reschedule(self) -> None:
         """The one timer follows the machine's deadline lazily: a deadline that

@@ -1,0 +1,80 @@
+"""How evenly a VRRP master sends its adverts, vipdeck against keepalived.
+
+A vipdeck master (VRID 1) and a keepalived master (VRID 2) run side by side on
+one namespace lab, each alone on its VRID, advert_int 0.1 s (VRRPv3), so both
+see the same machine at the same moment; a bystander node timestamps their
+adverts in the kernel (SO_TIMESTAMPNS).  The interval error is
+|t(n) - t(n-1) - advert_int|.  Two phases: idle, then with three processes
+spinning on the two cores (the load that makes a late wake-up show).
+
+Run as root: python benchmarks/advert_timing.py [--quick] [--seconds S]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import vrrplab  # noqa: E402
+from vipdeck.engine.lab import peers  # noqa: E402
+
+INTERVAL = 0.1
+BUSY = 3
+
+
+def master_conf(vrid: int) -> str:
+    return peers.vrrp_conf(router_id=f"m{vrid}", version=3, instances=[
+        {"name": f"VI_{vrid}", "vrid": vrid, "priority": 200, "state": "MASTER", "advert_int": INTERVAL,
+         "version": 3, "vips": [f"198.18.1.{vrid}/32"]}])
+
+
+def errors_ms(events, src: str, vrid: int) -> list[float]:
+    ts = [e[0] for e in events if e[1] == src and e[2] == vrid and e[3] > 0]
+    return [abs(b - a - INTERVAL) * 1e3 for a, b in zip(ts, ts[1:])]
+
+
+def main() -> int:
+    p = vrrplab.parser(__doc__)
+    p.add_argument("--seconds", type=float, default=None, help="per phase (default 25, quick 3)")
+    args = p.parse_args()
+    vrrplab.exit_unless_ready()
+    secs = args.seconds or (3.0 if args.quick else 25.0)
+    rows = []
+    with vrrplab.Lab() as lab:
+        vd_node = lab.add_node("vd", "198.18.0.1/24")
+        ka_node = lab.add_node("ka", "198.18.0.2/24")
+        lab.add_node("sniff", vrrplab.SNIFF_IP)
+        wire = vrrplab.WireClock(lab["sniff"])
+        try:
+            vd = peers.start_vipdeck(vd_node, master_conf(1), extra_args=())
+            peers.start_keepalived(ka_node, master_conf(2))
+            vrrplab.wait_until(lambda: vrrplab.settled(vd, "master", 1), 20, interval=0.1, what="vipdeck master")
+            vrrplab.wait_until(lambda: vrrplab.masters_heard(wire, ka_node.ip, 2, 0)
+                               or any(e[1] == ka_node.ip and e[2] == 2 for e in wire.since(0)), 20, interval=0.1,
+                               what="keepalived master")
+            time.sleep(1.0)
+            for phase, load in (("idle", 0), (f"{BUSY} busy processes", BUSY)):
+                with vrrplab.busy(load):
+                    time.sleep(0.5 if load else 0)
+                    mark = wire.mark()
+                    time.sleep(secs)
+                    evs = wire.since(mark)
+                v, k = errors_ms(evs, vd_node.ip, 1), errors_ms(evs, ka_node.ip, 2)
+                vs = [vrrplab.median(v), vrrplab.pct(v, 99), max(v, default=float("nan"))]
+                ks = [vrrplab.median(k), vrrplab.pct(k, 99), max(k, default=float("nan"))]
+                rows.append([phase, *(f"{x:.3f}" for x in vs), *(f"{x:.3f}" for x in ks),
+                             vrrplab.ratio(vs[0], ks[0]), vrrplab.ratio(vs[1], ks[1]), f"{len(v)}/{len(k)}"])
+        finally:
+            wire.close()
+    print(f"Master advert interval error (ms) at {INTERVAL:g} s, VRRPv3, wire timestamps, {secs:g} s per phase. "
+          f"{vrrplab.machine_line()}\n")
+    print(vrrplab.table(["load", "vipdeck p50", "vipdeck p99", "vipdeck max", "keepalived p50", "keepalived p99",
+                         "keepalived max", "ratio p50", "ratio p99", "intervals"], rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
