@@ -57,6 +57,14 @@ def parser(doc: str) -> argparse.ArgumentParser:
 
 
 def exit_unless_ready() -> None:
+    """Exit (0, or 1 under CI) when the lab cannot run; else make the vipdeck
+    daemons run this checkout's code: ``python -m vipdeck`` puts the working
+    directory first on the path, so a benchmark started from another checkout
+    would measure that one.  VRRPLAB_CODE=DIR measures DIR's daemon instead
+    (a before/after comparison)."""
+    code = os.environ.get("VRRPLAB_CODE") or str(ROOT)
+    os.chdir(code)
+    os.environ["PYTHONPATH"] = code + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else "")
     why = prerequisites()
     if why:
         print(f"skipped: {why}")

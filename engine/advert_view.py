@@ -90,7 +90,7 @@ Emit = Callable[..., object]                      # emit(kind, message, severity
 WantMac = Callable[[str, int, str], object]       # want_mac(interface, family, address): False = busy, ask again
 
 
-@dataclass
+@dataclass(slots=True)          # read and written at every advert a backup hears
 class Source:
     address: str
     mac: str | None = None
@@ -207,7 +207,11 @@ class AdvertView:
     def observe(self, key: Key, adv: packet.Advert, verdict: packet.Reject | None,
                 ours: OurSide | None, now: float) -> None:
         """One decoded advert and the receive rules' verdict on it (None: valid)."""
-        v = self._view(key, ours)
+        v = self.views.get(key)
+        if v is None:
+            v = self._view(key, ours)
+        elif ours is not None:
+            v.ours = ours
         if verdict is not None:
             self._rejected(v, verdict, now, adv.priority)
             return
@@ -249,7 +253,7 @@ class AdvertView:
             if len(v.sources) == 1:
                 # one source and us not master: at most one candidate, no pair to judge
                 o = v.ours
-                if o is None or not o.source or o.master_since() is None:
+                if o is None or o.master_since() is None or not o.source:
                     return
         self._judge(v, now)
 

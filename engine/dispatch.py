@@ -29,7 +29,7 @@ import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, NamedTuple, Protocol
+from typing import Callable, Container, Mapping, NamedTuple, Protocol
 
 from vipdeck.engine.advert_view import AdvertView
 from vipdeck.engine.config.model import VrrpInstance
@@ -65,6 +65,8 @@ class Socket(Protocol):
     def rejoin(self) -> None: ...
     def refresh_source(self) -> str | None: ...
     def add_listener(self, fn: Callable[[Received], None]) -> None: ...
+    # IPv4: called with each raw packet before it is parsed; True: taken (``AdvertDispatch.repeat``)
+    fast: Callable[[bytes], bool] | None
     def start(self, loop: asyncio.AbstractEventLoop) -> None: ...
     def close(self) -> None: ...
 
@@ -92,6 +94,8 @@ class Link:
     # per VRID: the last advert its machine accepted such that the same again
     # takes the fast path (``AdvertDispatch.on_packet``)
     heard: dict[int, "Heard"] = field(default_factory=dict)
+    # the same, by the raw IPv4 packet from its source address on (``AdvertDispatch.repeat``)
+    heard_raw: dict[bytes, "Heard"] = field(default_factory=dict)
 
 
 class Heard(NamedTuple):
@@ -107,6 +111,7 @@ class Heard(NamedTuple):
     d: InstanceDriver
     side: "OurInstance"
     view_key: tuple[str, int, int]
+    raw_key: bytes | None           # IPv4: the packet from byte 12 (addresses, then VRRP)
 
 
 class OurInstance:
@@ -203,6 +208,8 @@ class AdvertDispatch:
         sock = self.open_socket(key[0], key[1], groups=groups, local_addresses=self.local,
                                 on_drop=lambda kind, src: self._socket_drop(key, kind, src), source_from=source_from)
         sock.add_listener(lambda rx: self.on_packet(key, rx))
+        if key[1] == socket.AF_INET:
+            sock.fast = lambda raw: self.repeat(key, raw)
         sock.start(self.loop)
         return sock
 
@@ -221,29 +228,58 @@ class AdvertDispatch:
 
     # ------------------------------------------------------------------ the receive path
 
+    def repeat(self, key: Key, p: bytes) -> bool:
+        """The fast path, for a raw IPv4 packet before the socket parses it: the
+        same advert as the last one an instance's machine accepted (byte for
+        byte from the source address on, same TTL, a plain 20-byte header and no
+        padding) skips the parse, the decode and the receive rules, which would
+        give the same answer, and the machine only moves its master-down
+        deadline (``VrrpMachine.refresh``, which says no unless nothing else
+        happened to it since).  The advert view still sees it, the very decoded
+        advert, so what it counts is exact.  False: take the usual path."""
+        if len(p) < 28 or p[0] != 0x45:
+            return False
+        link = self.links.get(key)
+        if link is None:
+            return False
+        h = link.heard_raw.get(p[12:])
+        if (h is None or p[8] != h.ttl or ((p[2] << 8) | p[3]) != len(p) or p[9] != packet.IPPROTO_VRRP
+                or h.src == link.sock.src or self._local(h.src)):
+            return False
+        return self._again(link, h)
+
+    def _again(self, link: Link, h: "Heard") -> bool:
+        d = h.d
+        if link.drivers.get(h.adv.vrid) is not d or not d.refresh(h.adv):
+            return False
+        adv = h.adv
+        if self.advert_heard is not None:
+            self.advert_heard(d.inst.name, adv.src, adv.priority, adv.interval, self.loop.time())
+        self.view.observe(h.view_key, adv, None, h.side, time.time())
+        return True
+
+    def _local(self, src: str) -> bool:
+        local = self.local
+        if local is None:
+            return False
+        if callable(local) and not isinstance(local, Container):
+            return bool(local(src))
+        return src in local
+
     def on_packet(self, key: Key, rx: Received) -> None:
         """Decode, judge by the instance's rules, feed the machine, then show it in the view.
 
-        The fast path: the same advert as the last one an instance's machine
-        accepted (byte for byte, same source, destination and TTL; for IPv4 a
-        packet without link-layer padding, whose VRRP part is all of it) skips
-        the decode and the receive rules, which would give the same answer, and
-        the machine only moves its master-down deadline (``VrrpMachine.refresh``,
-        which says no unless nothing else happened to it since).  The advert view
-        still sees it, the very decoded advert, so what it counts is exact."""
+        An IPv6 advert takes the fast path here (IPv4 ones before the socket's
+        parse, ``repeat``): the same VRRP bytes from the same source to the same
+        destination with the same hop limit as the last one accepted."""
         link = self.links.get(key)
         if link is None:
             return
         data = rx.data
-        if len(data) > 1:
+        if rx.family != socket.AF_INET and len(data) > 1:
             h = link.heard.get(data[1])
             if (h is not None and h.data == data and h.src == rx.src and h.ttl == rx.ttl and h.dst == rx.dst
-                    and (rx.family != socket.AF_INET or _plain_ipv4(rx.packet))
-                    and link.drivers.get(h.adv.vrid) is h.d and h.d.refresh(h.adv)):
-                if self.advert_heard is not None:
-                    adv = h.adv
-                    self.advert_heard(h.d.inst.name, adv.src, adv.priority, adv.interval, self.loop.time())
-                self.view.observe(h.view_key, h.adv, None, h.side, time.time())
+                    and self._again(link, h)):
                 return
         fam = 4 if rx.family == socket.AF_INET else 6
         if rx.family == socket.AF_INET:
@@ -277,10 +313,24 @@ class AdvertDispatch:
                     self.stats[d.inst.name].pri_zero_rcvd += 1
                 if self.advert_heard is not None:
                     self.advert_heard(d.inst.name, adv.src, adv.priority, adv.interval, self.loop.time())
-                if (d.machine.steady_advert is adv and side is not None
-                        and (rx.family != socket.AF_INET or _plain_ipv4(rx.packet))):
-                    link.heard[adv.vrid] = Heard(data, rx.src, rx.dst, rx.ttl, adv, d, side, view_key)
+                if d.machine.steady_advert is adv and side is not None:
+                    self._remember(link, rx, adv, d, side, view_key)
         self.view.observe(view_key, adv, verdict, side, time.time())
+
+    def _remember(self, link: Link, rx: Received, adv: packet.Advert, d: InstanceDriver, side: "OurInstance",
+                  view_key: tuple[str, int, int]) -> None:
+        raw_key = None
+        if rx.family == socket.AF_INET:
+            p = rx.packet
+            if len(p) < 28 or p[0] != 0x45 or not _plain_ipv4(p):
+                return
+            raw_key = p[12:]
+        old = link.heard.get(adv.vrid)
+        if old is not None and old.raw_key is not None:
+            link.heard_raw.pop(old.raw_key, None)
+        h = link.heard[adv.vrid] = Heard(rx.data, rx.src, rx.dst, rx.ttl, adv, d, side, view_key, raw_key)
+        if raw_key is not None:
+            link.heard_raw[raw_key] = h
 
     def _side(self, link: Link, d: InstanceDriver | None) -> OurInstance | None:
         if d is None:

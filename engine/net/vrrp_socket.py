@@ -135,6 +135,9 @@ class VrrpSocket:
         self.family = family
         self.stats = SocketStats()
         self._listeners: list[Listener] = [on_packet] if on_packet else []
+        # IPv4: sees each raw packet first; True means it took it (the receive path's
+        # fast path for a repeated advert, engine.dispatch.AdvertDispatch.repeat)
+        self.fast: Callable[[bytes], bool] | None = None
         self.on_drop = on_drop
         self._local = local_addresses
         self._local_is_pred = callable(local_addresses) and not isinstance(local_addresses, Container)
@@ -312,6 +315,7 @@ class VrrpSocket:
         """Deliver up to ``burst`` packets; how many were read."""
         anc = socket.CMSG_SPACE(4) + socket.CMSG_SPACE(20) if self.family == socket.AF_INET6 else 0
         n = 0
+        fast = self.fast if self.family == socket.AF_INET else None
         for n in range(burst):
             try:
                 data, cmsgs, flags, addr = self.sock.recvmsg(_BUFSIZE, anc)
@@ -323,6 +327,13 @@ class VrrpSocket:
                 log.warning("VRRP socket %s: receive failed: %s", self.ifname, exc)
                 return n
             self.stats.received += 1
+            if fast is not None:
+                try:
+                    if fast(data):
+                        self.stats.delivered += 1
+                        continue
+                except Exception:  # a listener's bug must not stop the socket
+                    log.exception("VRRP fast path failed on %s", self.ifname)
             rx = self._parse(data, cmsgs, addr, flags)
             if rx is None:
                 self.stats.dropped_malformed += 1

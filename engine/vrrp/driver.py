@@ -21,7 +21,7 @@ from typing import Protocol
 from vipdeck.engine.config.model import AuthType, VrrpInstance
 from vipdeck.engine.control.schema import Instance, InstanceOperator, Tracker, Wire
 from vipdeck.engine.vrrp import machine as m
-from vipdeck.engine.vrrp import packet, wakeup
+from vipdeck.engine.vrrp import deadlines, packet, wakeup
 
 log = logging.getLogger("vipdeck.vrrp")
 
@@ -84,7 +84,8 @@ class InstanceDriver:
         self.counters = Counters()
         self.loop = asyncio.get_running_loop()
         self.machine = m.VrrpMachine(machine_params(inst, primary))
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: deadlines.Ticket | None = None
+        self._deadlines = deadlines.for_loop(self.loop)      # one asyncio timer for every instance's
         self._timer_at = 0.0                # when the armed handle fires (a deadline, maybe passed)
         self._wakeup = wakeup.for_loop(self.loop)   # wakes the loop on time for a master's advert
         self._auth_type = packet.AUTH_PASS if (inst.authentication and inst.authentication.auth_type == AuthType.PASS
@@ -201,7 +202,7 @@ class InstanceDriver:
 
     def _arm(self, when: float) -> None:
         self._timer_at = when
-        self._timer = self.loop.call_at(when, self._on_timer)
+        self._timer = self._deadlines.call_at(when, self._on_timer)
         if self._wakeup is not None and self.machine.state is m.State.MASTER:
             self._wakeup.at(when)
 

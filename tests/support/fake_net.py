@@ -49,6 +49,7 @@ class FakeSocket:
         self.listeners: list[Callable[[Received], None]] = []
         self.closed = False
         self.rejoined = 0
+        self.fast: Callable[[bytes], bool] | None = None      # as VrrpSocket.fast (IPv4)
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -85,6 +86,9 @@ class FakeSocket:
     def deliver(self, rx: Received) -> None:
         """A packet arrives (the real socket counts what it reads, then hands it on)."""
         self.stats.received += 1
+        if self.fast is not None and self.family == socket.AF_INET and self.fast(rx.packet):
+            self.stats.delivered += 1
+            return
         for fn in list(self.listeners):
             fn(rx)
 

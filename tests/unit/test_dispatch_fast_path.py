@@ -72,6 +72,7 @@ def play(monkeypatch, fast: bool) -> tuple[list, int]:
             wall[0] += dt
             if not fast:
                 link.heard.clear()
+                link.heard_raw.clear()
             s.sock.deliver(advert_rx(a, src, ttl=ttl))
             mc = d.machine
             states.append((

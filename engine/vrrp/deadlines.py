@@ -1,0 +1,85 @@
+"""One asyncio timer for every VRRP instance's deadline on a loop.
+
+A backup of 255 instances at 0.1 s has a master-down deadline per instance
+that its master's adverts keep moving; the drivers re-arm lazily (see
+``InstanceDriver._reschedule``), which still leaves several hundred wake-ups
+a second.  Each asyncio TimerHandle costs an object and a push into the
+loop's heap, whose comparisons are Python code (``TimerHandle.__lt__``);
+here the deadlines live in one heap of tuples (compared in C) and the loop
+holds a single handle, for the earliest.  When it fires, every deadline due
+by then runs, in order of time and then of arming, as asyncio would run them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import sys
+import weakref
+from typing import Callable
+
+
+class Ticket:
+    """One armed deadline; ``cancel()`` drops it."""
+
+    __slots__ = ("when", "fn")
+
+    def __init__(self, when: float, fn: Callable[[], None] | None):
+        self.when = when
+        self.fn = fn
+
+    def cancel(self) -> None:
+        self.fn = None
+
+    def cancelled(self) -> bool:
+        return self.fn is None
+
+
+class Deadlines:
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self._heap: list[tuple[float, int, Ticket]] = []
+        self._seq = itertools.count()
+        self._handle: asyncio.TimerHandle | None = None
+        self._at: float | None = None
+
+    def call_at(self, when: float, fn: Callable[[], None]) -> Ticket:
+        t = Ticket(when, fn)
+        heapq.heappush(self._heap, (when, next(self._seq), t))
+        if self._at is None or when < self._at:
+            self._arm(when)
+        return t
+
+    def _arm(self, when: float) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._at = when
+        self._handle = self.loop.call_at(when, self._run)
+
+    def _run(self) -> None:
+        due = max(self.loop.time(), self._at or 0.0)
+        self._handle, self._at = None, None
+        heap = self._heap
+        while heap and heap[0][0] <= due:
+            fn = heapq.heappop(heap)[2].fn
+            if fn is not None:
+                try:
+                    fn()
+                except Exception:  # as asyncio would: report, go on with the others
+                    self.loop.call_exception_handler({"message": "VRRP deadline callback failed",
+                                                      "exception": sys.exc_info()[1]})
+        while heap and heap[0][2].fn is None:
+            heapq.heappop(heap)
+        if heap and (self._at is None or heap[0][0] < self._at):
+            self._arm(heap[0][0])
+
+
+_BY_LOOP: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Deadlines]" = weakref.WeakKeyDictionary()
+
+
+def for_loop(loop: asyncio.AbstractEventLoop) -> Deadlines:
+    d = _BY_LOOP.get(loop)
+    if d is None:
+        d = _BY_LOOP[loop] = Deadlines(loop)
+    return d
