@@ -454,7 +454,7 @@ class IpvsKernel:
 
     async def services(self) -> list[ServiceStatus]:
         """Every service with its destinations, in kernel order."""
-        from pyroute2 import IPVSService
+        from pyroute2.ipvs import IPVSService
 
         out = []
         for msg in await self._call("dump services", self._sock.service, "dump"):
@@ -470,7 +470,7 @@ class IpvsKernel:
         return Snapshot(tuple(await self.services()), version, size)
 
     async def dests(self, key: ServiceKey) -> list[DestStatus]:
-        from pyroute2 import IPVSService
+        from pyroute2.ipvs import IPVSService
 
         msgs = await self._call(f"dump dests of {key}", self._sock.dest, "dump",
                                 IPVSService(**service_fields(key)))
@@ -524,38 +524,38 @@ class IpvsKernel:
         await self._ctl("flush", IPVS_CMD_FLUSH, [])
 
     async def add_service(self, svc: Service) -> None:
-        from pyroute2 import IPVSService
+        from pyroute2.ipvs import IPVSService
 
         await self._call(f"add service {svc.key}", self._sock.service, "add",
                          IPVSService(**service_fields(svc)))
 
     async def edit_service(self, svc: Service) -> None:
-        from pyroute2 import IPVSService
+        from pyroute2.ipvs import IPVSService
 
         await self._call(f"edit service {svc.key}", self._sock.service, "set",
                          IPVSService(**service_fields(svc)))
 
     async def del_service(self, key: ServiceKey) -> None:
-        from pyroute2 import IPVSService
+        from pyroute2.ipvs import IPVSService
 
         await self._call(f"delete service {key}", self._sock.service, "del",
                          IPVSService(**service_fields(key)))
 
     async def add_dest(self, key: ServiceKey, dest: Dest) -> None:
-        from pyroute2 import IPVSDest, IPVSService
+        from pyroute2.ipvs import IPVSDest, IPVSService
 
         await self._call(f"add dest {dest.key} to {key}", self._sock.dest, "add",
                          IPVSService(**service_fields(key)), IPVSDest(**dest_fields(dest)))
 
     async def edit_dest(self, key: ServiceKey, dest: Dest) -> None:
         """Replace a destination's settings (all of them: see module notes)."""
-        from pyroute2 import IPVSDest, IPVSService
+        from pyroute2.ipvs import IPVSDest, IPVSService
 
         await self._call(f"edit dest {dest.key} of {key}", self._sock.dest, "set",
                          IPVSService(**service_fields(key)), IPVSDest(**dest_fields(dest)))
 
     async def del_dest(self, key: ServiceKey, dest: DestKey | Dest) -> None:
-        from pyroute2 import IPVSDest, IPVSService
+        from pyroute2.ipvs import IPVSDest, IPVSService
 
         dkey = dest.key if isinstance(dest, Dest) else dest
         await self._call(f"delete dest {dkey} of {key}", self._sock.dest, "del",

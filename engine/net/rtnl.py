@@ -9,7 +9,7 @@ leaving an empty namespace behind.
 
 from __future__ import annotations
 
-from pyroute2 import AsyncIPRoute
+from pyroute2.iproute.linux import AsyncIPRoute
 
 RTM_NEWLINK = 16
 RTM_DELLINK = 17

@@ -21,7 +21,7 @@ from typing import Protocol
 from vipdeck.engine.config.model import AuthType, VrrpInstance
 from vipdeck.engine.control.schema import Instance, InstanceOperator, Tracker, Wire
 from vipdeck.engine.vrrp import machine as m
-from vipdeck.engine.vrrp import deadlines, packet, wakeup
+from vipdeck.engine.vrrp import deadlines, packet
 
 log = logging.getLogger("vipdeck.vrrp")
 
@@ -85,9 +85,8 @@ class InstanceDriver:
         self.loop = asyncio.get_running_loop()
         self.machine = m.VrrpMachine(machine_params(inst, primary))
         self._timer: deadlines.Ticket | None = None
-        self._deadlines = deadlines.for_loop(self.loop)      # one asyncio timer for every instance's
+        self._deadlines = deadlines.for_loop(self.loop)      # one asyncio timer for every instance's deadline
         self._timer_at = 0.0                # when the armed handle fires (a deadline, maybe passed)
-        self._wakeup = wakeup.for_loop(self.loop)   # wakes the loop on time for a master's advert
         self._auth_type = packet.AUTH_PASS if (inst.authentication and inst.authentication.auth_type == AuthType.PASS
                                               and inst.version == 2) else packet.AUTH_NONE
         self._adverts: dict[tuple[int, str], bytes] = {}     # (priority, destination) -> payload
@@ -202,9 +201,7 @@ class InstanceDriver:
 
     def _arm(self, when: float) -> None:
         self._timer_at = when
-        self._timer = self._deadlines.call_at(when, self._on_timer)
-        if self._wakeup is not None and self.machine.state is m.State.MASTER:
-            self._wakeup.at(when)
+        self._timer = self._deadlines.call_at(when, self._on_timer, precise=self.machine.state is m.State.MASTER)
 
     def _reschedule(self) -> None:
         """The one timer follows the machine's deadline lazily: a deadline that

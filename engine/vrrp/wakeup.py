@@ -4,11 +4,11 @@ asyncio's selector loop sleeps in ``epoll_wait`` with a timeout in whole
 milliseconds, rounded up, so a timer fires between 0 and 1 ms late (and on a
 loaded machine the lost part of a millisecond is where a wake-up loses its
 turn): a vipdeck master's median interval error was ~0.5 ms where
-keepalived, which sleeps on a timerfd, stays near 0.1 ms.  A master's driver
-therefore also tells this module its deadline: one timerfd per loop, armed
-(absolute, CLOCK_MONOTONIC, the clock ``loop.time()`` reads) for the earliest
-deadline asked for, becomes readable at that instant, and the loop, awake,
-runs the asyncio timer that is due.  The callbacks stay asyncio's; this only
+keepalived, which sleeps on a timerfd, stays near 0.1 ms.  So one timerfd
+per loop is armed (absolute, CLOCK_MONOTONIC, the clock ``loop.time()``
+reads) for the earliest deadline when it is a master's (engine/vrrp/deadlines.py
+keeps the order and says when); it becomes readable at that instant, and the
+loop, awake, runs the asyncio timer that is due.  The callbacks stay asyncio's; this only
 ends the sleep.
 
 Only for a loop whose ``time()`` is asyncio's own (time.monotonic); a loop
@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
-import heapq
 import logging
 import os
 import weakref
@@ -64,25 +63,23 @@ class Wakeup:
             raise OSError(ctypes.get_errno(), "timerfd_create")
         self.fd = fd
         self.loop = loop
-        self._heap: list[float] = []
         self._armed: float | None = None
         self._spec = _Itimerspec()
+        self._ref = ctypes.byref(self._spec)
+        self._settime = lib.timerfd_settime
         loop.add_reader(fd, self._fired)
         weakref.finalize(self, os.close, fd)
 
     def at(self, when: float) -> None:
-        if self._armed is not None and self._armed <= when:
-            heapq.heappush(self._heap, when)
-            return
-        if self._armed is not None:
-            heapq.heappush(self._heap, self._armed)
-        self._set(when)
+        """Be awake at ``when`` (the earliest precise deadline: the caller keeps the order)."""
+        if when != self._armed:
+            self._set(when)
 
     def _set(self, when: float) -> None:
         sec = int(when)
         self._spec.it_value.tv_sec = sec
         self._spec.it_value.tv_nsec = max(1, int((when - sec) * 1e9))     # 0/0 would disarm it
-        if _lib().timerfd_settime(self.fd, TFD_TIMER_ABSTIME, ctypes.byref(self._spec), None) != 0:
+        if self._settime(self.fd, TFD_TIMER_ABSTIME, self._ref, None) != 0:
             log.debug("timerfd_settime: errno %d", ctypes.get_errno())
             self._armed = None
             return
@@ -94,12 +91,6 @@ class Wakeup:
         except (BlockingIOError, InterruptedError):
             return
         self._armed = None
-        now = self.loop.time()
-        heap = self._heap
-        while heap and heap[0] <= now:
-            heapq.heappop(heap)
-        if heap:
-            self._set(heapq.heappop(heap))
 
     def close(self) -> None:
         try:
