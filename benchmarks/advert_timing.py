@@ -38,6 +38,7 @@ def errors_ms(events, src: str, vrid: int) -> list[float]:
 
 def main() -> int:
     p = vrrplab.parser(__doc__)
+    p.add_argument("--quick", action="store_true", help="tiny sizes and durations (the smoke test's run)")
     p.add_argument("--seconds", type=float, default=None, help="per phase (default 25, quick 3)")
     args = p.parse_args()
     vrrplab.exit_unless_ready()

@@ -38,6 +38,7 @@ def run_pair(master_kind: str, backup_kind: str, n: int, interval: float, second
 
 def main() -> int:
     p = vrrplab.parser(__doc__)
+    p.add_argument("--quick", action="store_true", help="tiny sizes and durations (the smoke test's run)")
     p.add_argument("--seconds", type=float, default=None, help="measuring window per router (default 4, quick 1.5)")
     args = p.parse_args()
     vrrplab.exit_unless_ready()

@@ -72,6 +72,7 @@ def run_case(backup_kind: str, version: int, interval: float, how: str, rounds: 
 
 def main() -> int:
     p = vrrplab.parser(__doc__)
+    p.add_argument("--quick", action="store_true", help="tiny sizes and durations (the smoke test's run)")
     p.add_argument("--reps", type=int, default=None, help="samples per case (default 20, quick 2)")
     args = p.parse_args()
     vrrplab.exit_unless_ready()

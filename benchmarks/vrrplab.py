@@ -50,9 +50,9 @@ def prerequisites() -> str | None:
 
 
 def parser(doc: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="tiny sizes and durations (the smoke test's run)")
-    return p
+    """The script's parser (each script adds its own quick switch: benchmarks/run.py
+    takes a module that mentions it for a benchmark, and this one is not)."""
+    return argparse.ArgumentParser(description=doc.strip().splitlines()[0])
 
 
 def exit_unless_ready() -> None:
