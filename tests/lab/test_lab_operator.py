@@ -7,6 +7,7 @@ intent survives a daemon restart.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ import sys
 
 import pytest
 
+from vipdeck.engine.control.client import SocketClient
 from vipdeck.engine.lab import wait_until
 from vipdeck.engine.lab.peers import instance, start_vipdeck, status
 from tests.support.labconf import VIP1, seed_pair
@@ -31,7 +33,10 @@ def pair(lab):
     sn = lab.sniffer()
     r1 = start_vipdeck(n1, seed_pair("node1", 100, "MASTER", **FAST))
     r2 = start_vipdeck(n2, seed_pair("node2", 96, "BACKUP", **FAST))
-    wait_until(lambda: n1.has_address(VIP1) and instance(r2, "VI_1")["state"] == "BACKUP", 10)
+    def settled() -> bool:
+        i = instance(r2, "VI_1")          # BACKUP having heard node1 (not still waiting for it)
+        return n1.has_address(VIP1) and i["state"] == "BACKUP" and i["master"]["address"] == n1.ip
+    wait_until(settled, 10, what="node1 master, node2 its backup")
     return n1, n2, r1, r2, sn
 
 
@@ -149,8 +154,11 @@ def test_changes_need_root_reads_do_not_and_bad_requests_are_named(pair):
 
 def test_events_stream_shows_transitions_and_operator_actions(pair):
     n1, n2, r1, r2, sn = pair
-    follow = subprocess.Popen([sys.executable, "-m", "vipdeck", "events", "--follow", "--json", "--socket",
-                               r2.socket_path], stdout=subprocess.PIPE, text=True)
+    # from the settled pair on: on a loaded machine node2 may have been MASTER for a moment
+    # at start-up (node1's first adverts late), and that transition is in its history
+    settled = max((e["seq"] for e in asyncio.run(SocketClient(r2.socket_path).events())), default=0)
+    follow = subprocess.Popen([sys.executable, "-m", "vipdeck", "events", "--follow", "--json", "--since",
+                               str(settled), "--socket", r2.socket_path], stdout=subprocess.PIPE, text=True)
     try:
         assert cli(r1, "drain").returncode == 0
         seen = []
