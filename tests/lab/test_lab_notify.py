@@ -239,7 +239,7 @@ def test_a_stop_during_the_startup_script_kills_it_and_starts_nothing(lab, tmp_p
                         f"    shutdown_script \"/bin/sh -c 'echo ran >> {after}'\"", priority=255, state="MASTER"))
     sock = tmp_path / "control.sock"
     log = open(tmp_path / "daemon.log", "w")
-    proc = n1.popen(sys.executable, "-m", "vipdeck", "daemon", "-l", "-D", "-f", str(cfg), "--socket", str(sock),
+    proc = n1.popen(sys.executable, "-m", "vipdeck", "daemon", "-D", "-l", "-f", str(cfg), "--socket", str(sock),
                     "--state-dir", str(tmp_path / "state"), "--pid-file", str(tmp_path / "vipdeck.pid"),
                     stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, TMPDIR=str(tmp_path)))
     log.close()
