@@ -17,11 +17,12 @@ import subprocess
 import sys
 import time
 
+from benchlib import cpu_split, rss_mb, sample_cpu  # noqa: F401  (checkers.py takes them from here)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 LB, RS = "198.18.0.1", "198.18.0.2"
 PORT_BASE = 10000
 PER_VS = 100                 # real servers per virtual server
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def checker_conf(n: int, kind: str = "TCP_CHECK", delay_loop: float = 1, vs_base: str = "198.18.1.") -> str:
@@ -66,51 +67,6 @@ def backend_result(p: subprocess.Popen, timeout: float) -> dict:
     if p.returncode != 0:
         raise RuntimeError(f"backend failed: {err}")
     return json.loads(out.strip().splitlines()[-1])
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of one process (children not included)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def cpu_split(pid: int) -> tuple[float, float]:
-    """(user, system) CPU seconds of one process."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) / TICK, int(fields[12]) / TICK
-
-
-def sample_cpu(pid: int, seconds: float, step: float = 1.0) -> dict:
-    """CPU of ``pid`` over ``seconds``: the total split into user and system,
-    and the median and maximum of the per-``step`` percentages."""
-    u0, s0 = cpu_split(pid)
-    t0 = time.monotonic()
-    per: list[float] = []
-    last_c, last_t = u0 + s0, t0
-    rss_max = rss_mb(pid)
-    while time.monotonic() - t0 < seconds:
-        time.sleep(min(step, max(0.01, seconds - (time.monotonic() - t0))))
-        u, s = cpu_split(pid)
-        now = time.monotonic()
-        per.append(100 * (u + s - last_c) / (now - last_t))
-        last_c, last_t = u + s, now
-        rss_max = max(rss_max, rss_mb(pid))
-    u1, s1 = cpu_split(pid)
-    wall = time.monotonic() - t0
-    per.sort()
-    return {"user": u1 - u0, "sys": s1 - s0, "wall": wall, "pct": 100 * (u1 - u0 + s1 - s0) / wall,
-            "pct_p50": per[len(per) // 2] if per else 0.0, "pct_max": per[-1] if per else 0.0,
-            "ticks": round((u1 - u0 + s1 - s0) * TICK), "rss_mb": rss_max}
 
 
 def on_time(result: dict, n: int, delay_loop: float, slack: float = 0.25) -> dict:

@@ -30,6 +30,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from benchlib import ratio  # noqa: E402  (the script's folder is on sys.path)
+
 PER_IF = 250
 
 
@@ -157,9 +159,6 @@ def main() -> int:
         ka_check, ka_code = timed(node, ["keepalived", "-t", "-f", path], runs)
         vd_sock, vd_start = startup_vipdeck(node, conf, n, budget)
         ka_start = startup_keepalived(node, conf, n, budget)
-
-    def ratio(v, k):
-        return f"{v / k:.2f}" if v and k else "—"
 
     print(f"### Config check and start-up ({n} VRRP instances, {len(conf) // 1024} KiB)\n")
     print("| what | vipdeck s median / max | keepalived s median / max | ratio |")

@@ -19,10 +19,9 @@ import os
 import sys
 import time
 
-import psutil
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from benchlib import tree_cpu_seconds as cpu_seconds  # noqa: E402
 from console_responsiveness import measure  # noqa: E402
 
 from vipdeck.engine.control.client import SocketClient  # noqa: E402
@@ -43,18 +42,6 @@ def instances(first_master: bool) -> list[dict]:
                     "advert_int": INTERVAL, "version": 3,
                     "vips": [f"198.18.{2 + k // 200}.{k % 200 + 10}/32"]})
     return out
-
-
-def cpu_seconds(pid: int) -> float:
-    p = psutil.Process(pid)
-    total = 0.0
-    for proc in [p, *p.children(recursive=True)]:
-        try:
-            t = proc.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
 
 
 def main() -> int:

@@ -17,7 +17,6 @@ import contextlib
 import os
 import select
 import socket
-import statistics
 import struct
 import subprocess
 import sys
@@ -34,9 +33,11 @@ from vipdeck.engine.lab import peers                     # noqa: E402
 from vipdeck.engine.lab.netns import Lab                 # noqa: E402
 from vipdeck.engine.lab.wait import wait_until           # noqa: E402
 
+# the scripts call these through vrrplab: measured and printed as every benchmark does
+from benchlib import machine_line, median, pct, ratio, rss_bytes, table, tree_pids, cpu_seconds  # noqa: E402,F401
+
 KINDS = ("vipdeck", "keepalived")
 MASTER_IP, BACKUP_IP, SNIFF_IP = "198.18.0.1/24", "198.18.0.2/24", "198.18.0.9/24"
-PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def prerequisites() -> str | None:
@@ -115,42 +116,6 @@ def pair_lab(sniffer: bool = False):
 
 # ---------------------------------------------------------------------- process cost
 
-def tree_pids(pid: int) -> list[int]:
-    """``pid`` and its descendants (from /proc: children of each task)."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        try:
-            for tid in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{tid}/children") as f:
-                    todo += [int(c) for c in f.read().split()]
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-    return out
-
-
-def _cpu_seconds(pid: int) -> float:
-    """CPU time of every thread of ``pid`` (schedstat: nanoseconds on a CPU,
-    finer than the 10 ms ticks of /proc/PID/stat)."""
-    total = 0
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                total += int(f.read().split()[0])
-    except (FileNotFoundError, ProcessLookupError):
-        pass
-    return total / 1e9
-
-
-def _rss(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm") as f:
-            return int(f.read().split()[1]) * PAGE
-    except (FileNotFoundError, ProcessLookupError):
-        return 0
-
-
 def router_root(r: peers.Router) -> int:
     assert r.proc is not None
     return r.proc.pid        # `ip netns exec` execs: the daemon (keepalived's parent) itself
@@ -167,11 +132,11 @@ def measure_cost(routers: list[peers.Router], seconds: float) -> list[Cost]:
     are read at the start), and its RSS at the end."""
     trees = [tree_pids(router_root(r)) for r in routers]
     t0 = time.monotonic()
-    c0 = [sum(_cpu_seconds(p) for p in t) for t in trees]
+    c0 = [sum(cpu_seconds(p) for p in t) for t in trees]
     time.sleep(seconds)
-    c1 = [sum(_cpu_seconds(p) for p in t) for t in trees]
+    c1 = [sum(cpu_seconds(p) for p in t) for t in trees]
     dt = time.monotonic() - t0
-    return [Cost(100.0 * (b - a) / dt, sum(_rss(p) for p in tree_pids(router_root(r))) / 2**20)
+    return [Cost(100.0 * (b - a) / dt, sum(rss_bytes(p) for p in tree_pids(router_root(r))) / 2**20)
             for r, a, b in zip(routers, c0, c1)]
 
 
@@ -281,44 +246,6 @@ def busy(n: int):
         for p in procs:
             p.kill()
             p.wait()
-
-
-# ---------------------------------------------------------------------- statistics and tables
-
-def pct(xs: list[float], q: float) -> float:
-    if not xs:
-        return float("nan")
-    s = sorted(xs)
-    k = min(len(s) - 1, max(0, int(round(q / 100 * (len(s) - 1)))))
-    return s[k]
-
-
-def median(xs: list[float]) -> float:
-    return statistics.median(xs) if xs else float("nan")
-
-
-def ratio(a: float, b: float) -> str:
-    if b != b or a != a:
-        return "n/a"
-    if b == 0:
-        return "inf" if a > 0 else "1.00"
-    return f"{a / b:.2f}"
-
-
-def table(header: list[str], rows: list[list]) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    return "\n".join(out)
-
-
-def machine_line() -> str:
-    try:
-        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (StopIteration, OSError):
-        model = "?"
-    ka = subprocess.run(["keepalived", "--version"], capture_output=True, text=True)
-    kav = (ka.stderr or ka.stdout).splitlines()[0] if (ka.stderr or ka.stdout) else "keepalived ?"
-    return f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores ({model}), {kav}"
 
 
 def settle_pair(lab, master_kind: str, backup_kind: str, n: int, advert_int: float, version: int = 3,

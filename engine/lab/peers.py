@@ -65,6 +65,16 @@ def vrrp_conf(*, router_id: str, instances: list[dict], mcast_group: str | None 
     return "\n".join(out) + "\n"
 
 
+def read_log(path: str) -> str:
+    """What a lab process has logged so far (empty before it wrote anything),
+    for assertions and for the failure message when it died."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
 @dataclass
 class Router:
     """A VRRP router process running in a lab node."""
@@ -80,11 +90,7 @@ class Router:
     state_dir: str = ""
 
     def log(self) -> str:
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return read_log(self.log_path)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 
+from vipdeck.engine.lab.peers import read_log
 from vipdeck.engine.lab.wait import wait_until
 from tests.support.paths import require
 
@@ -46,11 +47,7 @@ class Sshd:
                 "-o", "ConnectTimeout=5"]
 
     def log(self) -> str:
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return read_log(self.log_path)
 
 
 def _keygen(path: str) -> None:
