@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass, field
 
 from vipdeck.engine.control.client import SocketClient
-from vipdeck.engine.lab.wait import wait_until
+from vipdeck.engine.lab.wait import Timeout, wait_until
 
 
 def vrrp_conf(*, router_id: str, instances: list[dict], mcast_group: str | None = None,
@@ -199,7 +199,11 @@ def start_vipdeck(node, conf: str, extra_args: tuple[str, ...] = ("-D",), env: d
                       stdout=logf, stderr=subprocess.STDOUT, env=e)
     logf.close()
     r = Router(node, "vipdeck", conf_path, wd, log_path, proc, {}, sock, state)
-    wait_until(lambda: listening(sock) or proc.poll() is not None, 20, what="vipdeck control socket")
+    try:
+        wait_until(lambda: listening(sock) or proc.poll() is not None, 20, what="vipdeck control socket")
+    except Timeout as exc:
+        # what the daemon was doing: its own log says which start-up step it is in
+        raise Timeout(f"{exc}; its log so far:\n{r.log()[-4000:]}") from None
     if proc.poll() is not None:
         raise RuntimeError(f"vipdeck daemon exited at start:\n{r.log()}")
     node.lab.on_close(r.crash)
