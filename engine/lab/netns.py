@@ -31,7 +31,18 @@ CLONE_NEWNET = 0x40000000
 
 
 def run_prefix() -> str:
-    """A short per-run prefix: 'vd' + 4 hex chars (namespace names stay short)."""
+    """A short per-run prefix: 'vd' + 4 hex chars (namespace names stay short).
+
+    ``VIPDECK_LAB_PREFIX=abc`` makes it 'abc' + 2 hex chars instead, so runs
+    started side by side (benchmarks, several checkouts) are told apart by
+    name as well: a clash of two random prefixes would let one run's
+    ``Lab.close`` delete the other's namespaces.
+    """
+    stem = os.environ.get("VIPDECK_LAB_PREFIX", "")
+    if stem:
+        if not (stem.isascii() and stem.isalnum() and len(stem) <= 6):
+            raise ValueError(f"VIPDECK_LAB_PREFIX={stem!r}: up to 6 letters or digits")
+        return stem + secrets.token_hex(1)
     return "vd" + secrets.token_hex(2)
 
 
