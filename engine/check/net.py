@@ -80,14 +80,15 @@ def _scope_id(host: str, ifname: str | None) -> int:
 
 
 def make_socket(checker: Checker, env: CheckEnv, type_: int, proto: int = 0,
-                family: int | None = None) -> socket.socket:
+                family: int | None = None, factory=None) -> socket.socket:
     """A non-blocking socket with the checker's source options applied
-    (``family``: already known from ``family_of``, to save parsing it again)."""
+    (``family``: already known from ``family_of``, to save parsing it again;
+    ``factory``: instead of ``env.socket_factory``)."""
     if family is None:
         family = family_of(checker.connect_ip)
     try:
         # non-blocking from the start: one system call less per check
-        sock = env.socket_factory(family, type_ | _NONBLOCK, proto)
+        sock = (factory or env.socket_factory)(family, type_ | _NONBLOCK, proto)
     except OSError as exc:
         raise CheckFailure(f"cannot create socket: {describe(exc)}") from None
     try:

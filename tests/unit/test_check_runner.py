@@ -358,3 +358,57 @@ async def test_a_reload_stop_hands_state_on_without_omega_notifiers(tmp_path):
     assert new.adopt(runner) == 1
     assert new.real_server(vs.key, f"{LO}:{srv.port}").alive
     srv.down()
+
+
+async def test_tcp_connects_in_flight_time_out_then_pass_and_leave_nothing_watched(runners):
+    """TCP_CHECK connects are watched in the runner's own epoll: a connect
+    that hangs (a listener whose accept queue is full drops the SYN) times
+    out and closes, the next ones on reused descriptors pass, and the epoll
+    holds nothing once the connects are done and is closed at stop."""
+    import socket
+
+    srv = socket.socket()
+    srv.bind((LO, 0))
+    srv.listen(0)                              # one connection fills the queue
+    port = srv.getsockname()[1]
+    fillers = []
+    for _ in range(3):                         # more than the queue: later SYNs are dropped
+        c = socket.socket()
+        c.setblocking(False)
+        c.connect_ex((LO, port))
+        fillers.append(c)
+    rec = Recorder()
+    real = RealServer(address=LO, port=port, checkers=(tcp(port, connect_timeout=0.2, delay_loop=0.05, retry=0),))
+    vs = VirtualServer(address="198.18.0.100", port=80, real_servers=(real,))
+    runner = CheckRunner([vs], on_event=rec.on_event)
+    task = runners(runner)
+    accepted = []
+    try:
+        await async_wait_until(lambda: rec.of("check", ok=False), 5, what="a connect timeout")
+        assert rec.of("check", ok=False)[0][1].fields["error"] == "connect timeout after 0.2 s"
+        assert runner._watch is not None
+        for c in fillers:
+            c.close()
+        srv.setblocking(False)
+
+        def drain():
+            try:
+                while True:
+                    accepted.append(srv.accept()[0])
+            except BlockingIOError:
+                pass
+            return passes(runner) >= 5
+
+        await async_wait_until(drain, 5, interval=0.01, what="checks passing again")
+        assert runner.real_server(vs.key, f"{LO}:{port}").alive
+        watch = runner._watch
+        # between two checks nothing is in flight: every finished connect left the epoll's table
+        await async_wait_until(lambda: (drain(), not watch.slots)[1], 2, interval=0.001,
+                               what="no connect left in flight")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        for s in accepted:
+            s.close()
+        srv.close()
+    assert runner._watch is None and watch.ep.closed
