@@ -166,3 +166,36 @@ async def test_bad_input_names_the_field(lab, sockets):
     sa = vsock(a, sockets)
     assert sa.send(advert(1, 1), "not-an-address") is False      # counted, never raised
     assert sa.stats.send_errors == 1 and "not-an-address" in (sa.stats.last_error or "")
+
+
+async def test_a_queue_of_adverts_is_read_in_batches_with_the_reader_left_off(lab, sockets):
+    """While adverts keep coming, the receiver reads a burst every batch wait
+    with its loop reader left off; the reader comes back only once a read
+    finds the socket empty, and every advert is delivered.  640 adverts are
+    queued before the loop runs: ten bursts of 64, then one empty read."""
+    import asyncio
+
+    a = lab.add_node("a", "198.18.0.1/24")
+    b = lab.add_node("b", "198.18.0.2/24")
+    sa = vsock(a, sockets, groups=["224.0.0.18"])
+    sb = vsock(b, sockets, groups=["224.0.0.18"])
+    got = inbox(sb)
+    loop = asyncio.get_running_loop()
+    added = []
+    real_add = loop.add_reader
+
+    def counting_add(fd, cb, *args):
+        if fd == sb.sock.fileno():
+            added.append(loop.time())
+        return real_add(fd, cb, *args)
+
+    loop.add_reader = counting_add
+    try:
+        for _ in range(640):                    # no await: the loop reads nothing meanwhile
+            assert sa.send(advert(51, 150))
+        await async_wait_until(lambda: len(got) == 640, 5, what="every advert delivered")
+        await async_wait_until(lambda: added, 2, what="the reader back on once the queue is empty")
+    finally:
+        del loop.add_reader
+    assert len(added) == 1, added              # (it was turned on again for every burst)
+    assert sb.stats.received == 640
