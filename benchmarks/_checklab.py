@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 
-from benchlib import cpu_split, rss_mb, sample_cpu  # noqa: F401  (checkers.py takes them from here)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LB, RS = "198.18.0.1", "198.18.0.2"

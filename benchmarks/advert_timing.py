@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import vrrplab  # noqa: E402
+from benchlib import machine_line, median, pct, ratio, table  # noqa: E402
 from vipdeck.engine.lab import peers  # noqa: E402
 
 INTERVAL = 0.1
@@ -64,15 +65,15 @@ def main() -> int:
                     time.sleep(secs)
                     evs = wire.since(mark)
                 v, k = errors_ms(evs, vd_node.ip, 1), errors_ms(evs, ka_node.ip, 2)
-                vs = [vrrplab.median(v), vrrplab.pct(v, 99), max(v, default=float("nan"))]
-                ks = [vrrplab.median(k), vrrplab.pct(k, 99), max(k, default=float("nan"))]
+                vs = [median(v), pct(v, 99), max(v, default=float("nan"))]
+                ks = [median(k), pct(k, 99), max(k, default=float("nan"))]
                 rows.append([phase, *(f"{x:.3f}" for x in vs), *(f"{x:.3f}" for x in ks),
-                             vrrplab.ratio(vs[0], ks[0]), vrrplab.ratio(vs[1], ks[1]), f"{len(v)}/{len(k)}"])
+                             ratio(vs[0], ks[0]), ratio(vs[1], ks[1]), f"{len(v)}/{len(k)}"])
         finally:
             wire.close()
     print(f"Master advert interval error (ms) at {INTERVAL:g} s, VRRPv3, wire timestamps, {secs:g} s per phase. "
-          f"{vrrplab.machine_line()}\n")
-    print(vrrplab.table(["load", "vipdeck p50", "vipdeck p99", "vipdeck max", "keepalived p50", "keepalived p99",
+          f"{machine_line()}\n")
+    print(table(["load", "vipdeck p50", "vipdeck p99", "vipdeck max", "keepalived p50", "keepalived p99",
                          "keepalived max", "ratio p50", "ratio p99", "intervals"], rows))
     return 0
 

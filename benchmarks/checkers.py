@@ -40,7 +40,8 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from _checklab import (LB, RS, backend_result, checker_conf, go, keepalived_checker_pid,  # noqa: E402
-                       on_time, sample_cpu, start_backend)
+                       on_time, start_backend)
+from benchlib import sample_cpu  # noqa: E402
 
 DELAY_LOOP = 1.0
 

@@ -19,9 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import vrrplab  # noqa: E402
+from benchlib import machine_line, ratio, table  # noqa: E402
 
 FULL = [(1, 1.0), (50, 1.0), (255, 1.0), (1, 0.1), (50, 0.1), (255, 0.1)]
-QUICK = [(1, 1.0), (50, 0.1)]
+QUICK = [(5, 0.1)]
 
 
 def run_pair(master_kind: str, backup_kind: str, n: int, interval: float, seconds: float):
@@ -51,11 +52,11 @@ def main() -> int:
         note = "" if ok1 and ok2 else " (roles moved during the run)"
         for role, v, k in (("master", vm, km), ("backup", vb, kb)):
             rows.append([role, n, f"{interval:g}", f"{v.cpu_pct:.2f}", f"{k.cpu_pct:.2f}",
-                         vrrplab.ratio(v.cpu_pct, k.cpu_pct), f"{v.rss_mb:.1f}", f"{k.rss_mb:.1f}" + note])
+                         ratio(v.cpu_pct, k.cpu_pct), f"{v.rss_mb:.1f}", f"{k.rss_mb:.1f}" + note])
         print(f"# done {n} x {interval:g} s", file=sys.stderr, flush=True)
     print(f"CPU % of one core (whole process tree over {seconds:g} s) and RSS; the peer in the other role "
-          f"is the other kind. {vrrplab.machine_line()}\n")
-    print(vrrplab.table(["role", "instances", "advert_int s", "vipdeck CPU %", "keepalived CPU %",
+          f"is the other kind. {machine_line()}\n")
+    print(table(["role", "instances", "advert_int s", "vipdeck CPU %", "keepalived CPU %",
                          "ratio", "vipdeck RSS MB", "keepalived RSS MB"], rows))
     return 0
 

@@ -19,12 +19,12 @@ Run as root: python benchmarks/failover.py [--quick] [--reps N]
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import vrrplab  # noqa: E402
+from benchlib import machine_line, median, ratio, table  # noqa: E402
 
 CASES = [(2, 1.0), (3, 0.1)]
 BACKUP_PRIO = 100
@@ -91,14 +91,14 @@ def main() -> int:
                 print(f"# {kind} v{version} {interval:g} s {how}: {len(res[kind])} samples", file=sys.stderr, flush=True)
             v, k = res["vipdeck"], res["keepalived"]
             rows.append([f"v{version} {interval:g} s", how, f"{bound * 1e3:.1f}",
-                         f"{vrrplab.median(v) * 1e3:.1f}", f"{max(v, default=float('nan')) * 1e3:.1f}",
-                         f"{(vrrplab.median(v) - bound) * 1e3:+.1f}",
-                         f"{vrrplab.median(k) * 1e3:.1f}", f"{max(k, default=float('nan')) * 1e3:.1f}",
-                         f"{(vrrplab.median(k) - bound) * 1e3:+.1f}",
-                         vrrplab.ratio(vrrplab.median(v), vrrplab.median(k)), f"{len(v)}/{len(k)}"])
+                         f"{median(v) * 1e3:.1f}", f"{max(v, default=float('nan')) * 1e3:.1f}",
+                         f"{(median(v) - bound) * 1e3:+.1f}",
+                         f"{median(k) * 1e3:.1f}", f"{max(k, default=float('nan')) * 1e3:.1f}",
+                         f"{(median(k) - bound) * 1e3:+.1f}",
+                         ratio(median(v), median(k)), f"{len(v)}/{len(k)}"])
     print(f"Takeover time (ms, master's last advert to the backup's first, on the wire); keepalived master, "
-          f"backup priority {BACKUP_PRIO}. {vrrplab.machine_line()}\n")
-    print(vrrplab.table(["case", "master goes", "RFC bound", "vipdeck median", "vipdeck max", "vipdeck - bound",
+          f"backup priority {BACKUP_PRIO}. {machine_line()}\n")
+    print(table(["case", "master goes", "RFC bound", "vipdeck median", "vipdeck max", "vipdeck - bound",
                          "keepalived median", "keepalived max", "keepalived - bound", "ratio (medians)",
                          "samples"], rows))
     return 0

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +34,7 @@ from vipdeck.engine.lab.netns import Lab                 # noqa: E402
 from vipdeck.engine.lab.wait import wait_until           # noqa: E402
 
 # the scripts call these through vrrplab: measured and printed as every benchmark does
-from benchlib import machine_line, median, pct, ratio, rss_bytes, table, tree_pids, cpu_seconds  # noqa: E402,F401
+from benchlib import cpu_seconds, rss_bytes, tree_pids  # noqa: E402
 
 KINDS = ("vipdeck", "keepalived")
 MASTER_IP, BACKUP_IP, SNIFF_IP = "198.18.0.1/24", "198.18.0.2/24", "198.18.0.9/24"

@@ -17,7 +17,7 @@ from tests.support.paths import ROOT, require, require_root_netns
 
 pytestmark = [pytest.mark.lab, pytest.mark.timeout(120)]
 
-OWNED = ("checkers.py", "config_parse.py")
+OWNED = ("checkers.py", "config_parse.py", "advert_timing.py", "cost_by_role.py", "failover.py")
 
 
 def run(*argv: str, timeout: float = 90) -> subprocess.CompletedProcess:
