@@ -371,7 +371,9 @@ def test_virtual_routes_and_rules_follow_the_master(pair):
     def kernel() -> tuple[str, str]:
         return (n1.run("ip", "route", "show", "table", "all").stdout, n1.run("ip", "rule", "show").stdout)
 
-    wait_until(lambda: n1.has_address(VIP1) and "198.19.8.0/24" in kernel()[0], 10, what="MASTER with its routes")
+    # routes and rules are separate netlink requests: wait for the last of them (the rule)
+    wait_until(lambda: n1.has_address(VIP1) and "198.19.8.0/24" in kernel()[0]
+               and f"from {VIP1} lookup 100" in kernel()[1], 10, what="MASTER with its routes and rules")
     routes, rules = kernel()
     assert f"198.19.7.0/24 via 198.18.0.254 dev eth0 table 100 src {VIP1}" in routes
     assert "blackhole 198.19.8.0/24" in routes
@@ -387,8 +389,8 @@ def test_virtual_routes_and_rules_follow_the_master(pair):
     n1.run("ip", "rule", "add", "from", VIP1, "table", "100", "priority", "100")
     r1 = start_vipdeck(n1, seed_pair("node1", 100, "MASTER", version=3, advert_int=0.1, more=more))
     wait_until(lambda: instance(r1, "VI_1")["state"] == "BACKUP", 10, what="node1 backup")
-    routes, rules = kernel()
-    assert "198.19.8.0/24" not in routes and "lookup 100" not in rules
+    wait_until(lambda: "198.19.8.0/24" not in kernel()[0] and "lookup 100" not in kernel()[1], 5,
+               what="the crashed master's routes and rules gone")
 
 
 def test_static_addresses_and_routes_are_there_whatever_the_state(pair):
