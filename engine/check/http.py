@@ -15,12 +15,16 @@ Difference from keepalived, on purpose: every url is checked on every run
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import hashlib
+import os
 import re
+import select
+import socket
 
 from vipdeck.engine.config.model import HttpCheck, HttpUrl
-from vipdeck.engine.check.net import close_stream, describe, open_stream, tcp_connect
+from vipdeck.engine.check.net import close_stream, describe, make_socket, open_stream, sockaddr, tcp_connect
 from vipdeck.engine.check.result import CheckEnv, CheckFailure, CheckResult, fmt_seconds, measured
 
 USER_AGENT = "vipdeck-healthcheck"
@@ -202,6 +206,11 @@ async def _get(checker: HttpCheck, env: CheckEnv, url: HttpUrl) -> None:
             raise CheckFailure(describe(exc)) from None
         finally:
             sock.close()
+    _verify(url, status, body)
+
+
+def _verify(url: HttpUrl, status: int, body: bytes) -> None:
+    """The url's verdict on a complete response (both ways of checking)."""
     if not url.status_ok(status):
         codes = url.status_codes
         if len(codes) == 1 and codes[0][0] == codes[0][1]:
@@ -240,3 +249,122 @@ async def check_http(checker: HttpCheck, env: CheckEnv | None = None) -> CheckRe
 def genhash(body: bytes) -> str:
     """The digest keepalived's genhash prints for a body."""
     return hashlib.md5(body).hexdigest()
+
+
+# ---------------------------------------------------------------- HTTP_GET without a task
+#
+# The check runner steps ``http_get_flow`` itself (engine/check/runner.py):
+# the coroutine yields ``Wait`` ("resume me when this socket is ready") and
+# ``Phase`` ("what follows must be done within this long, or fail with this
+# text") instead of awaiting the event loop, so a plain HTTP_GET costs no
+# task, future, timeout context or loop handle; the runner watches the socket
+# in its own epoll and keeps the deadline in its own heap.  The parsing and
+# the verdict are the very functions ``check_http`` uses, so both ways give
+# the same answer (tests/unit/test_check_http.py runs its cases both ways).
+
+
+class Wait:
+    """Yielded: resume when ``fd`` is ready for ``events`` (``fresh``: the
+    first wait on this socket, so it is registered rather than re-armed)."""
+
+    __slots__ = ("fd", "events", "fresh")
+
+    def __init__(self, fd: int, events: int, fresh: bool):
+        self.fd, self.events, self.fresh = fd, events, fresh
+
+    def __await__(self):
+        yield self
+
+
+class Phase:
+    """Yielded: the steps until the next Phase must finish within ``seconds``;
+    if not, the check fails with ``message``."""
+
+    __slots__ = ("seconds", "message")
+
+    def __init__(self, seconds: float, message: str):
+        self.seconds, self.message = seconds, message
+
+    def __await__(self):
+        yield self
+
+
+class _Waiter:
+    def __init__(self, sock):
+        self.fd = sock.fileno()
+        self.fresh = True
+
+    def until(self, events: int) -> Wait:
+        w = Wait(self.fd, events, self.fresh)
+        self.fresh = False
+        return w
+
+
+class _FlowReader(SockReader):
+    """SockReader reading straight from the socket, waiting through ``Wait``."""
+
+    def __init__(self, sock, waiter: _Waiter):
+        super().__init__(sock, None)
+        self.waiter = waiter
+
+    async def _more(self) -> bool:
+        if self.eof:
+            return False
+        while True:
+            try:
+                data = self.sock.recv(self.LIMIT)
+            except (BlockingIOError, InterruptedError):
+                await self.waiter.until(select.EPOLLIN)
+                continue
+            break
+        if not data:
+            self.eof = True
+            return False
+        self.buf += data
+        return True
+
+
+async def http_get_flow(checker: HttpCheck, env: CheckEnv, factory=None, addr: tuple | None = None,
+                        family: int | None = None) -> None:
+    """One plain HTTP_GET run (every url in order), for the runner to step;
+    returns when it passed, raises CheckFailure naming why not."""
+    urls = checker.urls or (HttpUrl(),)
+    for url in urls:
+        prefix = f"{url.path}: " if len(urls) > 1 else ""
+        try:
+            await _flow_one(checker, env, url, prefix, factory, addr, family)
+        except CheckFailure as exc:
+            raise CheckFailure(prefix + str(exc)) from None
+
+
+async def _flow_one(checker: HttpCheck, env: CheckEnv, url: HttpUrl, prefix: str, factory,
+                    addr: tuple | None, family: int | None) -> None:
+    if addr is None:
+        addr = sockaddr(checker)
+    sock = make_socket(checker, env, socket.SOCK_STREAM, family=family, factory=factory)
+    waiter = _Waiter(sock)
+    limit = fmt_seconds(checker.connect_timeout)
+    try:
+        await Phase(checker.connect_timeout, f"{prefix}connect timeout after {limit}")
+        err = sock.connect_ex(addr)
+        if err in (errno.EINPROGRESS, errno.EAGAIN, errno.EWOULDBLOCK):
+            await waiter.until(select.EPOLLOUT)
+            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            raise CheckFailure(describe(OSError(err, os.strerror(err))))
+        await Phase(checker.connect_timeout, f"{prefix}no complete response within {limit}")
+        request = memoryview(build_request(checker, url, _host_header(checker, url)))
+        reader = _FlowReader(sock, waiter)
+        try:
+            while request:
+                try:
+                    request = request[sock.send(request):]
+                except (BlockingIOError, InterruptedError):
+                    await waiter.until(select.EPOLLOUT)
+            status, headers = await _read_head(reader)                       # type: ignore[arg-type]
+            body = await _read_body(reader, headers) if (url.digest or url.regex) else b""  # type: ignore[arg-type]
+        except OSError as exc:
+            raise CheckFailure(describe(exc)) from None
+    finally:
+        sock.close()
+    _verify(url, status, body)

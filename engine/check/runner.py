@@ -7,7 +7,8 @@ the checks).  A due check starts without waiting for any other, so a slow,
 hanging or black-holed target only ever delays its own checker.  TCP_CHECK
 (the common case) runs without a task: a non-blocking connect watched with
 one epoll of its own (see ``_FastWatch``), its connect_timeout a deadline
-in the same scheduler.  Every
+in the same scheduler; a plain HTTP_GET too, as a coroutine the runner
+steps itself (``check.http.http_get_flow``: it yields what it waits for).  Every
 other kind runs as a task bounded by an outer timeout so a bug cannot wedge
 it.  Nothing escapes: an unexpected exception becomes a failed result
 "internal error: ..." (logged and counted in ``internal_errors``) and the
@@ -65,6 +66,7 @@ from typing import Any, Awaitable, Callable, Iterable, Sequence
 from vipdeck.engine import logforms
 from vipdeck.engine.config.model import Checker, FileCheck, MiscCheck, Notify, VirtualServer
 from vipdeck.engine.check import file as file_check
+from vipdeck.engine.check.http import Phase, Wait, http_get_flow
 from vipdeck.engine.check.kinds import CHECKS, guard_timeout, run_check, unsupported_reason
 from vipdeck.engine.check.net import describe, family_of, make_socket, sockaddr as tcp_sockaddr
 from vipdeck.engine.check.quorum import Destination, QuorumChange, VirtualServerState
@@ -93,7 +95,8 @@ class CheckEvent:
 class _Slot:
     """One checker in the scheduler: where it belongs and what is in flight."""
 
-    __slots__ = ("vs", "rs", "cs", "fast", "task", "sock", "token", "t0", "addr", "family")
+    __slots__ = ("vs", "rs", "cs", "fast", "task", "sock", "token", "t0", "addr", "family", "flow", "coro",
+                 "wait_fd", "phase")
 
     def __init__(self, vs: VirtualServerState, rs: RealServerState, cs: CheckerState, fast: bool):
         self.vs, self.rs, self.cs, self.fast = vs, rs, cs, fast
@@ -103,6 +106,10 @@ class _Slot:
         self.t0 = 0.0
         self.addr: tuple | None = None              # TCP_CHECK destination, worked out once
         self.family = 0
+        self.flow = False                           # a plain HTTP_GET, stepped by the runner
+        self.coro = None                            # ... its run in flight
+        self.wait_fd = -1                           # ... the socket it waits on (-1: none)
+        self.phase = ""                             # ... what its pending deadline fails with
 
 
 class _FastWatch:
@@ -116,8 +123,6 @@ class _FastWatch:
     so a finished or timed-out connect needs no unregister either.
     """
 
-    FLAGS = select.EPOLLOUT | select.EPOLLONESHOT
-
     def __init__(self, loop: asyncio.AbstractEventLoop, done: Callable[["_Slot"], None]):
         self.loop = loop
         self.done = done
@@ -129,13 +134,19 @@ class _FastWatch:
             self.ep.close()
             raise
 
-    def watch(self, fd: int, slot: "_Slot") -> None:
-        try:
-            self.ep.register(fd, self.FLAGS)
-        except FileExistsError:
-            # a descriptor number whose earlier file is still registered
-            # (a factory that kept a duplicate of a closed socket)
-            self.ep.modify(fd, self.FLAGS)
+    def watch(self, fd: int, slot: "_Slot", events: int = select.EPOLLOUT, fresh: bool = True) -> None:
+        """``fresh``: the socket's first wait (a one-shot registration stays
+        in the epoll, disarmed, until the socket is closed: later waits re-arm it)."""
+        flags = events | select.EPOLLONESHOT
+        if fresh:
+            try:
+                self.ep.register(fd, flags)
+            except FileExistsError:
+                # a descriptor number whose earlier file is still registered
+                # (a factory that kept a duplicate of a closed socket)
+                self.ep.modify(fd, flags)
+        else:
+            self.ep.modify(fd, flags)
         self.slots[fd] = slot
 
     def forget(self, fd: int) -> None:
@@ -308,7 +319,7 @@ class CheckRunner:
         self._loop = asyncio.get_running_loop()
         if any(rs.checkers for vs in self.vs_states.values() for rs in vs.reals):
             try:
-                self._watch = _FastWatch(self._loop, self._fast_done)
+                self._watch = _FastWatch(self._loop, self._ready)
             except (OSError, NotImplementedError, AttributeError) as exc:   # a loop without add_reader
                 log.debug("TCP_CHECK connects watched by the loop itself: %s", exc)
         self._wall_at = self._loop.time()
@@ -328,6 +339,7 @@ class CheckRunner:
                                    error="unsupported", failures=0, up=None)
                         continue
                     slot = _Slot(vs, rs, cs, self._fast_tcp(cs.checker))
+                    slot.flow = self._flow_http(cs.checker)
                     try:
                         delay = float(self._first_delay(cs.checker))
                     except Exception:
@@ -359,6 +371,8 @@ class CheckRunner:
         for slot in self._slots:
             if slot.sock is not None:
                 self._close_fast(slot)
+            if slot.coro is not None:
+                self._end_flow(slot)
             if slot.task is not None:
                 slot.task.cancel()
                 tasks.append(slot.task)
@@ -423,11 +437,16 @@ class CheckRunner:
 
     def scheduled(self) -> int:
         """How many checkers are waiting for their next run or running (for tests)."""
-        return len(self._due) + sum(1 for s in self._slots if s.task is not None or s.sock is not None)
+        return len(self._due) + sum(1 for s in self._slots
+                                    if s.task is not None or s.sock is not None or s.coro is not None)
 
     def _fast_tcp(self, c: Checker) -> bool:
         """TCP_CHECK through the real check (not an injected one) needs no task."""
         return self._check is run_check and c.kind == "TCP_CHECK"
+
+    def _flow_http(self, c: Checker) -> bool:
+        """A plain HTTP_GET (SSL_GET keeps its task: the TLS layer is asyncio's)."""
+        return self._check is run_check and c.kind == "HTTP_GET" and self._watch is not None
 
     def _schedule(self, slot: "_Slot", delay: float, now: float | None = None) -> None:
         self._seq += 1
@@ -455,8 +474,11 @@ class CheckRunner:
         due, deadlines = self._due, self._deadlines
         while deadlines and deadlines[0][0] <= now:
             _, token, slot = heapq.heappop(deadlines)
-            if slot.sock is not None and slot.token == token:
-                self._fast_timeout(slot)
+            if slot.token == token:
+                if slot.sock is not None:
+                    self._fast_timeout(slot)
+                elif slot.coro is not None:
+                    self._flow_timeout(slot)
         soon = now + COALESCE
         while due and due[0][0] <= soon:
             slot = heapq.heappop(due)[2]
@@ -473,6 +495,18 @@ class CheckRunner:
                 self._fast_start(slot, now)
             except Exception:
                 self._internal(slot)
+            return
+        if slot.flow:
+            slot.t0 = now
+            c = slot.cs.checker
+            try:
+                if slot.addr is None:
+                    slot.addr, slot.family = tcp_sockaddr(c), family_of(c.connect_ip)
+            except CheckFailure as exc:
+                self._finish(slot, CheckResult(False, 0.0, str(exc)))
+                return
+            slot.coro = http_get_flow(c, self.env, self._fast_factory, slot.addr, slot.family)
+            self._step(slot)
             return
         slot.t0 = now
         slot.task = self._loop.create_task(self._run_one(slot.cs.checker))
@@ -549,6 +583,66 @@ class CheckRunner:
             self._watch.watch(sock.fileno(), slot)
         else:
             self._loop.add_writer(sock.fileno(), self._fast_done, slot)
+
+    def _ready(self, slot: "_Slot") -> None:
+        """The watch's word: a socket a check waits on is ready."""
+        if slot.coro is not None:
+            slot.wait_fd = -1
+            self._step(slot)
+        else:
+            self._fast_done(slot)
+
+    # ------------------------------------------------------------------ HTTP_GET without a task
+
+    def _step(self, slot: "_Slot") -> None:
+        """Run the check's coroutine to what it waits for next, or to its end."""
+        coro = slot.coro
+        try:
+            while True:
+                req = coro.send(None)
+                if isinstance(req, Phase):
+                    self._seq += 1
+                    slot.token = self._seq
+                    slot.phase = req.message
+                    at = self._loop.time() + req.seconds
+                    heapq.heappush(self._deadlines, (at, slot.token, slot))
+                    self._arm(at)
+                    continue
+                if isinstance(req, Wait):
+                    slot.wait_fd = req.fd
+                    self._watch.watch(req.fd, slot, req.events, req.fresh)
+                    return
+                raise TypeError(f"HTTP_GET flow yielded {req!r}")
+        except StopIteration:
+            result = CheckResult(True, self._loop.time() - slot.t0)
+        except CheckFailure as exc:
+            result = CheckResult(False, self._loop.time() - slot.t0, str(exc))
+        except Exception as exc:
+            self.internal_errors += 1
+            log.exception("%s check of %s crashed", slot.cs.checker.kind, slot.cs.checker.connect_ip)
+            result = CheckResult(False, self._loop.time() - slot.t0, f"internal error: {exc!r}")
+        self._end_flow(slot)
+        self._finish(slot, result)
+
+    def _flow_timeout(self, slot: "_Slot") -> None:
+        message = slot.phase
+        self._end_flow(slot)
+        self._finish(slot, CheckResult(False, self._loop.time() - slot.t0, message))
+
+    def _end_flow(self, slot: "_Slot") -> None:
+        """Forget the wait (before its socket closes: the number may be reused
+        at once), then end the coroutine, whose ``finally`` closes the socket."""
+        coro, slot.coro = slot.coro, None
+        slot.token = 0
+        if slot.wait_fd >= 0:
+            if self._watch is not None:
+                self._watch.forget(slot.wait_fd)
+            slot.wait_fd = -1
+        if coro is not None:
+            try:
+                coro.close()
+            except Exception:
+                log.exception("closing an HTTP_GET check failed")
 
     def _fast_done(self, slot: "_Slot") -> None:
         sock = slot.sock

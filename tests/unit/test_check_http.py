@@ -8,9 +8,13 @@ import ssl
 
 import pytest
 
+from dataclasses import replace
+
 from vipdeck.engine.check.http import build_request, check_http, format_codes, genhash
-from vipdeck.engine.check.result import CheckEnv
-from vipdeck.engine.config.model import HttpCheck, HttpUrl
+from vipdeck.engine.check.result import CheckEnv, CheckResult
+from vipdeck.engine.check.runner import CheckRunner
+from vipdeck.engine.config.model import HttpCheck, HttpUrl, RealServer, VirtualServer
+from vipdeck.engine.lab.wait import async_wait_until
 from tests.support.check_servers import HttpBackend, Route, free_port, make_cert
 from tests.support.paths import require
 
@@ -20,6 +24,30 @@ pytestmark = pytest.mark.timeout(30)
 def http(port: int, *urls: HttpUrl, kind: str = "HTTP_GET", **kw) -> HttpCheck:
     kw.setdefault("connect_timeout", 2.0)
     return HttpCheck(kind=kind, connect_ip="127.0.0.1", connect_port=port, urls=urls or (HttpUrl(),), **kw)
+
+
+async def via_runner(checker: HttpCheck, env: CheckEnv | None = None) -> CheckResult:
+    """One run through the check runner, which steps a plain HTTP_GET itself
+    (no task: ``check.http.http_get_flow``): its first result."""
+    vs = VirtualServer(address="198.18.0.100", port=80, real_servers=(
+        RealServer(address=checker.connect_ip, port=checker.connect_port,
+                   checkers=(replace(checker, delay_loop=60.0, warmup=0.0),)),))
+    runner = CheckRunner([vs], env=env)
+    runner.start()
+    try:
+        cs = runner.vs_states[vs.key].reals[0].checkers[0]
+        assert runner._slots[0].flow, "a plain HTTP_GET is stepped by the runner"
+        await async_wait_until(lambda: cs.has_run, 10, interval=0.005, what="the runner's first HTTP_GET")
+        return cs.last
+    finally:
+        await runner.stop(omega=False)
+
+
+@pytest.fixture(params=["task", "runner"])
+def check(request):
+    """Each plain HTTP_GET case both ways: ``check_http`` (a task, as SSL_GET
+    and the CLI run it) and the runner's own stepping; same answers."""
+    return check_http if request.param == "task" else via_runner
 
 
 @pytest.fixture
@@ -32,54 +60,54 @@ async def backend():
     await b.close()
 
 
-async def test_status_ok_and_latency(backend):
-    r = await check_http(http(backend.port))
+async def test_status_ok_and_latency(backend, check):
+    r = await check(http(backend.port))
     assert r.ok and r.error is None
     assert 0 < r.latency < 1
     assert backend.requests[0][0] == "GET / HTTP/1.0"
 
 
-async def test_status_outside_default_range(backend):
-    r = await check_http(http(backend.port, HttpUrl(path="/down")))
+async def test_status_outside_default_range(backend, check):
+    r = await check(http(backend.port, HttpUrl(path="/down")))
     assert not r.ok
     assert r.error == "HTTP 503 not in 200-299"
 
 
-async def test_status_single_code_and_ranges(backend):
-    r = await check_http(http(backend.port, HttpUrl(path="/", status_codes=((204, 204),))))
+async def test_status_single_code_and_ranges(backend, check):
+    r = await check(http(backend.port, HttpUrl(path="/", status_codes=((204, 204),))))
     assert r.error == "HTTP 200 ≠ 204"
     ranges = ((200, 299), (500, 503))
-    assert (await check_http(http(backend.port, HttpUrl(path="/down", status_codes=ranges)))).ok
-    assert (await check_http(http(backend.port, HttpUrl(path="/redirect", status_codes=((300, 399),))))).ok
+    assert (await check(http(backend.port, HttpUrl(path="/down", status_codes=ranges)))).ok
+    assert (await check(http(backend.port, HttpUrl(path="/redirect", status_codes=((300, 399),))))).ok
     assert format_codes(((200, 299), (400, 499), (503, 503))) == "200-299, 400-499, 503"
 
 
-async def test_digest_match_and_mismatch(backend):
+async def test_digest_match_and_mismatch(backend, check):
     good = hashlib.md5(b"hello\n").hexdigest()
     assert genhash(b"hello\n") == good
-    assert (await check_http(http(backend.port, HttpUrl(path="/", digest=good.upper())))).ok
-    r = await check_http(http(backend.port, HttpUrl(path="/", digest="0" * 32)))
+    assert (await check(http(backend.port, HttpUrl(path="/", digest=good.upper())))).ok
+    r = await check(http(backend.port, HttpUrl(path="/", digest="0" * 32)))
     assert not r.ok and r.error.startswith("digest mismatch")
     assert good in r.error
 
 
-async def test_digest_of_chunked_body_is_of_decoded_body(backend):
+async def test_digest_of_chunked_body_is_of_decoded_body(backend, check):
     body = b"0123456789abcdef" * 100
     url = HttpUrl(path="/chunked", digest=hashlib.md5(body).hexdigest())
-    assert (await check_http(http(backend.port, url, http_protocol="1.1"))).ok
+    assert (await check(http(backend.port, url, http_protocol="1.1"))).ok
 
 
-async def test_multiple_urls_name_the_failing_path(backend):
-    r = await check_http(http(backend.port, HttpUrl(path="/"), HttpUrl(path="/down")))
+async def test_multiple_urls_name_the_failing_path(backend, check):
+    r = await check(http(backend.port, HttpUrl(path="/"), HttpUrl(path="/down")))
     assert r.error == "/down: HTTP 503 not in 200-299"
     assert [req[0].split()[1] for req in backend.requests] == ["/", "/down"]
 
 
-async def test_virtualhost_and_protocol_headers(backend):
-    await check_http(http(backend.port, HttpUrl(path="/", virtualhost="www.example.test")))
-    await check_http(http(backend.port, virtualhost="rs.example.test", http_protocol="1.0C"))
-    await check_http(http(backend.port, http_protocol="1.1"))
-    await check_http(http(backend.port))
+async def test_virtualhost_and_protocol_headers(backend, check):
+    await check(http(backend.port, HttpUrl(path="/", virtualhost="www.example.test")))
+    await check(http(backend.port, virtualhost="rs.example.test", http_protocol="1.0C"))
+    await check(http(backend.port, http_protocol="1.1"))
+    await check(http(backend.port))
     (l1, h1), (l2, h2), (l3, h3), (l4, h4) = backend.requests
     assert h1["host"] == "www.example.test"
     assert h2["host"] == "rs.example.test" and h2["connection"] == "close" and l2.endswith("HTTP/1.0")
@@ -87,25 +115,25 @@ async def test_virtualhost_and_protocol_headers(backend):
     assert "connection" not in h4 and h4["host"] == f"127.0.0.1:{backend.port}"
 
 
-async def test_regex_and_regex_no_match(backend):
-    assert (await check_http(http(backend.port, HttpUrl(path="/", regex=r"hel+o")))).ok
-    r = await check_http(http(backend.port, HttpUrl(path="/", regex=r"^bye")))
+async def test_regex_and_regex_no_match(backend, check):
+    assert (await check(http(backend.port, HttpUrl(path="/", regex=r"hel+o")))).ok
+    r = await check(http(backend.port, HttpUrl(path="/", regex=r"^bye")))
     assert r.error == "body does not match regex '^bye'"
-    r = await check_http(http(backend.port, HttpUrl(path="/", regex="hello", regex_no_match=True)))
+    r = await check(http(backend.port, HttpUrl(path="/", regex="hello", regex_no_match=True)))
     assert not r.ok and "regex_no_match" in r.error
-    assert (await check_http(http(backend.port, HttpUrl(path="/", regex="bye", regex_no_match=True)))).ok
+    assert (await check(http(backend.port, HttpUrl(path="/", regex="bye", regex_no_match=True)))).ok
 
 
-async def test_connection_refused():
-    r = await check_http(http(free_port()))
+async def test_connection_refused(check):
+    r = await check(http(free_port()))
     assert not r.ok and r.error == "connection refused"
 
 
-async def test_hanging_server_times_out_with_its_own_text():
+async def test_hanging_server_times_out_with_its_own_text(check):
     b = HttpBackend(hang=True)
     await b.start()
     try:
-        r = await check_http(http(b.port, HttpUrl(path="/", digest="0" * 32), connect_timeout=0.3))
+        r = await check(http(b.port, HttpUrl(path="/", digest="0" * 32), connect_timeout=0.3))
         assert r.error == "no complete response within 0.3 s"
         assert 0.25 < r.latency < 1.5
     finally:
