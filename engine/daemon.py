@@ -113,6 +113,9 @@ class Daemon:
     # ------------------------------------------------------------------ phases
 
     async def run(self) -> int:
+        from vipdeck.engine.sched import request_short_slice
+
+        request_short_slice()           # adverts on time on a busy machine (engine/sched.py)
         self._stop = asyncio.Event()
         self._reloading = asyncio.Lock()
         self._install_signals()

@@ -407,3 +407,15 @@ def test_static_addresses_and_routes_are_there_whatever_the_state(pair):
     assert "keepalived.conf:3" in r1.log() and "needs 'dev'" in r1.log()
     assert r1.stop() == 0
     assert n1.has_address("198.18.5.1")     # like keepalived, static addresses stay
+
+
+def test_the_daemon_thread_asks_for_the_shortest_slice(pair):
+    """engine/sched.py: so a woken master preempts a busy process (Linux >= 6.12;
+    the unit test covers the policy and nice)."""
+    from vipdeck.engine.sched import current_slice_ns
+
+    if current_slice_ns() is None:
+        pytest.skip("this kernel shows no se.slice")
+    lab, n1, n2, sn = pair
+    r1 = start_vipdeck(n1, seed_pair("node1", 100, "MASTER", version=3, advert_int=1))
+    assert current_slice_ns(r1.proc.pid) == 100_000
