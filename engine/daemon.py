@@ -57,6 +57,7 @@ from vipdeck.engine.events import EventBus
 from vipdeck.engine.metrics import MetricsServer
 from vipdeck.engine.notify import lifecycle
 from vipdeck.engine.runtime import Engine
+from vipdeck.engine.sched import request_short_slice
 from vipdeck.engine.sdnotify import SystemdNotifier
 from vipdeck.engine.state import StateReadError, StateStore
 
@@ -113,8 +114,6 @@ class Daemon:
     # ------------------------------------------------------------------ phases
 
     async def run(self) -> int:
-        from vipdeck.engine.sched import request_short_slice
-
         request_short_slice()           # adverts on time on a busy machine (engine/sched.py)
         self._stop = asyncio.Event()
         self._reloading = asyncio.Lock()
