@@ -249,7 +249,7 @@ def test_ctrl_c_quits_the_demo_and_removes_its_lab(terminal):
     t = terminal
     t.wait_screen(r"node1\s+● live", 90)
     t.keys("C-c")
-    wait_until(lambda: not t.alive(), 30, what="the demo to quit on Ctrl-C")
+    wait_until(lambda: not t.alive(), 60, what="the demo to quit on Ctrl-C")
     _assert_nothing_left(t.prefix, "Ctrl-C")
 
 
@@ -276,5 +276,5 @@ def test_closing_the_terminal_removes_the_lab(terminal):
     t = terminal
     t.wait_screen(r"node1\s+● live", 90)
     t.close()
-    wait_until(lambda: not t.alive(), 30, what="the demo to end on the hang-up")
+    wait_until(lambda: not t.alive(), 60, what="the demo to end on the hang-up")  # a teardown on a loaded machine
     _assert_nothing_left(t.prefix, "a closed terminal")
