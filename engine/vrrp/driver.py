@@ -117,6 +117,9 @@ class InstanceDriver:
         except Exception:  # a machine bug must not take down the other instances
             log.exception("%s: state machine failed on %r", self.inst.name, event)
             return
+        self._carry_out(actions)
+
+    def _carry_out(self, actions: list) -> None:
         for action in actions:
             self._do(action)
         self._reschedule()
@@ -197,7 +200,14 @@ class InstanceDriver:
             self.sock.drain()
             if self._timer is not None or self.stopped:
                 return                 # an advert rescheduled us (or stopped us) meanwhile
-        self.feed(m.Timer())
+        if self.stopped:
+            return
+        try:
+            actions = self.machine.advert_due(self.now())     # handle(now, Timer()), fast for a master
+        except Exception:  # a machine bug must not take down the other instances
+            log.exception("%s: state machine failed on its timer", self.inst.name)
+            return
+        self._carry_out(actions)
 
     def _arm(self, when: float) -> None:
         self._timer_at = when

@@ -418,6 +418,8 @@ class SyncHeld:
 
 Action = SendAdvert | AddVips | RemoveVips | SendGarp | LowerPriorityMaster | Transition | SyncHeld
 
+TIMER = Timer()
+
 
 class VrrpMachine:
     """One VRRP instance's protocol state; see the module docstring."""
@@ -460,6 +462,9 @@ class VrrpMachine:
         # master-down deadline (``refresh``), and that deadline's delay
         self._steady: Advert | None = None
         self._steady_delay = 0.0
+        # the advert a master's timer answered last (see advert_due), while nothing
+        # has happened since that could change it
+        self._due: SendAdvert | None = None
 
     # ---- read-only view for status output ----------------------------------
 
@@ -609,8 +614,34 @@ class VrrpMachine:
         self._down_deadline = now + self._steady_delay
         return True
 
+    def advert_due(self, now: float) -> list[Action]:
+        """``handle(now, Timer())``, fast for a master's advert timer when nothing
+        has happened since the last one: every input goes through ``handle``,
+        which forgets the advert remembered here, so while it is remembered the
+        state, the effective priority and the interval are the ones it was made
+        with and the answer can only be that advert again (the same object) and
+        the timer re-armed one interval on.  A master of 255 instances at 0.1 s
+        asks 2550 times a second; the general path (event dispatch, priority
+        properties, a new frozen action) was a measurable part of its CPU."""
+        a = self._due
+        if a is None:
+            out = self.handle(now, TIMER)
+            if (len(out) == 1 and out[0].__class__ is SendAdvert and self._state is State.MASTER
+                    and not self._hold):
+                # not while a hold runs: its expiry is ``handle``'s to notice
+                self._due = out[0]
+            return out
+        dl = self._adver_deadline
+        if dl is None or now < dl:      # early (None cannot be: a master always has one)
+            return []
+        step = self.params.advert_int
+        nxt = dl + step
+        self._adver_deadline = nxt if nxt > now else now + step
+        return [a]
+
     def handle(self, now: float, event: Event) -> list[Action]:
         self._steady = None
+        self._due = None
         if self._hold and self._hold_until is not None and now >= self._hold_until:
             self._hold, self._hold_until = False, None
         match event:

@@ -769,6 +769,66 @@ def test_random_event_sequences_keep_invariants(steps, version, prio, preempt):
             assert d > now          # a handled timer never leaves an expired deadline behind
 
 
+# ---- the master's advert fast path (advert_due) ------------------------------------------------------
+
+DUE = object()      # a step that fires the timer at the machine's own deadline (or a little after)
+
+
+def _protocol_state(m: VrrpMachine) -> dict:
+    """Everything the machine holds but advert_due's own memo of the last advert."""
+    return {k: v for k, v in vars(m).items() if k != "_due"}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 2), st.one_of(EVENTS, st.builds(Resign, st.floats(0, 10)),   # holds that run out
+                                                     st.just(DUE), st.just(DUE), st.just(DUE))),
+                max_size=60),
+       st.sampled_from([2, 3]), st.integers(1, 255), st.booleans(), st.sampled_from([0.0, 0.0004, 0.25]))
+def test_advert_due_answers_exactly_as_handle_timer_does(steps, version, prio, preempt, late):
+    """The fast path may never differ from the general one: the same actions and the
+    same state after, for any history (priority changes, holds, faults, operator
+    actions between the timers), timers on the deadline, late, early or spurious."""
+    kw = dict(version=version, priority=prio, preempt=preempt, initial_state="MASTER" if prio >= 200 else "BACKUP",
+              advert_int=1.0 if version == 2 else 0.1)
+    _side_by_side(kw, steps, late)
+
+
+def _side_by_side(kw: dict, steps, late: float) -> tuple[VrrpMachine, VrrpMachine]:
+    general, fast = mk(**kw), mk(**kw)
+    now = 0.0
+    for dt, ev in steps:
+        if ev is DUE:
+            d = general.next_deadline()
+            now = max(now, d + late) if d is not None else now + dt
+            ev = Timer()
+        else:
+            now += dt
+        want = general.handle(now, ev)
+        got = fast.advert_due(now) if isinstance(ev, Timer) else fast.handle(now, ev)
+        assert got == want, (now, ev)
+        assert _protocol_state(fast) == _protocol_state(general), (now, ev)
+    return general, fast
+
+
+def test_advert_due_lets_a_masters_hold_run_out_as_handle_does():
+    """A backup resigned with a hold becomes master when nobody else is left; the hold
+    still runs out at its time (``held``) though only timers come in meanwhile."""
+    general, fast = _side_by_side(dict(advert_int=1.0), [(0, Startup()), (0.5, Resign(6.0))] + [(0, DUE)] * 8, 0.0)
+    assert fast.state is State.MASTER and not fast.held and not general.held
+
+
+def test_advert_due_takes_its_fast_path_for_a_steady_master_and_leaves_it_on_any_input():
+    m = master_at(advert_int=1.0, priority=100)
+    first = m.advert_due(m.next_deadline())
+    assert first == [SendAdvert(100, 1.0)]
+    again = [m.advert_due(m.next_deadline())[0] for _ in range(5)]
+    assert all(a is first[0] for a in again)            # remembered, not made again
+    t = m.next_deadline()
+    assert m.advert_due(t - 0.5) == [] and m.next_deadline() == t      # early: nothing moves
+    m.handle(t - 0.1, TrackChanged(delta=-20))                         # any input forgets it
+    assert m.advert_due(t) == [SendAdvert(80, 1.0)]
+
+
 # ---- operator: a takeover given before any master is heard (pending) -----------------------------
 
 def test_a_pending_takeover_takes_effect_on_the_first_advert_heard():
