@@ -334,7 +334,9 @@ class Engine:
         added = []
         for inst in new.vrrp_instances:
             if inst.name in self.drivers:
-                self.drivers[inst.name].inst = inst  # equal, but the new object (locations)
+                d = self.drivers[inst.name]
+                d.inst = inst           # equal, but the new object (locations)
+                d.invalidate_adverts()  # equal, so the same bytes: but nothing sent is to outlive a reload
             else:
                 self._add_instance(inst)
                 added.append(inst.name)

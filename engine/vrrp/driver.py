@@ -90,6 +90,10 @@ class InstanceDriver:
         self._auth_type = packet.AUTH_PASS if (inst.authentication and inst.authentication.auth_type == AuthType.PASS
                                               and inst.version == 2) else packet.AUTH_NONE
         self._adverts: dict[tuple[int, str], bytes] = {}     # (priority, destination) -> payload
+        # the advert the machine's timer answered last (advert_due hands the same object
+        # while nothing changed) and what sending it was: (payload, destination, source, ttl)
+        self._resend_for: m.SendAdvert | None = None
+        self._resend: tuple[tuple[bytes, str, str | None, int | None], ...] = ()
         self.vips_present: dict[str, bool] = {str(v): False for v in inst.held_vips}
         self.last_garp: float | None = None
         self.stopped = False
@@ -202,10 +206,23 @@ class InstanceDriver:
                 return                 # an advert rescheduled us (or stopped us) meanwhile
         if self.stopped:
             return
+        mc = self.machine
         try:
-            actions = self.machine.advert_due(self.now())     # handle(now, Timer()), fast for a master
+            actions = mc.advert_due(self.loop.time())     # handle(now, Timer()), fast for a master
         except Exception:  # a machine bug must not take down the other instances
             log.exception("%s: state machine failed on its timer", self.inst.name)
+            return
+        if len(actions) == 1 and actions[0] is self._resend_for:
+            # a steady master's advert, the very one sent last: nothing it says has
+            # changed (the machine would have made a new one, and whatever changes the
+            # payload here calls invalidate_adverts), so send those bytes again
+            sent = 0
+            for payload, dst, src, ttl in self._resend:
+                sent += self.sock.send(payload, dst, src=src, ttl=ttl)
+            if sent:
+                self.counters.adverts_sent += 1
+            self._arm(mc.next_deadline())        # a master's: always one, later than now
+            self.hooks.fed(self, [])
             return
         self._carry_out(actions)
 
@@ -265,21 +282,23 @@ class InstanceDriver:
         vmac = None if vm is None else {"name": vm.name, "mac": vm.mac, "xmit_base": self.inst.vmac_xmit_base}
         return {"source": self.source, "mcast_group": group, "unicast_peers": peers, "vmac": vmac}
 
-    def _send_advert(self, priority: int) -> None:
+    def _send_advert(self, action: m.SendAdvert) -> None:
+        priority, src = action.priority, self.source
         if self.inst.unicast_peers:
-            sent = 0
-            for peer in self.inst.unicast_peers:
-                sent += self.sock.send(self.advert_payload(priority, peer), peer, src=self.source,
-                                       ttl=self.inst.unicast_ttl)
-            ok = sent > 0
+            ttl = self.inst.unicast_ttl
+            sends = tuple((self.advert_payload(priority, peer), peer, src, ttl) for peer in self.inst.unicast_peers)
         else:
-            ok = self.sock.send(self.advert_payload(priority), self.inst.mcast_group, src=self.source)
-        if ok:
+            sends = ((self.advert_payload(priority), self.inst.mcast_group, src, None),)
+        sent = 0
+        for payload, dst, s, ttl in sends:
+            sent += self.sock.send(payload, dst, src=s, ttl=ttl)
+        if sent:
             self.counters.adverts_sent += 1
+        self._resend_for, self._resend = action, sends     # for _on_timer's next turn
 
     def _do(self, action) -> None:
         if isinstance(action, m.SendAdvert):
-            self._send_advert(action.priority)
+            self._send_advert(action)
         elif isinstance(action, m.AddVips):
             self.hooks.vips_add(self)
         elif isinstance(action, m.RemoveVips):
@@ -306,7 +325,12 @@ class InstanceDriver:
         self._reschedule()
 
     def invalidate_adverts(self) -> None:
+        """Forget the encoded adverts: call it whenever what they say or where they
+        go changes outside the machine (the source address, the socket, a reload
+        handing in the instance).  What the machine decides (priority, state) needs
+        no call: it answers with a new SendAdvert then, which is never resent."""
         self._adverts.clear()
+        self._resend_for, self._resend = None, ()
 
     # ---------------------------------------------------------------- status
 

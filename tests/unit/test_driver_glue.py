@@ -138,3 +138,65 @@ def test_shutdown_of_a_master_sends_priority_zero_and_removes_its_vips():
     assert [a.priority for _t, a, _dst in after] == [0]
     assert hooks.names()[-3:] == ["garp_stop", "vips_remove", "transition"]
     assert d.machine.state is m.State.STOP and d.stopped
+
+
+# ---- a steady master resends its last advert's bytes ------------------------------------------------
+
+def recording(sock) -> list[tuple[bytes, str | None, str | None]]:
+    """Wrap the fake socket's send to keep each call's (payload, dst, src) as well."""
+    calls, send = [], sock.send
+
+    def send_and_note(payload, dst=None, *, src=None, ttl=None):
+        calls.append((payload, dst, src))
+        return send(payload, dst, src=src, ttl=ttl)
+
+    sock.send = send_and_note
+    return calls
+
+
+def test_a_steady_master_resends_the_same_bytes_and_a_priority_change_makes_new_ones():
+    hooks = Hooks()
+
+    async def main():
+        d, sock = driver(hooks)
+        calls = recording(sock)
+        encoded, payload = [], d.advert_payload
+        d.advert_payload = lambda prio, dst=None: encoded.append(prio) or payload(prio, dst)
+        t0 = asyncio.get_running_loop().time()
+        d.start()
+        await asyncio.sleep(MDI + 2.5)               # master, three adverts at 100
+        d.feed(m.TrackChanged(delta=-30))           # a weighted tracker went down
+        await asyncio.sleep(2.0)                    # two more, at 70
+        return d, sock, calls, encoded, t0
+
+    d, sock, calls, encoded, t0 = run(main)
+    # looked up for the transition's advert, for the timer's first (a new answer) and
+    # after the change; the other two timers resent the bytes
+    assert encoded == [100, 100, 70]
+    sent = [(round(t - t0, 6), a.priority) for t, a, _dst in sock.sent]
+    assert sent == [(MDI, 100), (MDI + 1, 100), (MDI + 2, 100), (MDI + 3, 70), (MDI + 4, 70)]
+    payloads = [p for p, _dst, _src in calls]
+    assert payloads[0] is payloads[1] is payloads[2] and payloads[3] is payloads[4]
+    assert payloads[3] != payloads[2]
+    assert d.counters.adverts_sent == 5
+
+
+def test_invalidate_adverts_makes_the_next_advert_anew_from_the_current_source():
+    """The socket's source changed (dispatch.addresses_changed): the bytes resent
+    so far must not outlive the invalidate_adverts that follows it."""
+    hooks = Hooks()
+
+    async def main():
+        d, sock = driver(hooks)
+        calls = recording(sock)
+        d.start()
+        await asyncio.sleep(MDI + 1.5)               # master, two adverts from .1
+        sock.src = "198.18.0.7"
+        await asyncio.sleep(1.0)                    # not told yet: the bytes and source it had
+        d.invalidate_adverts()
+        await asyncio.sleep(1.0)
+        return calls
+
+    calls = run(main)
+    srcs = [src for _p, _dst, src in calls]
+    assert srcs[-1] == "198.18.0.7" and srcs[-2] == srcs[0]
