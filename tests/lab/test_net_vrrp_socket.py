@@ -120,6 +120,22 @@ async def test_unicast_peers_and_unicast_src_ip(lab, sockets):
     assert (got_c[1].ttl, got_c[1].data[1]) == (7, 62)
 
 
+async def test_each_send_goes_from_its_own_source_with_its_own_ttl_to_one_destination(lab, sockets):
+    """The socket keeps what it prepared per (destination, source, ttl): sends to the
+    same peer that differ in source or TTL only must each keep theirs."""
+    a = lab.add_node("a", ["198.18.0.1/24", "198.18.0.51/24"])
+    b = lab.add_node("b", "198.18.0.2/24")
+    sa = vsock(a, sockets, groups=[])
+    got = inbox(vsock(b, sockets, groups=[]))
+    sends = [(None, None), ("198.18.0.51", None), (None, 7), ("198.18.0.51", 9), (None, None), (None, 7)]
+    for k, (src, ttl) in enumerate(sends):
+        assert sa.send(advert(90 + k, 120), b.ip, src=src, ttl=ttl)
+    await async_wait_until(lambda: len(got) == len(sends), 5, what="the adverts at b")
+    assert [(r.data[1], r.src, r.ttl) for r in got] == [
+        (90, a.ip, 255), (91, "198.18.0.51", 255), (92, a.ip, 7), (93, "198.18.0.51", 9), (94, a.ip, 255),
+        (95, a.ip, 7)]
+
+
 async def test_mcast_src_ip_override(lab, sockets):
     a = lab.add_node("a", ["198.18.0.1/24", "198.18.0.60/24"])
     b = lab.add_node("b", "198.18.0.2/24")
