@@ -54,6 +54,7 @@ class Deadlines:
         self._at: float | None = None
         self._wakeup = wakeup.for_loop(loop)
         self._precise = 0             # precise tickets in the heap
+        self._running = False         # in _run: it arms the loop once, when done
 
     def call_at(self, when: float, fn: Callable[[], None], *, precise: bool = False) -> Ticket:
         """``fn()`` at ``when``; ``precise``: wake the loop on the dot for it
@@ -61,7 +62,7 @@ class Deadlines:
         t = Ticket(when, fn, precise)
         heapq.heappush(self._heap, (when, next(self._seq), t))
         self._precise += precise
-        if self._at is None or when < self._at:
+        if (self._at is None or when < self._at) and not self._running:
             self._arm(when, precise)
         return t
 
@@ -77,16 +78,23 @@ class Deadlines:
         due = max(self.loop.time(), self._at or 0.0)
         self._handle, self._at = None, None
         heap = self._heap
-        while heap and heap[0][0] <= due:
-            t = heapq.heappop(heap)[2]
-            self._precise -= t.precise
-            fn = t.fn
-            if fn is not None:
-                try:
-                    fn()
-                except Exception:  # as asyncio would: report, go on with the others
-                    self.loop.call_exception_handler({"message": "VRRP deadline callback failed",
-                                                      "exception": sys.exc_info()[1]})
+        # the callbacks re-arm (a master's next advert): without this the first of
+        # them armed a loop handle that the end of the run then cancelled for the
+        # earliest, two TimerHandles and their heap pushes per wake-up instead of one
+        self._running = True
+        try:
+            while heap and heap[0][0] <= due:
+                t = heapq.heappop(heap)[2]
+                self._precise -= t.precise
+                fn = t.fn
+                if fn is not None:
+                    try:
+                        fn()
+                    except Exception:  # as asyncio would: report, go on with the others
+                        self.loop.call_exception_handler({"message": "VRRP deadline callback failed",
+                                                          "exception": sys.exc_info()[1]})
+        finally:
+            self._running = False
         while heap and heap[0][2].fn is None:
             self._precise -= heapq.heappop(heap)[2].precise
         if heap and (self._at is None or heap[0][0] < self._at):
