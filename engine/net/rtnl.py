@@ -9,7 +9,103 @@ leaving an empty namespace behind.
 
 from __future__ import annotations
 
-from pyroute2.iproute.linux import AsyncIPRoute
+import importlib
+import sys
+import types
+from collections.abc import Mapping
+
+
+def _import_async_iproute():
+    """``pyroute2.iproute.linux.AsyncIPRoute`` without what only other uses
+    of pyroute2 need: about 4 MB of the daemon's resident memory (issue 13).
+
+    Importing that module pulls in ``unittest`` and ``unittest.mock`` (for
+    one class attribute of a class nothing uses), the in-memory netlink mock
+    ``pyroute2.iproute.ipmock`` (used only under ``config.mock_netlink``) and
+    every traffic-control plugin (``tcmsg``; parsed only for tc messages,
+    which this engine never asks for nor subscribes to).  During that one
+    import those modules are stand-ins; afterwards they are gone from
+    ``sys.modules``, so anything importing them later gets the real ones, and
+    the names pyroute2 bound to the stand-ins load the real thing when used.
+    A process that already has the real modules (the tests' own
+    ``unittest.mock``) keeps them: nothing is replaced then.
+    """
+    if "pyroute2.iproute.linux" in sys.modules:
+        return sys.modules["pyroute2.iproute.linux"].AsyncIPRoute
+    stubs: dict[str, types.ModuleType] = {}
+
+    def stub(name: str, **attrs) -> None:
+        if name not in sys.modules:
+            mod = types.ModuleType(name, "vipdeck start-up stand-in (engine/net/rtnl.py)")
+            mod.__dict__.update(attrs)
+            stubs[name] = mod
+
+    class _Mock:      # iprsocket's ``NotLocal.msg_queue = mock.Mock()``: dead code
+        def __init__(self, *args, **kwargs) -> None:
+            pass
+
+    stub("unittest.mock", Mock=_Mock)
+    if "unittest.mock" in stubs:
+        stub("unittest", mock=stubs["unittest.mock"])
+    stub("pyroute2.iproute.ipmock", IPEngine=_lazy_call("pyroute2.iproute.ipmock", "IPEngine"))
+    stub("pyroute2.netlink.rtnl.tcmsg", tcmsg=_lazy_class("pyroute2.netlink.rtnl.tcmsg", "tcmsg"),
+         plugins=_LazyMapping("pyroute2.netlink.rtnl.tcmsg", "plugins"))
+    saved = {name: sys.modules.get(name) for name in stubs}
+    sys.modules.update(stubs)
+    try:
+        return importlib.import_module("pyroute2.iproute.linux").AsyncIPRoute
+    finally:
+        for name, mod in stubs.items():
+            if sys.modules.get(name) is mod:
+                del sys.modules[name]
+
+
+def _lazy_call(module: str, name: str):
+    def call(*args, **kwargs):
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    return call
+
+
+class _LazyMeta(type):
+    def __getattr__(cls, attr: str):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return getattr(cls._real(), attr)
+
+
+def _lazy_class(module: str, name: str) -> type:
+    """A class standing for ``module.name``: making one makes the real one."""
+
+    def real(cls=None):
+        return getattr(importlib.import_module(module), name)
+
+    def new(cls, *args, **kwargs):
+        return real()(*args, **kwargs)
+
+    return _LazyMeta(name, (), {"__new__": new, "_real": staticmethod(real), "__module__": module})
+
+
+class _LazyMapping(Mapping):
+    """A mapping standing for ``module.name`` (tc's plugin table)."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self._where = (module, name)
+
+    def _real(self) -> Mapping:
+        return getattr(importlib.import_module(self._where[0]), self._where[1])
+
+    def __getitem__(self, key):
+        return self._real()[key]
+
+    def __iter__(self):
+        return iter(self._real())
+
+    def __len__(self) -> int:
+        return len(self._real())
+
+
+AsyncIPRoute = _import_async_iproute()
 
 RTM_NEWLINK = 16
 RTM_DELLINK = 17
