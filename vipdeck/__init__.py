@@ -8,7 +8,6 @@ an environment that also holds a distribution called ``console`` or
 ``engine`` keeps working.
 """
 
-from importlib import metadata as _metadata
 from pathlib import Path as _Path
 
 # Run from a source checkout (tests, lab nodes, an unprivileged client that
@@ -20,7 +19,19 @@ _root = _Path(__file__).resolve().parent.parent
 if (_root / "setup.py").is_file() and (_root / "engine" / "runtime.py").is_file():
     __path__.append(str(_root))  # noqa: F821 (the package's own __path__)
 
-try:
-    __version__ = _metadata.version("vipdeck")
-except _metadata.PackageNotFoundError:  # a source tree that was never installed
-    __version__ = "0+unknown"
+
+
+def __getattr__(name: str):
+    """``__version__``, looked up when asked for: importlib.metadata brings
+    the email package with it (about 1.5 MB of a daemon's resident memory,
+    issue 13), and only ``vipdeck --version`` wants it."""
+    if name != "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import metadata
+
+    try:
+        version = metadata.version("vipdeck")
+    except metadata.PackageNotFoundError:  # a source tree that was never installed
+        version = "0+unknown"
+    globals()["__version__"] = version
+    return version

@@ -91,13 +91,31 @@ def examples_epilog(name: str) -> str:
 DEFAULT_SOCKET = "/run/vipdeck/control.sock"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from vipdeck import __version__
+class _VersionAction(argparse.Action):
+    """``--version``, with the version looked up only when it is asked for
+    (argparse's own action takes the string up front, and finding it costs
+    every daemon importlib.metadata and the email package: issue 13)."""
 
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help="show program's version number and exit"):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from vipdeck import __version__
+
+        parser._print_message(f"vipdeck {__version__}\n", sys.stdout)
+        parser.exit()
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``only`` (a command's name), that one
+    command's options are the only ones added, so running it imports no other
+    command's module (the daemon does not pay for the console's event filters:
+    issue 13).  Every command is still listed in ``vipdeck --help``."""
     parser = argparse.ArgumentParser(
         prog="vipdeck", description="A keepalived-class VRRP + IPVS engine with a Textual operator console.",
         epilog="Run `vipdeck COMMAND --help` for a command's options and examples; man vipdeck(8).")
-    parser.add_argument("--version", action="version", version=f"vipdeck {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (module, help_text) in {**COMMANDS, **HIDDEN}.items():
@@ -105,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, description=help_text, epilog=examples_epilog(name),
                            formatter_class=argparse.RawDescriptionHelpFormatter, **kw)
         p.set_defaults(_module=module)
+        if only is not None and name != only:
+            continue
         mod = importlib.import_module(f"vipdeck.cli.{module}")
         add = getattr(mod, "add_arguments", None)
         if add is not None:
@@ -118,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
+    # the command is the first word: the top level's only options, -h and --version, take no value
+    only = argv[0] if argv and argv[0] in {**COMMANDS, **HIDDEN} else None
+    parser = build_parser(only)
     args = parser.parse_args(argv)
     mod = importlib.import_module(f"vipdeck.cli.{args._module}")
     try:
