@@ -23,16 +23,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import logging
-import smtplib
 import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
+from typing import TYPE_CHECKING
 
 from vipdeck.engine.config.model import GlobalDefs
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
+
+# smtplib and the email package are imported where a mail is built or sent:
+# a daemon that never sends one does not keep them (about 1.5 MB resident, issue 13)
 
 log = logging.getLogger("vipdeck.smtp")
 
@@ -159,6 +163,9 @@ def sender(gd: GlobalDefs) -> str:
 
 
 def build_message(gd: GlobalDefs, alert: Alert, *, now: float | None = None) -> EmailMessage:
+    import email.utils
+    from email.message import EmailMessage
+
     msg = EmailMessage()
     msg["From"] = sender(gd)
     msg["To"] = ", ".join(gd.notification_email)
@@ -176,6 +183,8 @@ def _server(gd: GlobalDefs) -> str:
 
 def send_alert_sync(gd: GlobalDefs, alert: Alert) -> SmtpResult:
     """Blocking send (call it in a thread); never raises."""
+    import smtplib
+
     rcpts = tuple(gd.notification_email)
     if not gd.smtp_server or not rcpts:
         return SmtpResult(alert.subject, rcpts, ok=False, skipped=True,
@@ -196,6 +205,8 @@ def send_alert_sync(gd: GlobalDefs, alert: Alert) -> SmtpResult:
 
 
 def _describe(e: BaseException) -> str:
+    import smtplib
+
     if isinstance(e, ConnectionRefusedError):
         return "connection refused"
     if isinstance(e, (TimeoutError, socket.timeout)) or (

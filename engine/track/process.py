@@ -34,8 +34,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import psutil
-
 from vipdeck.engine.config.model import TrackProcess
 from vipdeck.engine.track.base import Listener, Tracker
 from vipdeck.engine.track.weights import Effect, Weighting, binary_effect, fmt_delta
@@ -175,6 +173,10 @@ class ProcessScanner:
 
     @staticmethod
     def snapshot(with_cmdline: bool) -> list[ProcInfo]:
+        # imported on the first scan: a daemon with no vrrp_track_process does
+        # not keep psutil (about 1.3 MB resident, issue 13)
+        import psutil
+
         attrs = ["name", "status"] + (["cmdline"] if with_cmdline else [])
         out = []
         for p in psutil.process_iter(attrs, ad_value=None):

@@ -1,0 +1,107 @@
+"""What the daemon's start path imports (issue 13: a daemon's resident memory).
+
+Every module a daemon imports stays in its memory for its whole life, and
+255 instances at advert_int 0.1 had to fit in 40 MB.  These modules were
+measured there and are not needed to run VRRP: each is imported where it is
+used (a mail sent, a process tracker's scan, ``vipdeck --version``, the
+console), or, for pyroute2's, stood in for while ``AsyncIPRoute`` is imported
+(``engine/net/rtnl.py``).  A fresh interpreter does what ``vipdeck daemon``
+does before its loop starts, so a module imported only by another test
+cannot hide an eager import here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# module -> what brought it in when it was found in a daemon
+NOT_AT_START = {
+    "unittest": "pyroute2's iprsocket (from unittest import mock)",
+    "unittest.mock": "pyroute2's iprsocket",
+    "pyroute2.iproute.ipmock": "pyroute2's iprsocket (the netlink mock engine)",
+    "pyroute2.netlink.rtnl.tcmsg": "pyroute2's iproute.linux and MarshalRtnl (tc plugins)",
+    "importlib.metadata": "the version, in vipdeck/__init__ and engine/status",
+    "email": "importlib.metadata and engine/notify/smtp",
+    "smtplib": "engine/notify/smtp",
+    "psutil": "engine/track/process",
+    "vipdeck.console": "vipdeck/cli/events (every command's module was imported to build the parser)",
+    "vipdeck.cli.common": "the client commands' modules",
+    "textual": "the console",
+    "rich": "the console",
+    "scapy": "the lab and demo",
+}
+
+START = """
+import json, sys
+from vipdeck.cli import build_parser
+args = build_parser("daemon").parse_args(["daemon", "-l", "-f", "/nonexistent/keepalived.conf"])
+import vipdeck.cli.daemon
+import vipdeck.engine.daemon, vipdeck.engine.logsetup
+from vipdeck.engine.status import package_version
+package_version()
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def _modules_at_start() -> set[str]:
+    r = subprocess.run([sys.executable, "-c", START], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    return set(json.loads(r.stdout))
+
+
+def test_daemon_start_path_imports_none_of_the_costly_modules():
+    loaded = _modules_at_start()
+    found = {m: why for m, why in NOT_AT_START.items() if m in loaded}
+    assert not found, f"imported at the daemon's start (each costs resident memory for its life): {found}"
+
+
+def test_the_daemon_main_builds_only_its_own_command():
+    """``vipdeck daemon`` goes through main(): the first word picks the one
+    command module that is imported."""
+    code = ("import sys\nfrom vipdeck import cli\n"
+            "cli.COMMANDS = {'daemon': cli.COMMANDS['daemon']} | {k: ('nosuchmodule', h) for k, (_, h) in cli.COMMANDS.items() if k != 'daemon'}\n"
+            "p = cli.build_parser('daemon')\nprint(p.parse_args(['daemon']).config)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert r.returncode == 0 and r.stdout.strip() == "/etc/keepalived/keepalived.conf", r.stderr
+
+
+def test_the_snapshot_version_is_the_installed_one():
+    """engine/status reads the version without importlib.metadata; it must find what that finds."""
+    from vipdeck.engine import status
+
+    status._VERSION = None
+    try:
+        expected = metadata.version("vipdeck")
+    except metadata.PackageNotFoundError:
+        expected = "0"
+    assert status.package_version() == expected
+
+
+def test_pyroute2_names_behind_the_stand_ins_still_work():
+    """The stand-ins are gone after the import, and what pyroute2 bound to
+    them loads the real thing: a tc message class, the plugin table, the mock engine."""
+    code = """
+import sys
+import vipdeck.engine.net.rtnl
+assert "unittest" not in sys.modules and "pyroute2.netlink.rtnl.tcmsg" not in sys.modules, "stand-in left"
+from pyroute2.iproute import linux
+from pyroute2.netlink.rtnl import iprsocket
+from pyroute2.netlink.rtnl.marshal import MarshalRtnl
+msg = linux.tcmsg()
+from pyroute2.netlink.rtnl.tcmsg import tcmsg as real
+assert type(msg) is real and linux.tcmsg.prefix == "TCA_"
+assert "htb" in linux.tc_plugins and len(linux.tc_plugins) == len(sys.modules["pyroute2.netlink.rtnl.tcmsg"].plugins)
+from pyroute2.iproute.ipmock import IPEngine
+assert type(iprsocket.IPEngine()) is IPEngine
+from unittest import mock
+assert mock.Mock is not None and sys.modules["unittest.mock"] is mock
+print("ok")
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
