@@ -256,3 +256,46 @@ def test_relative_main_path_includes_resolve_beside_it(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     r = load(os.path.join("etc", "main.conf"))
     assert r.ok and r.config.script("x").loc.file == os.path.join("etc", "inc.conf")
+
+
+# --------------------------------------------------------------------------- reading files
+
+
+def test_reading_a_file_allocates_about_its_size_not_the_limit(tmp_path):
+    """read(MAX_FILE_BYTES + 1) allocated the whole 16 MiB limit before
+    shrinking: every daemon start and reload peaked 16 MiB higher (issue 13)."""
+    import tracemalloc
+
+    conf = tmp_path / "k.conf"
+    conf.write_text("global_defs {\n router_id n1\n}\n" + "! padding comment line\n" * 2000)
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        ok = Lexer(Diags(), "main").lex_file(str(conf))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert ok and peak < 4 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB reading a {conf.stat().st_size} B file"
+
+
+def test_read_limited_stops_at_the_limit_and_reads_a_file_that_grew(tmp_path, monkeypatch):
+    from vipdeck.engine.config import lexer
+
+    p = tmp_path / "f"
+    p.write_bytes(b"x" * 300_000)
+    with open(p, "rb") as fh:
+        assert lexer.read_limited(fh, 100_001) == b"x" * 100_001
+    with open(p, "rb") as fh:
+        monkeypatch.setattr(lexer.os, "fstat", lambda fd: os.stat_result((0,) * 10))   # looked empty
+        assert lexer.read_limited(fh, 1_000_000) == b"x" * 300_000
+
+
+def test_a_file_over_the_limit_is_refused(tmp_path, monkeypatch):
+    from vipdeck.engine.config import lexer
+
+    monkeypatch.setattr(lexer, "MAX_FILE_BYTES", 1000)
+    p = tmp_path / "big.conf"
+    p.write_text("! " + "x" * 2000 + "\n")
+    d = Diags()
+    assert not Lexer(d, "main").lex_file(str(p))
+    assert any("larger than" in x.message for x in d.items), d.items
