@@ -45,7 +45,7 @@ import logging
 import os
 from typing import Callable
 
-from vipdeck.engine import signals
+from vipdeck.engine import memory, signals
 from vipdeck.engine.config import load
 from vipdeck.engine.control.api import EngineApi
 from vipdeck.engine.control.schema import ControlError
@@ -203,6 +203,7 @@ class Daemon:
         log.info("vipdeck daemon running: %s, control socket %s%s", config.summary(), self.socket_path,
                  f", metrics on {self.exporter.url}" if self.exporter else "")
         self.systemd.ready(f"running: {config.summary()}")
+        memory.give_back()      # the parse and start-up's garbage (a master's VIPs: engine.vipops)
         self._watchdog = asyncio.get_running_loop().create_task(self.systemd.run_watchdog(), name="systemd watchdog")
 
     async def _serve(self) -> None:
@@ -314,6 +315,7 @@ class Daemon:
                     status = f"running: reload refused ({len(errors)} error(s)), keeping the running config"
                     raise ControlError("bad_request", msg)
                 summary = await self.engine.apply(config)
+                memory.give_back()      # the old configuration and the new one's parse
                 self.engine.emit("config", f"reload accepted: {summary}", accepted=True)
                 status = f"running: {config.summary()}"
                 return f"reloaded: {summary}"

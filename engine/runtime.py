@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Coroutine
 
-from vipdeck.engine import operator, reload, status
+from vipdeck.engine import memory, operator, reload, status
 from vipdeck.engine.advert_view import AdvertView
 from vipdeck.engine.config.model import Config, VrrpInstance
 from vipdeck.engine.control.schema import Snapshot
@@ -131,7 +131,7 @@ class Engine:
                                        stats=self.vrrp_stats, loop=loop, open_socket=self.net.open_socket,
                                        interface_of=self.host.vrrp_interface)
         self.dispatch.advert_heard = self.advert_heard
-        self.vips = VipOps(self.host, self.emit, self.spawn, loop)
+        self.vips = VipOps(self.host, self.emit, self.spawn, loop, on_idle=memory.give_back)
         self.sync = SyncGroups(self.drivers, self.emit, self.notify.scripts.group_transition, loop)
         self.gate = StartGate(loop, self.emit, self._start_now, self.uptime)
         self.effects = Effects(drivers=self.drivers, vips=self.vips, host=self.host, notifier=self.notify.scripts,

@@ -27,6 +27,8 @@ from vipdeck.engine.vrrp.driver import InstanceDriver
 
 Spawn = Callable[[Coroutine, str], asyncio.Task]
 
+IDLE_DELAY = 1.0      # s after the last VIP operation of a burst before ``on_idle``
+
 
 class Host(Protocol):
     """What the chain needs of ``hosting.HostSide``."""
@@ -40,12 +42,21 @@ class Host(Protocol):
 
 
 class VipOps:
-    def __init__(self, host: Host, emit: Emit, spawn: Spawn, loop: asyncio.AbstractEventLoop):
+    def __init__(self, host: Host, emit: Emit, spawn: Spawn, loop: asyncio.AbstractEventLoop,
+                 on_idle: Callable[[], object] | None = None):
+        """``on_idle`` runs once ``IDLE_DELAY`` after a burst of operations
+        ends (the engine gives memory back then: ``engine.memory``)."""
         self.host = host
         self.emit = emit
         self.spawn = spawn
         self.loop = loop
-        self._chain: dict[str, asyncio.Future | None] = {}      # instance -> its last operation
+        self.on_idle = on_idle
+        # instance -> its last operation while it runs: a finished one is
+        # dropped (waiting for it would return at once), so 255 idle
+        # instances keep no finished task and coroutine each
+        self._chain: dict[str, asyncio.Future | None] = {}
+        self._running = 0
+        self._idle: asyncio.TimerHandle | None = None
         self._reinstating: dict[str, asyncio.TimerHandle] = {}  # instance -> pending VIP re-add
         self._reinstated: dict[str, float] = {}                 # instance -> last re-add (loop time)
 
@@ -94,7 +105,27 @@ class VipOps:
                 self.emit("vip", f"{d.inst.name}: {'added' if add else 'removed'} {', '.join(changed)}",
                           instance=d.inst.name, added=add, vips=changed)
 
-        self._chain[d.inst.name] = self.spawn(op(), f"{d.inst.name} VIPs")
+        name = d.inst.name
+        task = self.spawn(op(), f"{name} VIPs")
+        self._chain[name] = task
+        self._running += 1
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+
+        def done(t: asyncio.Future) -> None:
+            if self._chain.get(name) is t:
+                del self._chain[name]
+            self._running -= 1
+            if self._running == 0 and self.on_idle is not None:
+                self._idle = self.loop.call_later(IDLE_DELAY, self._went_idle)
+
+        task.add_done_callback(done)
+
+    def _went_idle(self) -> None:
+        self._idle = None
+        if self.on_idle is not None:
+            self.on_idle()
 
     async def _routes(self, d: InstanceDriver, add: bool) -> None:
         results = await routes.apply(d.inst.virtual_routes, d.inst.virtual_rules, add)
@@ -132,6 +163,9 @@ class VipOps:
         for timer in self._reinstating.values():
             timer.cancel()
         self._reinstating.clear()
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
 
     # ------------------------------------------------------------------ a master's VIP gone
 

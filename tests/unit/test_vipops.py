@@ -93,3 +93,28 @@ def test_a_vip_removed_under_a_master_is_put_back_at_most_once_a_second():
     adds = [round(t - t0, 3) for t, what, _n in host.log if what == "add"]
     assert adds == [0.0, 1.0]
     assert host.ops().count("garp") == 2
+
+
+def test_a_burst_of_operations_ends_in_one_idle_call_and_leaves_no_finished_task():
+    """The engine gives memory back once a burst is over (engine.memory, issue 13);
+    a finished operation is not kept for each of 255 idle instances."""
+    calls: list[float] = []
+
+    async def main():
+        host, ops, _events = setup(delay=0.5)
+        loop = asyncio.get_running_loop()
+        ops.on_idle = lambda: calls.append(loop.time())
+        d = Driver()
+        t0 = loop.time()
+        ops.add(d)
+        ops.remove(d)
+        await asyncio.sleep(0.7)          # the add is done, the remove still runs: not idle
+        assert calls == [] and "VI_1" in ops._chain
+        await ops.drain()
+        t_end = loop.time()
+        await asyncio.sleep(3)
+        return t0, t_end, ops
+
+    t0, t_end, ops = run(main)
+    assert len(calls) == 1 and abs(calls[0] - (t_end + 1.0)) < 0.05, (calls, t0, t_end)
+    assert ops._chain == {}
