@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import functools
-import hashlib
 import os
 import re
 import select
@@ -217,7 +216,7 @@ def _verify(url: HttpUrl, status: int, body: bytes) -> None:
             raise CheckFailure(f"HTTP {status} ≠ {codes[0][0]}")
         raise CheckFailure(f"HTTP {status} not in {format_codes(codes)}")
     if url.digest:
-        got = hashlib.md5(body).hexdigest()
+        got = genhash(body)
         if got != url.digest.lower():
             raise CheckFailure(f"digest mismatch: got {got}, want {url.digest.lower()}")
     if url.regex:
@@ -247,7 +246,10 @@ async def check_http(checker: HttpCheck, env: CheckEnv | None = None) -> CheckRe
 
 
 def genhash(body: bytes) -> str:
-    """The digest keepalived's genhash prints for a body."""
+    """The digest keepalived's genhash prints for a body (hashlib imported
+    here: a daemon with no digest check does not keep it, issue 13)."""
+    import hashlib
+
     return hashlib.md5(body).hexdigest()
 
 

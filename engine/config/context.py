@@ -8,7 +8,6 @@ virtual server's ``delay_loop`` come after its real servers.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -151,6 +150,8 @@ class ParseContext:
 
     def unknown(self, st: Stmt, where: str, candidates: list[str] = ()) -> None:  # type: ignore[assignment]
         msg = f"unknown keyword '{show(st.keyword)}' in {where}"
+        import difflib     # only for a misspelt keyword: not kept by every daemon (issue 13)
+
         close = difflib.get_close_matches(st.keyword, candidates, n=1, cutoff=0.8) if candidates else []
         if close:
             msg += f" (did you mean '{close[0]}'?)"

@@ -131,7 +131,6 @@ from __future__ import annotations
 import enum
 import ipaddress
 from dataclasses import dataclass
-from fractions import Fraction
 
 from vipdeck.engine.vrrp.packet import Advert
 
@@ -177,14 +176,16 @@ _DOWN_INTERVALS: dict[tuple[int, int], float] = {}
 
 
 def _down_interval(priority: int, master_int_cs: int) -> float:
-    """Master_Down_Interval in seconds, exact (a Fraction), remembered per
-    (priority, interval): a backup asks for it at every advert."""
+    """Master_Down_Interval in seconds, remembered per (priority, interval):
+    a backup asks for it at every advert.  Integer true division is
+    correctly rounded, as float(Fraction(n, d)) was, without importing
+    fractions and decimal (issue 13)."""
     k = (priority, master_int_cs)
     v = _DOWN_INTERVALS.get(k)
     if v is None:
         if len(_DOWN_INTERVALS) > 4096:
             _DOWN_INTERVALS.clear()
-        v = _DOWN_INTERVALS[k] = float(Fraction((3 * 256 + 256 - priority) * master_int_cs, 25600))
+        v = _DOWN_INTERVALS[k] = (3 * 256 + 256 - priority) * master_int_cs / 25600
     return v
 
 
@@ -580,7 +581,7 @@ class VrrpMachine:
     def skew_time(self, priority: int | None = None) -> float:
         """Skew_Time = (256 − priority) × Master_Adver_Interval / 256, in seconds."""
         p = self.effective_priority if priority is None else priority
-        return float(Fraction((256 - p) * self._master_int_cs, 25600))
+        return (256 - p) * self._master_int_cs / 25600
 
     def master_down_interval(self, priority: int | None = None) -> float:
         """Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time, in seconds."""

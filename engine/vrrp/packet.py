@@ -23,7 +23,6 @@ logged as they are.
 from __future__ import annotations
 
 import enum
-import hmac
 import ipaddress
 import struct
 import sys
@@ -346,6 +345,8 @@ def validate(advert: Advert, *, vrid: int, version: int, auth_type: int = AUTH_N
             return rej(RejectReason.AUTH_TYPE, f"auth type {advert.auth_type} != configured {auth_type}")
         if auth_type == AUTH_PASS:
             want = pass_auth_data(auth_pass or "")
+            import hmac     # VRRPv2 PASS only: hmac brings hashlib and OpenSSL's (issue 13)
+
             if not hmac.compare_digest(advert.auth_data, want):
                 return rej(RejectReason.AUTH_MISMATCH, "simple password does not match")
         if advert.interval_cs != round(interval * 100):

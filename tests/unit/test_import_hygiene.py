@@ -35,6 +35,11 @@ NOT_AT_START = {
     "textual": "the console",
     "rich": "the console",
     "scapy": "the lab and demo",
+    "hashlib": "engine/check/http (MD5 digests) and, through hmac, engine/vrrp/packet (PASS auth)",
+    "hmac": "engine/vrrp/packet (PASS auth)",
+    "fractions": "engine/vrrp/machine (the down interval)",
+    "decimal": "fractions",
+    "difflib": "engine/config/context (did-you-mean for a misspelt keyword)",
 }
 
 START = """
