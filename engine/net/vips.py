@@ -10,6 +10,7 @@ same).
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import ipaddress
 import logging
@@ -106,6 +107,9 @@ def _code(exc: NetlinkError) -> int:
     return getattr(exc, "code", 0)
 
 
+MAX_IN_FLIGHT = 16
+
+
 class VipManager:
     """VIP operations on one namespace's interfaces (``netns`` or ours).
 
@@ -116,6 +120,12 @@ class VipManager:
         self.netns = netns
         self._ipr = ipr
         self._own = ipr is None
+        # netlink requests in flight at once: each holds pyroute2's request
+        # objects until its answer, and 255 instances becoming master at
+        # once put all their VIPs' requests up together; their peak stayed
+        # in the daemon's resident memory (issue 13).  The kernel answers in
+        # microseconds, so a few in flight keep the socket as busy.
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     async def _r(self):
         if self._ipr is None:
@@ -162,7 +172,8 @@ class VipManager:
         if vip.family == socket.AF_INET6:
             kw["flags"] = rtnl.IFA_F_NODAD
         try:
-            await (await self._r()).addr("add", **kw)
+            async with self._slots:
+                await (await self._r()).addr("add", **kw)
         except NetlinkError as exc:
             if _code(exc) == errno.EEXIST:
                 return False
@@ -180,8 +191,9 @@ class VipManager:
         except LookupError:
             return False     # the interface is gone, and the address with it
         try:
-            await (await self._r()).addr("del", index=idx, address=vip.address,
-                                         prefixlen=vip.prefixlen, family=vip.family)
+            async with self._slots:
+                await (await self._r()).addr("del", index=idx, address=vip.address,
+                                             prefixlen=vip.prefixlen, family=vip.family)
         except NetlinkError as exc:
             if _code(exc) in (errno.EADDRNOTAVAIL, errno.ENODEV):
                 return False
