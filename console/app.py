@@ -27,7 +27,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Static, TabbedContent, TabPane
 
 from vipdeck.console.actions import ChangePlan, NotApplicable
-from vipdeck.console.cluster import ClusterRow, all_flags, cluster_rows, node_names
+from vipdeck.console.cluster import ClusterComparison, ClusterRow, all_flags, node_names
 from vipdeck.console.changes import BY_NAME, CHANGES, INSTANCE, IPVS_OPS, REAL_SERVER, Change
 from vipdeck.console.derive import SnapView, held_vips, move_of
 from vipdeck.console.failover import Followup, followed_instances
@@ -186,6 +186,7 @@ class ConsoleApp(App[int]):
         self.peer_links: list[PeerLink] = [self._peer_link(p, peer_client) for p in peers]
         self.target = 0                  # which node changes go to: 0 this one, k the k-th peer link
         self.cluster: list[ClusterRow] = []
+        self._comparison = ClusterComparison()   # the rows, made again only where a node's word changed
         self._cluster_at = float("-inf")     # when the nodes were last compared (monotonic)
         self.followups: list[tuple[Followup, PeerLink | None]] = []   # changes sent, followed to their end
 
@@ -397,7 +398,7 @@ class ConsoleApp(App[int]):
             return
         self._cluster_at = now
         nodes = self.cluster_nodes
-        self.cluster = cluster_rows(nodes, stale_after=self.stale_after)
+        self.cluster = self._comparison.update(nodes, stale_after=self.stale_after)
         if self._exit:
             return
         try:
