@@ -16,6 +16,7 @@ moves keeps the cursor; a removed row leaves it on the same position).
 
 from __future__ import annotations
 
+import collections
 import functools
 from typing import ClassVar, Iterable, Sequence
 
@@ -105,6 +106,9 @@ class KeyedTable(ScrollView, can_focus=True):
         self._order: list[str] = []
         self._index: dict[str, int] | None = {}
         self._cell_widths: dict[str, tuple[int, ...]] = {}
+        # per column, how many rows have each cell width: the widest is known
+        # without walking every row (510 rows x 14 cells on the adverts screen)
+        self._width_counts: list[collections.Counter] = [collections.Counter() for _ in self._spec]
         self._widths: list[int] = [self._fixed[i] or _width(lab) for i, lab in enumerate(self._labels)]
         self._strips: dict[str, Strip] = {}        # row key -> unstyled line at the current widths
         self._header: Strip | None = None
@@ -172,21 +176,44 @@ class KeyedTable(ScrollView, can_focus=True):
         changed = False
         for key in old.keys() - new.keys():
             self._strips.pop(key, None)
-            self._cell_widths.pop(key, None)
+            self._count_widths(self._cell_widths.pop(key, ()), -1)
             self.stats["removes"] += 1
             changed = True
+        updates = 0
         for key in new_order:
             cells = new[key]
             before = old.get(key)
             if before is None:
                 self.stats["appends"] += 1
+                w = tuple(_width(c) for c in cells)
             elif before == cells:
                 continue
             else:
-                self.stats["updates"] += sum(1 for a, b in zip(before, cells) if a != b) or 1
+                # one pass: which cells changed (the stats count cells, the row is
+                # redrawn if any did), measuring only those (most rows change in
+                # one or two cells: an age, a counter)
+                was = self._cell_widths[key]
+                diff = 0
+                ws = []
+                for i, c in enumerate(cells):
+                    if i >= len(before):
+                        ws.append(_width(c))
+                    elif before[i] == c:
+                        ws.append(was[i])
+                    else:
+                        diff += 1
+                        ws.append(_width(c))
+                updates += diff or 1
+                w = tuple(ws)
+                if w != was:
+                    self._count_widths(was, -1)
+                    self._count_widths(w, 1)
             self._strips.pop(key, None)
-            self._cell_widths[key] = tuple(_width(c) for c in cells)
+            if before is None:
+                self._count_widths(w, 1)
+            self._cell_widths[key] = w
             changed = True
+        self.stats["updates"] += updates
         kept_order = [k for k in self._order if k in new]
         if kept_order != new_order[:len(kept_order)]:
             self.stats["rebuilds"] += 1     # rows moved: a structural change
@@ -216,6 +243,7 @@ class KeyedTable(ScrollView, can_focus=True):
             self._order.append(key)
             w = tuple(_width(c) for c in cells)
             self._cell_widths[key] = w
+            self._count_widths(w, 1)
             for i, cw in enumerate(w[:len(widths)]):
                 if self._fixed[i] is None and cw > widths[i]:
                     widths[i] = cw
@@ -237,7 +265,7 @@ class KeyedTable(ScrollView, can_focus=True):
         for key in gone:
             del self._cells[key]
             self._strips.pop(key, None)
-            self._cell_widths.pop(key, None)
+            self._count_widths(self._cell_widths.pop(key, ()), -1)
         self.stats["removes"] += len(gone)
         self._index = None
         self._restore_cursor(cursor_key, shift=-len(gone))
@@ -314,13 +342,21 @@ class KeyedTable(ScrollView, can_focus=True):
 
     # -- geometry and drawing ---------------------------------------------------------------
 
+    def _count_widths(self, widths: Sequence[int], step: int) -> None:
+        counts = self._width_counts
+        for i, cw in enumerate(widths[:len(counts)]):
+            c = counts[i]
+            n = c[cw] + step
+            if n > 0:
+                c[cw] = n
+            else:
+                del c[cw]
+
     def _measure_all(self) -> bool:
-        widths = [self._fixed[i] or _width(lab) for i, lab in enumerate(self._labels)]
-        n = len(widths)
-        for w in self._cell_widths.values():
-            for i, cw in enumerate(w[:n]):
-                if cw > widths[i] and self._fixed[i] is None:
-                    widths[i] = cw
+        """Every column as wide as its widest cell or label (from the counts)."""
+        widths = [(self._fixed[i] or _width(lab)) if self._fixed[i] is not None
+                  else max(_width(lab), max(self._width_counts[i], default=0))
+                  for i, lab in enumerate(self._labels)]
         if widths == self._widths:
             return False
         self._widths = widths

@@ -145,3 +145,53 @@ async def test_key_bar_lists_shown_bindings_and_clicks_run_them():
         x = text.index("Drain")
         await pilot.click(KeyBar, offset=(x, 0))
         assert app.drained == 1
+
+
+# -- column widths, kept per column as counts of cell widths ------------------------------
+
+from collections import Counter  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+cell = st.one_of(st.text("ab", max_size=6), st.builds(lambda s, b: Text(s, style="bold" if b else ""),
+                                                      st.text("xy", max_size=6), st.booleans()))
+table_rows = st.lists(st.tuples(st.sampled_from("pqrstu"), st.lists(cell, min_size=2, max_size=4)), max_size=6)
+op = st.one_of(st.tuples(st.just("sync"), table_rows), st.tuples(st.just("append"), table_rows),
+               st.tuples(st.just("drop"), st.integers(0, 3)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(op, max_size=12))
+def test_the_widths_are_those_a_fresh_table_measures(ops):
+    """Any history of syncs, appends and drops: after a sync that changed the
+    rows the columns are as wide as a table given the same rows at once
+    makes them (a synced table shrinks with its rows), a sync counts the
+    cells that changed, and the width counts match the rows."""
+    t = KeyedTable(COLUMNS)
+    for kind, arg in ops:
+        if kind == "drop":
+            t.drop_first(arg)
+        elif kind == "append":
+            t.append(arg)
+        else:
+            before = {k: t.row_cells(k) for k in t.keys}
+            updates = t.stats["updates"]
+            t.sync(arg)
+            changed = 0
+            for k in t.keys:
+                old, new = before.get(k), t.row_cells(k)
+                if old is not None and old != new:
+                    changed += sum(1 for a, b in zip(old, new) if a != b) or 1
+            assert t.stats["updates"] == updates + changed
+            if before == {k: t.row_cells(k) for k in t.keys} and list(before) == t.keys:
+                continue        # nothing changed: nothing measured (widths kept from before a drop)
+            fresh = KeyedTable(COLUMNS)
+            fresh.sync([(k, t.row_cells(k)) for k in t.keys])
+            assert t._widths == fresh._widths
+            assert all(t._cell_widths[k] == fresh._cell_widths[k] for k in t.keys)
+        counts = [Counter() for _ in COLUMNS]
+        for k in t.keys:
+            for i, w in enumerate(t._cell_widths[k][:len(COLUMNS)]):
+                counts[i][w] += 1
+        assert t._width_counts == counts
