@@ -203,7 +203,7 @@ class Daemon:
         log.info("vipdeck daemon running: %s, control socket %s%s", config.summary(), self.socket_path,
                  f", metrics on {self.exporter.url}" if self.exporter else "")
         self.systemd.ready(f"running: {config.summary()}")
-        memory.give_back()      # the parse and start-up's garbage (a master's VIPs: engine.vipops)
+        memory.settle()         # the parse and start-up's garbage; the rest frozen (engine/memory.py)
         self._watchdog = asyncio.get_running_loop().create_task(self.systemd.run_watchdog(), name="systemd watchdog")
 
     async def _serve(self) -> None:
@@ -315,7 +315,7 @@ class Daemon:
                     status = f"running: reload refused ({len(errors)} error(s)), keeping the running config"
                     raise ControlError("bad_request", msg)
                 summary = await self.engine.apply(config)
-                memory.give_back()      # the old configuration and the new one's parse
+                memory.settle()         # the old configuration and the new one's parse
                 self.engine.emit("config", f"reload accepted: {summary}", accepted=True)
                 status = f"running: {config.summary()}"
                 return f"reloaded: {summary}"
