@@ -20,7 +20,6 @@ if (_root / "setup.py").is_file() and (_root / "engine" / "runtime.py").is_file(
     __path__.append(str(_root))  # noqa: F821 (the package's own __path__)
 
 
-
 def __getattr__(name: str):
     """``__version__``, looked up when asked for: importlib.metadata brings
     the email package with it (about 1.5 MB of a daemon's resident memory,

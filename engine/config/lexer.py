@@ -36,7 +36,6 @@ MAX_FILES_READ = 4096          # includes of includes can multiply without loopi
 MAX_BRACE_RESULTS = 1024
 
 
-
 def read_limited(fh, limit: int) -> bytes:
     """At most ``limit`` bytes of a binary file, read in pieces sized from
     its length: ``read(limit)`` allocates all ``limit`` bytes before it

@@ -216,11 +216,7 @@ class InstanceDriver:
             # a steady master's advert, the very one sent last: nothing it says has
             # changed (the machine would have made a new one, and whatever changes the
             # payload here calls invalidate_adverts), so send those bytes again
-            sent = 0
-            for payload, dst, src, ttl in self._resend:
-                sent += self.sock.send(payload, dst, src=src, ttl=ttl)
-            if sent:
-                self.counters.adverts_sent += 1
+            self._send_all(self._resend)
             self._arm(mc.next_deadline())        # a master's: always one, later than now
             self.hooks.fed(self, [])
             return
@@ -289,12 +285,16 @@ class InstanceDriver:
             sends = tuple((self.advert_payload(priority, peer), peer, src, ttl) for peer in self.inst.unicast_peers)
         else:
             sends = ((self.advert_payload(priority), self.inst.mcast_group, src, None),)
+        self._send_all(sends)
+        self._resend_for, self._resend = action, sends     # for _on_timer's next turn
+
+    def _send_all(self, sends) -> None:
+        """One advert: to the group, or to every unicast peer (counted once if any went)."""
         sent = 0
-        for payload, dst, s, ttl in sends:
-            sent += self.sock.send(payload, dst, src=s, ttl=ttl)
+        for payload, dst, src, ttl in sends:
+            sent += self.sock.send(payload, dst, src=src, ttl=ttl)
         if sent:
             self.counters.adverts_sent += 1
-        self._resend_for, self._resend = action, sends     # for _on_timer's next turn
 
     def _do(self, action) -> None:
         if isinstance(action, m.SendAdvert):
