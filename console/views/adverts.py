@@ -12,6 +12,7 @@ was read, and a per-source priority timeline with master changes marked, so
 from __future__ import annotations
 
 import collections
+import functools
 from typing import Sequence
 
 from rich.text import Text
@@ -275,13 +276,18 @@ class AdvertsView(View):
         yield Static(id="advert-failovers", classes="detail")
 
     def render_view(self, sv: SnapView) -> None:
+        """Rows are synchronised lazily: a row is (key, what its cells are made
+        from, how to make them), so only the rows on screen are made (510 at
+        255 VRIDs, every one changing on every snapshot)."""
         rows = []
         self._entries = {entry_key(e): e for e in entries(sv)}
+        ours = sv.our_addresses      # what source_row reads from the node besides the entry
         for entry in sorted(self._entries.values(),
                             key=lambda a: (a.get("vrid") or 0, a.get("family") or 4, a.get("interface") or "")):
             flags = entry.get("flags") or []
             ftext = flags_cell(flags)
             ek = entry_key(entry)
+            head = (ours, entry.get("ours"), entry.get("master"), entry.get("vrid"), entry.get("family"), flags)
             tags = [f.get("kind") for f in flags] + ["foreign" if not entry.get("ours") else "ours",
                                                        f"v{entry.get('family') or 4}"]
             sources = sorted(with_ourselves(sv, entry),
@@ -290,12 +296,13 @@ class AdvertsView(View):
             for s in sources:
                 if not self.keep(entry.get("vrid"), s.get("address"), s.get("mac"), *(s.get("vips") or []), *tags):
                     continue
-                rows.append((f"{ek}|{s.get('address')}", source_row(sv, entry, s, ftext)))
+                rows.append((f"{ek}|{s.get('address')}", (head, s),
+                             functools.partial(source_row, sv, entry, s, ftext)))
             for r in entry.get("rejected_sources") or []:
                 if not self.keep(entry.get("vrid"), r.get("address"), r.get("mac"), r.get("reason"), "rejected", *tags):
                     continue
-                rows.append((f"{ek}|rejected|{r.get('address')}", rejected_row(entry, r)))
-        self.query_one("#adverts-table", KeyedTable).sync(rows)
+                rows.append((f"{ek}|rejected|{r.get('address')}", (head, r), functools.partial(rejected_row, entry, r)))
+        self.query_one("#adverts-table", KeyedTable).sync_lazy(rows)
         self._detail()
 
     def selected_entry(self) -> dict | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -183,6 +185,12 @@ def instance_row(sv: SnapView, i: dict) -> tuple:
         Text(i["name"], style="bold"), str(i.get("vrid")), fmt.state_text(i.get("state")), prio, trackers_cell(i), master_cell(sv, i),
         vips_cell(i), last_cell(sv, i), operator_cell(sv, i),
     )
+
+
+def instance_sig(sv: SnapView, i: dict) -> tuple:
+    """What ``instance_row`` reads besides the instance (the master it heard is
+    in it): the clock, for the ages of its last transition and of a hold."""
+    return (i, sv.now if i.get("last_transition") or i.get("operator") else None)
 
 
 def instance_detail(sv: SnapView, i: dict) -> Text:
@@ -407,8 +415,8 @@ class OverviewView(View):
             if not self.keep(i["name"], i.get("vrid"), i.get("state"), i.get("interface"),
                              *(v.get("address") for v in i.get("vips") or [])):
                 continue
-            rows.append((i["name"], instance_row(sv, i)))
-        self.query_one("#instances", KeyedTable).sync(rows)
+            rows.append((i["name"], instance_sig(sv, i), functools.partial(instance_row, sv, i)))
+        self.query_one("#instances", KeyedTable).sync_lazy(rows)
         self._detail()
 
     def _detail(self) -> None:

@@ -12,13 +12,25 @@ already know, so nothing is measured by rendering.
 
 The operator's cursor stays on its row key across updates (a row that
 moves keeps the cursor; a removed row leaves it on the same position).
+
+Big tables can be synchronised lazily (``sync_lazy``): a row is given as a
+signature (the inputs its cells are made from, cheap to compare) and a
+function that makes its cells.  Only the rows on screen (and the cursor's)
+are made at once; the adverts screen's 510 rows cost ~30 ms to make and
+compare, which was most of the delay of the key that shows it.  A row
+never made is made a few at a time after the frame is drawn, so column
+widths settle within a few frames; a row whose signature changed while off
+screen keeps its old widths until it is made again (a few per update, and
+always when it scrolls into view).  Tables of at most ``EAGER_ROWS`` rows
+are made in full, exactly as ``sync`` does.
 """
 
 from __future__ import annotations
 
 import collections
 import functools
-from typing import ClassVar, Iterable, Sequence
+import itertools
+from typing import Callable, ClassVar, Iterable, Sequence
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -26,7 +38,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -34,6 +46,10 @@ from textual.strip import Strip
 Row = tuple[str, Sequence[object]]
 
 PAD = 1   # blank cells either side of every cell, like DataTable's cell_padding
+EAGER_ROWS = 100     # sync_lazy makes every row of a table this small (pictures and tests stay exact)
+TURN = 64            # rows never made, made after each frame until none is left
+STALE_TURN = 16      # rows off screen whose signature changed, made again per update
+LazyRow = tuple[str, object, Callable[[], Sequence[object]]]
 
 
 @functools.lru_cache(maxsize=64)
@@ -45,6 +61,16 @@ def _width(value: object) -> int:
     if isinstance(value, Text):
         return value.cell_len
     return cell_len(str(value))
+
+
+def _window(strip: Strip, start: int, width: int, style: Style) -> Strip:
+    """``strip.crop_extend(start, start + width, style)`` without its cache:
+    a strip already that wide is its own crop, and Strip.crop_extend stores
+    it in its own cache, a reference cycle per line drawn that only the
+    cyclic collector frees (thousands of strips a second on a busy table;
+    the full collections they set off took 30-40 ms, the longest pauses a
+    key press met)."""
+    return strip.extend_cell_length(start + width, style).crop(start, start + width)
 
 
 class KeyedTable(ScrollView, can_focus=True):
@@ -111,6 +137,13 @@ class KeyedTable(ScrollView, can_focus=True):
         self._width_counts: list[collections.Counter] = [collections.Counter() for _ in self._spec]
         self._widths: list[int] = [self._fixed[i] or _width(lab) for i, lab in enumerate(self._labels)]
         self._strips: dict[str, Strip] = {}        # row key -> unstyled line at the current widths
+        # lazy rows (sync_lazy): signature and maker per key; a key in _pending has no
+        # current cells (_cells[key] is None); its _cell_widths are stale or absent
+        self._sigs: dict[str, object] = {}
+        self._makers: dict[str, Callable[[], Sequence[object]]] = {}
+        self._pending: dict[str, None] = {}     # ordered: the oldest first
+        self._unmeasured: dict[str, None] = {}  # pending rows never made (no widths yet)
+        self._turn_scheduled = False
         self._header: Strip | None = None
         self._cursor = 0
         self._announced: str | None = None
@@ -137,7 +170,15 @@ class KeyedTable(ScrollView, can_focus=True):
         return self._order[self._cursor]
 
     def row_cells(self, key: str) -> tuple | None:
+        if key in self._pending:
+            self._make(key)
+            self._after_made()
         return self._cells.get(key)
+
+    @property
+    def pending_count(self) -> int:
+        """Lazy rows whose cells are not made yet (or stale)."""
+        return len(self._pending)
 
     def get_row_index(self, key: str) -> int:
         if self._index is None:
@@ -164,6 +205,8 @@ class KeyedTable(ScrollView, can_focus=True):
 
     def sync(self, rows: Iterable[Row]) -> None:
         """Make the table show exactly ``rows`` (key, cells) in that order."""
+        if self._sigs or self._pending:
+            self._forget_lazy()
         cursor_key = self.selected_key
         new_order: list[str] = []
         new: dict[str, tuple] = {}
@@ -228,6 +271,137 @@ class KeyedTable(ScrollView, can_focus=True):
         self._restore_cursor(cursor_key)
         self._content_changed()
 
+    def sync_lazy(self, rows: Iterable[LazyRow]) -> None:
+        """Make the table show exactly ``rows`` (key, signature, make) in that order.
+
+        A row's cells are made again only when its signature differs from the
+        last one (``==``), and then only if it is on screen, under the cursor,
+        or its turn has come (see the module's docstring).  ``stats["updates"]``
+        counts rows here, not cells (a row's cells are not compared)."""
+        cursor_key = self.selected_key
+        new_order: list[str] = []
+        sigs: dict[str, object] = {}
+        makers: dict[str, Callable[[], Sequence[object]]] = {}
+        for key, sig, make in rows:
+            if key in sigs:
+                continue
+            new_order.append(key)
+            sigs[key] = sig
+            makers[key] = make
+        cells, pending, old_sigs = self._cells, self._pending, self._sigs
+        changed = False
+        gone = [k for k in cells if k not in sigs]
+        for key in gone:
+            del cells[key]
+            self._strips.pop(key, None)
+            self._count_widths(self._cell_widths.pop(key, ()), -1)
+            pending.pop(key, None)
+            self._unmeasured.pop(key, None)
+        if gone:
+            self.stats["removes"] += len(gone)
+            changed = True
+        appended = updates = 0
+        missing = object()
+        for key in new_order:
+            if key not in cells:
+                cells[key] = None
+                pending[key] = None
+                self._unmeasured[key] = None
+                appended += 1
+                continue
+            before = old_sigs.get(key, missing)
+            if before is not missing and before == sigs[key]:
+                continue
+            if cells[key] is not None:
+                cells[key] = None
+                pending[key] = None
+                self._strips.pop(key, None)
+            updates += 1
+        self.stats["appends"] += appended
+        self.stats["updates"] += updates
+        changed = changed or bool(appended or updates)
+        kept_order = [k for k in self._order if k in sigs]
+        if kept_order != new_order[:len(kept_order)]:
+            self.stats["rebuilds"] += 1
+        if new_order != self._order:
+            changed = True
+        self._sigs, self._makers = sigs, makers
+        self._order = new_order
+        self._index = None
+        if not changed:
+            return
+        self._restore_cursor(cursor_key)
+        self._make_due()
+        self._widths_changed(self._measure_all())
+        self._content_changed()
+        self._schedule_turn()
+
+    def _make(self, key: str) -> None:
+        """Make one lazy row's cells now and count their widths."""
+        cells = tuple(self._makers[key]())
+        w = tuple(_width(c) for c in cells)
+        was = self._cell_widths.get(key)
+        if was != w:
+            if was is not None:
+                self._count_widths(was, -1)
+            self._count_widths(w, 1)
+            self._cell_widths[key] = w
+        self._cells[key] = cells
+        del self._pending[key]
+        self._unmeasured.pop(key, None)
+        self._strips.pop(key, None)
+
+    def _make_due(self) -> None:
+        """After an update: every pending row if the table is small, else the rows
+        on screen, the cursor's, and the oldest few stale ones."""
+        pending = self._pending
+        if not pending:
+            return
+        order = self._order
+        if len(order) <= EAGER_ROWS:
+            for key in list(pending):
+                self._make(key)
+            return
+        top = round(self.scroll_y)
+        for row in [self._cursor, *range(top, min(len(order), top + self._rows_visible()))]:
+            if 0 <= row < len(order) and order[row] in pending:
+                self._make(order[row])
+        stale = [k for k in itertools.islice((k for k in pending if k not in self._unmeasured), STALE_TURN)]
+        for key in stale:
+            self._make(key)
+
+    def _after_made(self) -> None:
+        if self._measure_all():
+            self._widths_changed(True)
+            self._content_changed()
+
+    def _schedule_turn(self) -> None:
+        if self._unmeasured and not self._turn_scheduled and self.is_attached:
+            self._turn_scheduled = True
+            self.call_after_refresh(self._turn)
+
+    def _turn(self) -> None:
+        """Rows never made, a few after each frame, so column widths settle."""
+        self._turn_scheduled = False
+        for key in list(itertools.islice(self._unmeasured, TURN)):
+            if key in self._pending:
+                self._make(key)
+            else:
+                self._unmeasured.pop(key, None)
+        self._after_made()
+        self._schedule_turn()
+
+    def _forget_lazy(self) -> None:
+        """Back to plain ``sync``: rows without cells are dropped (made new)."""
+        for key in list(self._pending):
+            self._cells.pop(key, None)
+            self._strips.pop(key, None)
+            self._count_widths(self._cell_widths.pop(key, ()), -1)
+        self._pending.clear()
+        self._unmeasured.clear()
+        self._sigs = {}
+        self._makers = {}
+
     def append(self, rows: Iterable[Row]) -> None:
         """Add rows at the end (the events stream) without looking at the rest."""
         grew = False
@@ -266,6 +440,10 @@ class KeyedTable(ScrollView, can_focus=True):
             del self._cells[key]
             self._strips.pop(key, None)
             self._count_widths(self._cell_widths.pop(key, ()), -1)
+            self._pending.pop(key, None)
+            self._unmeasured.pop(key, None)
+            self._sigs.pop(key, None)
+            self._makers.pop(key, None)
         self.stats["removes"] += len(gone)
         self._index = None
         self._restore_cursor(cursor_key, shift=-len(gone))
@@ -407,6 +585,22 @@ class KeyedTable(ScrollView, can_focus=True):
             segments.extend(Segment.apply_style(cell, post_style=_column_meta(i)))
         return Strip(segments, sum(w + 2 * PAD for w in self._widths))
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Rows scrolled into view are made before any line is drawn, so the
+        lines of one frame share column widths."""
+        if self._pending:
+            top = round(self.scroll_y)
+            order = self._order
+            made = False
+            for row in range(max(0, top + crop.y - 1), min(len(order), top + crop.bottom - 1)):
+                if order[row] in self._pending:
+                    self._make(order[row])
+                    made = True
+            if made and self._measure_all():
+                self._widths_changed(True)
+                self.call_later(self._content_changed)    # lines outside this crop, the virtual width
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         scroll_x = round(self.scroll_x)
@@ -416,11 +610,13 @@ class KeyedTable(ScrollView, can_focus=True):
                 self._header = self._line(self._labels)
             style = base + self.get_component_rich_style("keyed-table--header")
             strip = self._header.apply_style(style)
-            return strip.crop_extend(scroll_x, scroll_x + width, style)
+            return _window(strip, scroll_x, width, style)
         row = y - 1 + round(self.scroll_y)
         if row >= len(self._order):
             return Strip.blank(width, base)
         key = self._order[row]
+        if key in self._pending:
+            self._make(key)
         strip = self._strips.get(key)
         if strip is None:
             strip = self._strips[key] = self._line(self._cells[key])
@@ -429,7 +625,7 @@ class KeyedTable(ScrollView, can_focus=True):
             style = base + self.get_component_rich_style(cls)
         else:
             style = base
-        return strip.apply_style(style).crop_extend(scroll_x, scroll_x + width, style)
+        return _window(strip.apply_style(style), scroll_x, width, style)
 
     def on_resize(self) -> None:
         self._scroll_cursor_visible()

@@ -195,3 +195,179 @@ def test_the_widths_are_those_a_fresh_table_measures(ops):
             for i, w in enumerate(t._cell_widths[k][:len(COLUMNS)]):
                 counts[i][w] += 1
         assert t._width_counts == counts
+
+
+# -- lazy rows (sync_lazy): only what is seen is made ------------------------------------
+
+from vipdeck.console.widgets.keyed_table import EAGER_ROWS  # noqa: E402
+
+
+class Maker:
+    """Rows for sync_lazy that count how often their cells are made."""
+
+    def __init__(self):
+        self.made: Counter = Counter()
+
+    def rows(self, n: int, tick: int = 0, changed: set[int] | None = None) -> list:
+        out = []
+        for k in range(n):
+            sig = tick if changed is None or k in changed else 0
+            out.append((f"VI_{k}", sig, lambda k=k, sig=sig: self.make(k, sig)))
+        return out
+
+    def make(self, k: int, sig: int) -> tuple:
+        self.made[k] += 1
+        return (f"VI_{k}", Text("MASTER" if (k + sig) % 7 == 0 else "BACKUP", style="green"), "n" * (k % 5))
+
+    def cells(self, n: int, tick: int = 0) -> list:
+        return [(f"VI_{k}", (f"VI_{k}", Text("MASTER" if (k + tick) % 7 == 0 else "BACKUP", style="green"),
+                             "n" * (k % 5))) for k in range(n)]
+
+
+class TwoTables(App):
+    """A lazy table and an eager one given the same rows, one shown at a time."""
+
+    def compose(self) -> ComposeResult:
+        yield KeyedTable(COLUMNS, id="lazy")
+        yield KeyedTable(COLUMNS, id="eager")
+
+
+async def settle(pilot, t: KeyedTable) -> None:
+    for _ in range(200):        # the turns run after frames: a bounded number of them
+        if not t._unmeasured:
+            return
+        await pilot.pause()
+    raise AssertionError(f"{len(t._unmeasured)} rows never made")
+
+
+async def test_a_big_lazy_table_makes_only_the_rows_on_screen_and_draws_what_an_eager_one_draws():
+    app = TwoTables()
+    m = Maker()
+    n = 510
+    async with app.run_test(size=(60, 20)) as pilot:
+        lazy, eager = app.query_one("#lazy", KeyedTable), app.query_one("#eager", KeyedTable)
+        eager.display = False
+        lazy.sync_lazy(m.rows(n))
+        # the table is not laid out yet: the cursor's row at once, the rest after frames
+        await settle(pilot, lazy)
+        assert set(m.made) == set(range(n)) and max(m.made.values()) == 1
+        eager.sync(m.cells(n))
+        assert lazy._widths == eager._widths
+        picture = screen_lines(app)
+
+        # the next snapshot changes every row: only those on screen (and a few stale ones) are made
+        m.made.clear()
+        lazy.sync_lazy(m.rows(n, tick=1))
+        visible = lazy._rows_visible()
+        assert visible < 30 and len(m.made) <= visible + 1 + 16
+        assert set(range(visible)) <= set(m.made)
+        assert lazy.pending_count == n - len(m.made)
+        await pilot.pause()
+
+        # an unchanged signature makes nothing again
+        m.made.clear()
+        lazy.sync_lazy(m.rows(n, tick=1))
+        assert not m.made
+
+        # rows scrolled into view are made before they are drawn, and look like the eager table's
+        lazy.focus()
+        await pilot.press("end")
+        await pilot.pause()
+        assert lazy.cursor_row == n - 1 and m.made[n - 1] == 1
+        lazy_picture = screen_lines(app)
+        lazy.display, eager.display = False, True
+        eager.sync(m.cells(n, tick=1))
+        eager.focus()
+        await pilot.press("end")
+        await pilot.pause()
+        assert screen_lines(app) == lazy_picture
+        assert picture != lazy_picture
+
+        # a pending row read by a caller is made then (a stale row never reaches a caller)
+        stale = next(iter(lazy._pending))
+        assert lazy.row_cells(stale) == dict(m.cells(n, tick=1))[stale]
+
+
+async def test_a_small_lazy_table_is_made_in_full_at_once():
+    app = TwoTables()
+    m = Maker()
+    async with app.run_test(size=(60, 20)):
+        lazy, eager = app.query_one("#lazy", KeyedTable), app.query_one("#eager", KeyedTable)
+        lazy.sync_lazy(m.rows(EAGER_ROWS))
+        assert lazy.pending_count == 0 and len(m.made) == EAGER_ROWS
+        eager.sync(m.cells(EAGER_ROWS))
+        assert lazy._widths == eager._widths
+        m.made.clear()
+        lazy.sync_lazy(m.rows(EAGER_ROWS, tick=3, changed={5, 9}))
+        assert set(m.made) == {5, 9}
+        assert lazy.stats["updates"] == 2
+
+
+lazy_rows = st.lists(st.tuples(st.sampled_from("pqrstu"), st.integers(0, 3), st.lists(cell, min_size=2, max_size=4)),
+                     max_size=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.tuples(st.just("lazy"), lazy_rows), st.tuples(st.just("sync"), table_rows)),
+                max_size=10))
+def test_lazy_and_plain_syncs_in_any_order_leave_the_rows_and_widths_of_a_fresh_table(ops):
+    """Whatever mix of sync and sync_lazy came before, the table holds the
+    last rows given (a row whose signature did not change keeps its cells),
+    measured as a fresh table measures them."""
+    t = KeyedTable(COLUMNS)
+    shown: dict[str, tuple] = {}
+    sigs: dict[str, int] = {}
+    for kind, arg in ops:
+        if kind == "sync":
+            t.sync(arg)
+            shown, sigs = {}, {}
+            for k, cells in arg:
+                shown.setdefault(k, tuple(cells))
+        else:
+            rows, new, new_sigs = [], {}, {}
+            for k, sig, cells in arg:
+                if k in new:
+                    continue
+                rows.append((k, sig, lambda c=tuple(cells): c))
+                new_sigs[k] = sig
+                # the table may keep its cells for an unchanged signature
+                new[k] = shown[k] if k in shown and sigs.get(k) == sig else tuple(cells)
+            t.sync_lazy(rows)
+            shown, sigs = new, new_sigs
+        assert t.keys == list(shown)
+        assert {k: t.row_cells(k) for k in t.keys} == shown
+        fresh = KeyedTable(COLUMNS)
+        fresh.sync(list(shown.items()))
+        assert t._widths == fresh._widths
+
+
+# -- no reference cycle per line drawn ----------------------------------------------------
+
+import gc  # noqa: E402
+
+from rich.segment import Segment  # noqa: E402
+from rich.style import Style  # noqa: E402
+from textual.strip import Strip  # noqa: E402
+
+from vipdeck.console.widgets.keyed_table import _window  # noqa: E402
+
+
+def test_a_line_cut_to_the_window_is_freed_without_the_cyclic_collector():
+    """Strip.crop_extend caches a strip that is already as wide as the window
+    in its own cache: a cycle per line, left for full collections."""
+    gc.disable()
+    try:
+        for cut, expect_cycles in ((lambda s: s.crop_extend(0, 10, None), True),
+                                   (lambda s: _window(s, 0, 10, Style()), False)):
+            gc.collect()
+            for _ in range(10):
+                line = cut(Strip([Segment("0123456789")], 10))
+                assert line.text == "0123456789"
+            del line
+            assert (gc.collect() > 0) == expect_cycles
+        wide = Strip([Segment("0123456789abc")], 13)
+        assert _window(wide, 2, 6, Style()).text == "234567"
+        assert _window(wide, 10, 6, Style()).text == "abc   "
+    finally:
+        gc.enable()
+        gc.collect()
