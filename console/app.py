@@ -44,6 +44,7 @@ from vipdeck.console.views.overview import OverviewView
 from vipdeck.console.views.vips import VipsView
 from vipdeck.console.system import local_system
 from vipdeck.console.widgets.key_bar import KeyBar
+from vipdeck.console.collector import Collector
 from vipdeck.engine.control.client import Client, client_for
 from vipdeck.console.widgets.update import update_if_changed
 from vipdeck.engine.control.schema import ControlError
@@ -177,6 +178,7 @@ class ConsoleApp(App[int]):
         self.starting: str | None = None     # what the status line says before there is a feed
         self.sv: SnapView | None = None
         self.version = 0                 # snapshots applied so far
+        self.collector = Collector()     # the collector's pauses (console.collector)
         self.apply_cost = 0.0            # seconds the last snapshot took to show
         self._system: dict | None = None
         self.notices: list[tuple[str, str, str]] = []   # (severity, title, message), newest last
@@ -316,6 +318,8 @@ class ConsoleApp(App[int]):
         self.version += 1
         if self._exit:
             return 0.0
+        if self.version == 1:
+            self.call_after_refresh(self.collector.settle)
         started = time.perf_counter()
         try:
             with self.batch_update():
@@ -792,6 +796,7 @@ class ConsoleApp(App[int]):
             self.log.error(f"embedded engine stop failed: {exc}")
 
     async def on_unmount(self) -> None:
+        self.collector.release()
         if self.feed is not None:
             await self.feed.stop()
         for p in self.peer_links:

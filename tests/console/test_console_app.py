@@ -283,7 +283,7 @@ async def test_updates_change_cells_in_place_and_keep_the_cursor():
         t = table(app, "instances")
         await pilot.press("down")
         assert t.selected_key == "VI_2"
-        rebuilds = t.stats["rebuilds"]
+        rebuilds, updates = t.stats["rebuilds"], t.stats["updates"]
         raw = c.edit_snapshot()
         vi2 = raw["instances"][1]
         vi2.update(state="MASTER", last_transition={"from": "BACKUP", "to": "MASTER", "reason": "master_down",
@@ -292,7 +292,7 @@ async def test_updates_change_cells_in_place_and_keep_the_cursor():
         c.push_event("transition", "VI_2 BACKUP → MASTER", instance="VI_2", to="MASTER")
         await wait_for(lambda: row(app, "instances", "VI_2")[2] == "MASTER", 3, "VI_2 MASTER")
         assert row(app, "instances", "VI_2")[5] == "this node"
-        assert t.stats["rebuilds"] == rebuilds and t.stats["updates"] >= 3
+        assert t.stats["rebuilds"] == rebuilds and t.stats["updates"] > updates   # rows changed in place
         assert t.selected_key == "VI_2" and t.cursor_row == 1
 
 
@@ -655,3 +655,18 @@ async def test_embedded_engine_is_stopped_even_on_ctrl_q():
         await settle(app, c)
         app.exit()          # e.g. the app crashing or being killed by the terminal
     assert stops == [True]
+
+
+async def test_what_exists_once_the_first_snapshot_is_shown_is_frozen_until_the_console_exits():
+    """console.collector: full collections walk only what came after start-up
+    (they took 30-50 ms at 255 VRIDs); nothing stays frozen after the app."""
+    import gc
+    gc.unfreeze()
+    c = client()
+    app = app_for(c)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, c)
+        await wait_for(lambda: gc.get_freeze_count() > 0, 3, "objects frozen")
+        assert app.collector.frozen
+        await pilot.press("2")
+    assert gc.get_freeze_count() == 0 and not app.collector.frozen
