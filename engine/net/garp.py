@@ -276,8 +276,22 @@ class GarpScheduler:
         """Begin the schedule (on becoming MASTER); restarts a running one.
         ``on_first(frames)`` once the first burst is out (the timeline's "GARP sent")."""
         self.cancel_nowait()
-        self._task = asyncio.create_task(self._run(list(vips), on_first), name="garp")
-        return self._task
+        self._task = task = asyncio.create_task(self._run(list(vips), on_first), name="garp")
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task) -> None:
+        """A finished schedule is let go (255 masters kept 255 finished tasks
+        with their coroutines), its failure said rather than left for the
+        collector's "exception was never retrieved"."""
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("gratuitous ARP schedule failed: %s", task.exception())
+        if self._task is task:
+            self._task = None
+        if self._lower_now is task:
+            self._lower_now = None
+        if self._lower_later is task:
+            self._lower_later = None
 
     def lower_prio(self, vips: Iterable[Address]) -> None:
         """A lower-priority master was heard: ``lower_prio_repeat`` frames per
@@ -298,9 +312,11 @@ class GarpScheduler:
         if (self._lower_now is None or self._lower_now.done()) and now - self._lower_at >= LOWER_PRIO_MIN_GAP:
             self._lower_at = now
             self._lower_now = asyncio.create_task(self._lower_burst(vips), name="garp lower prio")
+            self._lower_now.add_done_callback(self._finished)
         if p.lower_prio_delay > 0 and (self._lower_later is None or self._lower_later.done()):
             self._lower_later = asyncio.create_task(self._lower_burst(vips, p.lower_prio_delay),
                                                     name="garp lower prio (delayed)")
+            self._lower_later.add_done_callback(self._finished)
 
     async def _lower_burst(self, vips: list, delay: float = 0.0) -> None:
         if delay:
