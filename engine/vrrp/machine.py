@@ -640,6 +640,13 @@ class VrrpMachine:
         self._adver_deadline = nxt if nxt > now else now + step
         return [a]
 
+    @property
+    def due_advert(self) -> SendAdvert | None:
+        """The advert ``advert_due`` would answer on its fast path (None: it
+        would take ``handle``'s): what a driver may send a little before its
+        deadline, as of the deadline (engine/vrrp/deadlines.py's batching)."""
+        return self._due
+
     def handle(self, now: float, event: Event) -> list[Action]:
         self._steady = None
         self._due = None

@@ -200,3 +200,52 @@ def test_invalidate_adverts_makes_the_next_advert_anew_from_the_current_source()
     calls = run(main)
     srcs = [src for _p, _dst, src in calls]
     assert srcs[-1] == "198.18.0.7" and srcs[-2] == srcs[0]
+
+
+def test_batched_masters_send_each_advert_at_most_early_before_its_deadline_never_after():
+    """Deadlines.early on (a real loop's default; the virtual one keeps exact times):
+    masters whose adverts fall within a millisecond of each other share wake-ups,
+    each advert sent no later than its deadline and no more than ``early`` before
+    it, and the deadlines themselves stay one advert_int apart (no drift)."""
+    from vipdeck.engine.vrrp import deadlines
+    from tests.support.labconf import vrrp_conf
+
+    n, step = 8, 0.1
+    insts = loads(vrrp_conf(router_id="node1", version=3, instances=[
+        dict(name=f"VI_{k}", vrid=k, priority=100, state="BACKUP", advert_int=step, version=3, vips=[f"198.18.0.{100 + k}/32"])
+        for k in range(1, n + 1)])).config.vrrp_instances
+    hooks = Hooks()
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        dl = deadlines.for_loop(loop)
+        dl.early = 0.001
+        ds = []
+        for inst in insts:                          # started 0.3 ms apart: masters 0.3 ms apart
+            sock = FakeNet().open_socket("eth0", socket.AF_INET, groups=[], local_addresses=(), on_drop=None)
+            d = InstanceDriver(inst, sock, hooks, primary="198.18.0.1")
+            d.start()
+            ds.append((d, sock))
+            await asyncio.sleep(0.0003)
+        await asyncio.sleep(3 * step + 0.1)        # all masters by now
+        before = sum(len(sock.sent) for _d, sock in ds)
+        runs, run = [0], dl._run
+        dl._run = lambda: (runs.__setitem__(0, runs[0] + 1), run())[1]
+        await asyncio.sleep(1.0)
+        return ds, runs[0], sum(len(sock.sent) for _d, sock in ds) - before
+
+    ds, runs, steady = run(main)
+    sends = 0
+    for d, sock in ds:
+        assert d.machine.state is m.State.MASTER
+        ts = [t for t, _a, _dst in sock.sent]
+        first = ts[0]                               # the transition's advert: on time
+        for k, t in enumerate(ts[1:], 1):
+            deadline = first + k * step
+            assert deadline - 0.001 - 1e-9 <= t <= deadline + 1e-9, (d.inst.name, k, t - deadline)
+        sends += len(ts) - 1
+    # 2.1 ms of masters: two wake-ups a round for eight adverts (one each without batching)
+    assert steady == n * 10 and runs <= steady // 3
+    early = [t for d, sock in ds for k, (t, _a, _d) in enumerate(sock.sent[1:], 1)
+             if t < sock.sent[0][0] + k * step - 1e-9]
+    assert early                                    # some were batched

@@ -81,3 +81,83 @@ def test_cancelled_tickets_never_run_and_an_earlier_deadline_re_arms_the_loop():
     assert ran == ["early"] and loop.armed[-1].when == 2.0       # the cancelled one is skipped
     loop.fire()
     assert ran == ["early", "late"] and late.cancelled() is False
+
+
+def test_a_wake_up_takes_the_masters_adverts_due_within_early_and_never_runs_one_late():
+    """Batching (Deadlines.early): the precise deadlines (masters' adverts) within
+    ``early`` after the wake-up run in it, up to that much before their time; a
+    deadline past that, or one that is not precise (a backup's), waits for its own
+    wake-up, and the sweep stops at the first that waits (the order stays by time)."""
+    loop = Loop()
+    d = Deadlines(loop)
+    d.early = 0.001
+    ran = []
+    for when, precise, name in [(1.0, True, "a"), (1.0004, True, "b"), (1.0009, True, "c"),
+                                (1.0011, True, "d"), (2.0, True, "e"), (2.0005, False, "f"),
+                                (2.0008, True, "g")]:
+        d.call_at(when, lambda name=name: ran.append((loop.now, name)), precise=precise)
+    loop.fire()
+    assert ran == [(1.0, "a"), (1.0, "b"), (1.0, "c")]       # d: 1.1 ms after, its own wake-up
+    assert [h.when for h in loop.armed if not h.cancelled] == [1.0011]
+    loop.fire()
+    assert ran[3:] == [(1.0011, "d")]
+    loop.fire()
+    assert ran[4:] == [(2.0, "e")]                             # f is not precise: g waits behind it
+    loop.fire()
+    assert ran[5:] == [(2.0005, "f"), (2.0005, "g")]
+    assert not any(h.cancelled is False for h in loop.armed)   # nothing left armed
+
+
+def test_a_late_wake_up_runs_what_is_due_and_early_only_within_early_of_the_deadline_it_woke_for():
+    loop = Loop()
+    d = Deadlines(loop)
+    d.early = 0.001
+    ran = []
+    for when in (1.0, 1.0006, 1.003, 1.0055):
+        d.call_at(when, lambda when=when: ran.append((loop.now, when)), precise=True)
+    loop.now = 1.005                                          # the loop woke 5 ms late
+    loop.fire()
+    # what is due, late as it is; nothing early: the window is the deadline woken for's
+    assert ran == [(1.005, 1.0), (1.005, 1.0006), (1.005, 1.003)]
+    loop.fire()
+    assert ran[3:] == [(1.0055, 1.0055)]
+
+
+def test_a_deadline_armed_in_the_run_is_not_taken_early_by_it():
+    """A callback taken early that re-arms for its very deadline (the driver does, for
+    anything but a steady master's advert) runs at that deadline, not again at once."""
+    loop = Loop()
+    d = Deadlines(loop)
+    d.early = 0.001
+    ran = []
+
+    def first():
+        ran.append((loop.now, "first"))
+
+    def waits():
+        ran.append((loop.now, "waits"))
+        if loop.now < 1.0005:
+            d.call_at(1.0005, waits, precise=True)
+
+    d.call_at(1.0, first, precise=True)
+    d.call_at(1.0005, waits, precise=True)
+    loop.fire()
+    assert ran == [(1.0, "first"), (1.0, "waits")]
+    assert [h.when for h in loop.armed if not h.cancelled] == [1.0005]
+    loop.fire()
+    assert ran[2:] == [(1.0005, "waits")]
+
+
+def test_again_re_arms_the_same_ticket():
+    loop = Loop()
+    d = Deadlines(loop)
+    ran = []
+
+    def fn():
+        ran.append(loop.now)
+        if len(ran) < 3:
+            assert d.again(t, loop.now + 0.1) is t
+    t = d.call_at(1.0, fn, precise=True)
+    for _ in range(3):
+        loop.fire()
+    assert ran == [1.0, 1.1, 1.2000000000000002] and len(loop.armed) == 3
