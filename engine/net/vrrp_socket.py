@@ -146,7 +146,7 @@ class VrrpSocket:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._resting: asyncio.TimerHandle | None = None    # the reader is off until this fires
-        self._prepared: dict[tuple[str, str | None, int | None], tuple[list, tuple]] = {}   # see _prepare
+        self._prepared: dict[tuple[str, str | None, int | None], tuple[list | None, tuple]] = {}   # see _prepare
         owned = sock is None
         if sock is None:
             sock = (factory or ifinfo.default_factory)(family, socket.SOCK_RAW, VRRP_PROTO)
@@ -207,6 +207,7 @@ class VrrpSocket:
         addr = socket.inet_aton(self.src) if self.src else bytes(4)
         mreqn = struct.pack("4s4si", bytes(4), addr, self.ifindex)
         self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
+        self._prepared.clear()        # the plain sends (see _prepare) relied on the old source
 
     def refresh_source(self) -> str | None:
         """Re-read the interface's address (after it changed); an explicit
@@ -405,18 +406,26 @@ class VrrpSocket:
         info = struct.pack("16sI", socket.inet_pton(socket.AF_INET6, src), self.ifindex)
         return [(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, info)]
 
-    def _prepare(self, dst: str, src: str | None, ttl: int | None) -> tuple[list, tuple]:
+    def _prepare(self, dst: str, src: str | None, ttl: int | None) -> tuple[list | None, tuple]:
         """The ancillary data (source, TTL) and destination address of a send, kept
         per (destination, source, ttl): a master of 255 instances at 0.1 s sends
         2550 adverts a second to the same few, and packing them each time was a
         visible part of its CPU.  Nothing else goes into them but the socket's
         ifindex, which a socket never changes (a re-created interface gets a new
-        socket)."""
-        anc = self._pktinfo(src) if src else []
-        if ttl:
-            level, name = ((socket.IPPROTO_IP, socket.IP_TTL) if self.family == socket.AF_INET
-                           else (socket.IPPROTO_IPV6, socket.IPV6_HOPLIMIT))
-            anc.append((level, name, struct.pack("i", ttl)))
+        socket), and for a plain send the source IP_MULTICAST_IF has (a new one
+        empties the cache).  None for the ancillary data: a plain sendto."""
+        if (self.family == socket.AF_INET and src == self.src and not ttl
+                and ipaddress.IPv4Address(dst).is_multicast):
+            # the group from the socket's own source: IP_MULTICAST_IF already names the
+            # interface and that source (the kernel takes both for a multicast without
+            # IP_PKTINFO), so a plain sendto, without ancillary data to build and parse
+            anc = None
+        else:
+            anc = self._pktinfo(src) if src else []
+            if ttl:
+                level, name = ((socket.IPPROTO_IP, socket.IP_TTL) if self.family == socket.AF_INET
+                               else (socket.IPPROTO_IPV6, socket.IPV6_HOPLIMIT))
+                anc.append((level, name, struct.pack("i", ttl)))
         prepared = (anc, self._sockaddr(dst))
         if len(self._prepared) >= _PREPARED_MAX:      # only a config's peers and sources: bounded anyway
             self._prepared.clear()
@@ -437,7 +446,11 @@ class VrrpSocket:
             prepared = self._prepared.get((dst, src, ttl))
             if prepared is None:
                 prepared = self._prepare(dst, src, ttl)
-            self.sock.sendmsg([payload], prepared[0], 0, prepared[1])
+            anc, addr = prepared
+            if anc is None:
+                self.sock.sendto(payload, addr)
+            else:
+                self.sock.sendmsg([payload], anc, 0, addr)
         except (OSError, ValueError) as exc:
             self.stats.send_errors += 1
             msg = f"send to {dst}: {exc}"
