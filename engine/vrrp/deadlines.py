@@ -16,9 +16,10 @@ much as the advert itself.  So a wake-up also runs the precise deadlines
 leave up to ``EARLY`` before its deadline (those within ``EARLY`` of the
 deadline the loop woke for), never after it because of this.
 Only on a loop of asyncio's own clock (where the timerfd wake-ups are): a
-loop on a virtual clock (tests) keeps every deadline exact.  The callback sees the loop's time before its deadline and
-decides (engine/vrrp/driver.py sends a steady master's advert as of its
-deadline and re-arms anything else for the very deadline).  A deadline
+loop on a virtual clock (tests) keeps every deadline exact.  The callback
+sees the loop's time before its deadline and decides (engine/vrrp/driver.py
+sends a steady master's advert as of its deadline and re-arms anything else
+for the very deadline).  A deadline
 armed during the run is never taken early in it, so such a re-arm cannot
 loop.
 """
