@@ -121,6 +121,16 @@ def ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}"
 
 
+def ratio_spread(pairs: list[tuple[float | None, float | None]]) -> str:
+    """The min-max of the per-round ratios ``a / b``, so a reader sees how far
+    one round's ratio moves from the next (a single round shows just its ratio)."""
+    rs = [a / b for a, b in pairs if a is not None and b is not None and a == a and b == b and b > 0]
+    if not rs:
+        return "n/a"
+    lo, hi = min(rs), max(rs)
+    return f"{lo:.2f}" if len(rs) == 1 else f"{lo:.2f}-{hi:.2f}"
+
+
 def table(header: list[str], rows: list[list]) -> str:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
