@@ -16,6 +16,7 @@ import time
 
 from vipdeck.engine import operator
 from vipdeck.engine.control.schema import SCHEMA_VERSION, Instance, InstanceOperator, Interface, Snapshot
+from vipdeck.engine.version import package_version
 from vipdeck.engine.vrrp import machine as m
 from vipdeck.engine.vrrp.driver import InstanceDriver
 
@@ -79,44 +80,3 @@ def _interfaces(engine) -> list[Interface]:
     for name, counts in sorted(drops.items()):    # a socket on an interface the link watch lost
         interfaces.append({"name": name, "up": False, "mac": None, "addresses": [], "vrrp": counts})
     return interfaces
-
-
-_VERSION: str | None = None
-
-
-def package_version() -> str:
-    """The installed distribution's version, as ``importlib.metadata.version``
-    finds it (the first ``vipdeck-*.dist-info`` or ``vipdeck.egg-info`` on
-    ``sys.path``), "0" when there is none, read once.  Read by hand: importlib.metadata
-    brings the email package with it, about 1.5 MB of a daemon's resident
-    memory for one line of a file (issue 13)."""
-    global _VERSION
-    if _VERSION is None:
-        _VERSION = _find_version() or "0"
-    return _VERSION
-
-
-def _find_version() -> str | None:
-    for entry in sys.path:
-        try:
-            names = sorted(os.listdir(entry or "."))
-        except OSError:
-            continue
-        for name in names:
-            low = name.lower()
-            if low.startswith("vipdeck-") and low.endswith(".dist-info"):
-                meta = os.path.join(entry, name, "METADATA")
-            elif low == "vipdeck.egg-info" or (low.startswith("vipdeck-") and low.endswith(".egg-info")):
-                meta = os.path.join(entry, name, "PKG-INFO")
-            else:
-                continue
-            try:
-                with open(meta, encoding="utf-8") as f:
-                    for line in f:
-                        if line.startswith("Version:"):
-                            return line.split(":", 1)[1].strip()
-                        if not line.strip():        # the headers end at the first blank line
-                            break
-            except OSError:
-                continue
-    return None

@@ -21,16 +21,18 @@ if (_root / "setup.py").is_file() and (_root / "engine" / "runtime.py").is_file(
 
 
 def __getattr__(name: str):
-    """``__version__``, looked up when asked for: importlib.metadata brings
-    the email package with it (about 1.5 MB of a daemon's resident memory,
-    issue 13), and only ``vipdeck --version`` wants it."""
+    """``__version__``, looked up when asked for, from the same reading of the
+    installed metadata as the engine's snapshots (``vipdeck.engine.version``:
+    by hand, without importlib.metadata, whose email package costs a daemon
+    about 1.5 MB of resident memory, issue 13).  A source tree that was never
+    installed is "0+unknown" here (a PEP 440 local version, what
+    ``vipdeck --version`` has always printed) and "0" in a snapshot."""
     if name != "__version__":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import metadata
+    from vipdeck.engine.version import UNKNOWN, package_version
 
-    try:
-        version = metadata.version("vipdeck")
-    except metadata.PackageNotFoundError:  # a source tree that was never installed
+    version = package_version()
+    if version == UNKNOWN:
         version = "0+unknown"
     globals()["__version__"] = version
     return version

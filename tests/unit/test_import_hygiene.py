@@ -26,7 +26,7 @@ NOT_AT_START = {
     "unittest.mock": "pyroute2's iprsocket",
     "pyroute2.iproute.ipmock": "pyroute2's iprsocket (the netlink mock engine)",
     "pyroute2.netlink.rtnl.tcmsg": "pyroute2's iproute.linux and MarshalRtnl (tc plugins)",
-    "importlib.metadata": "the version, in vipdeck/__init__ and engine/status",
+    "importlib.metadata": "the version, in vipdeck/__init__ and engine/status (now engine/version, by hand)",
     "email": "importlib.metadata and engine/notify/smtp",
     "smtplib": "engine/notify/smtp",
     "psutil": "engine/track/process",
@@ -48,7 +48,7 @@ from vipdeck.cli import build_parser
 args = build_parser("daemon").parse_args(["daemon", "-l", "-f", "/nonexistent/keepalived.conf"])
 import vipdeck.cli.daemon
 import vipdeck.engine.daemon, vipdeck.engine.logsetup
-from vipdeck.engine.status import package_version
+from vipdeck.engine.version import package_version
 package_version()
 print(json.dumps(sorted(sys.modules)))
 """
@@ -77,15 +77,48 @@ def test_the_daemon_main_builds_only_its_own_command():
 
 
 def test_the_snapshot_version_is_the_installed_one():
-    """engine/status reads the version without importlib.metadata; it must find what that finds."""
-    from vipdeck.engine import status
+    """engine/version reads the version without importlib.metadata; it must find what that finds."""
+    from vipdeck.engine import status, version
 
-    status._VERSION = None
+    version._VERSION = None
     try:
         expected = metadata.version("vipdeck")
     except metadata.PackageNotFoundError:
-        expected = "0"
-    assert status.package_version() == expected
+        expected = version.UNKNOWN
+    assert version.package_version() == expected
+    assert status.package_version is version.package_version     # the snapshot's "version" comes from here
+
+
+VERSION_IN_A_FRESH_INTERPRETER = """
+import json, sys
+import vipdeck
+{patch}
+v = vipdeck.__version__
+print(json.dumps([v, "importlib.metadata" in sys.modules, "vipdeck.engine.status" in sys.modules]))
+"""
+
+
+def _fresh_version(patch: str = "") -> list:
+    code = VERSION_IN_A_FRESH_INTERPRETER.format(patch=patch)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_the_package_version_is_the_snapshot_version_read_the_same_way():
+    """``vipdeck.__version__`` (what ``vipdeck --version`` prints) is engine/version's reading: the
+    installed one, found without importlib.metadata and without the engine's status module."""
+    try:
+        expected = metadata.version("vipdeck")
+    except metadata.PackageNotFoundError:
+        expected = "0+unknown"
+    assert _fresh_version() == [expected, False, False]
+
+
+def test_an_uninstalled_tree_is_0_unknown_in_the_package_version():
+    """The snapshot's "0" for no distribution found is "0+unknown" for ``vipdeck --version``, as it always was."""
+    patch = "import vipdeck.engine.version as ev; ev._VERSION = None; ev._find_version = lambda: None"
+    assert _fresh_version(patch)[0] == "0+unknown"
 
 
 def test_pyroute2_names_behind_the_stand_ins_still_work():
