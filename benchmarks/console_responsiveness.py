@@ -31,7 +31,7 @@ frame the compositor renders that shows the result.  Printed per load:
 * the console's CPU share, the load generator's own CPU excluded;
 * snapshots offered versus shown (coalescing).
 
-Numbers only; no thresholds.  Run: python benchmarks/console_responsiveness.py
+Numbers only; no thresholds.  Run: python benchmarks/console_responsiveness.py [--quick] [LOAD ...]
 """
 
 from __future__ import annotations
@@ -121,10 +121,11 @@ def send_key(app: ConsoleApp, key: str) -> None:
     app._driver.send_message(ev)
 
 
-async def measure(client, title: str, generate=None, seconds: float = SECONDS, peers=()) -> None:
+async def measure(client, title: str, generate=None, seconds: float | None = None, peers=()) -> None:
     """Drive the console over ``client`` and print the figures.  ``generate``:
     an optional coroutine function (stop time) -> CPU seconds it spent;
     ``peers``: (address, client) of the other nodes (the cluster view)."""
+    seconds = seconds or SECONDS
     app = ConsoleApp(client, frozen=True, peers=list(peers))
     gen_cpu = 0.0
     lags: list[float] = []
@@ -348,4 +349,8 @@ async def main(loads: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1:] or ["engine", "flap", "flood", "engine-ring", "pair"]))
+    args = sys.argv[1:]
+    if "--quick" in args:       # the smoke test's run: 20 VRIDs, a short window
+        args.remove("--quick")
+        VRIDS, RING, SECONDS = 20, 3, 3.0
+    asyncio.run(main(args or ["engine", "flap", "flood", "engine-ring", "pair"]))
