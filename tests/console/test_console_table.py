@@ -371,3 +371,23 @@ def test_a_line_cut_to_the_window_is_freed_without_the_cyclic_collector():
     finally:
         gc.enable()
         gc.collect()
+
+
+async def test_simple_cells_are_drawn_as_text_renders_them():
+    """The one-segment path for simple cells draws what Text.render draws:
+    the control codes Text strips are stripped from a string cell too."""
+    app = TableApp()
+    async with app.run_test(size=(80, 10)) as pilot:
+        t = app.table
+        spans = Text("ab")
+        spans.append("cd", style="red")
+        t.sync([("k", ("x\by\x07", Text("MASTER", style="bold green"), spans))])
+        await pilot.pause()
+        line = t._line(t.row_cells("k"))
+        texts = [seg.text for seg in line]
+        assert not any("\x07" in x or "\b" in x for x in texts) and "xy" in texts
+        styled = [seg for seg in line if seg.text == "MASTER"]
+        assert styled and styled[0].style.bold and styled[0].style.color.name == "green"
+        assert styled[0].style.meta == {"column": 1}
+        red = [seg for seg in line if seg.text == "cd"]
+        assert red and red[0].style.color.name == "red" and red[0].style.meta == {"column": 2}
