@@ -105,6 +105,8 @@ class Source:
     last_seen: float = 0.0
     run_start: float = 0.0        # first advert of the current unbroken run
     times: collections.deque = field(default_factory=lambda: collections.deque(maxlen=32))
+    # the advert object observed last (its fields are the ones above): ``AdvertView.observe_again``
+    last: packet.Advert | None = None
 
     def rate(self, now: float) -> float:
         recent = [t for t in self.times if now - t <= 10]
@@ -235,6 +237,7 @@ class AdvertView:
         s.count += 1
         s.last_seen = now
         s.times.append(now)
+        s.last = adv
         # every priority change and the first advert of each run (a new master's first word, to
         # the millisecond, for the failover timeline); else about one point a second
         if prev_prio != adv.priority or new_run or not v.history or now - v.history[-1][0] >= 1.0:
@@ -247,6 +250,9 @@ class AdvertView:
                 self._flag(v, adv.src, "vip_mismatch",
                            f"{v.label}: {adv.src} announces {', '.join(adv.addresses) or 'no VIPs'}, "
                            f"we have {', '.join(mine) or 'none'}")
+        self._maybe_judge(v, adv, now)
+
+    def _maybe_judge(self, v: VridView, adv: packet.Advert, now: float) -> None:
         if v.split is None:
             if adv.priority == 0:
                 return
@@ -256,6 +262,34 @@ class AdvertView:
                 if o is None or o.master_since() is None or not o.source:
                     return
         self._judge(v, now)
+
+    def observe_again(self, key: Key, adv: packet.Advert, ours: OurSide | None, now: float) -> None:
+        """``observe(key, adv, None, ours, now)`` for the dispatch's fast path, which
+        hands in the very advert object it handed in last for this source (a
+        master repeating itself).  When it is also the last one this view
+        recorded from that source, the record already holds its fields, so only
+        what time changes is done (count, times, run, history, MAC, split
+        brain); nothing is compared or copied.  Anything else: ``observe``."""
+        v = self.views.get(key)
+        s = v.sources.get(adv.src) if v is not None else None
+        if s is None or s.last is not adv:
+            self.observe(key, adv, None, ours, now)
+            return
+        if ours is not None:
+            v.ours = ours
+        # as observe's: s.interval is adv.interval, s.priority adv.priority, s.count > 0
+        new_run = s.priority == 0 or now - s.last_seen > RUN_GAP * max(s.interval, 0.01)
+        if new_run:
+            s.run_start = now
+        s.count += 1
+        s.last_seen = now
+        s.times.append(now)
+        h = v.history
+        if new_run or not h or now - h[-1][0] >= 1.0:
+            h.append((round(now, 3), adv.src, adv.priority))
+        if adv.priority > 0 and (new_run or s.mac is None):
+            self._ask_mac(v, adv.src, now)
+        self._maybe_judge(v, adv, now)
 
     def observe_reject(self, key: Key, rej: packet.Reject, ours: OurSide | None, now: float) -> None:
         """A packet the decoder refused after reading its VRID (bad checksum, length...)."""

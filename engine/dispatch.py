@@ -24,6 +24,7 @@ built when an instance is added, not when a packet comes.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import time
@@ -180,6 +181,9 @@ class AdvertDispatch:
         self.view = view
         self.emit = emit
         self.local = local_addresses
+        # a predicate rather than a container of our addresses (decided once, not per advert)
+        self._local_pred = (local_addresses if callable(local_addresses) and not isinstance(local_addresses, Container)
+                            else None)
         self.stats = stats
         self.loop = loop
         self.open_socket = open_socket
@@ -209,7 +213,7 @@ class AdvertDispatch:
                                 on_drop=lambda kind, src: self._socket_drop(key, kind, src), source_from=source_from)
         sock.add_listener(lambda rx: self.on_packet(key, rx))
         if key[1] == socket.AF_INET:
-            sock.fast = lambda raw: self.repeat(key, raw)
+            sock.fast = functools.partial(self.repeat, key)     # a C call, not a lambda's frame per advert
         sock.start(self.loop)
         return sock
 
@@ -244,27 +248,22 @@ class AdvertDispatch:
             return False
         h = link.heard_raw.get(p[12:])
         if (h is None or p[8] != h.ttl or ((p[2] << 8) | p[3]) != len(p) or p[9] != packet.IPPROTO_VRRP
-                or h.src == link.sock.src or self._local(h.src)):
+                or h.src == link.sock.src):
+            return False
+        local = self.local
+        if local is not None and (h.src in local if self._local_pred is None else self._local_pred(h.src)):
             return False
         return self._again(link, h)
 
     def _again(self, link: Link, h: "Heard") -> bool:
         d = h.d
-        if link.drivers.get(h.adv.vrid) is not d or not d.refresh(h.adv):
-            return False
         adv = h.adv
+        if link.drivers.get(adv.vrid) is not d or not d.refresh(adv):
+            return False
         if self.advert_heard is not None:
             self.advert_heard(d.inst.name, adv.src, adv.priority, adv.interval, self.loop.time())
-        self.view.observe(h.view_key, adv, None, h.side, time.time())
+        self.view.observe_again(h.view_key, adv, h.side, time.time())
         return True
-
-    def _local(self, src: str) -> bool:
-        local = self.local
-        if local is None:
-            return False
-        if callable(local) and not isinstance(local, Container):
-            return bool(local(src))
-        return src in local
 
     def on_packet(self, key: Key, rx: Received) -> None:
         """Decode, judge by the instance's rules, feed the machine, then show it in the view.

@@ -180,10 +180,14 @@ class InstanceDriver:
         """``accept`` for an advert the machine can take on its fast path
         (``VrrpMachine.refresh``: the very advert it accepted last, nothing
         since); False: not that case, nothing done, call ``accept``."""
-        if self.stopped or not self.machine.refresh(self.loop.time(), adv):
+        mc = self.machine
+        if self.stopped or not mc.refresh(self.loop.time(), adv):
             return False
         self.counters.adverts_received += 1
-        self._reschedule()
+        # _reschedule's answer without its call: a deadline that moved later keeps the handle
+        deadline = mc.next_deadline()
+        if self._timer is None or deadline is None or self._timer_at > deadline:
+            self._reschedule()
         self.hooks.fed(self, [])
         return True
 
