@@ -4,16 +4,23 @@ A vipdeck master (VRID 1) and a keepalived master (VRID 2) run side by side on
 one namespace lab, each alone on its VRID, advert_int 0.1 s (VRRPv3), so both
 see the same machine at the same moment; a bystander node timestamps their
 adverts in the kernel (SO_TIMESTAMPNS).  The interval error is
-|t(n) - t(n-1) - advert_int|.  Two phases: idle, then with three processes
-spinning on the two cores (the load that makes a late wake-up show).
+|t(n) - t(n-1) - advert_int|.  Three phases: idle; three processes spinning
+on the two cores, each in a session of its own (three busy programs: the load
+that makes a late wake-up show, and the one issue 13 measured keepalived
+under, p99 4-5 ms); the same three in one session.  The kernel's autogroups
+(Debian's default) share the CPU between sessions first, so three spinners
+in one session weigh like one process against each router: keepalived's
+p99 there is near its idle figure, and the goal (p99 <= 1.2 x keepalived)
+is judged on the separate-programs row; the one-session row is printed so
+that what it costs is seen too.
 
-The two phases run several rounds (default 3, 12 s a phase) on the same
+The phases run several rounds (default 3, 12 s a phase) on the same
 routers; p50 and p99 are the medians of the rounds' own figures (max is the
 largest of all rounds), with the min-max of the rounds' own ratios beside
 the ratio of the medians, because one sample's ratio moves about 20 % from
 run to run.  Both masters are measured in the
 same window, so a drift of the machine already falls on both; what rounds
-alternate is the phase order (idle first, then busy first) so that a drift
+alternate is the phase order (idle first, then last) so that a drift
 does not fall on one phase only.
 
 Run as root: python benchmarks/advert_timing.py [--quick] [--seconds S] [--rounds N]
@@ -55,13 +62,14 @@ def main() -> int:
     p = vrrplab.parser(__doc__)
     p.add_argument("--quick", action="store_true", help="tiny sizes and durations (the smoke test's run)")
     p.add_argument("--seconds", type=float, default=None, help="per phase and round (default 12, quick 1.5)")
-    p.add_argument("--rounds", type=int, default=None, help="rounds of the two phases (default 3, quick 2)")
+    p.add_argument("--rounds", type=int, default=None, help="rounds of the three phases (default 3, quick 2)")
     args = p.parse_args()
     vrrplab.exit_unless_ready()
     secs = args.seconds or (1.5 if args.quick else 12.0)
     rounds = args.rounds or (2 if args.quick else 3)
-    phases = (("idle", 0), (f"{BUSY} busy processes", BUSY))
-    got: dict[str, list[tuple[list[float], list[float]]]] = {name: [] for name, _ in phases}
+    phases = (("idle", 0, True), (f"{BUSY} busy processes", BUSY, True),
+              (f"{BUSY} busy processes, one session", BUSY, False))
+    got: dict[str, list[tuple[list[float], list[float]]]] = {name: [] for name, _, _ in phases}
     with vrrplab.Lab() as lab:
         vd_node = lab.add_node("vd", "198.18.0.1/24")
         ka_node = lab.add_node("ka", "198.18.0.2/24")
@@ -76,8 +84,8 @@ def main() -> int:
                                what="keepalived master")
             time.sleep(1.0)
             for i in range(rounds):
-                for phase, load in (phases if i % 2 == 0 else phases[::-1]):
-                    with vrrplab.busy(load):
+                for phase, load, own in (phases if i % 2 == 0 else phases[::-1]):
+                    with vrrplab.busy(load, own_sessions=own):
                         time.sleep(0.5 if load else 0)
                         mark = wire.mark()
                         time.sleep(secs)
@@ -86,7 +94,7 @@ def main() -> int:
         finally:
             wire.close()
     rows = []
-    for phase, _ in phases:
+    for phase, _, _ in phases:
         per_round = [(stats(v), stats(k)) for v, k in got[phase]]
         # p50 and p99: medians of the rounds' figures; max: the largest of all rounds
         vs = [median([r[0][0] for r in per_round]), median([r[0][1] for r in per_round]),

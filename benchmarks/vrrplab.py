@@ -237,9 +237,18 @@ def masters_heard(wire: WireClock, src: str, n: int, since: int) -> bool:
 # ---------------------------------------------------------------------- busy cores
 
 @contextlib.contextmanager
-def busy(n: int):
-    """``n`` processes spinning on the CPU (the "busy cores" load)."""
-    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+def busy(n: int, own_sessions: bool = True):
+    """``n`` processes spinning on the CPU (the "busy cores" load).
+
+    ``own_sessions``: each in a session of its own, as three separate
+    programs would be.  With the kernel's autogroups (CONFIG_SCHED_AUTOGROUP,
+    kernel.sched_autogroup_enabled=1: Debian's default) the scheduler first
+    shares the CPU between sessions, so spinners that are this script's
+    children, in its session, weigh together like one process against each
+    router (the lab starts every router in its own session); False is that
+    load (one busy job of three processes, as ``make -j3`` from one shell)."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=own_sessions)
+             for _ in range(n)]
     try:
         yield
     finally:
