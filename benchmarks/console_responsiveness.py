@@ -350,6 +350,13 @@ async def main(loads: list[str]) -> None:
 
 if __name__ == "__main__":
     args = sys.argv[1:]
+    if "-h" in args or "--help" in args:
+        print(__doc__)
+        sys.exit(0)
+    unknown = [a for a in args if a != "--quick" and a not in ("engine", "flap", "flood", "engine-ring", "pair")]
+    if unknown:
+        sys.exit(f"console_responsiveness.py: unknown load or option {unknown[0]!r} "
+                 "(loads: engine, flap, flood, engine-ring, pair; option: --quick)")
     if "--quick" in args:       # the smoke test's run: 20 VRIDs, a short window
         args.remove("--quick")
         VRIDS, RING, SECONDS = 20, 3, 3.0

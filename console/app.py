@@ -230,6 +230,7 @@ class ConsoleApp(App[int]):
         return self.query_one("#view-events", EventsView)
 
     async def on_mount(self) -> None:
+        self.set_interval(1.0, self.collector.idle, name="collector")   # full collections when nobody types
         self._update_status()
         self.active_view().focus_main()
         if self._starter is not None:
@@ -529,6 +530,7 @@ class ConsoleApp(App[int]):
         # its arming delay) must not answer it: typing "/operator" once opened
         # "Take over VI_1?" on the t and confirmed it with the Enter after it.
         if isinstance(event, events.Key) and not event.is_forwarded:
+            self.collector.key()
             screen = self.screen
             if isinstance(screen, ConfirmScreen) and not screen.accepts(event):
                 return

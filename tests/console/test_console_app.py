@@ -661,12 +661,16 @@ async def test_what_exists_once_the_first_snapshot_is_shown_is_frozen_until_the_
     """console.collector: full collections walk only what came after start-up
     (they took 30-50 ms at 255 VRIDs); nothing stays frozen after the app."""
     import gc
+    from vipdeck.console import collector
     gc.unfreeze()
+    before = gc.get_threshold()
     c = client()
     app = app_for(c)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, c)
         await wait_for(lambda: gc.get_freeze_count() > 0, 3, "objects frozen")
         assert app.collector.frozen
+        assert gc.get_threshold()[2] == collector.RARE     # full collections left to idle()
         await pilot.press("2")
     assert gc.get_freeze_count() == 0 and not app.collector.frozen
+    assert gc.get_threshold() == before
