@@ -215,3 +215,31 @@ async def test_a_queue_of_adverts_is_read_in_batches_with_the_reader_left_off(la
         del loop.add_reader
     assert len(added) == 1, added              # (it was turned on again for every burst)
     assert sb.stats.received == 640
+
+
+async def test_sparse_adverts_are_read_as_they_come_and_only_frequent_ones_are_batched(lab, sockets):
+    """The reader rests (left off for the batch wait) only while adverts come
+    more often than every _BUSY_GAP: a backup of a few instances would pay a
+    timer, two epoll_ctl and a second wake-up per advert for nothing.  Five
+    adverts 30 ms apart: each read at once, no rest; then adverts 1 ms apart:
+    the reader rests, and every advert is still delivered."""
+    import asyncio
+
+    from vipdeck.engine.net import vrrp_socket
+
+    a = lab.add_node("a", "198.18.0.1/24")
+    b = lab.add_node("b", "198.18.0.2/24")
+    sa = vsock(a, sockets, groups=["224.0.0.18"])
+    sb = vsock(b, sockets, groups=["224.0.0.18"])
+    got = inbox(sb)
+    gap = vrrp_socket._BUSY_GAP * 3
+    for i in range(5):
+        assert sa.send(advert(51, 150))
+        await async_wait_until(lambda: len(got) == i + 1, 2, what=f"advert {i + 1} delivered")
+        await asyncio.sleep(gap)                # the input: adverts 30 ms apart
+    assert sb.rests == 0 and sb._resting is None
+    for i in range(20):
+        assert sa.send(advert(52, 150))
+        await asyncio.sleep(0.001)              # the input: adverts 1 ms apart
+    await async_wait_until(lambda: len(got) == 25, 2, what="every advert delivered")
+    assert sb.rests >= 1
