@@ -143,3 +143,30 @@ print("ok")
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+
+
+def test_a_pyroute2_the_stand_ins_do_not_fit_is_imported_in_full_with_a_warning():
+    """A later pyroute2 that uses more of unittest.mock at import (simulated by an
+    import hook that fails while the stand-in is in place) must not keep the
+    daemon from starting: pyroute2 is imported plainly, and the log says why."""
+    code = """
+import importlib.abc, sys
+
+class NewerPyroute2(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        mock = sys.modules.get("unittest.mock")
+        if name == "pyroute2.iproute.linux" and mock is not None and not hasattr(mock, "MagicMock"):
+            raise AttributeError("module 'unittest.mock' has no attribute 'MagicMock'")
+        return None
+
+sys.meta_path.insert(0, NewerPyroute2())
+from vipdeck.engine.net import rtnl
+from pyroute2.iproute.linux import AsyncIPRoute
+assert rtnl.AsyncIPRoute is AsyncIPRoute
+assert sys.modules["unittest.mock"].MagicMock is not None      # the real one, imported by pyroute2
+print("ok")
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+    assert "did not import with the start-up stand-ins (AttributeError: module 'unittest.mock' has no " \
+           "attribute 'MagicMock'); imported in full" in r.stderr, r.stderr
