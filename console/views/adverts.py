@@ -108,6 +108,10 @@ def our_auth(i: dict, sources: list[dict]) -> object:
     return next((s.get("auth_type") for s in sources if s.get("auth_type") is not None), None)
 
 
+def _source_row(sv: SnapView, entry: dict, s: dict, flags: list[dict]) -> tuple:
+    return source_row(sv, entry, s, flags_cell(flags))
+
+
 def source_row(sv: SnapView, entry: dict, s: dict, flags_text: Text) -> tuple:
     ours = entry.get("ours")
     vrid_cell = Text()
@@ -280,28 +284,32 @@ class AdvertsView(View):
         from, how to make them), so only the rows on screen are made (510 at
         255 VRIDs, every one changing on every snapshot)."""
         rows = []
+        append = rows.append
         self._entries = {entry_key(e): e for e in entries(sv)}
         ours = sv.our_addresses      # what source_row reads from the node besides the entry
+        filtering = bool(self.text_filter)   # no filter: nothing to match (510 rows a snapshot at 255 VRIDs)
         for entry in sorted(self._entries.values(),
                             key=lambda a: (a.get("vrid") or 0, a.get("family") or 4, a.get("interface") or "")):
             flags = entry.get("flags") or []
-            ftext = flags_cell(flags)
             ek = entry_key(entry)
             head = (ours, entry.get("ours"), entry.get("master"), entry.get("vrid"), entry.get("family"), flags)
-            tags = [f.get("kind") for f in flags] + ["foreign" if not entry.get("ours") else "ours",
-                                                       f"v{entry.get('family') or 4}"]
+            tags = ([f.get("kind") for f in flags] + ["foreign" if not entry.get("ours") else "ours",
+                                                       f"v{entry.get('family') or 4}"]) if filtering else ()
+            master = entry.get("master")
             sources = sorted(with_ourselves(sv, entry),
-                             key=lambda s: (s.get("address") != entry.get("master"), -(s.get("priority") or 0),
+                             key=lambda s: (s.get("address") != master, -(s.get("priority") or 0),
                                             str(s.get("address"))))
             for s in sources:
-                if not self.keep(entry.get("vrid"), s.get("address"), s.get("mac"), *(s.get("vips") or []), *tags):
+                if filtering and not self.keep(entry.get("vrid"), s.get("address"), s.get("mac"),
+                                               *(s.get("vips") or []), *tags):
                     continue
-                rows.append((f"{ek}|{s.get('address')}", (head, s),
-                             functools.partial(source_row, sv, entry, s, ftext)))
+                # the flags' cell is made with the row, only for the rows made (those on screen)
+                append((f"{ek}|{s.get('address')}", (head, s), functools.partial(_source_row, sv, entry, s, flags)))
             for r in entry.get("rejected_sources") or []:
-                if not self.keep(entry.get("vrid"), r.get("address"), r.get("mac"), r.get("reason"), "rejected", *tags):
+                if filtering and not self.keep(entry.get("vrid"), r.get("address"), r.get("mac"), r.get("reason"),
+                                               "rejected", *tags):
                     continue
-                rows.append((f"{ek}|rejected|{r.get('address')}", (head, r), functools.partial(rejected_row, entry, r)))
+                append((f"{ek}|rejected|{r.get('address')}", (head, r), functools.partial(rejected_row, entry, r)))
         self.query_one("#adverts-table", KeyedTable).sync_lazy(rows)
         self._detail()
 

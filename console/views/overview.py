@@ -358,8 +358,10 @@ class OverviewView(View):
         if self.cluster_headings:
             table.relabel([c[1] for c in cluster_columns(self.cluster_nodes)[:2]] + self.cluster_headings
                           + ["Cluster"])
-        table.sync((r.key, self._cells_of(r)) for r in self.cluster
-                   if self.keep(r.vrid, *r.names, *(c.state for c in r.cells)))
+        # lazily, as the instances (255 VRIDs: only the rows on screen are made); the row
+        # itself is the signature (a frozen dataclass: an unchanged row compares equal)
+        table.sync_lazy((r.key, r, functools.partial(self._cells_of, r)) for r in self.cluster
+                        if self.keep(r.vrid, *r.names, *(c.state for c in r.cells)))
         t = Text()
         details = [f.detail for r in self.cluster for f in r.flags]
         for k, d in enumerate(details[:4]):

@@ -201,3 +201,32 @@ async def test_peers_are_the_other_nodes_seen_from_the_target():
         assert [p.name for p in app.peers] == ["node2"]
         await pilot.press("n")
         assert [p.name for p in app.peers] == ["node1"] and app.peers[0].snapshot["node"]["hostname"] == "node1"
+
+
+async def test_a_255_vrid_cluster_makes_only_the_rows_on_screen_and_a_row_scrolled_in_reads_in_full():
+    """The cluster table is synchronised lazily (255 rows on two nodes, ten
+    snapshots a second each): only the rows on screen are made; a row scrolled
+    into view has the cells the comparison gives it."""
+    from vipdeck.console.testing import synthetic_snapshot
+
+    snap1 = synthetic_snapshot(255, 1)
+    snap2 = synthetic_snapshot(255, 1)
+    node = snap2["node"]
+    node.update(hostname="node2", router_id="node2")
+    node["interfaces"][0].update(mac="02:00:c6:12:00:02", addresses=["198.18.0.2/24"])
+    c1, c2 = ScriptedClient(snap1), ScriptedClient(snap2)
+    app = app_for(c1, (N2, c2))
+    async with app.run_test(size=SIZE) as pilot:
+        await both(app, c1)
+        table = app.query_one("#cluster", KeyedTable)
+        await wait_for(lambda: table.row_count == 255, 5, "255 cluster rows")
+        assert len(table._pending) > 200, "every row was made, not only those on screen"
+        last = table._order[-1]
+        assert last in table._pending
+        want = app.query_one("#view-overview")._cells_of(next(r for r in app.cluster if r.key == last))
+        table.focus()
+        table.move_cursor(row=254)
+        await pilot.pause()
+        assert last not in table._pending
+        assert [getattr(c, "plain", str(c)) for c in table.row_cells(last)] == \
+            [getattr(c, "plain", str(c)) for c in want]
