@@ -107,7 +107,9 @@ def main() -> int:
                      f"{sum(len(v) for v, _ in got[phase])}/{sum(len(k) for _, k in got[phase])}"])
     print(f"Master advert interval error (ms) at {INTERVAL:g} s, VRRPv3, wire timestamps, {secs:g} s per phase "
           f"and round; p50 and p99 are medians over the rounds of each round's figure, max is over all rounds; ratio of the medians and min-max of the "
-          f"rounds' ratios. {machine_line()}\n")
+          f"rounds' ratios. \"3 busy processes\": three spinning programs, each in a session of its own (the load the "
+          f"goal is judged on); \"one session\": the same three in one session, which the kernel's autogroups weigh "
+          f"like one process. {machine_line()}\n")
     print(table(["load", "rounds", "vipdeck p50", "vipdeck p99", "vipdeck max", "keepalived p50", "keepalived p99",
                  "keepalived max", "ratio p50", "ratio p50 min-max", "ratio p99", "ratio p99 min-max",
                  "intervals"], rows))
