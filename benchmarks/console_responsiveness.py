@@ -343,6 +343,9 @@ async def run_pair(peer: bool = True) -> None:
                   peers=[("/run/vipdeck/bench2.sock", node2)])
 
 
+LOADS = ("engine", "flap", "flood", "engine-ring", "pair")
+
+
 async def main(loads: list[str]) -> None:
     for load in loads:
         await run(load)
@@ -353,11 +356,11 @@ if __name__ == "__main__":
     if "-h" in args or "--help" in args:
         print(__doc__)
         sys.exit(0)
-    unknown = [a for a in args if a != "--quick" and a not in ("engine", "flap", "flood", "engine-ring", "pair")]
+    unknown = [a for a in args if a != "--quick" and a not in LOADS]
     if unknown:
         sys.exit(f"console_responsiveness.py: unknown load or option {unknown[0]!r} "
-                 "(loads: engine, flap, flood, engine-ring, pair; option: --quick)")
+                 f"(loads: {', '.join(LOADS)}; option: --quick)")
     if "--quick" in args:       # the smoke test's run: 20 VRIDs, a short window
         args.remove("--quick")
         VRIDS, RING, SECONDS = 20, 3, 3.0
-    asyncio.run(main(args or ["engine", "flap", "flood", "engine-ring", "pair"]))
+    asyncio.run(main(args or list(LOADS)))

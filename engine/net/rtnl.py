@@ -10,6 +10,7 @@ leaving an empty namespace behind.
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 import types
 from collections.abc import Mapping
@@ -45,7 +46,6 @@ def _import_async_iproute():
         for name in set(sys.modules) - before:
             if name == "pyroute2" or name.startswith("pyroute2."):
                 del sys.modules[name]
-        import logging
         logging.getLogger("vipdeck.rtnl").warning(
             "pyroute2 %s did not import with the start-up stand-ins (%s: %s); imported in full "
             "(about 4 MB more resident memory)", _pyroute2_version(), type(exc).__name__, exc)
