@@ -184,6 +184,11 @@ class AdvertDispatch:
         # a predicate rather than a container of our addresses (decided once, not per advert)
         self._local_pred = (local_addresses if callable(local_addresses) and not isinstance(local_addresses, Container)
                             else None)
+        # engine.net.addresses.LocalAddresses says when it changed: the fast path keeps
+        # the sources it found not ours until then (a set lookup, not a call per advert)
+        self._counted = isinstance(getattr(local_addresses, "generation", None), int)
+        self._foreign: set[str] = set()
+        self._foreign_gen = -1
         self.stats = stats
         self.loop = loop
         self.open_socket = open_socket
@@ -251,8 +256,18 @@ class AdvertDispatch:
                 or h.src == link.sock.src):
             return False
         local = self.local
-        if local is not None and (h.src in local if self._local_pred is None else self._local_pred(h.src)):
-            return False
+        if local is not None:
+            src = h.src
+            if self._counted:
+                if local.generation != self._foreign_gen:
+                    self._foreign.clear()
+                    self._foreign_gen = local.generation
+                if src not in self._foreign:
+                    if src in local:
+                        return False
+                    self._foreign.add(src)
+            elif src in local if self._local_pred is None else self._local_pred(src):
+                return False
         return self._again(link, h)
 
     def _again(self, link: Link, h: "Heard") -> bool:

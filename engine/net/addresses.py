@@ -26,12 +26,17 @@ class LocalAddresses:
 
     def __init__(self, addresses: Iterable[str] = ()) -> None:
         self._count: Counter[str] = Counter(normalise(a) for a in addresses)
+        # moves on with every change: a reader may cache its answers until it does
+        # (the receive path's fast path asks about the same few peers 2550 times a second)
+        self.generation = 0
 
     def add(self, addr: str) -> None:
         self._count[normalise(addr)] += 1
+        self.generation += 1
 
     def discard(self, addr: str) -> None:
         key = normalise(addr)
+        self.generation += 1
         if self._count[key] <= 1:
             self._count.pop(key, None)
         else:
@@ -39,6 +44,7 @@ class LocalAddresses:
 
     def replace(self, addresses: Iterable[str]) -> None:
         self._count = Counter(normalise(a) for a in addresses)
+        self.generation += 1
 
     def __contains__(self, addr: object) -> bool:
         if not isinstance(addr, str):

@@ -602,18 +602,20 @@ class VrrpMachine:
         """The advert ``refresh`` takes again (None: none now)."""
         return self._steady
 
-    def refresh(self, now: float, adv: Advert) -> bool:
+    def refresh(self, now: float, adv: Advert) -> float | None:
         """The backup's fast path: ``handle(now, AdvertReceived(adv))`` for the very
         advert object the last input was, when that input only accepted its master
         (BACKUP, priority at or above ours, no takeover, no hold, no input since).
         Handling it again would change nothing but when it was heard and the
         master-down deadline, so that is all this does (and the answer is no
-        actions).  False: not that case, call ``handle``."""
+        actions).  It returns the new deadline (``next_deadline()``'s answer, which
+        the driver wants next: one call less per advert); None: not that case,
+        call ``handle``."""
         if adv is not self._steady:
-            return False
+            return None
         self._last_advert_at = now
-        self._down_deadline = now + self._steady_delay
-        return True
+        d = self._down_deadline = now + self._steady_delay
+        return d
 
     def advert_due(self, now: float) -> list[Action]:
         """``handle(now, Timer())``, fast for a master's advert timer when nothing

@@ -27,14 +27,15 @@ PEER = "198.18.0.2"
 
 
 class Setup:
-    def __init__(self):
+    def __init__(self, local_addresses=None):
         self.fake = FakeNet()
         self.events: list[dict] = []
         self.heard: list[tuple] = []
         self.view = AdvertView(lambda kind, msg, sev="info", **f: self.events.append(dict(f, kind=kind, msg=msg)))
         self.stats = {i.name: TransitionCounters() for i in CFG.vrrp_instances}
         self.dispatch = AdvertDispatch(self.view, lambda kind, msg, sev="info", **f: self.events.append(
-            dict(f, kind=kind, msg=msg)), local_addresses={"198.18.0.1"}, stats=self.stats,
+            dict(f, kind=kind, msg=msg)), local_addresses=local_addresses if local_addresses is not None else {"198.18.0.1"},
+            stats=self.stats,
             loop=asyncio.get_running_loop(), open_socket=self.fake.open_socket)
         self.dispatch.advert_heard = lambda *a: self.heard.append(a)
         self.hooks = Hooks()

@@ -17,6 +17,7 @@ import asyncio
 import pytest
 
 from vipdeck.engine import dispatch as dispatch_mod
+from vipdeck.engine.net.addresses import LocalAddresses
 from vipdeck.engine.vrrp import packet
 
 from tests.support.fake_net import advert_rx
@@ -137,3 +138,35 @@ def test_refresh_is_handle_for_the_advert_accepted_last_and_refuses_anything_els
             (slow.state, slow.last_advert_at, slow.next_deadline(), slow.master_address)
     fast.handle(0.4, m.Drain(True))            # any other input: the next advert takes handle again
     assert not fast.refresh(0.45, a)
+
+
+def test_a_source_that_becomes_one_of_our_addresses_leaves_the_fast_path_at_once():
+    """The fast path keeps the sources it found not ours until LocalAddresses
+    changes (its generation): an address added meanwhile must be seen on the
+    very next advert, which then goes the slow way and is dropped as our own."""
+    async def main():
+        local = LocalAddresses(["198.18.0.1"])
+        s = Setup(local_addresses=local)
+        rx = advert_rx(adv(200), A)
+        s.sock.deliver(rx)                    # accepted on the slow path
+        assert s.sock.fast(rx.packet)         # the repeat: fast, and A remembered as not ours
+        local.add(A)
+        assert not s.sock.fast(rx.packet)
+        local.discard(A)
+        assert s.sock.fast(rx.packet)
+    run(main)
+
+
+def test_a_refresh_queues_nothing_for_the_sync_groups():
+    """A repeat changes nothing a sync group looks at, so the fast path does not
+    call the driver's ``fed`` hook (it did once per advert, with no transitions)."""
+    async def main():
+        s = Setup()
+        fed = []
+        s.hooks.fed = lambda d, transitions: fed.append(tuple(transitions))
+        rx = advert_rx(adv(200), A)
+        s.sock.deliver(rx)
+        n = len(fed)
+        assert s.sock.fast(rx.packet) and s.sock.fast(rx.packet)
+        assert len(fed) == n
+    run(main)
