@@ -11,7 +11,7 @@ socket and nothing else.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Sequence
 
 
@@ -564,7 +564,11 @@ def block(prio: int | None, top: int = 255) -> str:
     return BLOCKS[max(0, min(7, round(prio * 8 / max(top, 1)) - 1))]
 
 
+@lru_cache(maxsize=4096)
 def _addr_key(a: str) -> tuple:
+    """An address's sort key (family, integer; unparsable last).  Cached: the
+    timeline's replay asks it for every source heard at every advert kept
+    (130 parses of the same two addresses per draw of the adverts panel)."""
     try:
         import ipaddress
         ip = ipaddress.ip_address(a)

@@ -66,6 +66,11 @@ def entry_key(entry: dict) -> str:
     return f"{iface or ''}/{fam}/{vrid}"
 
 
+def _entry_order(a: dict) -> tuple:
+    """Where a VRID's rows go on the adverts screen: by VRID, family, link."""
+    return (a.get("vrid") or 0, a.get("family") or 4, a.get("interface") or "")
+
+
 def vrid_label(entry: dict) -> str:
     return f"{entry.get('vrid')}{' v6' if (entry.get('family') or 4) == 6 else ''}"
 
@@ -76,9 +81,20 @@ def with_ourselves(sv: SnapView, entry: dict) -> list[dict]:
     sources = list(entry.get("sources") or [])
     if any(sv.is_ours(s.get("address")) for s in sources):
         return sources
+    mine = our_source(sv, entry, sources)
+    if mine is not None:
+        sources.append(mine)
+    return sources
+
+
+def our_source(sv: SnapView, entry: dict, sources: Sequence[dict]) -> dict | None:
+    """The source ``with_ourselves`` adds for this node when it is the
+    master of the VRID and no source heard is ours (None otherwise: not
+    master here).  Apart, so the adverts screen copies no list of sources
+    for a VRID where nothing is added (510 a snapshot at 255 VRIDs)."""
     mine = [i for i in sv.instances_of(entry) if i.get("state") == "MASTER"]
     if not mine:
-        return sources
+        return None
     i = mine[0]
     address = entry.get("master") if sv.is_ours(entry.get("master")) else (i.get("wire") or {}).get("source")
     if address is None:
@@ -86,13 +102,12 @@ def with_ourselves(sv: SnapView, entry: dict) -> list[dict]:
                  for a in itf.get("addresses") or []]
         address = addrs[0].split("/")[0] if addrs else "this node"
     adv = i.get("advert_int") or 0
-    sources.append({"address": address, "mac": sv.our_macs.get(i.get("interface")),
-                    "priority": i.get("effective_priority"), "interval": i.get("advert_int"),
-                    "version": i.get("version"), "auth_type": our_auth(i, sources),
-                    "vips": [v.get("address", "").split("/")[0] for v in i.get("vips") or []],
-                    "rate": 1 / adv if adv else None, "last_seen_age": None, "ttl": None,
-                    "count": (i.get("counters") or {}).get("adverts_sent"), "here": True})
-    return sources
+    return {"address": address, "mac": sv.our_macs.get(i.get("interface")),
+            "priority": i.get("effective_priority"), "interval": i.get("advert_int"),
+            "version": i.get("version"), "auth_type": our_auth(i, sources),
+            "vips": [v.get("address", "").split("/")[0] for v in i.get("vips") or []],
+            "rate": 1 / adv if adv else None, "last_seen_age": None, "ttl": None,
+            "count": (i.get("counters") or {}).get("adverts_sent"), "here": True}
 
 
 def our_auth(i: dict, sources: list[dict]) -> object:
@@ -282,29 +297,65 @@ class AdvertsView(View):
     def render_view(self, sv: SnapView) -> None:
         """Rows are synchronised lazily: a row is (key, what its cells are made
         from, how to make them), so only the rows on screen are made (510 at
-        255 VRIDs, every one changing on every snapshot)."""
+        255 VRIDs, every one changing on every snapshot).
+
+        The rest is kept cheap because it runs for all 510 rows on every
+        snapshot and on the key that shows this screen: a row's signature
+        holds what ``source_row`` reads (the entry's few fields, the source
+        dict, whether the source is this node's) rather than the node's
+        address set, which cost a 130-address set comparison per row with
+        the VIPs held; our own source is built only where it is missing, no
+        list of sources is copied, the sources of a VRID are sorted only if
+        out of order, and the VRIDs are sorted again only when the views
+        differ from the last snapshot's."""
         rows = []
         append = rows.append
-        self._entries = {entry_key(e): e for e in entries(sv)}
-        ours = sv.our_addresses      # what source_row reads from the node besides the entry
+        by_key: dict[str, dict] = {}
+        view_keys = []
+        for e in entries(sv):
+            ak = advert_key(e)
+            view_keys.append(ak)
+            by_key[f"{ak[0] or ''}/{ak[1]}/{ak[2]}"] = e      # entry_key(e)
+        self._entries = by_key
+        # the VRIDs in display order: the same views (advert_key, exact values, in the
+        # same order) sort the same, and their sort keys are made from nothing else
+        cached = getattr(self, "_order_cache", None)
+        if cached is not None and cached[0] == view_keys:
+            order = cached[1]
+        else:
+            order = sorted(by_key, key=lambda k: _entry_order(by_key[k]))
+            self._order_cache = (view_keys, order)
+        is_ours = sv.is_ours
         filtering = bool(self.text_filter)   # no filter: nothing to match (510 rows a snapshot at 255 VRIDs)
-        for entry in sorted(self._entries.values(),
-                            key=lambda a: (a.get("vrid") or 0, a.get("family") or 4, a.get("interface") or "")):
+        for ek in order:
+            entry = by_key[ek]
             flags = entry.get("flags") or []
-            ek = entry_key(entry)
-            head = (ours, entry.get("ours"), entry.get("master"), entry.get("vrid"), entry.get("family"), flags)
+            master = entry.get("master")
+            head = (entry.get("ours"), master, entry.get("vrid"), entry.get("family"), flags)
             tags = ([f.get("kind") for f in flags] + ["foreign" if not entry.get("ours") else "ours",
                                                        f"v{entry.get('family') or 4}"]) if filtering else ()
-            master = entry.get("master")
-            sources = sorted(with_ourselves(sv, entry),
-                             key=lambda s: (s.get("address") != master, -(s.get("priority") or 0),
-                                            str(s.get("address"))))
-            for s in sources:
+            sources = entry.get("sources") or []
+            here = [is_ours(s.get("address")) for s in sources]
+            if not any(here):                   # as with_ourselves
+                extra = our_source(sv, entry, sources)
+                if extra is not None:
+                    sources = [*sources, extra]
+                    here.append(False)     # "here" is in the source itself
+            if len(sources) > 1:
+                keys = [(s.get("address") != master, -(s.get("priority") or 0), str(s.get("address")))
+                        for s in sources]
+                if any(keys[k + 1] < keys[k] for k in range(len(keys) - 1)):
+                    ranked = sorted(range(len(sources)), key=keys.__getitem__)     # stable, as before
+                    sources = [sources[k] for k in ranked]
+                    here = [here[k] for k in ranked]
+            for s, ours in zip(sources, here):
                 if filtering and not self.keep(entry.get("vrid"), s.get("address"), s.get("mac"),
                                                *(s.get("vips") or []), *tags):
                     continue
-                # the flags' cell is made with the row, only for the rows made (those on screen)
-                append((f"{ek}|{s.get('address')}", (head, s), functools.partial(_source_row, sv, entry, s, flags)))
+                # the flags' cell is made with the row, only for the rows made (those on screen);
+                # the signature: source_row reads the node only through is_ours(address)
+                append((f"{ek}|{s.get('address')}", (head, ours, s),
+                        functools.partial(_source_row, sv, entry, s, flags)))
             for r in entry.get("rejected_sources") or []:
                 if filtering and not self.keep(entry.get("vrid"), r.get("address"), r.get("mac"), r.get("reason"),
                                                "rejected", *tags):
