@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable
 
+import vipdeck.console  # noqa: F401  (first: it sets Textual's frame rate before Textual is imported)
 from rich.text import Text
 from textual.binding import Binding
 
