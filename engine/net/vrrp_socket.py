@@ -33,6 +33,7 @@ from typing import Callable, Container, Iterable, NamedTuple
 
 from vipdeck.engine.net import ifinfo
 from vipdeck.engine.net.ifinfo import SocketFactory
+from vipdeck.engine.vrrp.deadlines import on_grid
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,10 @@ _MSG_TRUNC = int(socket.MSG_TRUNC)   # an int: the IntFlag's & costs microsecond
 # wakes a few hundred times a second instead of 2550 (the event loop's cost per
 # wake-up is most of what an advert costs).  A timer that is about to decide on
 # the adverts drains the socket first (``drain``), so nothing is judged late.
-_BATCH_WAIT = 0.002
+# A rest ends on the grid a busy backup's deadlines wake the loop on
+# (engine/vrrp/deadlines.py), so the reader and the timers share wake-ups: 4 to
+# 8 ms; an advert's arrival time (the advert view's, read time) is that late at most.
+_BATCH_WAIT = 0.004
 # ... but only while adverts come often: when the wake-up before read something
 # less than this long ago, or a read filled its burst.  A backup of a few instances
 # (10 adverts/s) would otherwise pay a timer, two epoll_ctl and a second wake-up per
@@ -295,7 +299,7 @@ class VrrpSocket:
             self._last_read = now
             if often:
                 loop.remove_reader(self.sock.fileno())
-                self._resting = loop.call_later(_BATCH_WAIT, self._rested)
+                self._resting = loop.call_at(on_grid(now + _BATCH_WAIT), self._rested)
                 self.rests += 1
 
     def _rested(self) -> None:
@@ -307,8 +311,8 @@ class VrrpSocket:
         # back on only to turn it off again cost two epoll_ctl and a Handle per
         # batch (a tenth of a 255-instance backup's CPU)
         if self._read(_READ_BURST):
-            self._last_read = self._loop.time()
-            self._resting = self._loop.call_later(_BATCH_WAIT, self._rested)
+            self._last_read = now = self._loop.time()
+            self._resting = self._loop.call_at(on_grid(now + _BATCH_WAIT), self._rested)
         else:
             self._loop.add_reader(self.sock.fileno(), self._on_wake)
 

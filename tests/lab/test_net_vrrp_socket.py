@@ -226,6 +226,7 @@ async def test_sparse_adverts_are_read_as_they_come_and_only_frequent_ones_are_b
     import asyncio
 
     from vipdeck.engine.net import vrrp_socket
+    from vipdeck.engine.vrrp.deadlines import on_grid
 
     a = lab.add_node("a", "198.18.0.1/24")
     b = lab.add_node("b", "198.18.0.2/24")
@@ -238,8 +239,26 @@ async def test_sparse_adverts_are_read_as_they_come_and_only_frequent_ones_are_b
         await async_wait_until(lambda: len(got) == i + 1, 2, what=f"advert {i + 1} delivered")
         await asyncio.sleep(gap)                # the input: adverts 30 ms apart
     assert sb.rests == 0 and sb._resting is None
-    for i in range(20):
-        assert sa.send(advert(52, 150))
-        await asyncio.sleep(0.001)              # the input: adverts 1 ms apart
-    await async_wait_until(lambda: len(got) == 25, 2, what="every advert delivered")
-    assert sb.rests >= 1
+    loop = asyncio.get_running_loop()
+    rest_ends = []
+    real_call_at = loop.call_at
+
+    def spying_call_at(when, cb, *args, **kw):
+        if cb == sb._rested:
+            rest_ends.append((loop.time(), when))
+        return real_call_at(when, cb, *args, **kw)
+
+    loop.call_at = spying_call_at
+    try:
+        for i in range(20):
+            assert sa.send(advert(52, 150))
+            await asyncio.sleep(0.001)          # the input: adverts 1 ms apart
+        await async_wait_until(lambda: len(got) == 25, 2, what="every advert delivered")
+    finally:
+        del loop.call_at
+    assert sb.rests >= 1 and rest_ends
+    # each rest lasts at least the batch wait and ends on the grid a busy backup's
+    # deadlines wake the loop on (engine/vrrp/deadlines.py), to share their wake-ups
+    for now, end in rest_ends:
+        assert end - now >= vrrp_socket._BATCH_WAIT - 1e-9, (now, end)
+        assert end == on_grid(end), (now, end)

@@ -6,7 +6,9 @@ loop timers per wake-up is seen directly (a real loop hides it in its heap).
 
 from __future__ import annotations
 
-from vipdeck.engine.vrrp.deadlines import Deadlines
+import pytest
+
+from vipdeck.engine.vrrp.deadlines import GRID_MIN, Deadlines
 
 
 class Handle:
@@ -161,3 +163,41 @@ def test_again_re_arms_the_same_ticket():
     for _ in range(3):
         loop.fire()
     assert ran == [1.0, 1.1, 1.2000000000000002] and len(loop.armed) == 3
+
+
+def test_many_backup_deadlines_wake_the_loop_on_the_grid_and_share_wake_ups():
+    """Deadlines.grid (a real loop's default): with GRID_MIN or more deadlines that
+    are not precise pending (a busy backup's master-down timers), the loop wakes for
+    them only at points of the grid, so those within one step share a wake-up; none
+    runs before its time; a precise one (a master's advert) still wakes the loop on
+    the dot, and a few pending keep their exact times."""
+    loop = Loop()
+    d = Deadlines(loop)
+    d.grid = 0.004
+    ran = []
+
+    def note(when):
+        return lambda: ran.append((loop.now, when))
+
+    d.call_at(1.0013, note(1.0013))                            # alone: on the dot
+    assert loop.armed[-1].when == 1.0013
+    loop.fire()
+    assert ran == [(1.0013, 1.0013)]
+    for _ in range(GRID_MIN):
+        d.call_at(10.0, note(10.0))                            # the other instances' deadlines
+    for when in (2.0001, 2.0013, 2.0039, 2.0041):
+        d.call_at(when, note(when))
+    live = [h for h in loop.armed if not h.cancelled]
+    assert [h.when for h in live] == [pytest.approx(2.004)]    # one wake-up for the first three
+    loop.fire()
+    assert [w for _, w in ran[1:]] == [2.0001, 2.0013, 2.0039]
+    assert all(now >= when for now, when in ran)               # none before its time
+    live = [h for h in loop.armed if not h.cancelled]
+    assert [h.when for h in live] == [pytest.approx(2.008)]    # 2.0041: the next point
+    d.call_at(2.005, note("advert"), precise=True)
+    live = [h for h in loop.armed if not h.cancelled]
+    assert [h.when for h in live] == [2.005]                   # a master's advert: on the dot
+    loop.fire()
+    assert ran[-2:] == [(2.005, 2.0041), (2.005, "advert")]    # due by then: the same wake-up
+    loop.fire()
+    assert ran[-1] == (pytest.approx(10.0), 10.0) and len(ran) == 7 + GRID_MIN - 1
