@@ -23,10 +23,13 @@ is read at once; a reply that is not there yet is awaited on the loop.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import errno
 import itertools
+import os
 import socket
 import struct
+import threading
 from functools import lru_cache
 
 RTM_NEWADDR = 20
@@ -87,6 +90,43 @@ def answer(data: bytes, seq: int) -> int | None:
     return None
 
 
+CLONE_NEWNET = 0x40000000
+
+
+def _socket() -> socket.socket:
+    return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE)
+
+
+def _socket_in(netns: str) -> socket.socket:
+    """A socket made inside the named namespace (``ip netns``'s /run/netns/NAME),
+    by a short-lived thread that enters it: setns moves only the calling thread.
+    (pyroute2's netns.create_socket forks a helper instead: in a full test run
+    its wait for the helper never returned, seen with py-spy; a child forked
+    from a process with other threads may block on a lock one of them held.)"""
+    out: dict = {}
+
+    def make() -> None:
+        try:
+            fd = os.open(f"/run/netns/{netns}", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                libc = ctypes.CDLL(None, use_errno=True)
+                if libc.setns(fd, CLONE_NEWNET) != 0:
+                    code = ctypes.get_errno()
+                    raise OSError(code, f"entering network namespace {netns}: {os.strerror(code)}")
+            finally:
+                os.close(fd)
+            out["sock"] = _socket()
+        except BaseException as exc:  # handed to the caller
+            out["error"] = exc
+
+    t = threading.Thread(target=make, name=f"netns {netns}", daemon=True)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out["sock"]
+
+
 class AddrSocket:
     """A NETLINK_ROUTE socket in ``netns`` (a named namespace; None: ours),
     for ``request``; opened on first use."""
@@ -98,12 +138,7 @@ class AddrSocket:
         self._lock = asyncio.Lock()     # a reply awaited on the loop: the next request waits for it
 
     def _open(self) -> socket.socket:
-        if self.netns is None:
-            s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE)
-        else:   # made inside the namespace by pyroute2 (a helper process passes it back)
-            from pyroute2 import netns as _netns
-            s = _netns.create_socket(netns=self.netns, family=socket.AF_NETLINK,
-                                     socket_type=socket.SOCK_RAW, proto=socket.NETLINK_ROUTE)
+        s = _socket() if self.netns is None else _socket_in(self.netns)
         s.setblocking(False)
         s.bind((0, 0))
         self._sock = s

@@ -203,11 +203,16 @@ async def test_peers_are_the_other_nodes_seen_from_the_target():
         assert [p.name for p in app.peers] == ["node1"] and app.peers[0].snapshot["node"]["hostname"] == "node1"
 
 
-async def test_a_255_vrid_cluster_makes_only_the_rows_on_screen_and_a_row_scrolled_in_reads_in_full():
+async def test_a_255_vrid_cluster_makes_only_the_rows_on_screen_and_a_row_scrolled_in_reads_in_full(monkeypatch):
     """The cluster table is synchronised lazily (255 rows on two nodes, ten
     snapshots a second each): only the rows on screen are made; a row scrolled
-    into view has the cells the comparison gives it."""
+    into view has the cells the comparison gives it.  The table's turns (64
+    unseen rows made after each frame, so column widths settle) are off here:
+    how many had run by the check depended on the frame rate, and CI saw
+    2 to 4 of 5 runs fail with the console's 120 frames a second."""
     from vipdeck.console.testing import synthetic_snapshot
+
+    monkeypatch.setattr(KeyedTable, "_schedule_turn", lambda self: None)
 
     snap1 = synthetic_snapshot(255, 1)
     snap2 = synthetic_snapshot(255, 1)
