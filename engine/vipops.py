@@ -22,6 +22,7 @@ from typing import Callable, Coroutine, Iterable, Protocol
 from vipdeck.engine.config.model import Config, VrrpInstance
 from vipdeck.engine.events import Emit
 from vipdeck.engine.net import routes
+from vipdeck.engine.vrrp import deadlines
 from vipdeck.engine.vrrp import machine as m
 from vipdeck.engine.vrrp.driver import InstanceDriver
 
@@ -93,6 +94,7 @@ class VipOps:
         async def op() -> None:
             if prev is not None and not prev.done():
                 await asyncio.wait([prev])
+            await deadlines.after_due()
             has_routes = bool(d.inst.virtual_routes or d.inst.virtual_rules)
             if has_routes and not add:  # keepalived: routes and rules go first, then the VIPs
                 await self._routes(d, add=False)

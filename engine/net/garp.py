@@ -28,6 +28,7 @@ from functools import lru_cache
 from typing import Any, Callable, Iterable, Union
 
 from vipdeck.engine.net import ifinfo
+from vipdeck.engine.vrrp import deadlines
 from vipdeck.engine.net.ifinfo import SocketFactory
 
 log = logging.getLogger(__name__)
@@ -375,6 +376,7 @@ class GarpScheduler:
 
     async def _run(self, vips: list, on_first: Callable[[int], object] | None = None) -> None:
         p = self.policy
+        await deadlines.after_due()
         sent = await self.burst(vips, p.repeat)
         if on_first is not None:
             on_first(sent)

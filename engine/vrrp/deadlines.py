@@ -119,6 +119,11 @@ class Deadlines:
             self._arm(when, t.precise)
         return t
 
+    def due(self) -> bool:
+        """Whether the loop's wake-up for a deadline has come and its run has not."""
+        at = self._at
+        return at is not None and at <= self.loop.time()
+
     def _wake_for(self, when: float, precise: bool) -> float:
         """When the loop wakes for a deadline at ``when``: on the dot for a precise
         one, at the next point of the grid for the others while many are pending."""
@@ -178,3 +183,15 @@ def for_loop(loop: asyncio.AbstractEventLoop) -> Deadlines:
     if d is None:
         d = _BY_LOOP[loop] = Deadlines(loop)
     return d
+
+
+async def after_due() -> None:
+    """Return once no VRRP deadline of this loop is due: follow-up work (a
+    takeover's VIPs and gratuitous ARPs, run as tasks) lets the adverts of the
+    instances whose master-down has come go first.  asyncio runs the tasks
+    already queued before the timers that fell due meanwhile, so 255 VRIDs
+    taking over at once had each later advert wait behind the earlier ones'
+    VIP and GARP work."""
+    d = _BY_LOOP.get(asyncio.get_running_loop())
+    while d is not None and d.due():
+        await asyncio.sleep(0)

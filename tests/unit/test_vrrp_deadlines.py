@@ -201,3 +201,42 @@ def test_many_backup_deadlines_wake_the_loop_on_the_grid_and_share_wake_ups():
     assert ran[-2:] == [(2.005, 2.0041), (2.005, "advert")]    # due by then: the same wake-up
     loop.fire()
     assert ran[-1] == (pytest.approx(10.0), 10.0) and len(ran) == 7 + GRID_MIN - 1
+
+
+def test_follow_up_work_waits_for_a_due_deadline_queued_after_it():
+    """deadlines.after_due: a takeover's follow-up (its VIPs, its gratuitous ARPs:
+    tasks) lets a deadline that fell due meanwhile (the next VRID's master-down,
+    whose advert is due) run first.  asyncio runs the tasks already queued before
+    the timers that fell due while the earlier work ran, so without it each later
+    advert of 255 VRIDs taking over at once waited behind the earlier ones' work."""
+    import asyncio
+    import time
+
+    from vipdeck.engine.vrrp import deadlines
+
+    order = []
+
+    async def follow_up():
+        await deadlines.after_due()
+        order.append("follow-up")
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        d = deadlines.for_loop(loop)
+        done = loop.create_future()
+
+        def takeover():
+            loop.create_task(follow_up())
+            end = time.perf_counter() + 0.01      # the takeover's own work, past the next deadline
+            while time.perf_counter() < end:
+                pass
+
+        now = loop.time()
+        d.call_at(now + 0.001, takeover)
+        d.call_at(now + 0.005, lambda: (order.append("advert"), done.set_result(None)))
+        await asyncio.wait_for(done, 5)
+        while len(order) < 2:
+            await asyncio.sleep(0)
+
+    asyncio.run(main())
+    assert order == ["advert", "follow-up"]
