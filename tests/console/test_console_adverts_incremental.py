@@ -12,6 +12,7 @@ every source sorted, every cell made).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import random
 
@@ -108,16 +109,22 @@ def mutate(snap: dict, rng: random.Random, step: int) -> str:
     return f"{inst['name']} is {inst['state']}"
 
 
-async def test_incremental_adverts_rows_match_a_fresh_render_through_a_sequence_of_changes():
-    """Rows, their order and every cell equal the fresh render's after each change."""
-    snap = synthetic_snapshot(VRIDS, 2, tick=1)
+@contextlib.asynccontextmanager
+async def adverts_screen(snap: dict):
+    """The console on ``snap``, its adverts screen shown: (app, view, table)."""
     c = ScriptedClient(copy.deepcopy(snap))
     app = ConsoleApp(c, frozen=True)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, c)
         await pilot.press("2")
         view = app.view("adverts")
-        t = view.query_one("#adverts-table", KeyedTable)
+        yield app, view, view.query_one("#adverts-table", KeyedTable)
+
+
+async def test_incremental_adverts_rows_match_a_fresh_render_through_a_sequence_of_changes():
+    """Rows, their order and every cell equal the fresh render's after each change."""
+    snap = synthetic_snapshot(VRIDS, 2, tick=1)
+    async with adverts_screen(snap) as (app, view, t):
         assert t.row_count > EAGER_ROWS       # the lazy path: rows made when asked for
         rng = random.Random(11)
         for step in range(60):
@@ -134,13 +141,7 @@ async def test_a_source_becoming_ours_shows_here_though_its_advert_did_not_chang
     """The row signature holds whether a source is this node's, not the node's
     addresses: an address added on the node alone must still redraw the row."""
     snap = synthetic_snapshot(4, 2, tick=1)
-    c = ScriptedClient(copy.deepcopy(snap))
-    app = ConsoleApp(c, frozen=True)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, c)
-        await pilot.press("2")
-        view = app.view("adverts")
-        t = view.query_one("#adverts-table", KeyedTable)
+    async with adverts_screen(snap) as (app, view, t):
         view.show(SnapView(copy.deepcopy(snap)), app.version)
         assert t.row_cells("eth0/4/2|198.18.0.2")[1].plain == "198.18.0.2"
         snap["node"]["interfaces"][0]["addresses"].append("198.18.0.2/24")
@@ -152,13 +153,7 @@ async def test_the_same_snapshot_again_remakes_no_row():
     """A snapshot equal to the last one shown changes no signature: no row is
     marked for making again (the work a refresh costs is the rows that changed)."""
     snap = synthetic_snapshot(VRIDS, 2, tick=1)
-    c = ScriptedClient(copy.deepcopy(snap))
-    app = ConsoleApp(c, frozen=True)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, c)
-        await pilot.press("2")
-        view = app.view("adverts")
-        t = view.query_one("#adverts-table", KeyedTable)
+    async with adverts_screen(snap) as (app, view, t):
         view.show(SnapView(copy.deepcopy(snap)), app.version)
         updates, rebuilds = t.stats["updates"], t.stats["rebuilds"]
         view.show(SnapView(copy.deepcopy(snap)), app.version)
