@@ -147,9 +147,13 @@ class VipManager:
         """The kernel's errno for adding / removing ``vip`` (0: done)."""
         flags = rtnl.IFA_F_NODAD if add and vip.family == socket.AF_INET6 else 0
         if self._addr is not None:
-            return await self._addr.request(addrmsg.encode(
-                add, vip.family, vip.address, vip.prefixlen, idx, vip.scope_id if add else 0,
-                vip.label if add else None, vip.broadcast if add else None, flags))
+            message = addrmsg.encode(add, vip.family, vip.address, vip.prefixlen, idx, vip.scope_id if add else 0,
+                                     vip.label if add else None, vip.broadcast if add else None, flags)
+            try:
+                return await self._addr.request(message)
+            except OSError as exc:      # the socket itself failed (ENOBUFS, no answer...): say for which VIP
+                raise OSError(exc.errno, f"{'adding' if add else 'removing'} {vip}: "
+                                         f"{exc.strerror or exc}") from exc
         kw: dict = {"index": idx, "address": vip.address, "prefixlen": vip.prefixlen, "family": vip.family}
         if add:
             kw["scope"] = vip.scope_id

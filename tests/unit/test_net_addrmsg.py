@@ -54,3 +54,33 @@ def test_an_answer_is_read_for_its_own_request_only():
     assert addrmsg.answer(nlmsgerr(4, -17), 5) is None                 # a late answer to an earlier one
     assert addrmsg.answer(nlmsgerr(4, 0) + nlmsgerr(5, -99), 5) == 99  # several in one read
     assert addrmsg.answer(b"\0" * 8, 5) is None                        # too short to be anything
+
+
+def test_a_socket_failure_names_the_vip(monkeypatch):
+    """The socket failing under a request (ENOBUFS, no answer) is not the
+    kernel's answer to it: VipManager says which VIP it was adding or removing,
+    as it does for the kernel's own refusals (the event names the VIP)."""
+    import asyncio
+    import errno
+
+    import pytest
+
+    from vipdeck.engine.net.vips import Vip, VipManager
+
+    async def failing(self, message, timeout=5.0):
+        raise OSError(errno.ENOBUFS, "No buffer space available")
+
+    async def index(self, dev):
+        return 2
+
+    monkeypatch.setattr(addrmsg.AddrSocket, "request", failing)
+    monkeypatch.setattr(VipManager, "_index", index)
+
+    async def main():
+        vm = VipManager()
+        for op, verb in ((vm.add, "adding"), (vm.remove, "removing")):
+            with pytest.raises(OSError) as info:
+                await op(Vip("198.18.0.10", 32, "eth0"))
+            assert info.value.errno == errno.ENOBUFS
+            assert str(info.value) == f"[Errno {errno.ENOBUFS}] {verb} 198.18.0.10/32 dev eth0: No buffer space available"
+    asyncio.run(main())
