@@ -163,7 +163,7 @@ async def whole_path(n: int = N // 2) -> float:
     rx = Received(raw[20:], "198.18.0.2", "224.0.0.18", 255, raw, socket.AF_INET, 2)
     key = ("eth0", socket.AF_INET)
     # as the socket does: the raw packet to the fast path first, else parsed to on_packet
-    return per_call(lambda: dispatch.repeat(key, raw) or dispatch.on_packet(key, rx), n)
+    return per_call(lambda: dispatch.repeat(key, raw, loop.time(), time.time()) or dispatch.on_packet(key, rx), n)
 
 
 if __name__ == "__main__":

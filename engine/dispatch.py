@@ -237,7 +237,7 @@ class AdvertDispatch:
 
     # ------------------------------------------------------------------ the receive path
 
-    def repeat(self, key: Key, p: bytes) -> bool:
+    def repeat(self, key: Key, p: bytes, at: float, wall: float) -> bool:
         """The fast path, for a raw IPv4 packet before the socket parses it: the
         same advert as the last one an instance's machine accepted (byte for
         byte from the source address on, same TTL, a plain 20-byte header and no
@@ -245,7 +245,8 @@ class AdvertDispatch:
         give the same answer, and the machine only moves its master-down
         deadline (``VrrpMachine.refresh``, which says no unless nothing else
         happened to it since).  The advert view still sees it, the very decoded
-        advert, so what it counts is exact.  False: take the usual path."""
+        advert, so what it counts is exact.  ``at`` and ``wall``: when it
+        arrived, as loop time and as unix time.  False: take the usual path."""
         if len(p) < 28 or p[0] != 0x45:
             return False
         link = self.links.get(key)
@@ -268,16 +269,16 @@ class AdvertDispatch:
                     self._foreign.add(src)
             elif src in local if self._local_pred is None else self._local_pred(src):
                 return False
-        return self._again(link, h)
+        return self._again(link, h, at, wall)
 
-    def _again(self, link: Link, h: "Heard") -> bool:
+    def _again(self, link: Link, h: "Heard", at: float, wall: float) -> bool:
         d = h.d
         adv = h.adv
-        if link.drivers.get(adv.vrid) is not d or not d.refresh(adv):
+        if link.drivers.get(adv.vrid) is not d or not d.refresh(adv, at):
             return False
         if self.advert_heard is not None:
-            self.advert_heard(d.inst.name, adv.src, adv.priority, adv.interval, self.loop.time())
-        self.view.observe_again(h.view_key, adv, h.side, time.time())
+            self.advert_heard(d.inst.name, adv.src, adv.priority, adv.interval, at)
+        self.view.observe_again(h.view_key, adv, h.side, wall)
         return True
 
     def on_packet(self, key: Key, rx: Received) -> None:
@@ -289,11 +290,14 @@ class AdvertDispatch:
         link = self.links.get(key)
         if link is None:
             return
+        # when it arrived (a packet made by hand, e.g. in tests, says nothing: now)
+        at = self.loop.time() if rx.at is None else rx.at
+        wall = time.time() if rx.wall is None else rx.wall
         data = rx.data
         if rx.family != socket.AF_INET and len(data) > 1:
             h = link.heard.get(data[1])
             if (h is not None and h.data == data and h.src == rx.src and h.ttl == rx.ttl and h.dst == rx.dst
-                    and self._again(link, h)):
+                    and self._again(link, h, at, wall)):
                 return
         fam = 4 if rx.family == socket.AF_INET else 6
         if rx.family == socket.AF_INET:
@@ -307,7 +311,7 @@ class AdvertDispatch:
             d = link.drivers.get(adv.vrid)
             if d is not None:
                 d.count_reject(adv)
-            self.view.observe_reject((key[0], fam, adv.vrid), adv, self._side(link, d), time.time())
+            self.view.observe_reject((key[0], fam, adv.vrid), adv, self._side(link, d), wall)
             return
         d = link.drivers.get(adv.vrid)
         side = self._side(link, d)
@@ -322,14 +326,14 @@ class AdvertDispatch:
         else:
             verdict = d.check(adv)
             if verdict is None:
-                d.accept(adv)
+                d.accept(adv, at)
                 if adv.priority == 0:
                     self.stats[d.inst.name].pri_zero_rcvd += 1
                 if self.advert_heard is not None:
-                    self.advert_heard(d.inst.name, adv.src, adv.priority, adv.interval, self.loop.time())
+                    self.advert_heard(d.inst.name, adv.src, adv.priority, adv.interval, at)
                 if d.machine.steady_advert is adv and side is not None:
                     self._remember(link, rx, adv, d, side, view_key)
-        self.view.observe(view_key, adv, verdict, side, time.time())
+        self.view.observe(view_key, adv, verdict, side, wall)
 
     def _remember(self, link: Link, rx: Received, adv: packet.Advert, d: InstanceDriver, side: "OurInstance",
                   view_key: tuple[str, int, int]) -> None:

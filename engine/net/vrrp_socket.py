@@ -19,6 +19,14 @@ Choices worth knowing:
   treat its own advert as a peer's.
 * The socket can be handed in already made (e.g. inside a lab namespace), or
   made by a factory; helper sockets are then made in the same namespace.
+* Each packet carries when it arrived (SO_TIMESTAMPNS, the kernel's receive
+  time), not when it was read: a busy backup reads in batches every 4 to 8
+  ms (below), and a master-down deadline counted from the read would be that
+  much late, as would the advert view's ages and intervals.  The kernel
+  stamps with the real-time clock, which NTP can step; a stamp is therefore
+  trusted only within ``_STAMP_TRUST`` before the read (never after it), and
+  the read time stands in otherwise: a step can make an advert look at most
+  that much older, never newer.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import ipaddress
 import logging
 import socket
 import struct
+import time
 from dataclasses import dataclass
 from typing import Callable, Container, Iterable, NamedTuple
 
@@ -56,7 +65,7 @@ _MSG_TRUNC = int(socket.MSG_TRUNC)   # an int: the IntFlag's & costs microsecond
 # the adverts drains the socket first (``drain``), so nothing is judged late.
 # A rest ends on the grid a busy backup's deadlines wake the loop on
 # (engine/vrrp/deadlines.py), so the reader and the timers share wake-ups: 4 to
-# 8 ms; an advert's arrival time (the advert view's, read time) is that late at most.
+# 8 ms; each packet still carries when it arrived (SO_TIMESTAMPNS, below).
 _BATCH_WAIT = 0.004
 # ... but only while adverts come often: when the wake-up before read something
 # less than this long ago, or a read filled its burst.  A backup of a few instances
@@ -64,6 +73,19 @@ _BATCH_WAIT = 0.004
 # advert with nothing to batch: its CPU at 1 x 0.1 s was 9 x keepalived's
 _BUSY_GAP = 0.010
 _RCVBUF = 1 << 20
+# SO_TIMESTAMPNS (asm-generic/socket.h; SCM_TIMESTAMPNS is the same number): not
+# in Python's socket module.  Its control message is a struct timespec.
+SO_TIMESTAMPNS = 35
+_STAMP = struct.Struct("@qq")
+_STAMP_SPACE = socket.CMSG_SPACE(_STAMP.size)
+# how much earlier than its read a packet's kernel stamp may be and still be
+# believed (see the module's docstring): a read batch waits at most 8 ms, a
+# timer's drain reads what is queued; older stamps come from a stall, when the
+# read time is the safe answer (the next advert, one interval later, is stamped
+# right), or from a step of the real-time clock.  With at least three intervals
+# in a master-down interval, an advert made to look 50 ms older never lets the
+# deadline pass before the next advert of a master sending at 0.1 s.
+_STAMP_TRUST = 0.05
 _PREPARED_MAX = 1024     # (destination, source, ttl) sends kept prepared
 
 
@@ -84,6 +106,8 @@ class Received(NamedTuple):
     packet: bytes
     family: int
     ifindex: int
+    at: float | None = None     # loop time it arrived (None: now, for packets made by hand)
+    wall: float | None = None   # the same as unix time (the advert view's clock)
 
 
 @dataclass
@@ -145,9 +169,10 @@ class VrrpSocket:
         self.family = family
         self.stats = SocketStats()
         self._listeners: list[Listener] = [on_packet] if on_packet else []
-        # IPv4: sees each raw packet first; True means it took it (the receive path's
-        # fast path for a repeated advert, engine.dispatch.AdvertDispatch.repeat)
-        self.fast: Callable[[bytes], bool] | None = None
+        # IPv4: sees each raw packet first, with its arrival as loop time and unix
+        # time; True means it took it (the receive path's fast path for a repeated
+        # advert, engine.dispatch.AdvertDispatch.repeat)
+        self.fast: Callable[[bytes, float, float], bool] | None = None
         self.on_drop = on_drop
         self._local = local_addresses
         self._local_is_pred = callable(local_addresses) and not isinstance(local_addresses, Container)
@@ -193,6 +218,11 @@ class VrrpSocket:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self._ifname_b)
         # room for a burst from hundreds of instances (capped by net.core.rmem_max)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
+        try:
+            s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            self.stamped = True
+        except OSError:          # not Linux: every packet is as of its read
+            self.stamped = False
         if self.family == socket.AF_INET:
             s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, VRRP_TTL)
             s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, VRRP_TTL)
@@ -343,7 +373,8 @@ class VrrpSocket:
         """Deliver up to ``burst`` packets; how many were read."""
         if self.family == socket.AF_INET:
             return self._read4(burst)
-        anc = socket.CMSG_SPACE(4) + socket.CMSG_SPACE(20)
+        anc = socket.CMSG_SPACE(4) + socket.CMSG_SPACE(20) + _STAMP_SPACE
+        wall_now, off = self._clocks()
         n = 0
         for n in range(burst):
             try:
@@ -354,39 +385,55 @@ class VrrpSocket:
                 self._recv_failed(exc)
                 return n
             self.stats.received += 1
-            self._deliver(self._parse(data, cmsgs, addr, flags), addr[0] if addr else None)
+            self._deliver(self._parse(data, cmsgs, addr, flags, wall_now, off), addr[0] if addr else None)
         return burst
 
+    def _clocks(self) -> tuple[float, float]:
+        """Unix time now, and what to add to a unix time to make it loop time
+        (the kernel stamps packets with the former; the machines run on the latter)."""
+        wall = time.time()
+        loop = self._loop
+        return wall, (loop.time() if loop is not None else time.monotonic()) - wall
+
     def _read4(self, burst: int) -> int:
-        """``_read`` for IPv4, with ``recv``: a raw IPv4 socket hands over the IP
-        header, which holds all the receive rules need (TTL, source,
-        destination), so neither the ancillary data nor the address of
-        ``recvmsg`` is wanted (dropping them is about 0.5 us an advert, issue
-        13).  A 64 KiB buffer holds any IPv4 packet whole (its total length is
-        16 bits), so nothing can be truncated either; the address of the
-        sender ``recvmsg`` gave is the header's source, read from there for a
-        malformed packet's report."""
-        recv = self.sock.recv
+        """``_read`` for IPv4: a raw IPv4 socket hands over the IP header, which
+        holds all the receive rules need (TTL, source, destination), so the only
+        ancillary data asked for is the arrival stamp (room for nothing else:
+        issue 13 measured the IPv6 path's parsing at about 0.5 us an advert).  A
+        64 KiB buffer holds any IPv4 packet whole (its total length is 16 bits),
+        so nothing can be truncated; the sender's address is the header's
+        source, read from there for a malformed packet's report."""
+        recvmsg = self.sock.recvmsg
+        unpack = _STAMP.unpack
         fast = self.fast
         stats = self.stats
+        wall_now, off = self._clocks()
+        oldest = wall_now - _STAMP_TRUST
         n = 0
         for n in range(burst):
             try:
-                data = recv(_BUFSIZE)
+                data, anc, _flags, _addr = recvmsg(_BUFSIZE, _STAMP_SPACE)
             except (BlockingIOError, InterruptedError):
                 return n
             except OSError as exc:
                 self._recv_failed(exc)
                 return n
             stats.received += 1
+            wall = wall_now
+            if anc and len(anc[0][2]) == 16:     # the only control message asked for
+                sec, nsec = unpack(anc[0][2])
+                t = sec + nsec * 1e-9
+                if oldest <= t < wall_now:
+                    wall = t
             if fast is not None:
                 try:
-                    if fast(data):
+                    if fast(data, wall + off, wall):
                         stats.delivered += 1
                         continue
                 except Exception:  # a listener's bug must not stop the socket
                     log.exception("VRRP fast path failed on %s", self.ifname)
-            self._deliver(self._parse4(data), socket.inet_ntoa(data[12:16]) if len(data) >= 16 else None)
+            self._deliver(self._parse4(data, wall + off, wall),
+                          socket.inet_ntoa(data[12:16]) if len(data) >= 16 else None)
         return burst
 
     def _recv_failed(self, exc: OSError) -> None:
@@ -418,22 +465,30 @@ class VrrpSocket:
             except Exception:  # a listener's bug must not stop the socket
                 log.exception("VRRP drop listener failed on %s", self.ifname)
 
-    def _parse4(self, data: bytes) -> Received | None:
+    def _parse4(self, data: bytes, at: float | None = None, wall: float | None = None) -> Received | None:
         if len(data) < 20 or data[0] >> 4 != 4:
             return None
         ihl = (data[0] & 0x0F) * 4
         if ihl < 20 or len(data) < ihl:
             return None
         return Received(data[ihl:], socket.inet_ntoa(data[12:16]), socket.inet_ntoa(data[16:20]),
-                        data[8], data, self.family, self.ifindex)
+                        data[8], data, self.family, self.ifindex, at, wall)
 
-    def _parse(self, data: bytes, cmsgs: list, addr: tuple, flags: int) -> Received | None:
+    def _parse(self, data: bytes, cmsgs: list, addr: tuple, flags: int, wall_now: float,
+               off: float) -> Received | None:
         if flags & _MSG_TRUNC:
             return None
+        wall = wall_now
         if self.family == socket.AF_INET:
-            return self._parse4(data)
+            return self._parse4(data, wall + off, wall)
         ttl, dst, idx = -1, "", self.ifindex
         for level, ctype, cdata in cmsgs:
+            if level == socket.SOL_SOCKET and ctype == SO_TIMESTAMPNS and len(cdata) == _STAMP.size:
+                sec, nsec = _STAMP.unpack(cdata)
+                t = sec + nsec * 1e-9
+                if wall_now - _STAMP_TRUST <= t < wall_now:
+                    wall = t
+                continue
             if level != socket.IPPROTO_IPV6:
                 continue
             if ctype == socket.IPV6_HOPLIMIT and len(cdata) >= 4:
@@ -442,7 +497,7 @@ class VrrpSocket:
                 dst = socket.inet_ntop(socket.AF_INET6, cdata[:16])
                 idx = struct.unpack_from("I", cdata, 16)[0]
         src = addr[0].split("%")[0]
-        return Received(data, src, dst, ttl, data, self.family, idx)
+        return Received(data, src, dst, ttl, data, self.family, idx, wall + off, wall)
 
     # ---------------------------------------------------------------- sending
 

@@ -100,6 +100,7 @@ class InstanceDriver:
         self.vips_present: dict[str, bool] = {str(v): False for v in inst.held_vips}
         self.last_garp: float | None = None
         self.stopped = False
+        self._fed_at = float("-inf")      # the latest time an input was handed to the machine
         # check_unicast_src: each peer's TTL range (a reload only hands in an equal instance)
         self._peer_ttl = {str(ipaddress.ip_address(p)): (0, 255) for p in inst.unicast_peers}
         self._peer_ttl.update({str(ipaddress.ip_address(p)): (lo, hi) for p, lo, hi in inst.unicast_peer_ttl})
@@ -109,18 +110,30 @@ class InstanceDriver:
     def now(self) -> float:
         return self.loop.time()
 
+    def _input_time(self, at: float | None) -> float:
+        """The time an input is handed to the machine with: ``at`` (an advert's
+        arrival, which can be up to a read batch before now) or now, and never
+        before the time of an input the machine already had, so its clock only
+        goes forward (an advert read after a timer decided, but stamped before it)."""
+        t = self.loop.time() if at is None else at
+        if t < self._fed_at:
+            return self._fed_at
+        self._fed_at = t
+        return t
+
     def wall(self, mono: float | None) -> float | None:
         """Monotonic loop time -> unix time, for status and events."""
         return None if mono is None else time.time() - (self.loop.time() - mono)
 
     # ------------------------------------------------------------------ input
 
-    def feed(self, event) -> None:
-        """Give the machine one input and carry out what it answers."""
+    def feed(self, event, at: float | None = None) -> None:
+        """Give the machine one input and carry out what it answers; ``at``:
+        when it happened, if not now (an advert's arrival)."""
         if self.stopped and not isinstance(event, m.Shutdown):
             return
         try:
-            actions = self.machine.handle(self.now(), event)
+            actions = self.machine.handle(self._input_time(at), event)
         except Exception:  # a machine bug must not take down the other instances
             log.exception("%s: state machine failed on %r", self.inst.name, event)
             return
@@ -171,18 +184,25 @@ class InstanceDriver:
                                  adv.src, adv.dst, adv.vrid, adv.version)
         return None
 
-    def accept(self, adv: packet.Advert) -> None:
-        """An advert that passed ``check``: the machine's input."""
+    def accept(self, adv: packet.Advert, at: float | None = None) -> None:
+        """An advert that passed ``check``: the machine's input, as of ``at``
+        (when it arrived; None: now)."""
         self.counters.adverts_received += 1
-        self.feed(m.AdvertReceived(adv))
+        self.feed(m.AdvertReceived(adv), at)
 
-    def refresh(self, adv: packet.Advert) -> bool:
+    def refresh(self, adv: packet.Advert, at: float | None = None) -> bool:
         """``accept`` for an advert the machine can take on its fast path
         (``VrrpMachine.refresh``: the very advert it accepted last, nothing
         since); False: not that case, nothing done, call ``accept``."""
         if self.stopped:
             return False
-        deadline = self.machine.refresh(self.loop.time(), adv)
+        if at is None:
+            at = self.loop.time()
+        if at < self._fed_at:            # _input_time, inline: the fast path's every advert
+            at = self._fed_at
+        else:
+            self._fed_at = at
+        deadline = self.machine.refresh(at, adv)
         if deadline is None:
             return False
         self.counters.adverts_received += 1
@@ -230,6 +250,8 @@ class InstanceDriver:
                 return                 # an advert rescheduled us (or stopped us) meanwhile
         if self.stopped:
             return
+        if now > self._fed_at:           # after the drain: what it read is as of its arrival
+            self._fed_at = now
         try:
             actions = mc.advert_due(now)     # handle(now, Timer()), fast for a master
         except Exception:  # a machine bug must not take down the other instances

@@ -262,3 +262,55 @@ async def test_sparse_adverts_are_read_as_they_come_and_only_frequent_ones_are_b
     for now, end in rest_ends:
         assert end - now >= vrrp_socket._BATCH_WAIT - 1e-9, (now, end)
         assert end == on_grid(end), (now, end)
+
+
+@pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_INET6], ids=["ipv4", "ipv6"])
+async def test_a_packet_read_late_carries_when_it_arrived(lab, sockets, family):
+    """A busy backup reads its socket every 4 to 8 ms, and a master-down
+    deadline counted from the read would be that late: each packet carries
+    the kernel's receive stamp instead (as loop time and as unix time).  A
+    stamp more than _STAMP_TRUST before the read (a stall, or a step of the
+    real-time clock the kernel stamps with) is not believed: the read time
+    stands in, never an arrival that old."""
+    import select
+    import time as _time
+
+    from vipdeck.engine.net import vrrp_socket
+
+    six = family == socket.AF_INET6
+    a = lab.add_node("a", ["198.18.0.1/24", "2001:db8::1/64"])
+    b = lab.add_node("b", ["198.18.0.2/24", "2001:db8::2/64"])
+    sa = vsock(a, sockets, family)
+    sb = VrrpSocket(b.ifname, family, sock=b.socket(family, socket.SOCK_RAW, 112))   # not started: read by hand
+    sockets.append(sb)
+    assert sb.stamped
+    got = inbox(sb)
+    payload = (struct.pack("!BBBBHH16s", 0x31, 80, 130, 1, 100, 0, socket.inet_pton(socket.AF_INET6, "2001:db8::100"))
+               if six else advert(51, 150))
+
+    async def arrive() -> tuple[float, float]:
+        """Send one; the monotonic times before the send and once it is queued at b."""
+        sent = _time.monotonic()
+        assert sa.send(payload)
+        r, _, _ = select.select([sb.sock], [], [], 5)      # readable: queued, not read
+        assert r, "the packet never reached b"
+        return sent, _time.monotonic()
+
+    # read 30 ms after it was queued: the packet says when it came
+    sent, queued = await arrive()
+    await async_wait_until(lambda: _time.monotonic() >= queued + 0.03, 1, interval=0.005, what="30 ms")
+    read = _time.monotonic()
+    sb.drain()
+    assert len(got) == 1
+    rx = got[0]
+    assert rx.at is not None and sent <= rx.at <= queued, (sent, rx.at, queued, read)
+    assert abs((rx.wall - rx.at) - (_time.time() - _time.monotonic())) < 0.002
+
+    # read well past the trust window: the read time, not a believed old stamp
+    sent, queued = await arrive()
+    wait = vrrp_socket._STAMP_TRUST + 0.05
+    await async_wait_until(lambda: _time.monotonic() >= queued + wait, 2, interval=0.005, what="past trust")
+    read = _time.monotonic()
+    sb.drain()
+    assert len(got) == 2
+    assert read <= got[1].at <= _time.monotonic(), (queued, got[1].at, read)

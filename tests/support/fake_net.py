@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+import time
 from typing import Callable
 
 from vipdeck.engine.net.vrrp_socket import Received, SocketStats
@@ -49,7 +50,7 @@ class FakeSocket:
         self.listeners: list[Callable[[Received], None]] = []
         self.closed = False
         self.rejoined = 0
-        self.fast: Callable[[bytes], bool] | None = None      # as VrrpSocket.fast (IPv4)
+        self.fast: Callable[[bytes, float, float], bool] | None = None      # as VrrpSocket.fast (IPv4)
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -86,7 +87,9 @@ class FakeSocket:
     def deliver(self, rx: Received) -> None:
         """A packet arrives (the real socket counts what it reads, then hands it on)."""
         self.stats.received += 1
-        if self.fast is not None and self.family == socket.AF_INET and self.fast(rx.packet):
+        if (self.fast is not None and self.family == socket.AF_INET
+                and self.fast(rx.packet, asyncio.get_running_loop().time() if rx.at is None else rx.at,
+                              time.time() if rx.wall is None else rx.wall)):
             self.stats.delivered += 1
             return
         for fn in list(self.listeners):

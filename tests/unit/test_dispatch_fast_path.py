@@ -13,6 +13,7 @@ decode for the repeats (and only for them).
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -140,6 +141,11 @@ def test_refresh_is_handle_for_the_advert_accepted_last_and_refuses_anything_els
     assert not fast.refresh(0.45, a)
 
 
+def now() -> tuple[float, float]:
+    """An arrival of now (loop time, unix time), as the socket hands the fast path."""
+    return asyncio.get_running_loop().time(), time.time()
+
+
 def test_a_source_that_becomes_one_of_our_addresses_leaves_the_fast_path_at_once():
     """The fast path keeps the sources it found not ours until LocalAddresses
     changes (its generation): an address added meanwhile must be seen on the
@@ -149,11 +155,11 @@ def test_a_source_that_becomes_one_of_our_addresses_leaves_the_fast_path_at_once
         s = Setup(local_addresses=local)
         rx = advert_rx(adv(200), A)
         s.sock.deliver(rx)                    # accepted on the slow path
-        assert s.sock.fast(rx.packet)         # the repeat: fast, and A remembered as not ours
+        assert s.sock.fast(rx.packet, *now())         # the repeat: fast, and A remembered as not ours
         local.add(A)
-        assert not s.sock.fast(rx.packet)
+        assert not s.sock.fast(rx.packet, *now())
         local.discard(A)
-        assert s.sock.fast(rx.packet)
+        assert s.sock.fast(rx.packet, *now())
     run(main)
 
 
@@ -167,6 +173,31 @@ def test_a_refresh_queues_nothing_for_the_sync_groups():
         rx = advert_rx(adv(200), A)
         s.sock.deliver(rx)
         n = len(fed)
-        assert s.sock.fast(rx.packet) and s.sock.fast(rx.packet)
+        assert s.sock.fast(rx.packet, *now()) and s.sock.fast(rx.packet, *now())
         assert len(fed) == n
+    run(main)
+
+
+def test_an_advert_counts_from_when_it_arrived_and_the_machine_clock_never_goes_back():
+    """The socket hands each packet on with its arrival (engine/net/vrrp_socket.py):
+    the machine's master-down deadline and the advert view both count from it, on
+    the slow path and on the fast one.  A packet stamped before an input the
+    machine already had is taken as of that input (its clock only goes forward)."""
+    async def main():
+        s = Setup()
+        d = s.drivers["VI_1"]
+        await asyncio.sleep(0.5)                 # virtual time: past the start-up's input
+        t, w = asyncio.get_running_loop().time(), time.time()
+        rx = advert_rx(adv(200), A)
+        s.sock.deliver(rx._replace(at=t - 0.006, wall=w - 0.006))          # the slow path: first of its kind
+        assert d.machine.last_advert_at == t - 0.006
+        deadline = d.machine.next_deadline()
+        assert deadline is not None and abs(deadline - (t - 0.006) - d.machine.master_down_interval()) < 1e-9
+        s.sock.deliver(rx._replace(at=t - 0.003, wall=w - 0.003))          # the repeat: fast
+        assert d.machine.last_advert_at == t - 0.003
+        assert abs(d.machine.next_deadline() - (deadline + 0.003)) < 1e-9
+        s.sock.deliver(rx._replace(at=t - 0.005, wall=w - 0.005))          # stamped before the last input
+        assert d.machine.last_advert_at == t - 0.003
+        src = next(v for v in s.dispatch.view.views.values() if v.vrid == 51).sources[A]
+        assert src.last_seen == w - 0.005                                  # the view: as it came
     run(main)
