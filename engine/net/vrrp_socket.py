@@ -89,6 +89,18 @@ _STAMP_TRUST = 0.05
 _PREPARED_MAX = 1024     # (destination, source, ttl) sends kept prepared
 
 
+def _arrival(cdata: bytes, wall_now: float) -> float:
+    """A packet's arrival as unix time, from its SO_TIMESTAMPNS control message
+    read at ``wall_now``: the stamp when it is at most ``_STAMP_TRUST`` before the
+    read (and not after it), else the read time (see the module's docstring).
+    ``_read4`` has the same rule written inline: it is the hot path."""
+    if len(cdata) != _STAMP.size:
+        return wall_now
+    sec, nsec = _STAMP.unpack(cdata)
+    t = sec + nsec * 1e-9
+    return t if wall_now - _STAMP_TRUST <= t < wall_now else wall_now
+
+
 class Received(NamedTuple):
     """One packet as read from the wire.
 
@@ -221,8 +233,10 @@ class VrrpSocket:
         try:
             s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             self.stamped = True
-        except OSError:          # not Linux: every packet is as of its read
+        except OSError as exc:   # not Linux: every packet is as of its read
             self.stamped = False
+            log.debug("VRRP socket %s: no arrival stamps (SO_TIMESTAMPNS: %s): adverts count from their read",
+                      self.ifname, exc)
         if self.family == socket.AF_INET:
             s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, VRRP_TTL)
             s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, VRRP_TTL)
@@ -419,7 +433,7 @@ class VrrpSocket:
                 self._recv_failed(exc)
                 return n
             stats.received += 1
-            wall = wall_now
+            wall = wall_now                  # _arrival's rule, inline
             if anc and len(anc[0][2]) == 16:     # the only control message asked for
                 sec, nsec = unpack(anc[0][2])
                 t = sec + nsec * 1e-9
@@ -476,18 +490,14 @@ class VrrpSocket:
 
     def _parse(self, data: bytes, cmsgs: list, addr: tuple, flags: int, wall_now: float,
                off: float) -> Received | None:
+        """An IPv6 packet (``_read4`` reads IPv4 ones): the hop limit, the destination
+        and the arrival from the ancillary data, as the kernel shows no IPv6 header."""
         if flags & _MSG_TRUNC:
             return None
-        wall = wall_now
-        if self.family == socket.AF_INET:
-            return self._parse4(data, wall + off, wall)
-        ttl, dst, idx = -1, "", self.ifindex
+        ttl, dst, idx, wall = -1, "", self.ifindex, wall_now
         for level, ctype, cdata in cmsgs:
-            if level == socket.SOL_SOCKET and ctype == SO_TIMESTAMPNS and len(cdata) == _STAMP.size:
-                sec, nsec = _STAMP.unpack(cdata)
-                t = sec + nsec * 1e-9
-                if wall_now - _STAMP_TRUST <= t < wall_now:
-                    wall = t
+            if level == socket.SOL_SOCKET and ctype == SO_TIMESTAMPNS:
+                wall = _arrival(cdata, wall_now)
                 continue
             if level != socket.IPPROTO_IPV6:
                 continue

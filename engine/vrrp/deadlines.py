@@ -28,13 +28,20 @@ at 255 instances x 0.1 s) are not precise: with ``GRID_MIN`` or more of
 them pending, they wake the loop only at points of a ``GRID`` grid (the
 times k x GRID), so those due within one grid step share a wake-up, with
 each other and with the VRRP socket's reader, whose rests end on the same
-grid (engine/net/vrrp_socket.py).  A master-down expiry is then up to GRID
-later than its deadline (the failover goal: within 10 ms of
-Master_Down_Interval); a backup of a few instances keeps exact deadlines.
-Measured at 255 x 0.1 s beside a keepalived master, backup CPU over eight
-alternating rounds: median 6.76 % of a core without the grid (2 ms rests),
-5.65 % with it (4 ms rests on the grid); keepalived as that backup 4.54 %
-(issue 13).
+grid (engine/net/vrrp_socket.py).  The driver arms such a deadline a grid
+step early and, when it has not moved by then (its master has really gone
+quiet), waits for it as an ``exact`` ticket, off the grid: a master-down
+expires on its deadline, and only the lazy re-arms pay the grid's lateness.
+The exact tickets (and the precise ones) have a heap of their own, so the
+grid point of a backup's deadline never holds back a master's advert due
+before it.  Measured at 255 x 0.1 s beside a keepalived master, backup CPU
+over eight alternating rounds: median 6.76 % of a core without the grid
+(2 ms rests), 5.65 % with it (4 ms rests on the grid); keepalived as that
+backup 4.54 % (issue 13).
+
+In a run, a deadline's callback may leave its follow-up work for the end of
+the run (``after_run``): 255 VRIDs taking over at once send every advert
+before any VRID's transition, VIPs and gratuitous ARPs.
 """
 
 from __future__ import annotations
@@ -51,14 +58,17 @@ from vipdeck.engine.vrrp import wakeup
 
 
 class Ticket:
-    """One armed deadline; ``cancel()`` drops it."""
+    """One armed deadline; ``cancel()`` drops it.  ``precise``: a master's
+    advert (on the dot, may be taken ``EARLY``); ``exact``: never on the grid
+    (every precise one is exact)."""
 
-    __slots__ = ("when", "fn", "precise")
+    __slots__ = ("when", "fn", "precise", "exact")
 
-    def __init__(self, when: float, fn: Callable[[], None] | None, precise: bool):
+    def __init__(self, when: float, fn: Callable[[], None] | None, precise: bool, exact: bool):
         self.when = when
         self.fn = fn
         self.precise = precise
+        self.exact = exact
 
     def cancel(self) -> None:
         self.fn = None
@@ -75,7 +85,7 @@ PRECISE_MAX = 32
 # how early a precise deadline may run, in the batch of a wake-up before it
 EARLY = 0.001
 
-# the step of the grid the loop wakes on for deadlines that are not precise, and
+# the step of the grid the loop wakes on for deadlines that are not exact, and
 # how many of those must be pending before it is used
 GRID = 0.004
 GRID_MIN = 16
@@ -87,63 +97,91 @@ def on_grid(when: float) -> float:
 
 
 class Deadlines:
+    """Two heaps of ``(when, seq, ticket)``: the exact tickets and the others
+    (on the grid), so a master's advert never waits for the grid point of a
+    backup's deadline just before it (a node that is master of some VRIDs and
+    backup of many more)."""
+
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self.loop = loop
-        self._heap: list[tuple[float, int, Ticket]] = []
+        self._soft: list[tuple[float, int, Ticket]] = []     # on the grid while many
+        self._sharp: list[tuple[float, int, Ticket]] = []    # exact (and precise)
         self._seq = itertools.count()
         self._handle: asyncio.TimerHandle | None = None
         self._at: float | None = None
         self._wakeup = wakeup.for_loop(loop)
-        self._precise = 0             # precise tickets in the heap
+        self._precise = 0             # precise tickets in the heaps
         self._running = False         # in _run: it arms the loop once, when done
+        self._after: list[Callable[[], None]] = []    # follow-ups for the end of this run
         self.early = EARLY if self._wakeup is not None else 0.0
         self.grid = GRID if self._wakeup is not None else 0.0      # exact on a virtual clock
 
-    def call_at(self, when: float, fn: Callable[[], None], *, precise: bool = False) -> Ticket:
+    def call_at(self, when: float, fn: Callable[[], None], *, precise: bool = False,
+                exact: bool = False) -> Ticket:
         """``fn()`` at ``when``; ``precise``: wake the loop on the dot for it
-        (a master's advert: see engine/vrrp/wakeup.py), not up to a millisecond late."""
-        t = Ticket(when, fn, precise)
-        heapq.heappush(self._heap, (when, next(self._seq), t))
-        self._precise += precise
-        if not self._running and (self._at is None or self._wake_for(when, precise) < self._at):
-            self._arm(when, precise)
+        (a master's advert: see engine/vrrp/wakeup.py), not up to a millisecond
+        late; ``exact``: not on the grid (a master-down that is about to expire)."""
+        t = Ticket(when, fn, precise, precise or exact)
+        self._push(t)
         return t
 
     def again(self, t: Ticket, when: float) -> Ticket:
         """Arm ``t`` once more, for ``when``: only from ``t``'s own callback (it
         has left the heap then), which saves a steady master a new Ticket per advert."""
         t.when = when
-        heapq.heappush(self._heap, (when, next(self._seq), t))
-        self._precise += t.precise
-        if not self._running and (self._at is None or self._wake_for(when, t.precise) < self._at):
-            self._arm(when, t.precise)
+        self._push(t)
         return t
+
+    def _push(self, t: Ticket) -> None:
+        heapq.heappush(self._sharp if t.exact else self._soft, (t.when, next(self._seq), t))
+        self._precise += t.precise
+        if not self._running:
+            at = self._wake_for(t)
+            if self._at is None or at < self._at:
+                self._arm(at, t.exact)
+
+    def after_run(self, fn: Callable[[], None]) -> bool:
+        """Call ``fn()`` once every deadline due in the run under way has had
+        its turn (False: no run is under way, nothing queued: do it now).
+
+        A takeover's advert is the urgent part of it (the wire, the peers'
+        Master_Down_Timer); its transition (event, log line, notify scripts) and
+        the VIP and gratuitous ARP work are not.  255 VRIDs whose master died
+        together fall due within a few tens of milliseconds, and each takeover
+        done whole cost ~115 us before the next VRID's advert could go: the last
+        ones left ~15 ms after their Master_Down_Interval (issue 13)."""
+        if not self._running:
+            return False
+        self._after.append(fn)
+        return True
 
     def due(self) -> bool:
         """Whether the loop's wake-up for a deadline has come and its run has not."""
         at = self._at
         return at is not None and at <= self.loop.time()
 
-    def _wake_for(self, when: float, precise: bool) -> float:
-        """When the loop wakes for a deadline at ``when``: on the dot for a precise
-        one, at the next point of the grid for the others while many are pending."""
-        if precise or not self.grid or len(self._heap) - self._precise < GRID_MIN:
+    def _wake_for(self, t: Ticket) -> float:
+        """When the loop wakes for ``t``: on the dot for an exact one, at the next
+        point of the grid for the others while many are pending."""
+        when = t.when
+        if t.exact or not self.grid or len(self._soft) < GRID_MIN:
             return when
         return math.ceil(when / self.grid) * self.grid
 
-    def _arm(self, when: float, precise: bool) -> None:
+    def _arm(self, at: float, exact: bool) -> None:
         if self._handle is not None:
             self._handle.cancel()
-        self._at = when = self._wake_for(when, precise)
-        self._handle = self.loop.call_at(when, self._run)
-        if precise and self._wakeup is not None and self._precise <= PRECISE_MAX:
-            self._wakeup.at(when)
+        self._at = at
+        self._handle = self.loop.call_at(at, self._run)
+        if exact and self._wakeup is not None and self._precise <= PRECISE_MAX:
+            self._wakeup.at(at)
 
     def _run(self) -> None:
         at = self._at or 0.0
         due = max(self.loop.time(), at)
         self._handle, self._at = None, None
-        heap = self._heap
+        soft, sharp = self._soft, self._sharp
+        pop = heapq.heappop
         # the callbacks re-arm (a master's next advert): without this the first of
         # them armed a loop handle that the end of the run then cancelled for the
         # earliest, two TimerHandles and their heap pushes per wake-up instead of one
@@ -153,12 +191,21 @@ class Deadlines:
         # late, asyncio's rounding): which adverts share a wake-up stays the same from one
         # round to the next, so each keeps its interval
         early = at + self.early
+        k = 0
         try:
-            while heap:
-                when, seq, t = heap[0]
-                if when > due and (when > early or not t.precise or seq > first):
-                    break             # not due, and not a master's advert to take early
-                heapq.heappop(heap)
+            while True:
+                # the earlier (by time, then by arming) of the two heaps' first that may run:
+                # what is due, and a master's advert within early armed before the run
+                e = soft[0] if soft and soft[0][0] <= due else None
+                if sharp:
+                    x = sharp[0]
+                    if (x[0] <= due or (x[0] <= early and x[1] < first and x[2].precise)) and (
+                            e is None or x[0] < e[0] or (x[0] == e[0] and x[1] < e[1])):
+                        e = x
+                if e is None:
+                    break
+                pop(sharp if e[2].exact else soft)
+                t = e[2]
                 self._precise -= t.precise
                 fn = t.fn
                 if fn is not None:
@@ -167,12 +214,36 @@ class Deadlines:
                     except Exception:  # as asyncio would: report, go on with the others
                         self.loop.call_exception_handler({"message": "VRRP deadline callback failed",
                                                           "exception": sys.exc_info()[1]})
+            after = self._after
+            while k < len(after):     # in order; a follow-up may queue another
+                fn = after[k]
+                k += 1
+                try:
+                    fn()
+                except Exception:
+                    self.loop.call_exception_handler({"message": "VRRP deadline follow-up failed",
+                                                      "exception": sys.exc_info()[1]})
+            after.clear()
         finally:
             self._running = False
-        while heap and heap[0][2].fn is None:
-            self._precise -= heapq.heappop(heap)[2].precise
-        if heap and (self._at is None or heap[0][0] < self._at):
-            self._arm(heap[0][0], heap[0][2].precise)
+            if self._after:           # only if something escaped the run: never drop one
+                for fn in self._after[k:]:
+                    self.loop.call_soon(fn)
+                self._after = []
+        for h in (soft, sharp):
+            while h and h[0][2].fn is None:
+                self._precise -= pop(h)[2].precise
+        if soft:
+            t = soft[0][2]
+            at, exact = self._wake_for(t), False
+            if sharp and sharp[0][0] < at:
+                at, exact = sharp[0][0], True
+        elif sharp:
+            at, exact = sharp[0][0], True
+        else:
+            return
+        if self._at is None or at < self._at:
+            self._arm(at, exact)
 
 
 _BY_LOOP: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Deadlines]" = weakref.WeakKeyDictionary()

@@ -89,6 +89,8 @@ class InstanceDriver:
         self._timer: deadlines.Ticket | None = None
         self._deadlines = deadlines.for_loop(self.loop)      # one asyncio timer for every instance's deadline
         self._timer_at = 0.0                # when the armed handle fires (a deadline, maybe passed)
+        self._later: list | None = None     # actions left for after the run of due deadlines
+        self._ahead_of: float | None = None  # the deadline the armed timer wakes a grid step ahead of
         self._fire = self._on_timer         # one bound method for every arming
         self._auth_type = packet.AUTH_PASS if (inst.authentication and inst.authentication.auth_type == AuthType.PASS
                                               and inst.version == 2) else packet.AUTH_NONE
@@ -140,10 +142,29 @@ class InstanceDriver:
         self._carry_out(actions)
 
     def _carry_out(self, actions: list) -> None:
+        if self._later is not None:      # an earlier input's follow-ups go first: the order holds
+            self._follow_up()
+        if len(actions) > 1 and isinstance(actions[0], m.SendAdvert) and self._deadlines.after_run(self._follow_up):
+            # in a run of due deadlines (a takeover, most often many at once): the
+            # advert now, the rest once every due deadline has had its turn
+            # (Deadlines.after_run says why); the machine's own state is already new
+            self._do(actions[0])
+            self._reschedule()
+            self._later = actions[1:]
+            return
         for action in actions:
             self._do(action)
         self._reschedule()
         self.hooks.fed(self, [a for a in actions if isinstance(a, m.Transition)])
+
+    def _follow_up(self) -> None:
+        """What ``_carry_out`` left for after the run of due deadlines."""
+        rest, self._later = self._later, None
+        if rest is None:
+            return
+        for action in rest:
+            self._do(action)
+        self.hooks.fed(self, [a for a in rest if isinstance(a, m.Transition)])
 
     def start(self) -> None:
         if self.inst.unicast_no_peer:
@@ -226,6 +247,12 @@ class InstanceDriver:
         mc = self.machine
         deadline = mc.next_deadline()
         if deadline is not None and deadline > at and not self.stopped:
+            if deadline == self._ahead_of:
+                # the deadline _arm woke a grid step ahead of has not moved: wait for
+                # it on the dot (a master-down about to expire, not up to a grid step late)
+                self._timer_at, self._ahead_of = deadline, None
+                self._timer = self._deadlines.call_at(deadline, self._fire, exact=True)
+                return
             # adverts moved the deadline on since this handle was armed (they
             # never re-arm it: see _reschedule): sleep on to the real one, with the
             # ticket that fired (it has left the heap): a backup of 255 instances at
@@ -274,9 +301,17 @@ class InstanceDriver:
         batched otherwise (engine/vrrp/deadlines.py).  ``reuse``: the ticket that
         has just fired (it has left the heap), armed again instead of a new one
         when it is of the right kind."""
-        self._timer_at = when
         precise = self.machine.state is m.State.MASTER
-        if reuse is not None and reuse.precise == precise:
+        self._ahead_of = None
+        if not precise and self._deadlines.grid:
+            # on a real loop the other deadlines wake it on a grid (up to a step late):
+            # wake a step early, and _on_timer waits for the deadline exactly if it
+            # has not moved by then (a backup's master-down mostly has: its master's
+            # adverts move it on, and that wake-up only re-arms)
+            self._ahead_of = when
+            when -= self._deadlines.grid
+        self._timer_at = when
+        if reuse is not None and reuse.precise == precise and reuse.exact == precise:
             self._timer = self._deadlines.again(reuse, when)
         else:
             self._timer = self._deadlines.call_at(when, self._fire, precise=precise)
