@@ -138,7 +138,7 @@ class Deadlines:
         if not self._running:
             at = self._wake_for(t)
             if self._at is None or at < self._at:
-                self._arm(at, t.exact)
+                self._arm(at, t)
 
     def after_run(self, fn: Callable[[], None]) -> bool:
         """Call ``fn()`` once every deadline due in the run under way has had
@@ -168,12 +168,15 @@ class Deadlines:
             return when
         return math.ceil(when / self.grid) * self.grid
 
-    def _arm(self, at: float, exact: bool) -> None:
+    def _arm(self, at: float, t: Ticket) -> None:
+        """Wake the loop at ``at``, for ``t``: on the timerfd for an exact ticket, unless
+        it is one of more than PRECISE_MAX masters' adverts pending (a master-down
+        about to expire is rare: always)."""
         if self._handle is not None:
             self._handle.cancel()
         self._at = at
         self._handle = self.loop.call_at(at, self._run)
-        if exact and self._wakeup is not None and self._precise <= PRECISE_MAX:
+        if t.exact and self._wakeup is not None and (not t.precise or self._precise <= PRECISE_MAX):
             self._wakeup.at(at)
 
     def _run(self) -> None:
@@ -192,38 +195,50 @@ class Deadlines:
         # round to the next, so each keeps its interval
         early = at + self.early
         k = 0
+        limit = None                  # pass 1 takes what is due; a later one, what was armed before it
         try:
             while True:
-                # the earlier (by time, then by arming) of the two heaps' first that may run:
-                # what is due, and a master's advert within early armed before the run
-                e = soft[0] if soft and soft[0][0] <= due else None
-                if sharp:
-                    x = sharp[0]
-                    if (x[0] <= due or (x[0] <= early and x[1] < first and x[2].precise)) and (
-                            e is None or x[0] < e[0] or (x[0] == e[0] and x[1] < e[1])):
-                        e = x
-                if e is None:
-                    break
-                pop(sharp if e[2].exact else soft)
-                t = e[2]
-                self._precise -= t.precise
-                fn = t.fn
-                if fn is not None:
+                while True:
+                    # the earlier (by time, then by arming) of the two heaps' first that may
+                    # run: what is due, and a master's advert within early armed before the run
+                    e = soft[0] if soft and soft[0][0] <= due and (limit is None or soft[0][1] < limit) else None
+                    if sharp:
+                        x = sharp[0]
+                        if ((x[0] <= due and (limit is None or x[1] < limit))
+                                or (x[0] <= early and x[1] < first and x[2].precise)) and (
+                                e is None or x[0] < e[0] or (x[0] == e[0] and x[1] < e[1])):
+                            e = x
+                    if e is None:
+                        break
+                    pop(sharp if e[2].exact else soft)
+                    t = e[2]
+                    self._precise -= t.precise
+                    fn = t.fn
+                    if fn is not None:
+                        try:
+                            fn()
+                        except Exception:  # as asyncio would: report, go on with the others
+                            self.loop.call_exception_handler({"message": "VRRP deadline callback failed",
+                                                              "exception": sys.exc_info()[1]})
+                # the follow-ups, in order (one may queue another), each only while no
+                # deadline has fallen due meanwhile: that one goes first, in another pass
+                after = self._after
+                fell = False
+                while k < len(after) and not fell:
+                    fn = after[k]
+                    k += 1
                     try:
                         fn()
-                    except Exception:  # as asyncio would: report, go on with the others
-                        self.loop.call_exception_handler({"message": "VRRP deadline callback failed",
+                    except Exception:
+                        self.loop.call_exception_handler({"message": "VRRP deadline follow-up failed",
                                                           "exception": sys.exc_info()[1]})
-            after = self._after
-            while k < len(after):     # in order; a follow-up may queue another
-                fn = after[k]
-                k += 1
-                try:
-                    fn()
-                except Exception:
-                    self.loop.call_exception_handler({"message": "VRRP deadline follow-up failed",
-                                                      "exception": sys.exc_info()[1]})
-            after.clear()
+                    due = self.loop.time()
+                    fell = bool(soft and soft[0][0] <= due or sharp and sharp[0][0] <= due)
+                if not fell:
+                    break
+                limit = next(self._seq)
+            self._after.clear()
+            k = 0
         finally:
             self._running = False
             if self._after:           # only if something escaped the run: never drop one
@@ -235,15 +250,15 @@ class Deadlines:
                 self._precise -= pop(h)[2].precise
         if soft:
             t = soft[0][2]
-            at, exact = self._wake_for(t), False
+            at = self._wake_for(t)
             if sharp and sharp[0][0] < at:
-                at, exact = sharp[0][0], True
+                at, t = sharp[0][0], sharp[0][2]
         elif sharp:
-            at, exact = sharp[0][0], True
+            at, t = sharp[0][0], sharp[0][2]
         else:
             return
         if self._at is None or at < self._at:
-            self._arm(at, exact)
+            self._arm(at, t)
 
 
 _BY_LOOP: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Deadlines]" = weakref.WeakKeyDictionary()

@@ -162,3 +162,26 @@ def test_many_takeovers_at_once_send_every_advert_before_any_follow_up():
     for d in ds:
         own = [what for _t, what, vrid in log if vrid == d.inst.vrid]
         assert own[:5] == ["advert", "vips_add", "garp_start", "transition MASTER", "fed"], own[:5]
+
+
+def test_a_takeovers_follow_ups_come_before_what_the_instance_does_next():
+    """A takeover's follow-ups wait for the end of the run, but an input to the same
+    instance within that run (here a higher-priority advert that a deadline's
+    callback hands it) finds them done first: its hooks see MASTER, then BACKUP."""
+    log: list = []
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        d = start(instances(1)[0], log)
+        del log[:]
+        dl = deadlines.for_loop(loop)
+        # the same time as the master-down, armed after it: runs right after the takeover
+        dl.call_at(d.machine.next_deadline(), lambda: d.accept(advert(1)))
+        await asyncio.sleep(MDI + 0.01)
+        return d
+
+    d = run(main)
+    assert d.machine.state is m.State.BACKUP
+    names = [what for _t, what, _v in log]
+    assert names[:6] == ["advert", "vips_add", "garp_start", "transition MASTER", "fed", "garp_stop"], names
+    assert names.index("transition BACKUP") > names.index("transition MASTER")

@@ -241,3 +241,29 @@ def test_follow_up_work_waits_for_a_due_deadline_queued_after_it():
 
     asyncio.run(main())
     assert order == ["advert", "follow-up"]
+
+
+def test_follow_ups_give_way_to_a_deadline_that_falls_due_while_they_run():
+    """after_run: the follow-ups wait for every due deadline, and a deadline that
+    falls due while they run (255 takeovers' follow-ups take tens of ms) runs
+    before the next follow-up, in the same wake-up, not after all of them."""
+    loop = Loop()
+    d = Deadlines(loop)
+    ran = []
+
+    def takeover(name):
+        def follow_up():
+            ran.append(f"{name} follow-up")
+            loop.now += 0.001                       # its work takes a millisecond
+
+        def fn():
+            ran.append(name)
+            assert d.after_run(follow_up)
+        return fn
+
+    d.call_at(1.0, takeover("a"))
+    d.call_at(1.0, takeover("b"))
+    d.call_at(1.0005, takeover("c"))                 # due during a's follow-up
+    loop.fire()
+    assert ran == ["a", "b", "a follow-up", "c", "b follow-up", "c follow-up"]
+    assert not d.after_run(lambda: None)             # no run under way: the caller does it now
