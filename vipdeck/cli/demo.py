@@ -14,8 +14,13 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
+from typing import Callable
 
 SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
+# how long the console has to close after a hang-up before the demo removes the
+# lab itself and exits (see _hang_up_watchdog)
+HANG_UP_GRACE = 15.0
 
 
 def add_arguments(p) -> None:
@@ -60,6 +65,19 @@ def run(args) -> int:
     demo = None
     hung_up: list[int] = []
     closing: list[bool] = []
+    removal = threading.Lock()        # the clean-up runs once, whoever gets there first
+    removed: list[bool] = []
+
+    def remove_lab() -> None:
+        with removal:
+            if removed:
+                return
+            removed.append(True)
+            if demo is not None:
+                _say(f"removing the demo lab {prefix}-*...")
+                demo.close()
+            else:   # a signal during the build, wherever it landed: whatever of the lab exists
+                demo_lab.remove(prefix)
 
     def hang_up(signum, _frame) -> None:
         """A closed terminal (SIGHUP), a kill (SIGTERM) or Ctrl-C before the
@@ -78,6 +96,8 @@ def run(args) -> int:
             # hangs the exit for ever; run() returns 128 + signum after it
             if app.is_running:
                 app.exit(128 + signum)
+                threading.Thread(target=_hang_up_watchdog, name="demo-hang-up", daemon=True,
+                                 args=(HANG_UP_GRACE, closing, remove_lab, 128 + signum)).start()
             return
         raise SystemExit(128 + signum)
 
@@ -94,13 +114,29 @@ def run(args) -> int:
         return 128 + hung_up[0] if hung_up else int(app.return_code or 0)
     finally:
         closing.append(True)
-        if demo is not None:
-            _say(f"removing the demo lab {prefix}-*...")
-            demo.close()
-        else:   # a signal during the build, wherever it landed: whatever of the lab exists
-            demo_lab.remove(prefix)
+        remove_lab()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _hang_up_watchdog(grace: float, closing: list, remove_lab: Callable[[], None], code: int,
+                      wait: Callable[[float], object] | None = None,
+                      exit: Callable[[int], object] = os._exit) -> bool:
+    """After a hang-up the console is asked to exit; if ``grace`` seconds later
+    it still has not (``closing`` empty: the clean-up has not begun), remove
+    the lab from here and end the process with ``code``.  Seen once in CI: the
+    demo still running 60 s after its terminal went (Textual's exit waiting on
+    a terminal that no longer exists); the lab's namespaces and daemons must not
+    outlive it.  True if it had to act."""
+    (wait or threading.Event().wait)(grace)
+    if closing:
+        return False            # the console closed: the clean-up is under way (or done) there
+    _say(f"vipdeck demo: the console did not close within {grace:g} s of the hang-up; removing the lab")
+    try:
+        remove_lab()
+    finally:
+        exit(code)
+    return True
 
 
 def _screenshots(demo, out: str) -> int:
