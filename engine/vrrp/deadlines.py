@@ -39,14 +39,17 @@ over eight alternating rounds: median 6.76 % of a core without the grid
 (2 ms rests), 5.65 % with it (4 ms rests on the grid); keepalived as that
 backup 4.54 % (issue 13).
 
-In a run, a deadline's callback may leave its follow-up work for the end of
-the run (``after_run``): 255 VRIDs taking over at once send every advert
-before any VRID's transition, VIPs and gratuitous ARPs.
+In a run, a deadline's callback may leave its follow-up work for after the
+run (``after_run``), done in slices between the loop's other work: 255 VRIDs
+taking over at once send every advert before any VRID's transition, VIPs and
+gratuitous ARPs, and the readers and the deadlines that fall due meanwhile
+are not held up by them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import heapq
 import itertools
 import math
@@ -85,6 +88,9 @@ PRECISE_MAX = 32
 # how early a precise deadline may run, in the batch of a wake-up before it
 EARLY = 0.001
 
+# how long one turn of the follow-ups may run before the loop has its turn
+FOLLOW_UP_SLICE = 0.0005
+
 # the step of the grid the loop wakes on for deadlines that are not exact, and
 # how many of those must be pending before it is used
 GRID = 0.004
@@ -112,7 +118,8 @@ class Deadlines:
         self._wakeup = wakeup.for_loop(loop)
         self._precise = 0             # precise tickets in the heaps
         self._running = False         # in _run: it arms the loop once, when done
-        self._after: list[Callable[[], None]] = []    # follow-ups for the end of this run
+        self._after: collections.deque[Callable[[], None]] = collections.deque()   # see after_run
+        self._follow_handle: asyncio.Handle | None = None     # the next turn of _follow_ups
         self.early = EARLY if self._wakeup is not None else 0.0
         self.grid = GRID if self._wakeup is not None else 0.0      # exact on a virtual clock
 
@@ -141,15 +148,19 @@ class Deadlines:
                 self._arm(at, t)
 
     def after_run(self, fn: Callable[[], None]) -> bool:
-        """Call ``fn()`` once every deadline due in the run under way has had
-        its turn (False: no run is under way, nothing queued: do it now).
+        """Queue ``fn()`` for after the run under way, when every deadline due
+        in it has had its turn (False: no run is under way, nothing queued: do
+        it now).  The follow-ups then run in slices between the loop's other
+        work (``_follow_ups``).
 
         A takeover's advert is the urgent part of it (the wire, the peers'
         Master_Down_Timer); its transition (event, log line, notify scripts) and
         the VIP and gratuitous ARP work are not.  255 VRIDs whose master died
         together fall due within a few tens of milliseconds, and each takeover
         done whole cost ~115 us before the next VRID's advert could go: the last
-        ones left ~15 ms after their Master_Down_Interval (issue 13)."""
+        ones left ~15 ms after their Master_Down_Interval (issue 13).  The caller
+        keeps its own order (engine/vrrp/driver.py runs an instance's follow-ups
+        before its next input)."""
         if not self._running:
             return False
         self._after.append(fn)
@@ -194,60 +205,34 @@ class Deadlines:
         # late, asyncio's rounding): which adverts share a wake-up stays the same from one
         # round to the next, so each keeps its interval
         early = at + self.early
-        k = 0
-        limit = None                  # pass 1 takes what is due; a later one, what was armed before it
         try:
             while True:
-                while True:
-                    # the earlier (by time, then by arming) of the two heaps' first that may
-                    # run: what is due, and a master's advert within early armed before the run
-                    e = soft[0] if soft and soft[0][0] <= due and (limit is None or soft[0][1] < limit) else None
-                    if sharp:
-                        x = sharp[0]
-                        if ((x[0] <= due and (limit is None or x[1] < limit))
-                                or (x[0] <= early and x[1] < first and x[2].precise)) and (
-                                e is None or x[0] < e[0] or (x[0] == e[0] and x[1] < e[1])):
-                            e = x
-                    if e is None:
-                        break
-                    pop(sharp if e[2].exact else soft)
-                    t = e[2]
-                    self._precise -= t.precise
-                    fn = t.fn
-                    if fn is not None:
-                        try:
-                            fn()
-                        except Exception:  # as asyncio would: report, go on with the others
-                            self.loop.call_exception_handler({"message": "VRRP deadline callback failed",
-                                                              "exception": sys.exc_info()[1]})
-                # the follow-ups, in order (one may queue another), each only while no
-                # deadline has fallen due meanwhile: that one goes first, in another pass
-                after = self._after
-                fell = False
-                while k < len(after) and not fell:
-                    fn = after[k]
-                    k += 1
+                # the earlier (by time, then by arming) of the two heaps' first that may run:
+                # what is due, and a master's advert within early armed before the run
+                e = soft[0] if soft and soft[0][0] <= due else None
+                if sharp:
+                    x = sharp[0]
+                    if (x[0] <= due or (x[0] <= early and x[1] < first and x[2].precise)) and (
+                            e is None or x[0] < e[0] or (x[0] == e[0] and x[1] < e[1])):
+                        e = x
+                if e is None:
+                    break
+                pop(sharp if e[2].exact else soft)
+                t = e[2]
+                self._precise -= t.precise
+                fn = t.fn
+                if fn is not None:
                     try:
                         fn()
-                    except Exception:
-                        self.loop.call_exception_handler({"message": "VRRP deadline follow-up failed",
+                    except Exception:  # as asyncio would: report, go on with the others
+                        self.loop.call_exception_handler({"message": "VRRP deadline callback failed",
                                                           "exception": sys.exc_info()[1]})
-                    due = self.loop.time()
-                    fell = bool(soft and soft[0][0] <= due or sharp and sharp[0][0] <= due)
-                if not fell:
-                    break
-                limit = next(self._seq)
-            self._after.clear()
-            k = 0
         finally:
             self._running = False
-            if self._after:           # only if something escaped the run: never drop one
-                for fn in self._after[k:]:
-                    self.loop.call_soon(fn)
-                self._after = []
         for h in (soft, sharp):
             while h and h[0][2].fn is None:
                 self._precise -= pop(h)[2].precise
+        t = None
         if soft:
             t = soft[0][2]
             at = self._wake_for(t)
@@ -255,10 +240,33 @@ class Deadlines:
                 at, t = sharp[0][0], sharp[0][2]
         elif sharp:
             at, t = sharp[0][0], sharp[0][2]
-        else:
-            return
-        if self._at is None or at < self._at:
+        if t is not None and (self._at is None or at < self._at):
             self._arm(at, t)
+        if self._after:
+            self._follow_ups()
+
+    def _follow_ups(self, scheduled: bool = False) -> None:
+        """Run queued follow-ups, in order, for up to FOLLOW_UP_SLICE and only
+        while no wake-up for a deadline has come; the rest in the loop's next
+        turns (call_soon), so the socket readers and the deadlines falling due
+        meanwhile (the next VRIDs' master-down, the priority-0 adverts still
+        queued in a socket) go in between instead of after all of them."""
+        if scheduled:
+            self._follow_handle = None
+        after = self._after
+        loop = self.loop
+        end = loop.time() + FOLLOW_UP_SLICE
+        while after and not self.due():
+            fn = after.popleft()
+            try:
+                fn()
+            except Exception:
+                loop.call_exception_handler({"message": "VRRP deadline follow-up failed",
+                                             "exception": sys.exc_info()[1]})
+            if loop.time() >= end:
+                break
+        if after and self._follow_handle is None:
+            self._follow_handle = loop.call_soon(self._follow_ups, True)
 
 
 _BY_LOOP: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Deadlines]" = weakref.WeakKeyDictionary()

@@ -25,6 +25,7 @@ class Loop:
     def __init__(self):
         self.now = 0.0
         self.armed: list[Handle] = []
+        self.soon: list[Handle] = []
 
     def time(self) -> float:
         return self.now
@@ -33,6 +34,18 @@ class Loop:
         h = Handle(self, when, fn)
         self.armed.append(h)
         return h
+
+    def call_soon(self, fn, *args) -> Handle:
+        h = Handle(self, None, lambda: fn(*args))
+        self.soon.append(h)
+        return h
+
+    def run_soon(self) -> None:
+        """Run what call_soon queued before now (asyncio's ready queue, once)."""
+        ready, self.soon = self.soon, []
+        for h in ready:
+            if not h.cancelled:
+                h.fn()
 
     def call_exception_handler(self, context) -> None:
         raise AssertionError(context)
@@ -244,9 +257,10 @@ def test_follow_up_work_waits_for_a_due_deadline_queued_after_it():
 
 
 def test_follow_ups_give_way_to_a_deadline_that_falls_due_while_they_run():
-    """after_run: the follow-ups wait for every due deadline, and a deadline that
-    falls due while they run (255 takeovers' follow-ups take tens of ms) runs
-    before the next follow-up, in the same wake-up, not after all of them."""
+    """after_run: the follow-ups wait for every due deadline, run in slices of
+    FOLLOW_UP_SLICE, and stop for a deadline that falls due while they run (255
+    takeovers' follow-ups take tens of ms): the loop's next turns take that
+    deadline and the rest of the follow-ups, in their order."""
     loop = Loop()
     d = Deadlines(loop)
     ran = []
@@ -254,7 +268,7 @@ def test_follow_ups_give_way_to_a_deadline_that_falls_due_while_they_run():
     def takeover(name):
         def follow_up():
             ran.append(f"{name} follow-up")
-            loop.now += 0.001                       # its work takes a millisecond
+            loop.now += 0.0003                      # its work takes 0.3 ms
 
         def fn():
             ran.append(name)
@@ -263,7 +277,15 @@ def test_follow_ups_give_way_to_a_deadline_that_falls_due_while_they_run():
 
     d.call_at(1.0, takeover("a"))
     d.call_at(1.0, takeover("b"))
-    d.call_at(1.0005, takeover("c"))                 # due during a's follow-up
+    d.call_at(1.0, takeover("c"))
+    d.call_at(1.0005, takeover("d"))                 # due during the follow-ups
     loop.fire()
-    assert ran == ["a", "b", "a follow-up", "c", "b follow-up", "c follow-up"]
+    # a's and b's follow-ups fill the slice (0.6 ms); d fell due during b's
+    assert ran == ["a", "b", "c", "a follow-up", "b follow-up"]
+    loop.run_soon()                                  # the loop's next turn: d's wake-up has come
+    assert ran[5:] == []
+    loop.fire()
+    assert ran[5:] == ["d", "c follow-up", "d follow-up"]
+    loop.run_soon()                                  # the turn queued while d waited: nothing left
+    assert len(ran) == 8 and not loop.soon
     assert not d.after_run(lambda: None)             # no run under way: the caller does it now
