@@ -124,10 +124,11 @@ def _hang_up_watchdog(grace: float, closing: list, remove_lab: Callable[[], None
                       exit: Callable[[int], object] = os._exit) -> bool:
     """After a hang-up the console is asked to exit; if ``grace`` seconds later
     it still has not (``closing`` empty: the clean-up has not begun), remove
-    the lab from here and end the process with ``code``.  Seen once in CI: the
-    demo still running 60 s after its terminal went (Textual's exit waiting on
+    the lab from here and end the process with ``code``.  Seen once in a lab
+    test run (tests/lab/test_demo.py): the demo still running 60 s after its
+    terminal went, cause not found (the suspect: the console's exit waiting on
     a terminal that no longer exists); the lab's namespaces and daemons must not
-    outlive it.  True if it had to act."""
+    outlive it.  True if it had to act (``exit`` returned: only in tests)."""
     (wait or threading.Event().wait)(grace)
     if closing:
         return False            # the console closed: the clean-up is under way (or done) there
