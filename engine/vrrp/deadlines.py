@@ -98,8 +98,9 @@ GRID_MIN = 16
 
 
 def on_grid(when: float) -> float:
-    """The first point of the grid at or after ``when``."""
-    return math.ceil(when / GRID) * GRID
+    """The first point of the grid at or after ``when``; a time that is a point
+    but for a float's rounding (8258.576000000001) is that point, not the next."""
+    return math.ceil(when / GRID - 1e-6) * GRID
 
 
 class Deadlines:
@@ -177,7 +178,7 @@ class Deadlines:
         when = t.when
         if t.exact or not self.grid or len(self._soft) < GRID_MIN:
             return when
-        return math.ceil(when / self.grid) * self.grid
+        return math.ceil(when / self.grid - 1e-6) * self.grid
 
     def _arm(self, at: float, t: Ticket) -> None:
         """Wake the loop at ``at``, for ``t``: on the timerfd for an exact ticket, unless
